@@ -1,0 +1,44 @@
+"""convcalc: what a convolutional network costs, layer by layer.
+
+Output shapes, parameter counts, FLOPs and receptive fields from symbolic
+formulas (``convcalc.formulas``), checked against PaddlePaddle's own
+``paddle.summary`` and ``paddle.flops``.
+
+``import convcalc`` is light: submodules load on first use, so
+``from convcalc import formulas`` never imports paddle.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "formulas",
+    "errors",
+    "ConvcalcError",
+    "analyze",
+    "register_rule",
+]
+
+_LAZY = {
+    "formulas": ("convcalc.formulas", None),
+    "errors": ("convcalc.errors", None),
+    "ConvcalcError": ("convcalc.errors", "ConvcalcError"),
+    "analyze": ("convcalc.analysis", "analyze"),
+    "register_rule": ("convcalc.rules", "register_rule"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'convcalc' has no attribute {name!r}") from None
+    module = importlib.import_module(module_name)
+    value = module if attr is None else getattr(module, attr)
+    globals()[name] = value
+    return value

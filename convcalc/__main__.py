@@ -1,0 +1,3 @@
+from convcalc.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,77 @@
+"""The ``convcalc`` command: parse, call the library, render, map errors to exit codes.
+
+Thin by design (pip-audit/hatch style): each command's arguments and its call
+into the library live in ``convcalc/commands/<area>.py``; this module only
+assembles them and turns :class:`~convcalc.errors.ConvcalcError` into one line
+on stderr and exit code 2.  Heavy imports (paddle, sympy) happen inside the
+command that needs them, so ``convcalc formulas`` never imports paddle.
+
+Exit codes: 0 success; 1 a check or comparison found a difference; 2 a usage
+or input error; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from convcalc import __version__
+from convcalc.errors import ConvcalcError
+
+# Modules under convcalc.commands, each with ``register(subparsers)``.  They
+# must stay import-light: only argparse at module level.
+COMMAND_MODULES = ("formulas", "report", "homework", "train", "validate")
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose usage errors are one line and exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="convcalc",
+        description=(
+            "Exact output shapes, parameters, FLOPs and receptive fields of "
+            "convolutional networks, from symbolic formulas checked against "
+            "PaddlePaddle."
+        ),
+        epilog="Example: convcalc report resnet18 --format markdown",
+    )
+    parser.add_argument("--version", action="version", version=f"convcalc {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"convcalc.commands.{name}")
+        except ModuleNotFoundError as exc:  # an area not installed yet
+            if exc.name != f"convcalc.commands.{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except ConvcalcError as err:
+        print(f"convcalc {args.command}: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print(f"convcalc {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `convcalc report ... | head`
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

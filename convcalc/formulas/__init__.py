@@ -1,0 +1,88 @@
+"""The formulas, as plain functions: ints or sympy in, sympy out.
+
+One source of truth for every number convcalc prints.  Never imports paddle.
+
+>>> from convcalc import formulas
+>>> formulas.conv_output_size(32, 5)
+28
+>>> formulas.conv_params(3, 6, 3)
+168
+"""
+
+from convcalc.formulas.flops import (
+    Convention,
+    activation_flops,
+    adaptive_avgpool_flops,
+    adaptive_maxpool_flops,
+    add_flops,
+    as_convention,
+    avgpool_flops,
+    batchnorm_flops,
+    conv_flops,
+    linear_flops,
+    maxpool_flops,
+)
+from convcalc.formulas.params import (
+    batchnorm_params,
+    batchnorm_running_stats,
+    conv_params,
+    kernel_params,
+    linear_params,
+)
+from convcalc.formulas.receptive import (
+    INPUT_FIELD,
+    WHOLE_INPUT,
+    Field,
+    field_after,
+    merge_fields,
+    rf_jump,
+    rf_size,
+    rf_start,
+)
+from convcalc.formulas.shapes import (
+    conv_output_size,
+    effective_kernel,
+    narrow_conv_output_size,
+    pool_output_size,
+    resolve_padding,
+    same_conv_output_size,
+    wide_conv_output_size,
+)
+
+__all__ = [
+    "Convention",
+    "as_convention",
+    # shapes (5.2-5.3, 5.6-5.14)
+    "conv_output_size",
+    "pool_output_size",
+    "effective_kernel",
+    "resolve_padding",
+    "narrow_conv_output_size",
+    "wide_conv_output_size",
+    "same_conv_output_size",
+    # parameters (5.20)
+    "kernel_params",
+    "conv_params",
+    "linear_params",
+    "batchnorm_params",
+    "batchnorm_running_stats",
+    # FLOPs (5.4, 5.8, 5.21)
+    "conv_flops",
+    "linear_flops",
+    "batchnorm_flops",
+    "avgpool_flops",
+    "maxpool_flops",
+    "adaptive_avgpool_flops",
+    "adaptive_maxpool_flops",
+    "activation_flops",
+    "add_flops",
+    # receptive field (5.1.4)
+    "Field",
+    "INPUT_FIELD",
+    "WHOLE_INPUT",
+    "rf_jump",
+    "rf_size",
+    "rf_start",
+    "field_after",
+    "merge_fields",
+]

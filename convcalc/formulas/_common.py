@@ -1,0 +1,55 @@
+"""Argument handling shared by the formula modules (no paddle, sympy only)."""
+
+from __future__ import annotations
+
+from typing import Union
+
+import sympy
+
+from convcalc.errors import InvalidParameterError
+
+Quantity = Union[int, sympy.Expr]
+"""What every formula accepts: a Python int or a sympy expression/symbol."""
+
+
+def as_expr(value: Quantity, name: str) -> sympy.Expr:
+    """``sympify`` a quantity, rejecting floats, bools, strings and containers."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise InvalidParameterError(
+            f"{name} must be an integer or a sympy expression, got {value!r}",
+            "pass a whole number such as 3, or a symbol such as sympy.Symbol('H')",
+        )
+    if isinstance(value, sympy.Basic):
+        return value
+    if isinstance(value, int):
+        return sympy.Integer(value)
+    try:  # numpy integers and other int-likes
+        import operator
+
+        return sympy.Integer(operator.index(value))
+    except TypeError:
+        raise InvalidParameterError(
+            f"{name} must be an integer or a sympy expression, got {value!r}",
+            "pass a whole number such as 3, or a symbol such as sympy.Symbol('H')",
+        ) from None
+
+
+def check_at_least(value: sympy.Expr, minimum: int, name: str, hint: str) -> None:
+    """Raise when a *numeric* quantity is below ``minimum`` (symbols pass)."""
+    if value.is_number and value < minimum:
+        raise InvalidParameterError(f"{name} must be >= {minimum}, got {value}", hint)
+    if value.is_number and not value.is_integer:
+        raise InvalidParameterError(f"{name} must be a whole number, got {value}", hint)
+
+
+def pair(value, name: str) -> tuple[sympy.Expr, sympy.Expr]:
+    """An int/expr or a 2-sequence (height, width) as two expressions."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise InvalidParameterError(
+                f"{name} must be one number or (height, width), got {value!r}",
+                f"pass e.g. {name}=3 or {name}=(3, 5)",
+            )
+        return as_expr(value[0], name), as_expr(value[1], name)
+    v = as_expr(value, name)
+    return v, v

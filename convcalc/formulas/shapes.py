@@ -1,0 +1,198 @@
+"""Output sizes of convolution and pooling (seed eqs. 5.2-5.3, 5.6-5.14).
+
+Every function takes ints or sympy expressions and returns a sympy expression
+(an ``Integer`` when all inputs are numbers).  The general form, with dilation
+``D`` and paddings ``P_before``/``P_after`` on one axis, is::
+
+    M' = floor((M + P_before + P_after - D*(U-1) - 1) / S) + 1     (5.6 with dilation)
+
+with ``ceil`` instead of ``floor`` when ``ceil_mode`` is on, and Paddle's
+``'SAME'`` (``M' = ceil(M/S)``) and ``'VALID'`` (no padding) forms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Union
+
+import sympy
+
+from convcalc.errors import InvalidParameterError, ShapeError
+from convcalc.formulas._common import Quantity, as_expr, check_at_least
+
+__all__ = [
+    "Padding",
+    "effective_kernel",
+    "resolve_padding",
+    "conv_output_size",
+    "pool_output_size",
+    "narrow_conv_output_size",
+    "wide_conv_output_size",
+    "same_conv_output_size",
+]
+
+Padding = Union[Quantity, str, Sequence[Quantity]]
+"""Padding on one axis: symmetric ``P``, per-side ``(before, after)``, ``'SAME'`` or ``'VALID'``."""
+
+
+def effective_kernel(kernel: Quantity, dilation: Quantity = 1) -> sympy.Expr:
+    """Extent of a dilated kernel: ``D*(U-1) + 1``.
+
+    >>> effective_kernel(3, 2)
+    5
+    >>> effective_kernel(sympy.Symbol('U'), 1)
+    U
+    """
+    k, d = as_expr(kernel, "kernel"), as_expr(dilation, "dilation")
+    check_at_least(k, 1, "kernel", "a kernel covers at least one pixel")
+    check_at_least(d, 1, "dilation", "use dilation=1 for an ordinary convolution")
+    return sympy.expand(d * (k - 1) + 1)
+
+
+def resolve_padding(
+    padding: Padding,
+    size: Quantity,
+    kernel: Quantity,
+    stride: Quantity = 1,
+    dilation: Quantity = 1,
+) -> tuple[sympy.Expr, sympy.Expr]:
+    """Paddle's padding forms as ``(before, after)`` on one axis.
+
+    ``'SAME'`` pads ``max((ceil(M/S)-1)*S + k_eff - M, 0)`` in total, the
+    smaller half before (as Paddle does); ``'VALID'`` pads nothing.
+
+    >>> resolve_padding('SAME', 8, 3, 2)
+    (0, 1)
+    >>> resolve_padding((1, 2), 8, 3)
+    (1, 2)
+    """
+    if isinstance(padding, str):
+        mode = padding.upper()
+        if mode == "VALID":
+            return sympy.Integer(0), sympy.Integer(0)
+        if mode == "SAME":
+            m, s = as_expr(size, "input size"), as_expr(stride, "stride")
+            out = sympy.ceiling(m / s)
+            total = sympy.Max((out - 1) * s + effective_kernel(kernel, dilation) - m, 0)
+            before = sympy.floor(total / 2)
+            return before, total - before
+        raise InvalidParameterError(
+            f"unknown padding {padding!r}", "use a number, (before, after), 'SAME' or 'VALID'"
+        )
+    if isinstance(padding, (tuple, list)):
+        if len(padding) != 2:
+            raise InvalidParameterError(
+                f"padding on one axis must be one number or (before, after), got {padding!r}",
+                "pass e.g. padding=1 or padding=(0, 1)",
+            )
+        before, after = as_expr(padding[0], "padding"), as_expr(padding[1], "padding")
+    else:
+        before = after = as_expr(padding, "padding")
+    for p in (before, after):
+        check_at_least(p, 0, "padding", "padding adds zeros around the input; use 0 for none")
+    return before, after
+
+
+def conv_output_size(
+    size: Quantity,
+    kernel: Quantity,
+    stride: Quantity = 1,
+    padding: Padding = 0,
+    dilation: Quantity = 1,
+    ceil_mode: bool = False,
+) -> sympy.Expr:
+    """Output length of a convolution on one axis (seed 5.6/5.7, with dilation).
+
+    ``M' = floor((M + P_before + P_after - D*(U-1) - 1) / S) + 1``.
+
+    >>> conv_output_size(8, 3, stride=1, padding=1)   # seed 5.1.6
+    8
+    >>> conv_output_size(8, 3, stride=2, padding=1)
+    4
+    >>> M, P = sympy.symbols('M P', positive=True, integer=True)
+    >>> conv_output_size(M, 3, 1, P)
+    M + 2*P - 2
+
+    Raises :class:`~convcalc.errors.ShapeError` when the result would be <= 0.
+    """
+    m = as_expr(size, "input size")
+    check_at_least(m, 1, "input size", "an input has at least one pixel per axis")
+    s = as_expr(stride, "stride")
+    check_at_least(s, 1, "stride", "use stride=1 to visit every position")
+    k_eff = effective_kernel(kernel, dilation)
+    if isinstance(padding, str) and padding.upper() == "SAME":
+        return sympy.ceiling(m / s)
+    before, after = resolve_padding(padding, m, kernel, s, dilation)
+    span = m + before + after - k_eff
+    rounding = sympy.ceiling if ceil_mode else sympy.floor
+    out = rounding(span / s) + 1
+    if out.is_number and out < 1:
+        raise ShapeError(
+            f"kernel {k_eff} is larger than the padded input {m}+{before}+{after}="
+            f"{m + before + after} (output size {out})",
+            "use a larger input, a smaller kernel or dilation, or more padding",
+        )
+    return out
+
+
+def pool_output_size(
+    size: Quantity,
+    kernel: Quantity,
+    stride: Quantity | None = None,
+    padding: Padding = 0,
+    ceil_mode: bool = False,
+) -> sympy.Expr:
+    """Output length of max/avg pooling on one axis (seed 5.20/5.21 of 5.2.2).
+
+    Same formula as convolution; the stride defaults to the kernel size.
+
+    >>> pool_output_size(28, 2)
+    14
+    >>> pool_output_size(16, 3, 2, 1)   # ResNet's stem pool
+    8
+    """
+    return conv_output_size(size, kernel, kernel if stride is None else stride, padding, 1, ceil_mode)
+
+
+def narrow_conv_output_size(size: Quantity, kernel: Quantity) -> sympy.Expr:
+    """Narrow convolution, ``S=1, P=0``: ``M' = M - U + 1`` (seed 5.9/5.10, also 5.2/5.3).
+
+    >>> narrow_conv_output_size(3, 2)
+    2
+    >>> narrow_conv_output_size(sympy.Symbol('M'), sympy.Symbol('U'))
+    M - U + 1
+    """
+    m, k = as_expr(size, "input size"), as_expr(kernel, "kernel")
+    out = m - k + 1
+    if out.is_number and out < 1:
+        raise ShapeError(
+            f"kernel {k} is larger than the input {m}", "use a smaller kernel or pad the input"
+        )
+    return out
+
+
+def wide_conv_output_size(size: Quantity, kernel: Quantity) -> sympy.Expr:
+    """Wide convolution, ``S=1, P=U-1``: ``M' = M + U - 1`` (seed 5.11/5.12).
+
+    >>> wide_conv_output_size(32, 5)
+    36
+    """
+    m, k = as_expr(size, "input size"), as_expr(kernel, "kernel")
+    check_at_least(k, 1, "kernel", "a kernel covers at least one pixel")
+    return m + k - 1
+
+
+def same_conv_output_size(size: Quantity, kernel: Quantity) -> sympy.Expr:
+    """Same ("equal-width") convolution, ``S=1, P=(U-1)/2``: ``M' = M`` (seed 5.13/5.14).
+
+    Needs an odd kernel so that ``(U-1)/2`` is a whole padding.
+
+    >>> same_conv_output_size(32, 3)
+    32
+    """
+    m, k = as_expr(size, "input size"), as_expr(kernel, "kernel")
+    if k.is_number and k % 2 == 0:
+        raise InvalidParameterError(
+            f"same convolution needs an odd kernel, got {k}", "use kernel 1, 3, 5, ... or 'SAME' padding"
+        )
+    return m
