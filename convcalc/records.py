@@ -1,0 +1,102 @@
+"""The numbers convcalc computes, as frozen dataclasses (no strings formatted here).
+
+Data flows one way: model -> trace -> :class:`LayerRecord` rows ->
+:class:`Totals` -> a renderer in ``convcalc.render``.  Quantities are sympy
+expressions (``Integer`` for a concrete report, expressions in ``H``/``W``
+for a symbolic one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import sympy
+
+from convcalc.formulas.flops import Convention
+from convcalc.formulas.receptive import Field
+
+Shape = tuple  # tuple of sympy expressions, e.g. (1, 64, 8, 8)
+
+
+@dataclass(frozen=True)
+class LayerRecord:
+    """One row of a report: a layer call (or a functional op such as a residual add).
+
+    ``path`` is the layer's attribute path from the model root (as in
+    ``model.named_sublayers()``, e.g. ``"net.1.0.conv1"``); functional ops get
+    ``"<parent path>:<op>#<n>"``.  ``summary_name`` is the row key
+    ``paddle.summary`` prints (``"Conv2D-3"``), empty for functional ops.
+    """
+
+    index: int
+    path: str
+    kind: str
+    depth: int
+    parent: str
+    is_leaf: bool
+    is_functional: bool
+    input_shapes: tuple[Shape, ...]
+    output_shape: Shape
+    params_trainable: sympy.Expr
+    params_non_trainable: sympy.Expr
+    flops: sympy.Expr
+    formula: str
+    rf_h: Optional[Field] = None
+    rf_w: Optional[Field] = None
+    summary_name: str = ""
+    has_rule: bool = True
+    notes: tuple[str, ...] = ()
+
+    @property
+    def params(self) -> sympy.Expr:
+        return self.params_trainable + self.params_non_trainable
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Totals over the leaf rows (containers and functional ops add no parameters)."""
+
+    params: sympy.Expr
+    params_trainable: sympy.Expr
+    params_non_trainable: sympy.Expr
+    params_in_model: int
+    params_unused: int
+    flops: sympy.Expr
+    input_bytes: sympy.Expr
+    activation_bytes: sympy.Expr
+    param_bytes: sympy.Expr
+
+
+@dataclass(frozen=True)
+class Gaps:
+    """What convcalc could not account for, returned as data (fvcore-style)."""
+
+    layers_without_rule: tuple[str, ...] = ()
+    layers_never_called: tuple[str, ...] = ()
+    ops_without_rf_rule: tuple[str, ...] = ()
+    misaligned_merges: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Report:
+    """A whole analysis: rows, totals, gaps and what was asked for."""
+
+    model: str
+    input_shape: Shape
+    convention: Convention
+    records: tuple[LayerRecord, ...]
+    totals: Totals
+    gaps: Gaps = field(default_factory=Gaps)
+    symbols: tuple[sympy.Symbol, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def leaves(self) -> tuple[LayerRecord, ...]:
+        return tuple(r for r in self.records if r.is_leaf and not r.is_functional)
+
+    def subs(self, values: dict) -> "Report":
+        """Evaluate a symbolic report at concrete sizes, e.g. ``{H: 32, W: 32}``."""
+        from convcalc.analysis.symbolic import substitute_report
+
+        return substitute_report(self, values)
