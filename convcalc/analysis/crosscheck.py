@@ -1,0 +1,177 @@
+"""Ours beside Paddle's own counters: ``paddle.summary`` and ``paddle.flops``, per layer.
+
+``paddle.summary`` only prints its per-layer table, so its rows are read back
+from ``summary_string`` (Paddle's own function).  ``paddle.flops`` only prints
+per-layer numbers too; instead of parsing that, it is run with ``custom_ops``
+that wrap Paddle's *own* count functions (``dynamic_flops.register_hooks``)
+and remember each layer's total, plus convcalc's rules for custom layers
+(which Paddle would otherwise count as zero).  The total compared is the
+value ``paddle.flops`` returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from convcalc.errors import DependencyError
+from convcalc.records import Report
+
+_ROW = re.compile(r"^\s*(\S+)\s+(\[\[.*?\]\]|\[\])\s+(\[.*\]|\[\])\s+([\d,]+)\s*$")
+
+
+@dataclass(frozen=True)
+class RowComparison:
+    """One ``paddle.summary`` row beside ours."""
+
+    key: str
+    path: str
+    ours_input: str
+    ours_output: str
+    ours_params: int | None
+    paddle_input: str
+    paddle_output: str
+    paddle_params: int
+    ours_flops: int | None = None
+    paddle_flops: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.ours_input == self.paddle_input
+            and self.ours_output == self.paddle_output
+            and self.ours_params == self.paddle_params
+            and self.ours_flops == self.paddle_flops
+        )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    model: str
+    input_shape: tuple
+    rows: tuple[RowComparison, ...]
+    ours_params: int
+    paddle_params: int
+    ours_flops: int
+    paddle_flops: int
+    missing_in_ours: tuple[str, ...] = ()
+
+    @property
+    def mismatches(self) -> int:
+        totals = (self.ours_params != self.paddle_params) + (self.ours_flops != self.paddle_flops)
+        return sum(not r.ok for r in self.rows) + totals + len(self.missing_in_ours)
+
+    @property
+    def ok(self) -> bool:
+        return self.mismatches == 0
+
+
+def check_numpy() -> None:
+    """paddle.flops (Paddle 3.3.1) calls int() on one-element tensors, which numpy >= 2.4 refuses."""
+    import numpy
+
+    major, minor = (int(x) for x in numpy.__version__.split(".")[:2])
+    if (major, minor) >= (2, 4):
+        raise DependencyError(
+            f"paddle.flops in this Paddle crashes with numpy {numpy.__version__} (>= 2.4)",
+            "install a supported numpy: pip install 'numpy<2.4' (convcalc's own pin)",
+        )
+
+
+def summary_rows(model: Any, input_shape: tuple) -> tuple[list[tuple[str, str, str, int]], int]:
+    """Rows ``(key, input_shape, output_shape, params)`` of ``paddle.summary`` and its total."""
+    from paddle.hapi.model_summary import summary_string
+
+    was_training = model.training
+    text, info = summary_string(model, tuple(input_shape))
+    if was_training:
+        model.train()
+    rows = []
+    for line in text.splitlines():
+        m = _ROW.match(line)
+        if m and m.group(1) != "Layer":
+            rows.append((m.group(1), m.group(2), m.group(3), int(m.group(4).replace(",", ""))))
+    return rows, int(info["total_params"])
+
+
+def flops_per_layer(model: Any, input_shape: tuple) -> tuple[dict[int, int], int]:
+    """``paddle.flops`` total and each leaf layer's count (by ``id(layer)``)."""
+    import paddle
+    from paddle.hapi.dynamic_flops import register_hooks
+
+    from convcalc.rules import paddle_custom_ops
+
+    check_numpy()
+    per_layer: dict[int, int] = {}
+
+    def recording(fn):
+        def hook(m, x, y):
+            fn(m, x, y)
+            per_layer[id(m)] = int(m.total_ops.numpy().reshape(-1)[0])
+
+        return hook
+
+    custom = {cls: recording(fn) for cls, fn in register_hooks.items()}
+    custom.update({cls: recording(fn) for cls, fn in paddle_custom_ops().items()})
+    with contextlib.redirect_stdout(io.StringIO()):
+        total = paddle.flops(model, list(input_shape), custom_ops=custom, print_detail=False)
+    return per_layer, int(total)
+
+
+def _shape_text(shapes) -> str:
+    return str([[int(d) for d in s] for s in shapes])
+
+
+def compare(model: Any, report: Report) -> Comparison:
+    """Compare a concrete paddle-convention report with Paddle's counters on the same model."""
+    shape = tuple(int(d) for d in report.input_shape)
+    rows, paddle_params = summary_rows(model, shape)
+    per_layer, paddle_total = flops_per_layer(model, shape)
+
+    by_key: dict[str, Any] = {}
+    for r in report.records:
+        if r.summary_name:
+            by_key[r.summary_name] = r  # the last call wins, as in paddle.summary's dict
+    layers = dict(model.named_sublayers())
+    ours_flops_by_path: dict[str, int] = {}
+    for r in report.records:
+        if r.is_leaf and not r.is_functional:
+            ours_flops_by_path[r.path] = ours_flops_by_path.get(r.path, 0) + int(r.flops)
+
+    out, missing = [], []
+    for key, p_in, p_out, p_params in rows:
+        rec = by_key.get(key)
+        if rec is None:
+            missing.append(key)
+            continue
+        ours_flops = paddle_flops = None
+        if rec.is_leaf:
+            ours_flops = ours_flops_by_path.get(rec.path, 0)
+            paddle_flops = per_layer.get(id(layers.get(rec.path)), 0)
+        out.append(
+            RowComparison(
+                key=key,
+                path=rec.path,
+                ours_input=_shape_text(rec.input_shapes),
+                ours_output=str([int(d) for d in rec.output_shape]),
+                ours_params=int(rec.params),
+                paddle_input=p_in,
+                paddle_output=p_out,
+                paddle_params=p_params,
+                ours_flops=ours_flops,
+                paddle_flops=paddle_flops,
+            )
+        )
+    return Comparison(
+        model=report.model,
+        input_shape=shape,
+        rows=tuple(out),
+        ours_params=int(report.totals.params),
+        paddle_params=paddle_params,
+        ours_flops=int(report.totals.flops),
+        paddle_flops=paddle_total,
+        missing_in_ours=tuple(missing),
+    )

@@ -1,0 +1,321 @@
+"""Run a Paddle model once and record its layers *and* its dataflow.
+
+Execution order is not dataflow: in a ResBlock the 1x1 shortcut reads the
+block's input, and the residual add and ``F.relu`` are not layers at all.  So
+the trace builds Paddle's own static program (``paddle.jit.to_static``, PIR),
+whose ops carry real operands, attributes and shapes, while forward pre/post
+hooks on every layer record which contiguous run of ops each layer call
+produced and which values it read and wrote.
+
+The result is plain data (:class:`Trace`): analysis never touches paddle
+objects except the layer handles kept for the rules, so the graph walkers can
+be tested on tiny hand-built graphs.
+
+Layers whose rule provides a ``static_forward`` (the book's loop ``Conv2D``
+would unroll into thousands of slicing ops) are swapped for that equivalent
+while the program is built, so they appear as one opaque ``conv2d``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from convcalc.errors import ModelLoadError, ShapeError
+
+# Ops that only move constants or parameters around: not computation.
+BOOKKEEPING_OPS = frozenset(
+    {
+        "builtin.parameter",
+        "builtin.constant",
+        "builtin.combine",
+        "builtin.split",
+        "builtin.slice",
+        "pd_op.data",
+        "pd_op.full",
+        "pd_op.full_int_array",
+        "pd_op.assign_value_",
+        "pd_op.assign_value",
+        "pd_op.shape",
+        "pd_op.shape64",
+        "cf.yield",
+    }
+)
+
+
+@dataclass(frozen=True)
+class OpNode:
+    """One op of the static program: name, value ids in and out, plain attributes."""
+
+    index: int
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    attrs: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class LayerCall:
+    """One call of one layer, in the order its forward finished (like ``paddle.summary``)."""
+
+    index: int
+    order: int
+    path: str
+    kind: str
+    depth: int
+    parent: str
+    is_leaf: bool
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    op_start: int
+    op_end: int
+    summary_name: str
+    in_summary: bool
+    layer: Any = field(compare=False, repr=False)
+
+
+@dataclass
+class Trace:
+    """Everything one forward pass revealed."""
+
+    input_shape: tuple[int, ...]
+    input_value: str
+    ops: list[OpNode]
+    shapes: dict[str, tuple[int, ...]]
+    constants: dict[str, Any]
+    producer: dict[str, int]
+    calls: list[LayerCall]
+    never_called: list[str]
+
+    def consumers(self) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        for op in self.ops:
+            for v in op.inputs:
+                out.setdefault(v, []).append(op.index)
+        return out
+
+
+def _plain(value: Any) -> Any:
+    """PIR attribute values as plain Python (lists, ints, floats, str, bool)."""
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
+def _values(obj: Any) -> Iterator[Any]:
+    """PIR values inside a hook's inputs/outputs (tensors, lists, tuples, dicts)."""
+    if hasattr(obj, "get_defining_op") and hasattr(obj, "id"):
+        yield obj
+    elif isinstance(obj, (list, tuple)):
+        for o in obj:
+            yield from _values(o)
+    elif isinstance(obj, dict):
+        for o in obj.values():
+            yield from _values(o)
+
+
+def _value_id(value: Any) -> str:
+    """A value's stable id; ``""`` for an absent optional operand (keeps positions)."""
+    try:
+        return value.id
+    except (ValueError, AttributeError):
+        return ""
+
+
+def summary_key(layer: Any) -> str:
+    """The row key ``paddle.summary`` prints for a layer, e.g. ``Conv2D-3``."""
+    class_name = type(layer).__name__
+    try:
+        idx = int(layer._full_name.split("_")[-1])
+    except (ValueError, AttributeError):
+        return class_name
+    return f"{class_name}-{idx + 1}"
+
+
+def _in_summary(layer: Any, model: Any) -> bool:
+    """Whether ``paddle.summary`` hooks this layer (its own selection rule)."""
+    import paddle.nn as nn
+
+    return layer is not model and not isinstance(layer, (nn.Sequential, nn.LayerList))
+
+
+@contextlib.contextmanager
+def _swapped_forwards(model: Any, static_forward: Callable[[Any], Callable | None]) -> Iterator[None]:
+    """Temporarily give layers with an opaque rule their static equivalent forward."""
+    swapped = []
+    try:
+        for _, layer in model.named_sublayers(include_self=True):
+            fn = static_forward(layer)
+            if fn is not None:
+                had = "forward" in layer.__dict__
+                old = layer.__dict__.get("forward")
+                layer.forward = (lambda f, lay: (lambda *a, **k: f(lay, *a, **k)))(fn, layer)
+                swapped.append((layer, had, old))
+        yield
+    finally:
+        for layer, had, old in swapped:
+            if had:
+                layer.forward = old
+            else:
+                del layer.__dict__["forward"]
+
+
+def _describe_failure(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    lines = [ln.strip() for ln in text if ln.strip() and not ln.startswith("-")]
+    # Paddle's C++ errors carry a long preamble; keep the informative line.
+    for ln in lines:
+        m = re.search(r"\((InvalidArgument|PreconditionNotMet|OutOfRange|Unimplemented)\)\s*(.*)", ln)
+        if m:
+            return m.group(2)[:300]
+    return (lines[0] if lines else type(exc).__name__)[:300]
+
+
+def trace_model(
+    model: Any,
+    input_shape: tuple[int, ...],
+    static_forward: Callable[[Any], Callable | None] = lambda layer: None,
+    name: str = "model",
+) -> Trace:
+    """Trace ``model`` on a float32 input of ``input_shape`` (N, C, H, W).
+
+    The model runs in eval mode; its mode, forward methods and hooks are
+    restored afterwards.  A forward that raises becomes a
+    :class:`~convcalc.errors.ModelLoadError` naming the layer it got to (or a
+    :class:`~convcalc.errors.ShapeError` when the input is too small).
+    """
+    import paddle
+    from paddle.static import InputSpec
+
+    paths = {id(layer): path for path, layer in model.named_sublayers(include_self=True)}
+    stack: list[dict] = []
+    finished: list[dict] = []
+    pre_order = itertools.count()
+    handles = []
+
+    def program_len() -> int:
+        return len(paddle.static.default_main_program().global_block().ops)
+
+    def pre_hook(layer, inputs):
+        stack.append(
+            {
+                "layer": layer,
+                "start": program_len(),
+                "order": next(pre_order),
+                "inputs": tuple(v.id for v in _values(inputs)),
+            }
+        )
+
+    def post_hook(layer, inputs, output):
+        entry = stack.pop()
+        entry["end"] = program_len()
+        entry["outputs"] = tuple(v.id for v in _values(output))
+        finished.append(entry)
+
+    was_training = model.training
+    had_forward = "forward" in model.__dict__
+    old_forward = model.__dict__.get("forward")
+    model.eval()
+    try:
+        for _, layer in model.named_sublayers(include_self=True):
+            handles.append(layer.register_forward_pre_hook(pre_hook))
+            handles.append(layer.register_forward_post_hook(post_hook))
+        with _swapped_forwards(model, static_forward):
+            spec = InputSpec(list(input_shape), "float32", name="x")
+            try:
+                static = paddle.jit.to_static(model, input_spec=[spec], full_graph=True)
+                program = static.forward.concrete_program.main_program
+            except Exception as exc:  # noqa: BLE001 - any failure of user code is reported
+                raise _forward_error(exc, stack, paths, input_shape, name) from None
+    finally:
+        for h in handles:
+            h.remove()
+        if had_forward:
+            model.forward = old_forward
+        elif "forward" in model.__dict__:
+            del model.__dict__["forward"]
+        if was_training:
+            model.train()
+
+    ops: list[OpNode] = []
+    shapes: dict[str, tuple[int, ...]] = {}
+    constants: dict[str, Any] = {}
+    producer: dict[str, int] = {}
+    input_value = ""
+    for i, op in enumerate(program.global_block().ops):
+        attrs = {k: _plain(v) for k, v in op.attrs().items() if k not in ("op_callstack", "struct_name")}
+        outs = []
+        for r in op.results():
+            vid = r.id
+            outs.append(vid)
+            producer[vid] = i
+            try:
+                shapes[vid] = tuple(int(d) for d in r.shape)
+            except Exception:  # noqa: BLE001 - non-tensor results (e.g. lists)
+                shapes[vid] = ()
+        ins = tuple(_value_id(o.source()) for o in op.operands())
+        name_ = op.name()
+        if name_ == "pd_op.data" and not input_value:
+            input_value = outs[0]
+        if name_ in ("pd_op.full_int_array", "pd_op.full") and outs:
+            constants[outs[0]] = attrs.get("value")
+        ops.append(OpNode(i, name_, ins, tuple(outs), attrs))
+
+    calls = []
+    for n, entry in enumerate(finished):
+        layer = entry["layer"]
+        path = paths.get(id(layer), type(layer).__name__)
+        parent = path.rsplit(".", 1)[0] if "." in path else ("" if path else "")
+        calls.append(
+            LayerCall(
+                index=n,
+                order=entry["order"],
+                path=path,
+                kind=type(layer).__name__,
+                depth=0 if not path else path.count(".") + 1,
+                parent=parent if path else "",
+                is_leaf=not layer.sublayers(),
+                inputs=entry["inputs"],
+                outputs=entry["outputs"],
+                op_start=entry["start"],
+                op_end=entry["end"],
+                summary_name=summary_key(layer),
+                in_summary=_in_summary(layer, model),
+                layer=layer,
+            )
+        )
+    called = {id(c.layer) for c in calls}
+    never = [
+        p
+        for p, layer in model.named_sublayers()
+        if id(layer) not in called and not any(id(s) in called for s in layer.sublayers())
+    ]
+    return Trace(tuple(input_shape), input_value, ops, shapes, constants, producer, calls, never)
+
+
+def _forward_error(exc, stack, paths, input_shape, name) -> Exception:
+    """Turn a failure inside the model's forward into a one-line user error."""
+    shown = "x".join(str(d) for d in input_shape[1:])
+    where = ""
+    if stack:
+        layer = stack[-1]["layer"]
+        where = f"{paths.get(id(layer), type(layer).__name__) or name} ({type(layer).__name__})"
+    reason = _describe_failure(exc)
+    empty = re.search(r"(greater than 0|must be (larger|greater)|should be (larger|greater)|<= 0|"
+                      r"output size|out of range|Invalid.*size|less than)", reason, re.I)
+    if where and empty:
+        return ShapeError(
+            f"input {shown} is too small for {name}: layer {where} would produce an empty output",
+            "use a larger --input (see `convcalc models` for each model's default)",
+        )
+    at = f" in layer {where}" if where else ""
+    return ModelLoadError(
+        f"the forward pass of {name} raised {type(exc).__name__}{at} at input {shown}: {reason}",
+        "check the model code and that --input matches what the model expects",
+    )
