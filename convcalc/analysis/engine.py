@@ -100,10 +100,11 @@ def analyze(
     shapes: dict = {k: tuple(sympy.Integer(d) for d in v) for k, v in trace.shapes.items()}
     symbols: tuple = ()
     notes: list[str] = []
+    back: dict = {}
     if symbolic:
         from convcalc.analysis.symbolic import symbolic_shapes
 
-        shapes, symbols, sym_notes = symbolic_shapes(trace, fields, assume_divisible)
+        shapes, symbols, sym_notes, back = symbolic_shapes(trace, fields, assume_divisible)
         notes.extend(sym_notes)
 
     records = _records(trace, fields, shapes, conv, model)
@@ -119,7 +120,7 @@ def analyze(
             f"the model holds {totals.params_in_model:,} parameters; {totals.params_unused:,} of them "
             "are in layers that never ran and are not counted (as paddle.summary does)"
         )
-    return Report(
+    report = Report(
         model=name,
         input_shape=tuple(shapes.get(trace.input_value, shape)),
         convention=conv,
@@ -129,6 +130,15 @@ def analyze(
         symbols=symbols,
         notes=tuple(notes),
     )
+    if symbolic:
+        from dataclasses import replace
+
+        from convcalc.analysis.symbolic import simplify_report, substitute_report
+
+        if back:
+            report = substitute_report(report, back)
+        report = replace(simplify_report(report), symbols=symbols)
+    return report
 
 
 def _records(trace: Trace, fields, shapes: dict, conv: Convention, model) -> list[LayerRecord]:

@@ -274,7 +274,7 @@ def propagate(graph: GraphView) -> FieldMap:
     states = result.states
     states[graph.input_value] = Spatial(INPUT_FIELD, INPUT_FIELD)
     for op in graph.ops:
-        if op.name in BOOKKEEPING_OPS and op.name != "builtin.split":
+        if op.name in BOOKKEEPING_OPS and op.name not in ("builtin.split", "builtin.combine"):
             continue
         ins = [states.get(v) for v in op.inputs]
         if all(s is None for s in ins):
