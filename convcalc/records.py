@@ -9,7 +9,6 @@ for a symbolic one).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 import sympy
 
@@ -42,8 +41,8 @@ class LayerRecord:
     params_non_trainable: sympy.Expr
     flops: sympy.Expr
     formula: str
-    rf_h: Optional[Field] = None
-    rf_w: Optional[Field] = None
+    rf_h: Field | None = None
+    rf_w: Field | None = None
     summary_name: str = ""
     has_rule: bool = True
     notes: tuple[str, ...] = ()
@@ -95,7 +94,7 @@ class Report:
     def leaves(self) -> tuple[LayerRecord, ...]:
         return tuple(r for r in self.records if r.is_leaf and not r.is_functional)
 
-    def subs(self, values: dict) -> "Report":
+    def subs(self, values: dict) -> Report:
         """Evaluate a symbolic report at concrete sizes, e.g. ``{H: 32, W: 32}``."""
         from convcalc.analysis.symbolic import substitute_report
 

@@ -197,7 +197,6 @@ def _load_builtins() -> None:
 
     def batchnorm(ctx: RuleContext) -> Cost:
         lay = ctx.layer
-        c = ctx.input_shapes[0][1]
         numel = _numel(ctx.input_shapes[0])
         counted = type(lay) in (nn.BatchNorm2D, nn.BatchNorm) or ctx.convention is not Convention.PADDLE
         flops = F.batchnorm_flops(numel, ctx.convention) if counted else sympy.Integer(0)

@@ -290,6 +290,7 @@ def trace_model(
                 layer=layer,
             )
         )
+    _check_nonempty(ops, shapes, calls, input_shape, name)
     called = {id(c.layer) for c in calls}
     never = [
         p
@@ -297,6 +298,23 @@ def trace_model(
         if id(layer) not in called and not any(id(s) in called for s in layer.sublayers())
     ]
     return Trace(tuple(input_shape), input_value, ops, shapes, constants, producer, calls, never)
+
+
+def _check_nonempty(ops, shapes, calls, input_shape, name) -> None:
+    """Static shape inference does not always refuse an empty output: find the first one."""
+    for op in ops:
+        if op.name in BOOKKEEPING_OPS:
+            continue
+        for v in op.outputs:
+            if any(d == 0 or d < -1 for d in shapes.get(v, ())):
+                leaf = [c for c in calls if c.is_leaf and c.op_start <= op.index < c.op_end]
+                where = f"layer {leaf[0].path} ({leaf[0].kind})" if leaf else f"op {op.name}"
+                shown = "x".join(str(d) for d in input_shape[1:])
+                raise ShapeError(
+                    f"input {shown} is too small for {name}: {where} would produce an empty output "
+                    f"{list(shapes[v])}",
+                    "use a larger --input (see `convcalc models` for each model's default)",
+                )
 
 
 def _forward_error(exc, stack, paths, input_shape, name) -> Exception:

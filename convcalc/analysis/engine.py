@@ -51,7 +51,7 @@ def _functional_flops(key: str, op, shapes: dict, convention: Convention) -> tup
         return sympy.Integer(0), "not counted by paddle.flops (functional op)"
     out = shapes.get(op.outputs[0], ()) if op.outputs else ()
     if key == "matmul":
-        a, b = shapes[op.inputs[0]], shapes[op.inputs[1]]
+        a = shapes[op.inputs[0]]
         transpose_x = op.attrs.get("transpose_x", False)
         k = a[-2] if transpose_x else a[-1]
         macs = _numel(out) * k

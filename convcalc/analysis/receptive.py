@@ -119,7 +119,7 @@ def pool_handler(op: OpNode, states: list, g: GraphView):
         fields = []
         for axis, (i, o) in enumerate(zip(in_hw, out_hw)):
             f = (x.h, x.w)[axis]
-            if o == i:
+            if o == i or i == 1:  # identity, or every window is the single input unit
                 fields.append(f)
             elif o == 1:
                 fields.append(WHOLE_INPUT)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 import sympy
 
-from convcalc.analysis.receptive import FieldMap, Spatial
+from convcalc.analysis.receptive import FieldMap
 from convcalc.errors import ConvcalcError
 from convcalc.formulas import conv_output_size, pool_output_size
 from convcalc.records import Report, Totals

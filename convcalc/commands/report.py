@@ -1,0 +1,203 @@
+"""``convcalc report``, ``convcalc compare`` and ``convcalc models``."""
+
+from __future__ import annotations
+
+import argparse
+
+FORMATS = ("table", "json", "csv", "markdown")
+
+REPORT_EPILOG = """\
+examples:
+  convcalc report resnet18
+  convcalc report book_lenet --format markdown
+  convcalc report book_resnet18 --depth 2 --convention flops
+  convcalc report resnet50 --symbolic
+  convcalc report my_net.py:Net --input 3x64x64 --format json --output net.json
+
+MODEL is a zoo name (see `convcalc models`) or path/to/file.py:Name, where Name
+is a paddle.nn.Layer subclass or a zero-argument factory returning one.
+"""
+
+COMPARE_EPILOG = """\
+examples:
+  convcalc compare book_resnet18
+  convcalc compare mobilenet_v2 --input 3x97x131
+
+Exit status: 0 when every row and both totals agree, 1 on any difference.
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = sub.add_parser(
+        "report",
+        help="per-layer shapes, params, FLOPs and receptive fields of a model",
+        description="Trace MODEL once and print, per layer: output shape, parameters, FLOPs in the "
+        "chosen convention and the receptive field (size, jump, start), grouped by parent module, "
+        "with totals and a memory estimate.",
+        epilog=REPORT_EPILOG,
+        formatter_class=fmt,
+    )
+    p.add_argument("model", metavar="MODEL", help="zoo name or path/to/file.py:Name")
+    _input_args(p)
+    p.add_argument("--convention", default="paddle", choices=("paddle", "macs", "flops"),
+                   help="how FLOPs are counted (default: paddle, as paddle.flops and the seed's 5.21)")
+    p.add_argument("--depth", type=_depth, default=None, metavar="N",
+                   help="show layers down to nesting depth N (containers show subtotals)")
+    p.add_argument("--symbolic", action="store_true",
+                   help="give sizes and FLOPs as expressions in the input's H and W")
+    p.add_argument("--exact", action="store_true",
+                   help="with --symbolic: keep exact floor() expressions instead of assuming H, W "
+                   "divisible by the total stride")
+    p.add_argument("--format", default="table", choices=FORMATS, help="output format (default: table)")
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of the terminal")
+    p.set_defaults(func=run_report)
+
+    c = sub.add_parser(
+        "compare",
+        help="convcalc beside paddle.summary and paddle.flops, per layer",
+        description="Analyse MODEL and run paddle.summary and paddle.flops on it; print both side "
+        "by side (shapes, params, paddle-convention FLOPs) and exit 1 on any difference.",
+        epilog=COMPARE_EPILOG,
+        formatter_class=fmt,
+    )
+    c.add_argument("model", metavar="MODEL", help="zoo name or path/to/file.py:Name")
+    _input_args(c)
+    c.add_argument("--format", default="table", choices=("table", "json"), help="output format")
+    c.set_defaults(func=run_compare)
+
+    m = sub.add_parser(
+        "models",
+        help="list the model zoo",
+        description="List the models `report` and `compare` know by name, with default inputs.",
+        epilog="example:\n  convcalc models --format json\n",
+        formatter_class=fmt,
+    )
+    m.add_argument("--format", default="table", choices=("table", "json"), help="output format")
+    m.set_defaults(func=run_models)
+
+
+def _depth(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"depth must be a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"depth must be >= 1, got {value}")
+    return value
+
+
+def _input_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input", "-i", metavar="CxHxW",
+                   help="input shape without or with batch (default: the model's own, e.g. 3x224x224)")
+
+
+def _build(args):
+    """The model and its input shape (N, C, H, W) from the command line."""
+    from convcalc.errors import InputSpecError
+    from convcalc.inputs import parse_shape
+    from convcalc.models.zoo import build_model
+
+    built = build_model(args.model)
+    if args.input:
+        shape = parse_shape(args.input, min_dims=3, max_dims=4)
+    elif built.default_input is not None:
+        shape = tuple(built.default_input)
+    else:
+        raise InputSpecError(
+            f"{args.model} has no default input shape", "pass one with --input, e.g. --input 3x224x224"
+        )
+    return built, shape
+
+
+def _write(text: str, path: str | None) -> None:
+    if path is None:
+        import sys
+
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    from convcalc.files import write_atomic
+
+    write_atomic(path, text)
+
+
+def terminal_console():
+    """A rich console; wide when stdout is not a terminal, so piped tables are not squeezed."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
+
+
+def run_report(args) -> int:
+    from convcalc.analysis import analyze
+    from convcalc.render import report as R
+
+    built, shape = _build(args)
+    report = analyze(
+        built.model, shape, convention=args.convention, name=built.name,
+        symbolic=args.symbolic, assume_divisible=not args.exact,
+    )
+    if args.format == "json":
+        import json
+
+        _write(json.dumps(R.report_dict(report), indent=2), args.output)
+    elif args.format == "csv":
+        _write(R.report_csv(report, args.depth), args.output)
+    elif args.format == "markdown":
+        _write(R.report_markdown(report, args.depth), args.output)
+    else:
+        from rich.console import Console
+
+        if args.output:
+            import io
+
+            console = Console(record=True, width=160, file=io.StringIO())
+            for item in R.report_renderables(report, args.depth):
+                console.print(item)
+            _write(console.export_text(), args.output)
+        else:
+            console = terminal_console()
+            for item in R.report_renderables(report, args.depth):
+                console.print(item)
+    return 0
+
+
+def run_compare(args) -> int:
+    from convcalc.analysis import analyze
+    from convcalc.analysis.crosscheck import check_numpy, compare
+    from convcalc.render import report as R
+
+    check_numpy()
+    built, shape = _build(args)
+    report = analyze(built.model, shape, convention="paddle", name=built.name)
+    result = compare(built.model, report)
+    if args.format == "json":
+        import json
+
+        _write(json.dumps(R.comparison_dict(result), indent=2), None)
+    else:
+        console = terminal_console()
+        for item in R.comparison_renderables(result):
+            console.print(item)
+    return 0 if result.ok else 1
+
+
+def run_models(args) -> int:
+    from convcalc.models.zoo import list_entries
+    from convcalc.render import report as R
+
+    entries = list_entries()
+    if args.format == "json":
+        import json
+
+        rows = [
+            {"name": e.name, "default_input": list(e.default_input), "source": e.source,
+             "description": e.description}
+            for e in entries
+        ]
+        _write(json.dumps(rows, indent=2), None)
+    else:
+
+        terminal_console().print(R.models_renderable(entries))
+    return 0

@@ -1,0 +1,357 @@
+"""Rendering of reports and comparisons: rich table, JSON, CSV, Markdown.
+
+All number formatting for ``report``, ``compare`` and ``models`` lives here;
+the records hold sympy quantities and fields, never strings.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import sympy
+
+from convcalc.formulas.receptive import Field
+from convcalc.records import LayerRecord, Report
+
+CONVENTION_HELP = {
+    "paddle": "as paddle.flops counts (seed 5.21): conv with bias, linear without, BN 2/elem, ReLU/max-pool 0",
+    "macs": "multiply-accumulates of conv, linear and matmul only",
+    "flops": "every arithmetic op once: 2 x MACs + bias, normalisation, pooling, activations, adds",
+}
+
+
+# ---------------------------------------------------------------- quantities
+def quantity(value: Any) -> str:
+    """``12345`` -> ``'12,345'``; expressions via sympy's printer."""
+    value = sympy.sympify(value)
+    if value.is_Integer:
+        return f"{int(value):,}"
+    return sympy.sstr(value)
+
+
+def json_quantity(value: Any) -> int | str:
+    value = sympy.sympify(value)
+    return int(value) if value.is_Integer else sympy.sstr(value)
+
+
+def shape_text(shape) -> str:
+    return "[" + ", ".join(quantity(d).replace(",", "") for d in shape) + "]"
+
+
+def _axis_pair(h, w, attr) -> str:
+    a, b = getattr(h, attr), getattr(w, attr)
+    ta, tb = quantity(a).replace(",", ""), quantity(b).replace(",", "")
+    return ta if ta == tb else f"{ta}x{tb}"
+
+
+def field_text(rec: LayerRecord) -> tuple[str, str, str]:
+    """(size, jump, start) columns; 'whole input' after global pooling/flatten; '?' if unknown."""
+    h, w = rec.rf_h, rec.rf_w
+    if h is None or w is None:
+        return ("?", "", "")
+    if h.whole and w.whole:
+        return ("whole", "", "")
+    if h.whole or w.whole:
+        return ("?", "", "")
+    return (_axis_pair(h, w, "size"), _axis_pair(h, w, "jump"), _axis_pair(h, w, "start"))
+
+
+def field_json(f: Field | None) -> Any:
+    if f is None:
+        return None
+    if f.whole:
+        return "whole"
+    return {"size": json_quantity(f.size), "jump": json_quantity(f.jump), "start": json_quantity(f.start)}
+
+
+def mib(nbytes) -> str:
+    value = sympy.sympify(nbytes) / (1024**2)
+    if value.is_number:
+        return f"{float(value):,.2f} MB"
+    return sympy.sstr(sympy.nsimplify(value)) + " MB"
+
+
+# ---------------------------------------------------------------- groups
+def group_totals(report: Report) -> dict[str, tuple[sympy.Expr, sympy.Expr]]:
+    """(params, FLOPs) of every container path, summed over its subtree (leaves + functional ops)."""
+    out: dict[str, list] = {}
+    containers = [r.path for r in report.records if not r.is_leaf]
+    seen: set[str] = set()
+    for r in report.records:
+        if not r.is_leaf:
+            continue
+        owner = r.parent if r.is_functional else r.path
+        first = r.is_functional or r.path not in seen
+        seen.add(r.path)
+        for c in containers:
+            if c and (owner == c or owner.startswith(c + ".")):
+                acc = out.setdefault(c, [sympy.Integer(0), sympy.Integer(0)])
+                if first:
+                    acc[0] += r.params
+                acc[1] += r.flops
+    return {k: (sympy.expand(v[0]), sympy.expand(v[1])) for k, v in out.items()}
+
+
+def visible(report: Report, depth: int | None) -> list[LayerRecord]:
+    if depth is None:
+        return list(report.records)
+    return [r for r in report.records if r.depth <= depth]
+
+
+# ---------------------------------------------------------------- table
+def report_renderables(report: Report, depth: int | None = None) -> list:
+    """The rich renderables of ``convcalc report``: the table, then totals and notes."""
+    from rich.table import Table
+    from rich.text import Text
+
+    conv = report.convention.value
+    shape = shape_text(report.input_shape)
+    title = f"{report.model}  input {shape}  FLOPs convention: {conv}"
+    if report.symbols:
+        title += "  (symbolic)"
+    table = Table(title=title, caption=f"{conv}: {CONVENTION_HELP[conv]}", header_style="bold")
+    table.add_column("Layer (type)", no_wrap=True)
+    table.add_column("Output shape", no_wrap=not report.symbols)
+    table.add_column("Params", justify="right", no_wrap=True)
+    table.add_column(f"FLOPs ({conv})", justify="right", no_wrap=not report.symbols)
+    table.add_column("RF", justify="right", no_wrap=True)
+    table.add_column("Jump", justify="right", no_wrap=True)
+    table.add_column("Start", justify="right", no_wrap=True)
+    groups = group_totals(report)
+    for rec in visible(report, depth):
+        indent = "  " * max(rec.depth - 1, 0)
+        label = rec.path.rsplit(".", 1)[-1] if not rec.is_functional else rec.path.split(":", 1)[1]
+        name = Text(f"{indent}{label or report.model} ({rec.kind})")
+        size, jump, start = field_text(rec)
+        if rec.is_leaf:
+            params = quantity(rec.params) if not rec.is_functional else "-"
+            flops = quantity(rec.flops)
+            if rec.is_functional:
+                name.stylize("italic cyan")
+            if not rec.has_rule:
+                flops += " (no rule)"
+                name.stylize("red")
+            table.add_row(name, shape_text(rec.output_shape), params, flops, size, jump, start)
+        else:
+            g_params, g_flops = groups.get(rec.path, (sympy.Integer(0), sympy.Integer(0)))
+            name.stylize("bold")
+            table.add_row(
+                name, shape_text(rec.output_shape), Text(quantity(g_params), style="dim"),
+                Text(quantity(g_flops), style="dim"), size, jump, start,
+            )
+    return [table, totals_text(report)]
+
+
+def totals_text(report: Report):
+    from rich.text import Text
+
+    t = report.totals
+    lines = [
+        f"Total params: {quantity(t.params)}  (trainable {quantity(t.params_trainable)}, "
+        f"non-trainable {quantity(t.params_non_trainable)})",
+    ]
+    if t.params_unused:
+        lines.append(
+            f"Params in the model: {t.params_in_model:,}  ({t.params_unused:,} in layers that never ran, "
+            "not counted above, as paddle.summary does)"
+        )
+    lines.append(f"Total FLOPs ({report.convention.value}): {quantity(t.flops)}")
+    total_mem = t.input_bytes + t.activation_bytes + t.param_bytes
+    lines.append(
+        f"Memory estimate (float32): input {mib(t.input_bytes)}, forward/backward activations "
+        f"{mib(t.activation_bytes)}, params {mib(t.param_bytes)}, total {mib(total_mem)}"
+    )
+    for note in report.notes:
+        lines.append(f"Note: {note}")
+    g = report.gaps
+    if g.layers_without_rule:
+        lines.append(
+            f"No rule (FLOPs unknown, register one with convcalc.register_rule): {', '.join(g.layers_without_rule)}"
+        )
+    if g.layers_never_called:
+        lines.append(f"Never called: {', '.join(g.layers_never_called)}")
+    if g.ops_without_rf_rule:
+        lines.append(f"Receptive field unknown after ops: {', '.join(g.ops_without_rf_rule)}")
+    for m in g.misaligned_merges:
+        lines.append(f"Misaligned branches: {m}")
+    return Text("\n".join(lines))
+
+
+# ---------------------------------------------------------------- machine formats
+def record_dict(rec: LayerRecord) -> dict:
+    return {
+        "index": rec.index,
+        "path": rec.path,
+        "type": rec.kind,
+        "depth": rec.depth,
+        "parent": rec.parent,
+        "leaf": rec.is_leaf,
+        "functional": rec.is_functional,
+        "summary_name": rec.summary_name or None,
+        "input_shapes": [[json_quantity(d) for d in s] for s in rec.input_shapes],
+        "output_shape": [json_quantity(d) for d in rec.output_shape],
+        "params": json_quantity(rec.params),
+        "params_trainable": json_quantity(rec.params_trainable),
+        "params_non_trainable": json_quantity(rec.params_non_trainable),
+        "flops": json_quantity(rec.flops),
+        "formula": rec.formula,
+        "has_rule": rec.has_rule,
+        "receptive_field": {"h": field_json(rec.rf_h), "w": field_json(rec.rf_w)},
+        "notes": list(rec.notes),
+    }
+
+
+def report_dict(report: Report) -> dict:
+    t = report.totals
+    return {
+        "model": report.model,
+        "input_shape": [json_quantity(d) for d in report.input_shape],
+        "convention": report.convention.value,
+        "symbolic": bool(report.symbols),
+        "symbols": [str(s) for s in report.symbols],
+        "layers": [record_dict(r) for r in report.records],
+        "totals": {
+            "params": json_quantity(t.params),
+            "params_trainable": json_quantity(t.params_trainable),
+            "params_non_trainable": json_quantity(t.params_non_trainable),
+            "params_in_model": t.params_in_model,
+            "params_unused": t.params_unused,
+            "flops": json_quantity(t.flops),
+            "input_bytes": json_quantity(t.input_bytes),
+            "activation_bytes": json_quantity(t.activation_bytes),
+            "param_bytes": json_quantity(t.param_bytes),
+        },
+        "gaps": {
+            "layers_without_rule": list(report.gaps.layers_without_rule),
+            "layers_never_called": list(report.gaps.layers_never_called),
+            "ops_without_rf_rule": list(report.gaps.ops_without_rf_rule),
+            "misaligned_merges": list(report.gaps.misaligned_merges),
+        },
+        "notes": list(report.notes),
+    }
+
+
+CSV_COLUMNS = ["index", "path", "type", "depth", "functional", "output_shape", "params",
+               "params_trainable", "params_non_trainable", "flops", "rf_size", "rf_jump", "rf_start", "formula"]
+
+
+def report_csv(report: Report, depth: int | None = None) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for rec in visible(report, depth):
+        if not rec.is_leaf:
+            continue
+        size, jump, start = field_text(rec)
+        writer.writerow([
+            rec.index, rec.path, rec.kind, rec.depth, int(rec.is_functional),
+            "x".join(str(json_quantity(d)) for d in rec.output_shape), json_quantity(rec.params),
+            json_quantity(rec.params_trainable), json_quantity(rec.params_non_trainable),
+            json_quantity(rec.flops), size, jump, start, rec.formula,
+        ])
+    t = report.totals
+    writer.writerow(["", "TOTAL", "", "", "", "", json_quantity(t.params), json_quantity(t.params_trainable),
+                     json_quantity(t.params_non_trainable), json_quantity(t.flops), "", "", "", ""])
+    return buf.getvalue()
+
+
+def report_markdown(report: Report, depth: int | None = None) -> str:
+    conv = report.convention.value
+    lines = [
+        f"### {report.model} — input {shape_text(report.input_shape)} — FLOPs convention `{conv}`",
+        "",
+        f"| Layer (type) | Output shape | Params | FLOPs ({conv}) | RF | Jump | Start |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    groups = group_totals(report)
+    for rec in visible(report, depth):
+        size, jump, start = field_text(rec)
+        indent = "&nbsp;&nbsp;" * max(rec.depth - 1, 0)
+        if rec.is_leaf:
+            params = quantity(rec.params) if not rec.is_functional else "-"
+            flops = quantity(rec.flops)
+            label = f"{indent}{rec.path} ({rec.kind})"
+        else:
+            gp, gf = groups.get(rec.path, (0, 0))
+            params, flops = f"*{quantity(gp)}*", f"*{quantity(gf)}*"
+            label = f"{indent}**{rec.path or report.model}** ({rec.kind})"
+        lines.append(f"| {label} | {shape_text(rec.output_shape)} | {params} | {flops} | {size} | {jump} | {start} |")
+    lines += ["", totals_text(report).plain.replace("\n", "  \n"), ""]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- compare
+def comparison_renderables(cmp) -> list:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"{cmp.model}  input {list(cmp.input_shape)}: convcalc vs paddle.summary / paddle.flops",
+                  header_style="bold")
+    for col in ("", "Layer", "Output (ours | paddle)", "Params (ours | paddle)", "FLOPs (ours | paddle)"):
+        table.add_column(col, justify="right" if "Params" in col or "FLOPs" in col else "left")
+    for row in cmp.rows:
+        mark = Text("✓", style="green") if row.ok else Text("✗", style="bold red")
+        out = row.ours_output if row.ours_output == row.paddle_output else f"{row.ours_output} | {row.paddle_output}"
+        params = f"{row.ours_params:,}" if row.ours_params == row.paddle_params else (
+            f"{row.ours_params:,} | {row.paddle_params:,}")
+        if row.ours_flops is None:
+            flops = ""
+        elif row.ours_flops == row.paddle_flops:
+            flops = f"{row.ours_flops:,}"
+        else:
+            flops = f"{row.ours_flops:,} | {row.paddle_flops:,}"
+        if row.ours_input != row.paddle_input:
+            out += f" (input {row.ours_input} | {row.paddle_input})"
+        table.add_row(mark, f"{row.key} {row.path}", out, params, flops)
+    lines = [
+        f"Total params: ours {cmp.ours_params:,}, paddle.summary {cmp.paddle_params:,}"
+        + ("  ✓" if cmp.ours_params == cmp.paddle_params else "  ✗"),
+        f"Total FLOPs: ours {cmp.ours_flops:,}, paddle.flops {cmp.paddle_flops:,}"
+        + ("  ✓" if cmp.ours_flops == cmp.paddle_flops else "  ✗"),
+    ]
+    if cmp.missing_in_ours:
+        lines.append(f"Rows of paddle.summary with no match: {', '.join(cmp.missing_in_ours)}")
+    lines.append(
+        f"{len(cmp.rows)} rows compared, {cmp.mismatches} difference(s)"
+        if cmp.mismatches else f"{len(cmp.rows)} rows compared: all equal"
+    )
+    return [table, Text("\n".join(lines))]
+
+
+def comparison_dict(cmp) -> dict:
+    return {
+        "model": cmp.model,
+        "input_shape": list(cmp.input_shape),
+        "ok": cmp.ok,
+        "mismatches": cmp.mismatches,
+        "totals": {
+            "params": {"ours": cmp.ours_params, "paddle_summary": cmp.paddle_params},
+            "flops": {"ours": cmp.ours_flops, "paddle_flops": cmp.paddle_flops},
+        },
+        "missing_in_ours": list(cmp.missing_in_ours),
+        "rows": [
+            {
+                "key": r.key, "path": r.path, "ok": r.ok,
+                "input": {"ours": r.ours_input, "paddle": r.paddle_input},
+                "output": {"ours": r.ours_output, "paddle": r.paddle_output},
+                "params": {"ours": r.ours_params, "paddle": r.paddle_params},
+                "flops": {"ours": r.ours_flops, "paddle": r.paddle_flops},
+            }
+            for r in cmp.rows
+        ],
+    }
+
+
+def models_renderable(entries):
+    from rich.table import Table
+
+    table = Table(title="convcalc model zoo", header_style="bold")
+    table.add_column("Name", no_wrap=True)
+    table.add_column("Default input")
+    table.add_column("Source")
+    table.add_column("Description")
+    for e in entries:
+        table.add_row(e.name, "x".join(str(d) for d in e.default_input), e.source, e.description)
+    return table
