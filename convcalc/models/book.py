@@ -1,0 +1,390 @@
+"""The seed's operators and models, with the book's signatures and attribute names.
+
+Everything here follows chapter 5 of the seed so that the book's own code runs
+against it:
+
+- :class:`SimpleConv2D` -- the single-channel operator of 5.1.2 / 5.1.6 (one
+  ``[k, k]`` kernel, inputs ``[B, M, N]``, no bias), used by the edge-detection
+  example 5.1.7.
+- :class:`Conv2D` -- the multi-channel convolution operator of 5.2.1.2, written
+  as the book teaches it: explicit loops over output channels, input channels
+  and output positions, with zero padding and stride (5.1.6).  Bias shape
+  ``[out_channels, 1]``.
+- :class:`Pool2D` -- the max / average pooling operator of 5.2.2, loop version.
+- :class:`VectorizedConv2D`, :class:`VectorizedPool2D` -- the same operators
+  (same signature, same parameter names and shapes, same outputs and gradients)
+  computed by ``paddle.nn.functional``; thousands of times faster.  They
+  subclass the loop operators, so ``isinstance(layer, Conv2D)`` holds for both.
+- :class:`Model_LeNet` and :class:`Paddle_LeNet` (5.3.2), :class:`ResBlock`,
+  :func:`make_first_module`, :func:`resnet_module`, :func:`make_modules` and
+  :class:`Model_ResNet18` (5.4.1).
+
+The layer attribute names (``conv1``, ``pool2``, ..., ``net``, ``shortcut``,
+``bn3``) are the book's, so ``state_dict`` keys and ``paddle.summary`` rows are
+the book's too: ``paddle.summary(Model_ResNet18(1, 10), (1, 1, 32, 32))`` reports
+11,185,034 parameters, ``Paddle_LeNet(1)`` at the same input 61,706.
+
+Written against Paddle 3 (``Layer.create_parameter``, no ``paddle.fluid``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import paddle
+import paddle.nn.functional as F
+from paddle import nn
+
+from convcalc.errors import InvalidParameterError
+
+__all__ = [
+    "SimpleConv2D",
+    "Conv2D",
+    "Pool2D",
+    "VectorizedConv2D",
+    "VectorizedPool2D",
+    "Model_LeNet",
+    "Paddle_LeNet",
+    "ResBlock",
+    "make_first_module",
+    "resnet_module",
+    "make_modules",
+    "Model_ResNet18",
+]
+
+# The book's defaults (5.2.1.2): weights initialised to 1, biases to 0.  Paddle
+# deep-copies a ParamAttr when it creates a parameter, so sharing these default
+# objects between instances is safe.
+_ONES = paddle.ParamAttr(initializer=nn.initializer.Constant(value=1.0))
+_ZEROS = paddle.ParamAttr(initializer=nn.initializer.Constant(value=0.0))
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InvalidParameterError(
+            f"{name} must be a positive integer, got {value!r}",
+            f"pass e.g. {name}=1",
+        )
+    return value
+
+
+def _non_negative_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidParameterError(
+            f"{name} must be a non-negative integer, got {value!r}",
+            f"pass e.g. {name}=0",
+        )
+    return value
+
+
+class SimpleConv2D(nn.Layer):
+    """Single-channel 2-D convolution with stride and zero padding, as loops (5.1.2, 5.1.6).
+
+    ``y_ij = sum_{u,v} w_uv x_{i*s+u, j*s+v}`` on the zero-padded input (5.1);
+    ``weight`` has shape ``[kernel_size, kernel_size]``, there is no bias.
+    Inputs are ``[B, M, N]`` (no channel axis), outputs ``[B, M', N']``.
+    """
+
+    def __init__(
+        self,
+        kernel_size: int,
+        stride: int = 1,
+        padding: int = 0,
+        weight_attr: paddle.ParamAttr | None = _ONES,
+    ) -> None:
+        super().__init__()
+        self.kernel_size = _positive_int("kernel_size", kernel_size)
+        self.stride = _positive_int("stride", stride)
+        self.padding = _non_negative_int("padding", padding)
+        self.weight = self.create_parameter(shape=[kernel_size, kernel_size], attr=weight_attr, dtype="float32")
+
+    def forward(self, X: paddle.Tensor) -> paddle.Tensor:
+        p, s = self.padding, self.stride
+        padded = paddle.zeros([X.shape[0], X.shape[1] + 2 * p, X.shape[2] + 2 * p], X.dtype)
+        padded[:, p : X.shape[1] + p, p : X.shape[2] + p] = X
+        u, v = self.weight.shape
+        out_h = (padded.shape[1] - u) // s + 1
+        out_w = (padded.shape[2] - v) // s + 1
+        output = paddle.zeros([X.shape[0], out_h, out_w], X.dtype)
+        for i in range(out_h):
+            for j in range(out_w):
+                window = padded[:, s * i : s * i + u, s * j : s * j + v]
+                output[:, i, j] = paddle.sum(window * self.weight, axis=[1, 2])
+        return output
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class Conv2D(nn.Layer):
+    """Multi-channel 2-D convolution with stride and zero padding, as loops (5.2.1.2).
+
+    ``Y^p = sum_d W^{p,d} (*) X^d + b^p`` (5.15-5.16), each single-channel
+    convolution computed position by position after zero padding (5.1.6).
+
+    Parameters: ``weight`` of shape ``[out_channels, in_channels, k, k]`` and
+    ``bias`` of shape ``[out_channels, 1]`` (``None`` when ``bias_attr=False``).
+    ``P*D*U*V + P`` parameters (5.20).  Slow by design: this is the operator the
+    book teaches; use :class:`VectorizedConv2D` for the same numbers fast.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        padding: int = 0,
+        weight_attr: paddle.ParamAttr | None = _ONES,
+        bias_attr: paddle.ParamAttr | bool | None = _ZEROS,
+    ) -> None:
+        super().__init__()
+        self.in_channels = _positive_int("in_channels", in_channels)
+        self.out_channels = _positive_int("out_channels", out_channels)
+        self.kernel_size = _positive_int("kernel_size", kernel_size)
+        self.stride = _positive_int("stride", stride)
+        self.padding = _non_negative_int("padding", padding)
+        self.weight = self.create_parameter(
+            shape=[out_channels, in_channels, kernel_size, kernel_size],
+            attr=weight_attr,
+            dtype="float32",
+        )
+        self.bias = self.create_parameter(shape=[out_channels, 1], attr=bias_attr, dtype="float32", is_bias=True)
+
+    def single_forward(self, X: paddle.Tensor, weight: paddle.Tensor) -> paddle.Tensor:
+        """One input channel ``X`` [B, M, N] convolved with one kernel ``weight`` [U, V]."""
+        p, s = self.padding, self.stride
+        padded = paddle.zeros([X.shape[0], X.shape[1] + 2 * p, X.shape[2] + 2 * p], X.dtype)
+        padded[:, p : X.shape[1] + p, p : X.shape[2] + p] = X
+        u, v = weight.shape
+        out_h = (padded.shape[1] - u) // s + 1
+        out_w = (padded.shape[2] - v) // s + 1
+        output = paddle.zeros([X.shape[0], out_h, out_w], X.dtype)
+        for i in range(out_h):
+            for j in range(out_w):
+                window = padded[:, s * i : s * i + u, s * j : s * j + v]
+                output[:, i, j] = paddle.sum(window * weight, axis=[1, 2])
+        return output
+
+    def forward(self, inputs: paddle.Tensor) -> paddle.Tensor:
+        """``inputs`` [B, D, M, N] -> [B, P, M', N'] with M' = (M + 2p - k) // s + 1 (5.6)."""
+        feature_maps = []
+        for p in range(self.out_channels):
+            per_channel = [self.single_forward(inputs[:, d, :, :], self.weight[p, d]) for d in range(self.in_channels)]
+            feature_map = paddle.sum(paddle.stack(per_channel), axis=0)
+            if self.bias is not None:
+                feature_map = feature_map + self.bias[p]
+            feature_maps.append(feature_map)
+        return paddle.stack(feature_maps, axis=1)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding}"
+        )
+
+
+class VectorizedConv2D(Conv2D):
+    """:class:`Conv2D` computed by ``F.conv2d``: same parameters, outputs and gradients."""
+
+    def forward(self, inputs: paddle.Tensor) -> paddle.Tensor:
+        bias = None if self.bias is None else paddle.reshape(self.bias, [-1])
+        return F.conv2d(inputs, self.weight, bias, stride=self.stride, padding=self.padding)
+
+
+_POOL_MODES = ("max", "avg")
+
+
+class Pool2D(nn.Layer):
+    """Max or average pooling over ``size`` windows with ``stride``, as loops (5.2.2).
+
+    No parameters and no padding.  ``size`` is ``(height, width)``.  (The book
+    unpacks ``self.h, self.w = size`` but then slides ``w`` along the height
+    axis; for the square windows the book uses both readings agree, and here
+    ``h`` is the window height, as in ``paddle.nn.MaxPool2D``.)
+    """
+
+    def __init__(self, size: Sequence[int] = (2, 2), mode: str = "max", stride: int = 1) -> None:
+        super().__init__()
+        if mode not in _POOL_MODES:
+            raise InvalidParameterError(f"unknown pooling mode {mode!r}", "use mode='max' or mode='avg'")
+        try:
+            h, w = size
+        except (TypeError, ValueError):
+            raise InvalidParameterError(
+                f"size must be a (height, width) pair, got {size!r}", "pass e.g. size=(2, 2)"
+            ) from None
+        self.mode = mode
+        self.h = _positive_int("size[0]", h)
+        self.w = _positive_int("size[1]", w)
+        self.stride = _positive_int("stride", stride)
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        """``x`` [B, C, M, N] -> [B, C, (M - h) // s + 1, (N - w) // s + 1]."""
+        s, h, w = self.stride, self.h, self.w
+        out_h = (x.shape[2] - h) // s + 1
+        out_w = (x.shape[3] - w) // s + 1
+        reduce = paddle.max if self.mode == "max" else paddle.mean
+        output = paddle.zeros([x.shape[0], x.shape[1], out_h, out_w], x.dtype)
+        for i in range(out_h):
+            for j in range(out_w):
+                window = x[:, :, s * i : s * i + h, s * j : s * j + w]
+                output[:, :, i, j] = reduce(window, axis=[2, 3])
+        return output
+
+    def extra_repr(self) -> str:
+        return f"size=({self.h}, {self.w}), mode={self.mode!r}, stride={self.stride}"
+
+
+class VectorizedPool2D(Pool2D):
+    """:class:`Pool2D` computed by ``F.max_pool2d`` / ``F.avg_pool2d``; same numbers."""
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        pool = F.max_pool2d if self.mode == "max" else F.avg_pool2d
+        return pool(x, kernel_size=(self.h, self.w), stride=self.stride)
+
+
+class Model_LeNet(nn.Layer):  # noqa: N801 - the book's name
+    """LeNet-5 built from the book's operators (5.3.2).
+
+    conv1 (6@5x5) -> relu -> pool2 (max 2x2/2) -> conv3 (16@5x5) -> relu ->
+    pool4 (avg 2x2/2) -> conv5 (120@5x5) -> relu -> squeeze -> linear6 (84) ->
+    relu -> linear7.  Expects 32x32 inputs (conv5 must produce 1x1, as in the
+    book).  ``vectorized=True`` swaps in :class:`VectorizedConv2D` and
+    :class:`VectorizedPool2D`; parameter names are unchanged, so state dicts
+    are interchangeable between the two.
+    """
+
+    def __init__(self, in_channels: int, num_classes: int = 10, vectorized: bool = False) -> None:
+        super().__init__()
+        conv = VectorizedConv2D if vectorized else Conv2D
+        pool = VectorizedPool2D if vectorized else Pool2D
+        default = paddle.ParamAttr()  # Paddle's default initialiser, as in the book
+        self.vectorized = vectorized
+        self.conv1 = conv(in_channels, 6, kernel_size=5, weight_attr=default)
+        self.pool2 = pool(size=(2, 2), mode="max", stride=2)
+        self.conv3 = conv(6, 16, kernel_size=5, stride=1, weight_attr=default)
+        self.pool4 = pool(size=(2, 2), mode="avg", stride=2)
+        self.conv5 = conv(16, 120, kernel_size=5, stride=1, weight_attr=default)
+        self.linear6 = nn.Linear(120, 84)
+        self.linear7 = nn.Linear(84, num_classes)
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        output = F.relu(self.conv1(x))
+        output = self.pool2(output)
+        output = F.relu(self.conv3(output))
+        output = self.pool4(output)
+        output = F.relu(self.conv5(output))
+        output = paddle.squeeze(output, axis=[2, 3])
+        output = F.relu(self.linear6(output))
+        return self.linear7(output)
+
+
+class Paddle_LeNet(nn.Layer):  # noqa: N801 - the book's name
+    """The same LeNet-5 from Paddle's own layers (5.3.2); conv biases have shape [P]."""
+
+    def __init__(self, in_channels: int, num_classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2D(in_channels=in_channels, out_channels=6, kernel_size=5)
+        self.pool2 = nn.MaxPool2D(kernel_size=2, stride=2)
+        self.conv3 = nn.Conv2D(in_channels=6, out_channels=16, kernel_size=5)
+        self.pool4 = nn.AvgPool2D(kernel_size=2, stride=2)
+        self.conv5 = nn.Conv2D(in_channels=16, out_channels=120, kernel_size=5)
+        self.linear6 = nn.Linear(in_features=120, out_features=84)
+        self.linear7 = nn.Linear(in_features=84, out_features=num_classes)
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        output = F.relu(self.conv1(x))
+        output = self.pool2(output)
+        output = F.relu(self.conv3(output))
+        output = self.pool4(output)
+        output = F.relu(self.conv5(output))
+        output = paddle.squeeze(output, axis=[2, 3])
+        output = F.relu(self.linear6(output))
+        return self.linear7(output)
+
+
+class ResBlock(nn.Layer):
+    """The residual unit of 5.4.1.1.
+
+    ``relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut)``; ``conv1`` carries the
+    block's ``stride``.  When the shape changes (``in_channels != out_channels``
+    or ``stride != 1``) the shortcut is a 1x1 ``shortcut`` conv followed by
+    ``bn3``, otherwise the identity.  ``use_residual=False`` drops the addition
+    (the layers still exist, so the parameter count is unchanged).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, use_residual: bool = True) -> None:
+        super().__init__()
+        self.stride = stride
+        self.use_residual = use_residual
+        self.conv1 = nn.Conv2D(in_channels, out_channels, 3, padding=1, stride=stride, bias_attr=False)
+        self.conv2 = nn.Conv2D(out_channels, out_channels, 3, padding=1, bias_attr=False)
+        self.use_1x1conv = in_channels != out_channels or stride != 1
+        if self.use_1x1conv:
+            self.shortcut = nn.Conv2D(in_channels, out_channels, 1, stride=stride, bias_attr=False)
+        self.bn1 = nn.BatchNorm2D(out_channels)
+        self.bn2 = nn.BatchNorm2D(out_channels)
+        if self.use_1x1conv:
+            self.bn3 = nn.BatchNorm2D(out_channels)
+
+    def forward(self, inputs: paddle.Tensor) -> paddle.Tensor:
+        y = F.relu(self.bn1(self.conv1(inputs)))
+        y = self.bn2(self.conv2(y))
+        if self.use_residual:
+            shortcut = self.bn3(self.shortcut(inputs)) if self.use_1x1conv else inputs
+            y = paddle.add(shortcut, y)
+        return F.relu(y)
+
+
+def make_first_module(in_channels: int) -> nn.Sequential:
+    """Module 1 of ResNet18 (5.4.1.2): 7x7/2 conv (64, with bias), BN, ReLU, 3x3/2 max pool."""
+    return nn.Sequential(
+        nn.Conv2D(in_channels, 64, 7, stride=2, padding=3),
+        nn.BatchNorm2D(64),
+        nn.ReLU(),
+        nn.MaxPool2D(kernel_size=3, stride=2, padding=1),
+    )
+
+
+def resnet_module(
+    input_channels: int,
+    out_channels: int,
+    num_res_blocks: int,
+    stride: int = 1,
+    use_residual: bool = True,
+) -> list[ResBlock]:
+    """``num_res_blocks`` residual units; only the first changes channels / stride (5.4.1.2)."""
+    blocks = [ResBlock(input_channels, out_channels, stride=stride, use_residual=use_residual)]
+    for _ in range(num_res_blocks - 1):
+        blocks.append(ResBlock(out_channels, out_channels, use_residual=use_residual))
+    return blocks
+
+
+def make_modules(
+    use_residual: bool,
+) -> tuple[nn.Sequential, nn.Sequential, nn.Sequential, nn.Sequential]:
+    """Modules 2-5 of ResNet18: two units each, 64/128/256/512 channels, strides 1/2/2/2."""
+    return (
+        nn.Sequential(*resnet_module(64, 64, 2, stride=1, use_residual=use_residual)),
+        nn.Sequential(*resnet_module(64, 128, 2, stride=2, use_residual=use_residual)),
+        nn.Sequential(*resnet_module(128, 256, 2, stride=2, use_residual=use_residual)),
+        nn.Sequential(*resnet_module(256, 512, 2, stride=2, use_residual=use_residual)),
+    )
+
+
+class Model_ResNet18(nn.Layer):  # noqa: N801 - the book's name
+    """The book's ResNet18 (5.4.1.2): ``net`` = m1..m5, AdaptiveAvgPool2D(1), Flatten, Linear.
+
+    Differs from ``paddle.vision.models.resnet18`` only in the stem conv, which
+    has a bias here (3,200 parameters for one input channel instead of 3,136).
+    """
+
+    def __init__(self, in_channels: int = 3, num_classes: int = 10, use_residual: bool = True) -> None:
+        super().__init__()
+        m1 = make_first_module(in_channels)
+        m2, m3, m4, m5 = make_modules(use_residual)
+        self.net = nn.Sequential(m1, m2, m3, m4, m5, nn.AdaptiveAvgPool2D(1), nn.Flatten(), nn.Linear(512, num_classes))
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        return self.net(x)
