@@ -167,14 +167,20 @@ def _swapped_forwards(model: Any, static_forward: Callable[[Any], Callable | Non
 
 
 def _describe_failure(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    lines = [ln.strip() for ln in text if ln.strip() and not ln.startswith("-")]
-    # Paddle's C++ errors carry a long preamble; keep the informative line.
+    """The informative line of an error raised while Paddle built the program."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    # Paddle's C++ errors: "(InvalidArgument) <what>".
     for ln in lines:
-        m = re.search(r"\((InvalidArgument|PreconditionNotMet|OutOfRange|Unimplemented)\)\s*(.*)", ln)
+        m = re.search(r"\((InvalidArgument|PreconditionNotMet|OutOfRange|Unimplemented|NotFound)\)\s*(.*)", ln)
         if m:
             return m.group(2)[:300]
-    return (lines[0] if lines else type(exc).__name__)[:300]
+    # dy2static wraps the user's error: "In transformed code: ... RuntimeError: boom".
+    for ln in reversed(lines):
+        m = re.match(r"^[A-Za-z_.]*(Error|Exception): (.*)$", ln)
+        if m:
+            return m.group(2)[:300]
+    useful = [ln for ln in lines if not ln.startswith(("In transformed code", "File ", "-", ">"))]
+    return (useful[-1] if useful else type(exc).__name__)[:300]
 
 
 def trace_model(
