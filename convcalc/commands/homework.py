@@ -1,0 +1,181 @@
+"""``convcalc check`` (grade homework files) and ``convcalc verify-op`` (check an operator).
+
+Import-light: only argparse here.  Layer questions never import paddle;
+model questions and ``verify-op`` do (``verify-op`` only in a child process
+that runs the student's code).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+CHECK_EPILOG = """\
+examples:
+  convcalc check answers.toml                      grade one student's file
+  convcalc check answers.toml --json               the same for an autograder
+  convcalc check submissions/ --questions questions.toml --gradebook grades.csv
+                                                   grade a class against the teacher's questions
+  convcalc check questions.toml --answer-key key.toml
+                                                   write the complete answer key
+
+  Try it on the book's exercises:
+  convcalc check examples/homework/chapter5_student.toml
+
+exit codes: 0 every answer right; 1 some answer wrong (or, in class mode, some
+file wrong or invalid); 2 the file itself is invalid (or a usage error).
+The format is described in docs/homework.md.  Nothing in a file is executed;
+a model given as file.py:Name is only loaded with --allow-code.
+"""
+
+VERIFY_EPILOG = """\
+examples:
+  convcalc verify-op my_conv.py:Conv2D --kind conv2d
+  convcalc verify-op my_pool.py:Pool2D --kind pool2d --mode avg --timeout 30
+
+The operator is built like the book's (Conv2D(in_channels, out_channels,
+kernel_size, stride, padding), Pool2D(size, mode, stride)), its weights are
+copied from a paddle.nn.Conv2D, and its output is compared on a small grid of
+configurations.  The student's code runs in a separate process with a time
+limit.  Exit 0 when every configuration matches, 1 on the first mismatch
+(with its configuration, max |diff| and shapes), 2 on a usage error.
+"""
+
+
+def register(subparsers) -> None:
+    """Add ``check`` and ``verify-op`` to the ``convcalc`` command."""
+    cp = subparsers.add_parser(
+        "check",
+        help="grade a homework answer file (or a folder of them)",
+        description=(
+            "Grade homework answers about layer shapes, parameters, FLOPs and receptive "
+            "fields: per question and field a tick or a cross, the expected value, and for "
+            "every wrong answer the worked derivation (as `convcalc explain` prints it) with "
+            "a hint naming the likely mistake.  Given a folder, grade every .toml file in it "
+            "and summarise what the class got right."
+        ),
+        epilog=CHECK_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cp.add_argument("path", metavar="ANSWERS", help="an answer file (.toml) or a folder of them")
+    cp.add_argument("--json", action="store_true", help="print JSON (for autograders)")
+    cp.add_argument(
+        "--questions",
+        metavar="QUESTIONS.toml",
+        help="grade against the teacher's question file (student files need only ids, answers)",
+    )
+    cp.add_argument("--gradebook", metavar="CSV", help="class mode: write one row per file to this CSV")
+    cp.add_argument(
+        "--answer-key",
+        metavar="KEY.toml",
+        help="write the complete correct answer file for the question file ANSWERS",
+    )
+    cp.add_argument(
+        "--allow-code",
+        action="store_true",
+        help="allow model questions that load a Python file (file.py:Name); off by default",
+    )
+    cp.add_argument("--no-derivation", action="store_true", help="leave out the worked derivations")
+    cp.set_defaults(func=run_check)
+
+    vp = subparsers.add_parser(
+        "verify-op",
+        help="check a student's Conv2D/Pool2D against Paddle",
+        description=(
+            "Check a student's convolution or pooling operator against paddle.nn.Conv2D, "
+            "MaxPool2D or AvgPool2D over a grid of small configurations (channels, kernel, "
+            "stride, padding, batch), copying the weights in.  Reports the first mismatching "
+            "configuration, or a pass with the number of configurations tried."
+        ),
+        epilog=VERIFY_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    vp.add_argument("target", metavar="FILE.py:Class", help="the student's file and class")
+    vp.add_argument("--kind", required=True, choices=("conv2d", "pool2d"), help="what the operator computes")
+    vp.add_argument(
+        "--mode",
+        choices=("max", "avg"),
+        help="pooling mode to check (default: both when the constructor takes `mode`, else max)",
+    )
+    vp.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds the student's code may run (default 60; paddle's start-up not counted)",
+    )
+    vp.add_argument("--json", action="store_true", help="print JSON")
+    vp.set_defaults(func=run_verify)
+
+
+def _print_json(data) -> None:
+    import json
+
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from convcalc.errors import ConvcalcError
+
+    path = Path(args.path)
+    if args.answer_key:
+        if args.gradebook or args.questions:
+            raise ConvcalcError("--answer-key takes one question file", "drop --gradebook/--questions")
+        from convcalc.homework.answer_key import write_answer_key
+
+        hw = write_answer_key(path, args.answer_key, allow_code=args.allow_code)
+        fields = sum(len(q.ask) for q in hw.questions)
+        print(f"wrote {args.answer_key}: {len(hw.questions)} question(s), {fields} answer field(s)")
+        return 0
+
+    questions = None
+    if args.questions:
+        from convcalc.homework.schema import load_file
+
+        questions = load_file(args.questions)
+
+    if path.is_dir():
+        from convcalc.homework.gradebook import grade_folder
+        from convcalc.render.homework import class_json, class_summary_text
+
+        exclude = (Path(args.questions),) if args.questions else ()
+        summary = grade_folder(
+            path,
+            questions=questions,
+            allow_code=args.allow_code,
+            gradebook=args.gradebook,
+            exclude=exclude,
+        )
+        if args.json:
+            _print_json(class_json(summary))
+        else:
+            print(class_summary_text(summary), end="")
+        return 0 if summary.all_correct else 1
+
+    if args.gradebook:
+        raise ConvcalcError(
+            f"--gradebook needs a folder of answer files, got the file {path}",
+            "give the submissions folder",
+        )
+    from convcalc.homework.grade import grade_file
+    from convcalc.render.homework import grade_json, grade_text
+
+    result = grade_file(str(path), questions=questions, allow_code=args.allow_code)
+    if args.json:
+        _print_json(grade_json(result))
+    else:
+        print(grade_text(result, show_derivation=not args.no_derivation), end="")
+    return 0 if result.all_correct else 1
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from convcalc.homework.verify_op import verify_op
+    from convcalc.render.homework import verify_json, verify_text
+
+    result = verify_op(args.target, args.kind, args.mode, args.timeout)
+    if args.json:
+        _print_json(verify_json(result))
+    else:
+        print(verify_text(result), end="")
+    return 0 if result.passed else 1

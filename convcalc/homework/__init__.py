@@ -1,0 +1,48 @@
+"""Homework checking: answer files, grading with derivations, operator verification.
+
+>>> from convcalc.homework import parse_text, grade_homework
+>>> hw = parse_text('''
+... [[question]]
+... id = "seed-5.2.1.3"
+... input = "3x32x32"
+... layer = { kind = "conv2d", out_channels = 6, kernel = 3 }
+... [question.answer]
+... params = 168
+... flops = 151200
+... ''')
+>>> grade_homework(hw).all_correct
+True
+
+Submodules are light (no paddle) except ``models`` (model questions) and
+the child process of ``verify_op``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "HomeworkFile": "convcalc.homework.schema",
+    "Question": "convcalc.homework.schema",
+    "load_file": "convcalc.homework.schema",
+    "parse_text": "convcalc.homework.schema",
+    "FieldResult": "convcalc.homework.grade",
+    "QuestionResult": "convcalc.homework.grade",
+    "GradeResult": "convcalc.homework.grade",
+    "grade_file": "convcalc.homework.grade",
+    "grade_homework": "convcalc.homework.grade",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so the verify-op child process (a submodule) starts without sympy.
+    try:
+        module = importlib.import_module(_LAZY[name])
+    except KeyError:
+        raise AttributeError(f"module 'convcalc.homework' has no attribute {name!r}") from None
+    value = getattr(module, name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,155 @@
+"""verify-op: students' operators checked against paddle.nn in a separate process.
+
+The book's operators and the vectorised twins must pass; deliberately broken
+student files (tests/data/homework/ops/) must fail with the right message.
+Each check starts one child process (paddle's import dominates), so the
+default set runs two at a time in a module fixture.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from convcalc.cli import main
+from convcalc.homework.verify_op import verify_op
+
+OPS = Path(__file__).parent / "data" / "homework" / "ops"
+
+
+def _book_file() -> str | None:
+    spec = importlib.util.find_spec("convcalc.models.book")
+    return spec.origin if spec and spec.origin else None
+
+
+BOOK = _book_file()
+
+# name -> (target, kind, mode, timeout)
+DEFAULT_RUNS = {
+    "padding_ignored": (f"{OPS}/conv_padding_ignored.py:Conv2D", "conv2d", None, 60),
+    "stride_twice": (f"{OPS}/conv_stride_twice.py:Conv2D", "conv2d", None, 60),
+    "kernel_flipped": (f"{OPS}/conv_kernel_flipped.py:Conv2D", "conv2d", None, 60),
+    "infinite_loop": (f"{OPS}/conv_infinite_loop.py:Conv2D", "conv2d", None, 3),
+    "raises": (f"{OPS}/conv_raises.py:Conv2D", "conv2d", None, 60),
+}
+if BOOK:
+    DEFAULT_RUNS.update(
+        {
+            "book_conv": (f"{BOOK}:Conv2D", "conv2d", None, 120),
+            "book_conv_vectorized": (f"{BOOK}:VectorizedConv2D", "conv2d", None, 60),
+            "book_pool": (f"{BOOK}:Pool2D", "pool2d", None, 120),
+            "book_pool_vectorized": (f"{BOOK}:VectorizedPool2D", "pool2d", None, 60),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def results():
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {name: pool.submit(verify_op, t, k, m, s) for name, (t, k, m, s) in DEFAULT_RUNS.items()}
+        return {name: f.result() for name, f in futures.items()}
+
+
+needs_book = pytest.mark.skipif(BOOK is None, reason="convcalc.models.book not installed")
+
+
+@needs_book
+@pytest.mark.parametrize("name", ["book_conv", "book_conv_vectorized"])
+def test_book_conv_passes(results, name):
+    r = results[name]
+    assert r.passed, r
+    assert r.tried == r.total == 9
+    assert r.reference == "paddle.nn.Conv2D"
+
+
+@needs_book
+@pytest.mark.parametrize("name", ["book_pool", "book_pool_vectorized"])
+def test_book_pool_passes_both_modes(results, name):
+    r = results[name]
+    assert r.passed, r
+    assert r.reference == "paddle.nn.MaxPool2D and paddle.nn.AvgPool2D"
+    assert r.tried == r.total == 12  # 6 configurations x (max, avg); no padding argument
+    assert any("padding not tested" in n for n in r.notes)
+
+
+def test_padding_ignored_fails_on_the_first_padded_config(results):
+    r = results["padding_ignored"]
+    assert not r.passed and r.failure == "wrong output shape"
+    assert r.config_index == 2 and "padding 1" in r.config
+    # 5x5, k3, p1: (5 + 2 - 3)//1 + 1 = 5; without padding 3.
+    assert r.expected_shape == [2, 2, 5, 5] and r.got_shape == [2, 2, 3, 3]
+    assert r.hint.startswith("padding ignored")
+    assert r.tried == 1
+
+
+def test_stride_applied_twice(results):
+    r = results["stride_twice"]
+    assert not r.passed and r.failure == "wrong output shape"
+    # 7x7, k3, s2, p1: (7 + 2 - 3)//2 + 1 = 4; with stride 4: 6//4 + 1 = 2.
+    assert r.config_index == 3 and "stride 2" in r.config
+    assert r.expected_shape == [1, 1, 4, 4] and r.got_shape == [1, 1, 2, 2]
+    assert r.hint.startswith("stride applied twice")
+
+
+def test_kernel_flipped(results):
+    r = results["kernel_flipped"]
+    assert not r.passed and r.failure == "wrong values"
+    assert r.config_index == 1 and r.max_diff is not None and r.max_diff > 1e-3
+    assert r.hint.startswith("kernel flipped")
+
+
+def test_infinite_loop_times_out_and_checker_survives(results):
+    r = results["infinite_loop"]
+    assert not r.passed
+    assert r.failure == "timed out after 3 s"
+    assert r.config_index == 1 and "infinite loop" in r.hint
+
+
+def test_raising_operator(results):
+    r = results["raises"]
+    assert not r.passed
+    assert r.failure.startswith("forward raised NameError") and "mapz" in r.failure
+    assert "conv_raises.py line" in r.detail
+
+
+def test_cli_exit_codes_and_json(capsys):
+    # Usage errors never start a process: exit 2 with one line.
+    assert main(["verify-op", f"{OPS}/nope.py:Conv2D", "--kind", "conv2d"]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["verify-op", f"{OPS}/good_conv.py", "--kind", "conv2d"]) == 2
+    assert "FILE.py:ClassName" in capsys.readouterr().err
+    assert main(["verify-op", f"{OPS}/good_conv.py:Conv2D", "--kind", "conv2d", "--timeout", "0"]) == 2
+    capsys.readouterr()
+
+
+# --------------------------------------------------------------------------- slower extras
+
+
+@pytest.mark.slow
+def test_student_copy_of_book_conv_passes_and_cli_json(capsys):
+    code = main(["verify-op", f"{OPS}/good_conv.py:Conv2D", "--kind", "conv2d", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["passed"] and data["tried"] == 9
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "target,kind,mode,timeout,failure,hint",
+    [
+        ("conv_bias_forgotten.py:Conv2D", "conv2d", None, 60, "wrong values", "bias not added"),
+        ("import_loops.py:Conv2D", "conv2d", None, 3, "timed out after 3 s while importing", "top level"),
+        ("exits.py:Conv2D", "conv2d", None, 60, "exited with code 3", "sys.exit"),
+        ("pool_always_avg.py:Pool2D", "pool2d", "max", 60, "wrong values", "computes avg pooling"),
+        ("pool_off_by_one.py:Pool2D", "pool2d", None, 60, "wrong output shape", "off by one"),
+        ("good_conv.py:NoSuchClass", "conv2d", None, 60, "has no 'NoSuchClass'", ""),
+    ],
+)
+def test_more_broken_operators(target, kind, mode, timeout, failure, hint):
+    r = verify_op(f"{OPS}/{target}", kind, mode, timeout)
+    assert not r.passed
+    assert failure in r.failure, r
+    assert hint in r.hint, r
