@@ -58,10 +58,16 @@ class Comparison:
     ours_flops: int
     paddle_flops: int
     missing_in_ours: tuple[str, ...] = ()
+    ours_trainable: int = 0
+    paddle_trainable: int = 0
 
     @property
     def mismatches(self) -> int:
-        totals = (self.ours_params != self.paddle_params) + (self.ours_flops != self.paddle_flops)
+        totals = (
+            (self.ours_params != self.paddle_params)
+            + (self.ours_flops != self.paddle_flops)
+            + (self.ours_trainable != self.paddle_trainable)
+        )
         return sum(not r.ok for r in self.rows) + totals + len(self.missing_in_ours)
 
     @property
@@ -81,8 +87,8 @@ def check_numpy() -> None:
         )
 
 
-def summary_rows(model: Any, input_shape: tuple) -> tuple[list[tuple[str, str, str, int]], int]:
-    """Rows ``(key, input_shape, output_shape, params)`` of ``paddle.summary`` and its total."""
+def summary_rows(model: Any, input_shape: tuple) -> tuple[list[tuple[str, str, str, int]], dict]:
+    """Rows ``(key, input_shape, output_shape, params)`` of ``paddle.summary`` and its totals."""
     from paddle.hapi.model_summary import summary_string
 
     was_training = model.training
@@ -94,7 +100,7 @@ def summary_rows(model: Any, input_shape: tuple) -> tuple[list[tuple[str, str, s
         m = _ROW.match(line)
         if m and m.group(1) != "Layer":
             rows.append((m.group(1), m.group(2), m.group(3), int(m.group(4).replace(",", ""))))
-    return rows, int(info["total_params"])
+    return rows, {k: int(v) for k, v in info.items()}
 
 
 def flops_per_layer(model: Any, input_shape: tuple) -> tuple[dict[int, int], int]:
@@ -128,7 +134,7 @@ def _shape_text(shapes) -> str:
 def compare(model: Any, report: Report) -> Comparison:
     """Compare a concrete paddle-convention report with Paddle's counters on the same model."""
     shape = tuple(int(d) for d in report.input_shape)
-    rows, paddle_params = summary_rows(model, shape)
+    rows, paddle_totals = summary_rows(model, shape)
     per_layer, paddle_total = flops_per_layer(model, shape)
 
     by_key: dict[str, Any] = {}
@@ -170,8 +176,10 @@ def compare(model: Any, report: Report) -> Comparison:
         input_shape=shape,
         rows=tuple(out),
         ours_params=int(report.totals.params),
-        paddle_params=paddle_params,
+        paddle_params=paddle_totals["total_params"],
         ours_flops=int(report.totals.flops),
         paddle_flops=paddle_total,
         missing_in_ours=tuple(missing),
+        ours_trainable=int(report.totals.params_trainable),
+        paddle_trainable=paddle_totals["trainable_params"],
     )

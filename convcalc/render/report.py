@@ -308,6 +308,8 @@ def comparison_renderables(cmp) -> list:
     lines = [
         f"Total params: ours {cmp.ours_params:,}, paddle.summary {cmp.paddle_params:,}"
         + ("  ✓" if cmp.ours_params == cmp.paddle_params else "  ✗"),
+        f"Trainable params: ours {cmp.ours_trainable:,}, paddle.summary {cmp.paddle_trainable:,}"
+        + ("  ✓" if cmp.ours_trainable == cmp.paddle_trainable else "  ✗"),
         f"Total FLOPs: ours {cmp.ours_flops:,}, paddle.flops {cmp.paddle_flops:,}"
         + ("  ✓" if cmp.ours_flops == cmp.paddle_flops else "  ✗"),
     ]
@@ -328,6 +330,7 @@ def comparison_dict(cmp) -> dict:
         "mismatches": cmp.mismatches,
         "totals": {
             "params": {"ours": cmp.ours_params, "paddle_summary": cmp.paddle_params},
+            "trainable_params": {"ours": cmp.ours_trainable, "paddle_summary": cmp.paddle_trainable},
             "flops": {"ours": cmp.ours_flops, "paddle_flops": cmp.paddle_flops},
         },
         "missing_in_ours": list(cmp.missing_in_ours),
