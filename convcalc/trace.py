@@ -166,35 +166,23 @@ def _swapped_forwards(model: Any, static_forward: Callable[[Any], Callable | Non
                 del layer.__dict__["forward"]
 
 
-class _NoStack:
-    """Stands in for ``traceback`` inside ``paddle.base.framework`` while tracing.
-
-    Paddle records the Python call stack of every legacy op it creates (here:
-    the initializer ops of each parameter captured by ``to_static``), only for
-    its own error messages.  Walking the stack was ~40% of a ResNet-50 trace.
-    """
-
-    def __init__(self, real):
-        self._real = real
-
-    def __getattr__(self, name):
-        return getattr(self._real, name)
-
-    @staticmethod
-    def extract_stack(*args, **kwargs):
-        return []
-
-
 @contextlib.contextmanager
 def _fast_op_creation() -> Iterator[None]:
-    from paddle.base import framework
+    """Skip the Python call stack Paddle records for every op it builds.
 
-    real = framework.traceback
-    framework.traceback = _NoStack(real)
+    Paddle's op builders call ``traceback.extract_stack()`` for each op (and
+    each parameter's initializer), only to decorate its own error messages.
+    Walking the stack was ~40% of a ResNet-50 trace; while the program is
+    built it is replaced by an empty stack, and restored afterwards.
+    """
+    import traceback
+
+    real = traceback.extract_stack
+    traceback.extract_stack = lambda *args, **kwargs: traceback.StackSummary()
     try:
         yield
     finally:
-        framework.traceback = real
+        traceback.extract_stack = real
 
 
 def _describe_failure(exc: BaseException) -> str:

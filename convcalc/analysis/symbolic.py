@@ -324,14 +324,16 @@ def symbolic_shapes(trace: Trace, fields: FieldMap, assume_divisible: bool = Tru
         outs = handler(op, ins, trace.constants, trace)
         for vid, shape in zip(op.outputs, outs):
             shapes[vid] = shape
-    values = {_h: sympy.Integer(h0 // sh), _w: sympy.Integer(w0 // sw)} if divisible else {H: h0, W: w0}
+    values = {_h: sympy.Integer(h0 // sh), _w: sympy.Integer(w0 // sw)} if divisible else {
+        H: sympy.Integer(h0), W: sympy.Integer(w0)}
+    cache: dict = {}
     for vid, shape in shapes.items():
         if not isinstance(shape, tuple):
             continue
         conc = trace.shapes.get(vid)
         if conc is None or len(conc) != len(shape):
             continue
-        got = tuple(sympy.sympify(d).subs(values) for d in shape)
+        got = tuple(_xsubs(d, values, cache) for d in shape)
         if any(g != cc for g, cc in zip(got, conc)):
             raise ConvcalcError(
                 f"internal check failed: symbolic shape {shape} gives {got} at {h0}x{w0}, traced {conc}",
@@ -344,26 +346,37 @@ def symbolic_shapes(trace: Trace, fields: FieldMap, assume_divisible: bool = Tru
     return shapes, (H, W), notes, back
 
 
-def _subs(expr, values):
-    return sympy.sympify(expr).subs(values)
+def _xsubs(expr, values: dict, cache: dict):
+    """Structural substitution (``xreplace``), memoised: far faster than ``subs`` here."""
+    expr = sympy.sympify(expr)
+    try:
+        return cache[expr]
+    except KeyError:
+        out = cache[expr] = expr.xreplace(values)
+        return out
+
+
+def _subs(expr, values, cache=None):
+    return _xsubs(expr, values, {} if cache is None else cache)
 
 
 def substitute_report(report: Report, values: dict) -> Report:
     """A symbolic report evaluated at concrete sizes (``{H: 224, W: 224}``)."""
-    values = {(sympy.Symbol(k, positive=True, integer=True) if isinstance(k, str) else k): v
+    values = {(sympy.Symbol(k, positive=True, integer=True) if isinstance(k, str) else k): sympy.sympify(v)
               for k, v in values.items()}
+    cache: dict = {}
 
     def shape(s):
-        return tuple(_subs(d, values) for d in s)
+        return tuple(_subs(d, values, cache) for d in s)
 
     records = tuple(
         replace(
             r,
             input_shapes=tuple(shape(s) for s in r.input_shapes),
             output_shape=shape(r.output_shape),
-            params_trainable=_subs(r.params_trainable, values),
-            params_non_trainable=_subs(r.params_non_trainable, values),
-            flops=_subs(r.flops, values),
+            params_trainable=_subs(r.params_trainable, values, cache),
+            params_non_trainable=_subs(r.params_non_trainable, values, cache),
+            flops=_subs(r.flops, values, cache),
         )
         for r in report.records
     )
