@@ -42,13 +42,13 @@ def main() -> None:
         built = build_model(name)
         shape = (1, *built.default_input)
 
-        def ours():
-            analyze(built.model, shape, name=name)
+        def ours(model=built.model, shape=shape, name=name):
+            analyze(model, shape, name=name)
 
-        def theirs():
+        def theirs(model=built.model, shape=shape):
             with contextlib.redirect_stdout(io.StringIO()):
-                paddle.summary(built.model, shape)
-                paddle.flops(built.model, list(shape))
+                paddle.summary(model, shape)
+                paddle.flops(model, list(shape))
 
         ours()  # warm-up: first to_static compiles Paddle's converters
         theirs()

@@ -41,6 +41,7 @@ from convcalc.formulas.receptive import (
 )
 from convcalc.formulas.shapes import (
     conv_output_size,
+    effective_dilation,
     effective_kernel,
     narrow_conv_output_size,
     pool_output_size,
@@ -56,6 +57,7 @@ __all__ = [
     "conv_output_size",
     "pool_output_size",
     "effective_kernel",
+    "effective_dilation",
     "resolve_padding",
     "narrow_conv_output_size",
     "wide_conv_output_size",

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Union
-
 import sympy
 
 from convcalc.errors import InvalidParameterError
 
-Quantity = Union[int, sympy.Expr]
+Quantity = int | sympy.Expr
 """What every formula accepts: a Python int or a sympy expression/symbol."""
 
 

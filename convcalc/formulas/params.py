@@ -41,7 +41,7 @@ def _check_groups(in_channels, out_channels, groups) -> None:
         if c.is_number and groups.is_number and c % groups != 0:
             raise InvalidParameterError(
                 f"groups={groups} does not divide {name}={c}",
-                f"choose groups among the common divisors of the channel counts",
+                "choose groups among the common divisors of the channel counts",
             )
 
 

@@ -90,9 +90,7 @@ def rf_size(size_in: Quantity, jump_in: Quantity, kernel: Quantity, dilation: Qu
     >>> rf_size(1, 1, 3, dilation=2)
     5
     """
-    return sympy.expand(
-        as_expr(size_in, "size") + (effective_kernel(kernel, dilation) - 1) * as_expr(jump_in, "jump")
-    )
+    return as_expr(size_in, "size") + (effective_kernel(kernel, dilation) - 1) * as_expr(jump_in, "jump")
 
 
 def rf_start(
@@ -108,7 +106,7 @@ def rf_start(
     p = as_expr(padding, "padding")
     check_at_least(p, 0, "padding", "padding adds zeros around the input; use 0 for none")
     k_eff = effective_kernel(kernel, dilation)
-    return sympy.expand(as_expr(start_in, "start") + ((k_eff - 1) / sympy.Integer(2) - p) * as_expr(jump_in, "jump"))
+    return as_expr(start_in, "start") + ((k_eff - 1) / sympy.Integer(2) - p) * as_expr(jump_in, "jump")
 
 
 def field_after(
@@ -148,7 +146,7 @@ def merge_fields(fields: Iterable[Field]) -> Field:
     if any(f.whole for f in fields):
         return WHOLE_INPUT
     jumps = [f.jump for f in fields]
-    if any(sympy.simplify(j - jumps[0]) != 0 for j in jumps[1:]):
+    if any(sympy.expand(j - jumps[0]) != 0 for j in jumps[1:]):
         shown = ", ".join(str(j) for j in jumps)
         raise MisalignedBranchesError(
             f"branches merge with different jumps ({shown})",
@@ -157,4 +155,4 @@ def merge_fields(fields: Iterable[Field]) -> Field:
     lows = [f.start - (f.size - 1) / sympy.Integer(2) for f in fields]
     highs = [f.start + (f.size - 1) / sympy.Integer(2) for f in fields]
     low, high = sympy.Min(*lows), sympy.Max(*highs)
-    return Field(size=sympy.simplify(high - low + 1), jump=jumps[0], start=sympy.simplify((low + high) / 2))
+    return Field(size=high - low + 1, jump=jumps[0], start=(low + high) / 2)

@@ -13,7 +13,6 @@ with ``ceil`` instead of ``floor`` when ``ceil_mode`` is on, and Paddle's
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Union
 
 import sympy
 
@@ -23,6 +22,7 @@ from convcalc.formulas._common import Quantity, as_expr, check_at_least
 __all__ = [
     "Padding",
     "effective_kernel",
+    "effective_dilation",
     "resolve_padding",
     "conv_output_size",
     "pool_output_size",
@@ -31,7 +31,7 @@ __all__ = [
     "same_conv_output_size",
 ]
 
-Padding = Union[Quantity, str, Sequence[Quantity]]
+Padding = Quantity | str | Sequence[Quantity]
 """Padding on one axis: symmetric ``P``, per-side ``(before, after)``, ``'SAME'`` or ``'VALID'``."""
 
 
@@ -42,11 +42,29 @@ def effective_kernel(kernel: Quantity, dilation: Quantity = 1) -> sympy.Expr:
     5
     >>> effective_kernel(sympy.Symbol('U'), 1)
     U
+    >>> effective_kernel(sympy.Symbol('U'), sympy.Symbol('d'))
+    d*(U - 1) + 1
     """
     k, d = as_expr(kernel, "kernel"), as_expr(dilation, "dilation")
     check_at_least(k, 1, "kernel", "a kernel covers at least one pixel")
     check_at_least(d, 1, "dilation", "use dilation=1 for an ordinary convolution")
-    return sympy.expand(d * (k - 1) + 1)
+    return d * (k - 1) + 1
+
+
+def effective_dilation(padding: Padding, dilation: Quantity = 1) -> sympy.Expr:
+    """The dilation Paddle actually applies: 1 under ``'SAME'`` padding, else ``dilation``.
+
+    Paddle's ``UpdatePaddingAndDilation`` resets the dilation to 1 when the
+    padding algorithm is ``'SAME'``; receptive fields must follow it.
+
+    >>> effective_dilation('SAME', 2), effective_dilation(1, 2)
+    (1, 2)
+    """
+    d = as_expr(dilation, "dilation")
+    check_at_least(d, 1, "dilation", "use dilation=1 for an ordinary convolution")
+    if isinstance(padding, str) and padding.upper() == "SAME":
+        return sympy.Integer(1)
+    return d
 
 
 def resolve_padding(
@@ -58,8 +76,11 @@ def resolve_padding(
 ) -> tuple[sympy.Expr, sympy.Expr]:
     """Paddle's padding forms as ``(before, after)`` on one axis.
 
-    ``'SAME'`` pads ``max((ceil(M/S)-1)*S + k_eff - M, 0)`` in total, the
-    smaller half before (as Paddle does); ``'VALID'`` pads nothing.
+    ``'SAME'`` pads ``max((ceil(M/S)-1)*S + U - M, 0)`` in total, the
+    smaller half before; ``'VALID'`` pads nothing.  Under ``'SAME'`` Paddle
+    resets the dilation to 1 (``UpdatePaddingAndDilation``), so the kernel
+    counts undilated here and ``dilation`` is ignored; see
+    :func:`effective_dilation`.
 
     >>> resolve_padding('SAME', 8, 3, 2)
     (0, 1)
@@ -73,7 +94,8 @@ def resolve_padding(
         if mode == "SAME":
             m, s = as_expr(size, "input size"), as_expr(stride, "stride")
             out = sympy.ceiling(m / s)
-            total = sympy.Max((out - 1) * s + effective_kernel(kernel, dilation) - m, 0)
+            effective_kernel(kernel, dilation)  # validates both
+            total = sympy.Max((out - 1) * s + effective_kernel(kernel, 1) - m, 0)
             before = sympy.floor(total / 2)
             return before, total - before
         raise InvalidParameterError(
@@ -105,6 +127,12 @@ def conv_output_size(
 
     ``M' = floor((M + P_before + P_after - D*(U-1) - 1) / S) + 1``.
 
+    ``'SAME'`` gives ``ceil(M/S)``: Paddle pads by :func:`resolve_padding`
+    and resets the dilation to 1, and with that padding the general formula
+    reduces to ``ceil(M/S)``.  Only with ``ceil_mode`` (pooling) does it not:
+    Paddle then rounds the general formula up, e.g. 2 outputs for ``M=2,
+    U=1, S=2``, and so does this function.
+
     >>> conv_output_size(8, 3, stride=1, padding=1)   # seed 5.1.6
     8
     >>> conv_output_size(8, 3, stride=2, padding=1)
@@ -121,7 +149,9 @@ def conv_output_size(
     check_at_least(s, 1, "stride", "use stride=1 to visit every position")
     k_eff = effective_kernel(kernel, dilation)
     if isinstance(padding, str) and padding.upper() == "SAME":
-        return sympy.ceiling(m / s)
+        if not ceil_mode:  # floor((M + pad_total - U)/S) + 1 == ceil(M/S) for SAME's pad_total
+            return sympy.ceiling(m / s)
+        k_eff = effective_kernel(kernel, 1)  # Paddle resets dilation under 'SAME'
     before, after = resolve_padding(padding, m, kernel, s, dilation)
     span = m + before + after - k_eff
     rounding = sympy.ceiling if ceil_mode else sympy.floor
@@ -145,12 +175,25 @@ def pool_output_size(
     """Output length of max/avg pooling on one axis (seed 5.20/5.21 of 5.2.2).
 
     Same formula as convolution; the stride defaults to the kernel size.
+    With ``ceil_mode`` the division rounds up, exactly as Paddle does (no
+    PyTorch-style rule dropping a last window that starts in the padding),
+    also after ``'SAME'`` padding; ``'VALID'`` with ``ceil_mode`` raises
+    :class:`~convcalc.errors.InvalidParameterError` as Paddle does.
 
     >>> pool_output_size(28, 2)
     14
     >>> pool_output_size(16, 3, 2, 1)   # ResNet's stem pool
     8
+    >>> pool_output_size(5, 2, 2, 1, ceil_mode=True)
+    4
+    >>> pool_output_size(2, 1, 2, 'SAME'), pool_output_size(2, 1, 2, 'SAME', ceil_mode=True)
+    (1, 2)
     """
+    if ceil_mode and isinstance(padding, str) and padding.upper() == "VALID":
+        raise InvalidParameterError(
+            "ceil_mode cannot be combined with 'VALID' padding (Paddle refuses it)",
+            "drop ceil_mode, or pass a number as padding",
+        )
     return conv_output_size(size, kernel, kernel if stride is None else stride, padding, 1, ceil_mode)
 
 
