@@ -191,3 +191,13 @@ def test_cli_subprocess_no_traceback():
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "too small" in proc.stderr
+
+
+def test_compare_refuses_numpy_that_breaks_paddle_flops(monkeypatch, capsys):
+    """paddle.flops (Paddle 3.3.1) crashes with numpy >= 2.4: compare says so in one line."""
+    import numpy
+
+    monkeypatch.setattr(numpy, "__version__", "2.4.0")
+    code, _, err = run("compare", "book_lenet", capsys=capsys)
+    assert code == 2
+    assert "numpy<2.4" in err and len(err.strip().splitlines()) == 1
