@@ -101,6 +101,8 @@ def conv_handler(op: OpNode, states: list, g: GraphView):
     kh, kw = g.shapes[op.inputs[1]][2:4]
     a = op.attrs
     strides, dil = a.get("strides", [1, 1]), a.get("dilations", [1, 1])
+    if str(a.get("padding_algorithm", "")).upper() == "SAME":
+        dil = [1, 1]  # Paddle resets the dilation under 'SAME' (see formulas.effective_dilation)
     in_hw = g.shapes[op.inputs[0]][2:4]
     pads = _pads(a.get("paddings"), a.get("padding_algorithm"), in_hw, (kh, kw), strides, dil)
     return _window(x, (kh, kw), strides, pads, dil)
