@@ -1,0 +1,286 @@
+"""``convcalc formulas [NAME]`` and ``convcalc explain LAYER ...``.
+
+Import-light: only argparse here; sympy, the formulas and the renderers are
+imported inside the handlers.  Neither command imports paddle.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+_KINDS = ("conv2d", "pool2d", "linear", "batchnorm")
+
+FORMULAS_EPILOG = """\
+examples:
+  convcalc formulas                     every formula, grouped, in pretty unicode
+  convcalc formulas conv_output_size    one formula (seed 5.6/5.7) with all its forms
+  convcalc formulas conv_flops --latex  LaTeX, for papers and notes
+  convcalc formulas --json              machine-readable catalogue
+"""
+
+EXPLAIN_EPILOG = """\
+examples:
+  convcalc explain conv2d --input 3x32x32 --out-channels 6 --kernel 3
+  convcalc explain conv2d --input 3xHxW --out-channels 6 --kernel 3 --padding same
+  convcalc explain pool2d --input 6x28x28 --kernel 2 --mode avg
+  convcalc explain linear --in-features 120 --out-features 84
+  convcalc explain batchnorm --input 64x16x16 --json
+"""
+
+_LAYER_EPILOGS = {
+    "conv2d": "example:\n  convcalc explain conv2d --input 3x32x32 --out-channels 6 --kernel 3 --stride 1 "
+    "--padding 1\n  (6 kernels 3x3x3: 168 parameters and 151,200 FLOPs without padding, seed 5.20/5.21)\n",
+    "pool2d": "example:\n  convcalc explain pool2d --input 6x28x28 --kernel 2 --stride 2 --mode max\n"
+    "  (LeNet's S2: 6x28x28 -> 6x14x14)\n",
+    "linear": "example:\n  convcalc explain linear --in-features 120 --out-features 84\n"
+    "  (LeNet's F6: 10,164 parameters, 10,080 FLOPs)\n",
+    "batchnorm": "example:\n  convcalc explain batchnorm --input 64x16x16\n"
+    "  (ResNet18's first BatchNorm2D: 256 parameters, 32,768 FLOPs)\n",
+}
+
+
+class _LayerKindAction(argparse._SubParsersAction):
+    """Sub-parsers whose unknown names get the closest known one suggested."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.choices = None  # checked in __call__, with a suggestion
+
+    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[override]
+        name = values[0]
+        if name not in self._name_parser_map:
+            from convcalc.errors import UnknownNameError
+
+            err = UnknownNameError("layer kind", name, list(self._name_parser_map))
+            raise argparse.ArgumentError(None, str(err))
+        super().__call__(parser, namespace, values, option_string)
+
+
+def register(subparsers) -> None:
+    """Add ``formulas`` and ``explain`` to the ``convcalc`` command."""
+    fp = subparsers.add_parser(
+        "formulas",
+        help="print the formulas with their seed equation numbers",
+        description=(
+            "Print every formula convcalc uses -- output size, parameters, FLOPs in three "
+            "conventions, receptive field -- with the seed's equation numbers, in words and "
+            "symbols.  The symbolic forms are made by calling the very functions that "
+            "compute every number."
+        ),
+        epilog=FORMULAS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fp.add_argument("name", nargs="?", metavar="NAME", help="one formula, e.g. conv_output_size")
+    fp.add_argument("--latex", action="store_true", help="print LaTeX instead of unicode")
+    fp.add_argument("--json", action="store_true", help="print JSON")
+    fp.set_defaults(func=run_formulas)
+
+    ep = subparsers.add_parser(
+        "explain",
+        help="worked derivation of one layer: shape, params, FLOPs, receptive field",
+        description=(
+            "Derive one layer step by step: each formula (with the seed's equation number), "
+            "the numbers substituted, the result.  Output shape, parameters, FLOPs in the "
+            "paddle/macs/flops conventions and the receptive-field step.  Sizes may be "
+            "symbols (--input 3xHxW) to get expressions."
+        ),
+        epilog=EXPLAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    layers = ep.add_subparsers(
+        dest="layer", metavar="LAYER", action=_LayerKindAction, parser_class=type(ep)
+    )
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--latex", action="store_true", help="formulas in LaTeX instead of unicode")
+        p.add_argument("--json", action="store_true", help="print JSON")
+        p.set_defaults(func=run_explain)
+
+    def layer(name: str, help_: str, description: str) -> argparse.ArgumentParser:
+        return layers.add_parser(
+            name,
+            help=help_,
+            description=description,
+            epilog=_LAYER_EPILOGS[name],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    conv = layer(
+        "conv2d",
+        "a 2-D convolution",
+        "Worked derivation of a 2-D convolution (seed 5.6/5.7, 5.20, 5.4/5.8/5.21, 5.1.4).",
+    )
+    conv.add_argument("--input", required=True, metavar="CxHxW", help="input shape, e.g. 3x32x32 or 3xHxW")
+    conv.add_argument("--out-channels", required=True, metavar="P", help="number of kernels P")
+    conv.add_argument("--kernel", required=True, metavar="K", help="kernel size: 3, or 3x5 for height x width")
+    conv.add_argument("--stride", default="1", metavar="S", help="stride: 1 (default), or 2x1")
+    conv.add_argument(
+        "--padding", default="0", metavar="P",
+        help="zero padding: 1, before,after (e.g. 0,1), top,bottom,left,right, same or valid",
+    )
+    conv.add_argument("--dilation", default="1", metavar="D", help="dilation (default 1)")
+    conv.add_argument("--groups", default="1", metavar="G", help="groups (default 1); must divide both channel counts")
+    conv.add_argument("--no-bias", action="store_true", help="no bias term (bias_attr=False)")
+    common(conv)
+
+    pool = layer(
+        "pool2d",
+        "max or average pooling",
+        "Worked derivation of 2-D max/average pooling (seed 5.20/5.21 of 5.2.2, 5.1.4).",
+    )
+    pool.add_argument("--input", required=True, metavar="CxHxW", help="input shape, e.g. 6x28x28")
+    pool.add_argument("--kernel", required=True, metavar="K", help="window size: 2, or 2x3")
+    pool.add_argument("--stride", default=None, metavar="S", help="stride (default: the kernel size)")
+    pool.add_argument(
+        "--padding", default="0", metavar="P",
+        help="zero padding: 1, before,after, top,bottom,left,right, same or valid",
+    )
+    pool.add_argument("--mode", default="max", choices=("max", "avg"), help="max (default) or avg")
+    pool.add_argument("--ceil-mode", action="store_true", help="round the output size up")
+    common(pool)
+
+    lin = layer("linear", "a fully connected layer", "Worked derivation of a fully connected layer.")
+    lin.add_argument("--in-features", required=True, metavar="IN", help="input features, e.g. 120")
+    lin.add_argument("--out-features", required=True, metavar="OUT", help="output features, e.g. 84")
+    lin.add_argument("--no-bias", action="store_true", help="no bias term")
+    common(lin)
+
+    bn = layer(
+        "batchnorm",
+        "BatchNorm2D (inference)",
+        "Worked derivation of BatchNorm2D: trainable and running parameters, FLOPs at inference.",
+    )
+    bn.add_argument("--input", required=True, metavar="CxHxW", help="input shape, e.g. 64x16x16")
+    common(bn)
+
+    ep.set_defaults(func=_explain_without_layer, explain_parser=ep)
+
+
+# ------------------------------------------------------------------ value parsing
+def _one(text: str, flag: str, *, nonnegative: bool = False):
+    """An int (any sign: the formulas judge the range) or a symbol."""
+    import re
+
+    t = text.strip()
+    if re.fullmatch(r"[+-]?\d+", t):
+        return int(t)
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", t):
+        import sympy
+
+        if nonnegative:
+            return sympy.Symbol(t, nonnegative=True, integer=True)
+        return sympy.Symbol(t, positive=True, integer=True)
+    from convcalc.errors import InvalidParameterError
+
+    raise InvalidParameterError(
+        f"{flag} {text!r} is not a whole number",
+        f"write e.g. {flag} 3, a height x width pair such as 3x5, or a symbol such as K",
+    )
+
+
+def _pair(text: str, flag: str):
+    import re
+
+    parts = [p for p in re.split(r"[xX,]", text.strip())]
+    if len(parts) == 1:
+        return _one(parts[0], flag)
+    if len(parts) == 2:
+        return (_one(parts[0], flag), _one(parts[1], flag))
+    from convcalc.errors import InvalidParameterError
+
+    raise InvalidParameterError(
+        f"{flag} {text!r} has {len(parts)} values", f"write one value ({flag} 3) or two ({flag} 3x5)"
+    )
+
+
+def _padding(text: str):
+    t = text.strip()
+    if t.lower() in ("same", "valid"):
+        return t.upper()
+    parts = [p for p in t.split(",")]
+    if len(parts) in (1, 2, 4):
+        values = tuple(_one(p, "--padding", nonnegative=True) for p in parts)
+        return values[0] if len(values) == 1 else values
+    from convcalc.errors import InvalidParameterError
+
+    raise InvalidParameterError(
+        f"--padding {text!r} has {len(parts)} values",
+        "write 1, before,after (0,1), top,bottom,left,right (0,1,1,0), same or valid",
+    )
+
+
+# ------------------------------------------------------------------ handlers
+def _print(text_fn, rich_fn, obj, latex: bool) -> None:
+    import sys
+
+    if sys.stdout.isatty():
+        from rich.console import Console
+
+        Console(highlight=False).print(rich_fn(obj, latex=latex), end="", soft_wrap=True)
+    else:
+        sys.stdout.write(text_fn(obj, latex=latex))
+
+
+def run_formulas(args: argparse.Namespace) -> int:
+    from convcalc.formulas import catalog
+    from convcalc.render import formulas as render
+
+    entries = (catalog.entry(args.name),) if args.name else catalog.catalog()
+    if args.json:
+        import json
+
+        print(json.dumps(render.to_json_list(entries), indent=2, ensure_ascii=False))
+        return 0
+    _print(render.to_text, render.to_rich, entries, args.latex)
+    return 0
+
+
+def _explain_without_layer(args: argparse.Namespace) -> int:
+    args.explain_parser.print_help()
+    return 2
+
+
+def _config(args: argparse.Namespace) -> tuple[tuple, dict]:
+    from convcalc.inputs import parse_shape
+
+    if args.layer == "conv2d":
+        shape = parse_shape(args.input, allow_symbols=True, min_dims=3, max_dims=3)
+        return shape, dict(
+            out_channels=_one(args.out_channels, "--out-channels"),
+            kernel=_pair(args.kernel, "--kernel"),
+            stride=_pair(args.stride, "--stride"),
+            padding=_padding(args.padding),
+            dilation=_pair(args.dilation, "--dilation"),
+            groups=_one(args.groups, "--groups"),
+            bias=not args.no_bias,
+        )
+    if args.layer == "pool2d":
+        shape = parse_shape(args.input, allow_symbols=True, min_dims=3, max_dims=3)
+        return shape, dict(
+            kernel=_pair(args.kernel, "--kernel"),
+            stride=None if args.stride is None else _pair(args.stride, "--stride"),
+            padding=_padding(args.padding),
+            mode=args.mode,
+            ceil_mode=args.ceil_mode,
+        )
+    if args.layer == "linear":
+        return (_one(args.in_features, "--in-features"),), dict(
+            out_features=_one(args.out_features, "--out-features"), bias=not args.no_bias
+        )
+    shape = parse_shape(args.input, allow_symbols=True, min_dims=3, max_dims=3)
+    return shape, {}
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    from convcalc.explain import explain_layer
+    from convcalc.render import derivation as render
+
+    shape, config = _config(args)
+    d = explain_layer(args.layer, shape, **config)
+    if args.json:
+        import json
+
+        print(json.dumps(render.to_json_dict(d), indent=2, ensure_ascii=False))
+        return 0
+    _print(render.to_text, render.to_rich, d, args.latex)
+    return 0
