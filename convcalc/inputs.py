@@ -26,7 +26,8 @@ def parse_shape(text: str, *, allow_symbols: bool = False, min_dims: int = 1, ma
         )
     if not (min_dims <= len(parts) <= max_dims):
         raise InputSpecError(
-            f"shape {text!r} has {len(parts)} dimension(s), expected {min_dims} to {max_dims}",
+            f"shape {text!r} has {len(parts)} dimension(s), expected "
+            + (f"{min_dims}" if min_dims == max_dims else f"{min_dims} to {max_dims}"),
             f"write it like {example}",
         )
     dims: list = []

@@ -172,9 +172,12 @@ def _layer(spec: LayerSpec, shape: tuple[int, ...], rf: tuple, convention: str, 
         fh, fw = (h, w) if mistake == "input_size_flops" else (oh, ow)
         ph = F.resolve_padding(_padding_axis(p, 0), h, _axis(k, 0), _axis(s, 0), _axis(d, 0))[0]
         pw = F.resolve_padding(_padding_axis(p, 1), w, _axis(k, 1), _axis(s, 1), _axis(d, 1))[0]
+        # Paddle applies no dilation under 'SAME' padding (formulas.effective_dilation).
+        dh = F.effective_dilation(_padding_axis(p, 0), _axis(d, 0))
+        dw = F.effective_dilation(_padding_axis(p, 1), _axis(d, 1))
         rf_out = (
-            F.field_after(rf_h, _axis(k, 0), _axis(s, 0), ph, _axis(d, 0)),
-            F.field_after(rf_w, _axis(k, 1), _axis(s, 1), pw, _axis(d, 1)),
+            F.field_after(rf_h, _axis(k, 0), _axis(s, 0), ph, dh),
+            F.field_after(rf_w, _axis(k, 1), _axis(s, 1), pw, dw),
         )
         if mistake == "rf_no_jump":  # r_out = r_in + (k_eff - 1), the jump forgotten
             rf_out = tuple(
