@@ -1,3 +1,0 @@
-"""Model files loaded by tests/test_zoo.py through ``path/to/file.py:Name``; not tests."""
-
-collect_ignore_glob = ["*.py"]
