@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 from convcalc import __version__
@@ -55,7 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_paddle() -> None:
+    """Keep Paddle's C++ log lines and import-time warnings out of a one-line error.
+
+    Set before any command imports paddle; a user's own settings win.
+    """
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    warnings.filterwarnings("ignore", message="No ccache found")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _quiet_paddle()
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:

@@ -191,6 +191,8 @@ def test_cli_subprocess_no_traceback():
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "too small" in proc.stderr
+    # Paddle's C++ log lines and import warnings are kept out: exactly one line.
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
 def test_compare_refuses_numpy_that_breaks_paddle_flops(monkeypatch, capsys):
