@@ -1,0 +1,207 @@
+"""Bad input for every CLI command: one line on stderr, the documented exit code, no traceback, no partial file.
+
+Each case runs ``convcalc.cli.main`` in-process (fast); the interrupted runs
+use a subprocess and SIGINT.  Commands and their options are those of
+``convcalc --help`` at the time of writing: formulas, explain, report,
+compare, models, check, verify-op, train, reproduce, edges, validate.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+paddle = pytest.importorskip("paddle")  # imported up front: its import-time warnings are not ours
+
+from convcalc.cli import build_parser, main  # noqa: E402
+
+MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+MISSING = "/nonexistent-convcalc-folder"
+
+
+def _files(tmp_path: Path, **contents: str) -> dict[str, str]:
+    """Write helper files; returns their paths by name."""
+    paths = {}
+    for name, text in contents.items():
+        path = tmp_path / "inputs" / name.replace("__", ".")
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+        paths[name] = str(path)
+    return paths
+
+
+def _cases(tmp: str, f: dict[str, str]) -> list[tuple[str, list[str], int, str]]:
+    """(id, argv, exit code, text the one error line must contain)."""
+    out = f"{tmp}/out"
+    return [
+        # report
+        ("report-unknown-model", ["report", "resnet19"], 2, "did you mean 'resnet18'"),
+        ("report-malformed-shape", ["report", "resnet18", "--input", "3x-1x5"], 2, "malformed shape"),
+        ("report-too-few-dims", ["report", "resnet18", "--input", "3x32"], 2, "expected 3 to 4"),
+        ("report-impossible-size", ["report", "book_paddle_lenet", "--input", "1x8x8"], 2, "too small"),
+        ("report-missing-file", ["report", f"{tmp}/nosuch.py:Net"], 2, "does not exist"),
+        ("report-syntax-error", ["report", f"{f['broken__py']}:Net"], 2, "SyntaxError"),
+        ("report-missing-name", ["report", f"{f['net__py']}:Nett"], 2, "did you mean 'Net'"),
+        ("report-not-python", ["report", f"{f['notes__txt']}:Net"], 2, "not a Python file"),
+        ("report-no-default-input", ["report", f"{f['net__py']}:Net"], 2, "--input"),
+        ("report-bad-format", ["report", "resnet18", "--format", "xml"], 2, "invalid choice: 'xml'"),
+        ("report-bad-depth", ["report", "resnet18", "--depth", "0"], 2, "depth must be >= 1"),
+        ("report-output-missing-folder", ["report", "book_paddle_lenet", "-o", f"{out}/missing/r.json"], 2,
+         "does not exist"),
+        ("report-output-is-folder", ["report", "book_paddle_lenet", "-o", tmp], 2, "is a directory"),
+        # compare, models
+        ("compare-unknown-model", ["compare", "resnet19"], 2, "unknown model"),
+        ("compare-symbol-in-shape", ["compare", "resnet18", "--input", "3xHxW"], 2, "symbol"),
+        ("models-bad-format", ["models", "--format", "xml"], 2, "invalid choice"),
+        ("models-extra-argument", ["models", "extra"], 2, "unrecognized arguments"),
+        # formulas, explain
+        ("formulas-unknown-name", ["formulas", "conv_outptu_size"], 2, "did you mean 'conv_output_size'"),
+        ("formulas-bad-option", ["formulas", "--bogus"], 2, "unrecognized arguments"),
+        ("explain-unknown-kind", ["explain", "deconv"], 2, "unknown layer kind"),
+        ("explain-malformed-shape", ["explain", "conv2d", "--input", "3x32", "--out-channels", "6", "--kernel", "3"],
+         2, "dimension"),
+        ("explain-kernel-larger-than-input",
+         ["explain", "conv2d", "--input", "3x4x4", "--out-channels", "6", "--kernel", "7"], 2, "larger"),
+        ("explain-zero-stride",
+         ["explain", "conv2d", "--input", "3x32x32", "--out-channels", "6", "--kernel", "3", "--stride", "0"],
+         2, "stride"),
+        # check, verify-op
+        ("check-missing-file", ["check", f"{tmp}/nosuch.toml"], 2, "no such file"),
+        ("check-malformed-toml", ["check", f["answers__toml"]], 2, "TOML"),
+        ("verify-op-missing-file", ["verify-op", f"{tmp}/nosuch.py:Conv2D", "--kind", "conv2d"], 2, "no such file"),
+        ("verify-op-bad-kind", ["verify-op", f"{f['net__py']}:Net", "--kind", "conv3d"], 2, "invalid choice"),
+        # train, reproduce, edges
+        ("train-unknown-model", ["train", "alexnet"], 2, "unknown trainable model"),
+        ("train-missing-data", ["train", "lenet", "--data-dir", MISSING], 2, "no MNIST data"),
+        ("train-zero-epochs", ["train", "lenet", "--epochs", "0"], 2, "epochs"),
+        ("train-negative-lr", ["train", "lenet", "--lr", "-1"], 2, "learning rate"),
+        ("train-bad-optimizer", ["train", "lenet", "--optimizer", "rmsprop"], 2, "invalid choice"),
+        ("reproduce-zero-seeds", ["reproduce", "--seeds", "0"], 2, "--seeds"),
+        ("reproduce-missing-data", ["reproduce", "--data-dir", MISSING], 2, "no MNIST data"),
+        ("edges-missing-image", ["edges", f"{tmp}/nosuch.png"], 2, "no image"),
+        ("edges-tiny-size", ["edges", "--size", "1"], 2, "size"),
+        # validate
+        ("validate-unknown-model", ["validate", "--models", "resnet19"], 2, "unknown model"),
+        ("validate-unknown-rf-model", ["validate", "--models", "book_paddle_lenet", "--rf-models", "nosuch"], 2,
+         "unknown"),
+        ("validate-output-missing-folder", ["validate", "--fast", "-o", f"{out}/missing/v.md"], 2, "does not exist"),
+        ("validate-output-is-folder", ["validate", "--fast", "-o", tmp], 2, "is a directory"),
+        ("validate-zero-jobs", ["validate", "--fast", "--jobs", "0"], 2, "jobs must be >= 1"),
+        # the command itself
+        ("unknown-command", ["frobnicate"], 2, "invalid choice: 'frobnicate'"),
+    ]
+
+
+HELPERS = dict(
+    broken__py="import paddle\nclass Net(paddle.nn.Layer:\n    pass\n",
+    net__py="""\
+        import paddle
+
+        class Net(paddle.nn.Layer):
+            def __init__(self):
+                super().__init__()
+                self.conv = paddle.nn.Conv2D(3, 4, 3)
+
+            def forward(self, x):
+                return self.conv(x)
+        """,
+    notes__txt="not python\n",
+    answers__toml="[[question\nid = 1\n",
+)
+
+
+def test_the_matrix_covers_every_command(tmp_path):
+    parser = build_parser()
+    commands = set(parser._subparsers._group_actions[0].choices)  # noqa: SLF001 - argparse keeps them here
+    cases = _cases(str(tmp_path), _files(tmp_path, **HELPERS))
+    covered = {argv[0] for _, argv, _, _ in cases}
+    assert commands <= covered, f"no bad-input case for: {sorted(commands - covered)}"
+    assert len(cases) >= 25
+
+
+def _run(argv, capsys) -> tuple[int, str, str]:
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse usage errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _ids():
+    return [c[0] for c in _cases("/tmp", {k: "x" for k in HELPERS})]
+
+
+@pytest.mark.parametrize("case_id", _ids())
+def test_bad_input_gives_one_line_and_exit_code(case_id, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CONVCALC_DATA_DIR", raising=False)
+    files = _files(tmp_path, **HELPERS)
+    (tmp_path / "out").mkdir()
+    case = {c[0]: c for c in _cases(str(tmp_path), files)}[case_id]
+    _, argv, want_code, want_text = case
+    before = sorted(p.name for p in (tmp_path / "out").iterdir())
+    code, out, err = _run(argv, capsys)
+    lines = err.strip().splitlines()
+    assert code == want_code, (argv, code, err)
+    assert len(lines) == 1, err
+    assert lines[0].startswith("convcalc"), lines[0]
+    assert "error" in lines[0] and want_text in lines[0], lines[0]
+    assert "Traceback" not in err + out
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == before  # nothing partial left
+    assert not list(tmp_path.glob(".*.tmp*")) and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+# ------------------------------------------------------------------ interrupted runs
+def _interrupt(argv: list[str], cwd: Path, ready: str, after: float = 1.0) -> tuple[int, list[str]]:
+    """Start ``convcalc ARGV``, wait for a stderr line containing ``ready``, then send SIGINT."""
+    env = dict(os.environ, PYTHONWARNINGS="ignore", GLOG_minloglevel="2")  # paddle's own start-up noise
+    proc = subprocess.Popen([sys.executable, "-m", "convcalc", *argv], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    try:
+        for line in proc.stderr:
+            seen.append(line)
+            if ready in line:
+                break
+        import time
+
+        time.sleep(after)
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, (("".join(seen) + rest).strip().splitlines())
+
+
+def _assert_interrupted(code: int, lines: list[str], command: str) -> None:
+    assert code == 130, lines
+    assert not any("Traceback" in ln for ln in lines), lines
+    errors = [ln for ln in lines if "interrupted" in ln or "error" in ln]
+    assert errors == [f"convcalc {command}: interrupted"], lines
+    assert lines[-1] == f"convcalc {command}: interrupted"
+
+
+def test_interrupted_validate_leaves_no_file(tmp_path):
+    code, lines = _interrupt(["validate", "--models", "resnet18", "--no-rf", "-o", "v.md", "-o", "v.json"],
+                             tmp_path, "convcalc validate: resnet18 default", after=0.5)
+    _assert_interrupted(code, lines, "validate")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not (MNIST / "t10k-images-idx3-ubyte.gz").exists(), reason="MNIST test set not found")
+def test_interrupted_train_leaves_no_checkpoint(tmp_path):
+    code, lines = _interrupt(
+        ["train", "book_paddle_lenet", "--data-dir", str(MNIST), "--checkpoint", "best.pdparams",
+         "--plot", "curves.png", "--json"],
+        tmp_path, "", after=1.5,
+    )
+    _assert_interrupted(code, lines, "train")
+    assert list(tmp_path.iterdir()) == []
