@@ -296,12 +296,11 @@ _STRIDE_NOTE = re.compile(r"H divisible by (\d+) and W divisible by (\d+)")
 
 
 def _symbolic_reports(model: Any, shape: tuple, name: str) -> _Symbolic:
-    from convcalc.analysis import analyze
     from convcalc.analysis.symbolic import SymbolicUnsupportedError
 
     out = _Symbolic()
     try:
-        out.divisible = analyze(model, shape, name=name, symbolic=True)
+        out.divisible = _analyze(model, shape, name, symbolic=True)
     except SymbolicUnsupportedError as err:
         out.unsupported = str(err)
         return out
@@ -312,13 +311,12 @@ def _symbolic_reports(model: Any, shape: tuple, name: str) -> _Symbolic:
     if out.stride is None:
         out.exact, out.divisible = out.divisible, None
     else:
-        out.exact = analyze(model, shape, name=name, symbolic=True, assume_divisible=False)
+        out.exact = _analyze(model, shape, name, symbolic=True, assume_divisible=False)
     return out
 
 
 def validate_case(model: Any, name: str, case: SizeCase, sym: _Symbolic | None) -> CaseResult:
     """Cross-check one model at one size (``case.shape`` must be set)."""
-    from convcalc.analysis import analyze
     from convcalc.analysis.crosscheck import compare
     from convcalc.analysis.symbolic import H, W
 
@@ -330,7 +328,7 @@ def validate_case(model: Any, name: str, case: SizeCase, sym: _Symbolic | None) 
     if refusal:
         return CaseResult(name, case.label, case.shape, refused=refusal, seconds=time.perf_counter() - t0)
     try:
-        concrete = analyze(model, case.shape, name=name)
+        concrete = _analyze(model, case.shape, name)
     except ConvcalcError as err:
         return CaseResult(name, case.label, case.shape, refused=_one_line(str(err)),
                           seconds=time.perf_counter() - t0)
@@ -359,7 +357,7 @@ def validate_case(model: Any, name: str, case: SizeCase, sym: _Symbolic | None) 
             form = f"H/{sym.stride[0]}, W/{sym.stride[1]}" if divisible else "exact floors"
             if int(concrete.input_shape[0]) != int(symbolic.input_shape[0]):
                 # another batch: the symbolic report of this batch (same trace as the concrete one)
-                symbolic = analyze(model, case.shape, name=name, symbolic=True, assume_divisible=divisible)
+                symbolic = _analyze(model, case.shape, name, symbolic=True, assume_divisible=divisible)
             if symbolic is not None:
                 evaluated = symbolic.subs({H: h, W: w})
                 sym_rows, sym_bad, sym_details = _symbolic_diff(evaluated, concrete)
@@ -431,30 +429,36 @@ def _one_line(text: str) -> str:
     return text if len(text) <= 240 else text[:237] + "..."
 
 
+_TRACES: dict | None = None
+
+
 @contextlib.contextmanager
 def _shared_traces() -> Iterator[None]:
-    """Within the block, ``analyze`` traces each (model, input shape) once.
+    """Within the block, :func:`_analyze` traces each (model, input shape) once.
 
     The concrete report and the two symbolic reports at the default size read
     the same trace (tracing is most of the time a check takes).  The trace is
     plain data that ``analyze`` only reads.
     """
-    from convcalc.analysis import engine
-
-    real = engine.trace_model
-    cache: dict = {}
-
-    def trace_model(model, input_shape, *args, **kwargs):
-        key = (id(model), tuple(input_shape))
-        if key not in cache:
-            cache[key] = real(model, input_shape, *args, **kwargs)
-        return cache[key]
-
-    engine.trace_model = trace_model
+    global _TRACES
+    _TRACES = {}
     try:
         yield
     finally:
-        engine.trace_model = real
+        _TRACES = None
+
+
+def _analyze(model: Any, shape: tuple, name: str, **kwargs: Any):
+    """``analyze`` reusing the block's trace of (model, shape) when there is one."""
+    from convcalc.analysis import analyze
+    from convcalc.analysis.engine import normalise_input, trace_for
+
+    if _TRACES is None:
+        return analyze(model, shape, name=name, **kwargs)
+    key = (id(model), normalise_input(tuple(int(d) for d in shape)))
+    if key not in _TRACES:
+        _TRACES[key] = trace_for(model, shape, name)
+    return analyze(model, shape, name=name, trace=_TRACES[key], **kwargs)
 
 
 def validate_model(name: str, fast: bool = False, progress: Progress = _quiet) -> ModelSizes:

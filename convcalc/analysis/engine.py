@@ -77,23 +77,24 @@ def analyze(
     name: str | None = None,
     symbolic: bool = False,
     assume_divisible: bool = True,
+    trace: Trace | None = None,
 ) -> Report:
     """Per-layer shapes, parameters, FLOPs and receptive fields of ``model``.
 
     ``input_shape`` is ``(C, H, W)`` or ``(N, C, H, W)`` of ints.  With
     ``symbolic=True`` the spatial sizes become the symbols ``H`` and ``W``
     (the model is still traced once at ``input_shape``): see
-    :mod:`convcalc.analysis.symbolic`.
+    :mod:`convcalc.analysis.symbolic`.  ``trace`` reuses a trace made by
+    :func:`trace_for` for the same model and input shape.
     """
     conv = as_convention(convention)
     name = name or type(model).__name__
     shape = normalise_input(tuple(int(d) for d in input_shape))
 
-    def static_forward(layer):
-        found = find_rule(layer)
-        return found[1].static_forward if found else None
-
-    trace = trace_model(model, shape, static_forward=static_forward, name=name)
+    if trace is None:
+        trace = trace_for(model, shape, name)
+    elif tuple(trace.input_shape) != shape:
+        raise ValueError(f"trace was made at {trace.input_shape}, not {shape}")
     graph = GraphView(trace.ops, trace.shapes, trace.constants, trace.input_value)
     fields = propagate(graph)
 
@@ -139,6 +140,17 @@ def analyze(
             report = substitute_report(report, back)
         report = replace(simplify_report(report), symbols=symbols)
     return report
+
+
+def trace_for(model: Any, input_shape: tuple, name: str = "model") -> Trace:
+    """Trace ``model`` with the rules' static forwards swapped in (for opaque custom layers)."""
+
+    def static_forward(layer):
+        found = find_rule(layer)
+        return found[1].static_forward if found else None
+
+    return trace_model(model, normalise_input(tuple(int(d) for d in input_shape)),
+                       static_forward=static_forward, name=name)
 
 
 def _records(trace: Trace, fields, shapes: dict, conv: Convention, model) -> list[LayerRecord]:

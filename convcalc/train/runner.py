@@ -199,7 +199,8 @@ def seed_everything(seed: int) -> None:
 def check_output_path(path: str | os.PathLike, what: str = "checkpoint") -> Path:
     """Fail early (before training) if ``path`` cannot be written; creates nothing."""
     target = Path(path).expanduser()
-    fix = f"choose a {what} path in an existing, writable folder, e.g. --checkpoint best.pdparams"
+    example = "--plot curves.png" if what == "plot" else "--checkpoint best.pdparams"
+    fix = f"choose a {what} path in an existing, writable folder, e.g. {example}"
     if target.is_dir():
         raise OutputError(f"{what} path {target} is a folder", fix)
     parent = target.parent if str(target.parent) else Path(".")
