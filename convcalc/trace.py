@@ -47,6 +47,25 @@ BOOKKEEPING_OPS = frozenset(
 )
 
 
+# Ops that map each element (or broadcast pair of elements) to one output element:
+# shapes broadcast, receptive fields pass through or merge.
+ELEMENTWISE_OPS = frozenset(
+    {
+        "add", "subtract", "multiply", "divide", "maximum", "minimum", "elementwise_pow",
+        "relu", "relu6", "leaky_relu", "hardswish", "hardsigmoid", "sigmoid", "swish", "silu",
+        "gelu", "tanh", "elu", "selu", "softplus", "mish", "hardtanh", "clip", "exp", "sqrt",
+        "rsqrt", "pow", "abs", "scale", "cast", "assign", "batch_norm", "dropout", "softmax",
+        "log_softmax", "layer_norm", "group_norm", "instance_norm", "sync_batch_norm",
+    }
+)
+
+
+def op_key(name: str) -> str:
+    """``'pd_op.batch_norm_'`` -> ``'batch_norm'``: the op's kind, without dialect or in-place suffix."""
+    key = name[len("pd_op."):] if name.startswith("pd_op.") else name
+    return key[:-1] if key.endswith("_") and not key.startswith("builtin") else key
+
+
 @dataclass(frozen=True)
 class OpNode:
     """One op of the static program: name, value ids in and out, plain attributes."""

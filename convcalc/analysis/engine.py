@@ -12,34 +12,24 @@ from convcalc.analysis.receptive import WHOLE, GraphView, Spatial, propagate
 from convcalc.formulas import WHOLE_INPUT, Convention, as_convention
 from convcalc.records import Gaps, LayerRecord, Report, Totals
 from convcalc.rules import RuleContext, find_rule, layer_params
-from convcalc.trace import BOOKKEEPING_OPS, Trace, trace_model
+from convcalc.trace import BOOKKEEPING_OPS, Trace, op_key, trace_model
 
 BYTES_PER_VALUE = 4  # float32
 
 # Functional ops that do arithmetic, by FLOPs per output element in the
 # "flops" convention (paddle.flops never sees functional ops; "macs" only
 # counts matmul).
-_ELEMENTWISE_OPS = {
+_ARITHMETIC_OPS = {
     "add": 1, "subtract": 1, "multiply": 1, "divide": 1, "maximum": 1, "minimum": 1,
     "relu": 1, "relu6": 1, "leaky_relu": 1, "hardswish": 1, "hardsigmoid": 1, "sigmoid": 1,
     "swish": 1, "silu": 1, "gelu": 1, "tanh": 1, "elu": 1, "scale": 1, "clip": 1, "exp": 1,
     "sqrt": 1, "pow": 1, "softmax": 1, "add_n": 1,
-}
-_FREE_OPS = {
-    "flatten", "reshape", "squeeze", "unsqueeze", "transpose", "concat", "split",
-    "split_with_num", "cast", "assign", "dropout", "slice", "strided_slice", "builtin.combine",
-    "builtin.split",
 }
 
 
 def normalise_input(shape: tuple) -> tuple:
     """``(C, H, W)`` -> ``(1, C, H, W)``; 4-D shapes pass through."""
     return tuple(shape) if len(shape) == 4 else (1, *shape)
-
-
-def _op_key(name: str) -> str:
-    key = name[len("pd_op."):] if name.startswith("pd_op.") else name
-    return key[:-1] if key.endswith("_") and not key.startswith("builtin") else key
 
 
 def _numel(shape) -> sympy.Expr:
@@ -58,9 +48,9 @@ def _functional_flops(key: str, op, shapes: dict, convention: Convention) -> tup
         return (macs if convention is Convention.MACS else 2 * macs), "matmul MACs"
     if convention is Convention.MACS:
         return sympy.Integer(0), "no multiply-accumulates"
-    if key in _ELEMENTWISE_OPS:
+    if key in _ARITHMETIC_OPS:
         inputs = max(1, len(op.inputs) - 1) if key in ("add_n",) else 1
-        return _numel(out) * _ELEMENTWISE_OPS[key] * inputs, "one op per element"
+        return _numel(out) * _ARITHMETIC_OPS[key] * inputs, "one op per element"
     return sympy.Integer(0), "no arithmetic"
 
 
@@ -231,7 +221,7 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, model) -> lis
             continue
         if not any(fields.get(v) is not None for v in op.inputs):
             continue  # constant folding, parameter reshapes: not part of the dataflow
-        key = _op_key(op.name)
+        key = op_key(op.name)
         if key in ("builtin.combine", "builtin.split"):
             continue
         parent, depth = parent_of(op.index)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from convcalc.errors import MisalignedBranchesError
 from convcalc.formulas import INPUT_FIELD, WHOLE_INPUT, Field, field_after, merge_fields, resolve_padding
-from convcalc.trace import BOOKKEEPING_OPS, OpNode
+from convcalc.trace import BOOKKEEPING_OPS, ELEMENTWISE_OPS, OpNode, op_key
 
 
 @dataclass(frozen=True)
@@ -255,19 +255,8 @@ HANDLERS: dict[str, Handler] = {
     "sum": reduce_handler,
     "max": reduce_handler,
 }
-for _name in (
-    "add", "subtract", "multiply", "divide", "maximum", "minimum", "elementwise_pow",
-    "relu", "relu6", "leaky_relu", "hardswish", "hardsigmoid", "sigmoid", "swish", "silu",
-    "gelu", "tanh", "elu", "selu", "softplus", "mish", "hardtanh", "clip", "exp", "sqrt",
-    "rsqrt", "pow", "abs", "scale", "cast", "assign", "batch_norm", "dropout", "softmax",
-    "log_softmax", "layer_norm", "group_norm", "instance_norm", "sync_batch_norm",
-):
+for _name in ELEMENTWISE_OPS:
     HANDLERS[_name] = elementwise_handler
-
-
-def _key(op_name: str) -> str:
-    name = op_name[len("pd_op."):] if op_name.startswith("pd_op.") else op_name
-    return name[:-1] if name.endswith("_") and not name.startswith("builtin") else name
 
 
 def propagate(graph: GraphView) -> FieldMap:
@@ -281,7 +270,7 @@ def propagate(graph: GraphView) -> FieldMap:
         ins = [states.get(v) for v in op.inputs]
         if all(s is None for s in ins):
             continue
-        handler = HANDLERS.get(_key(op.name))
+        handler = HANDLERS.get(op_key(op.name))
         if handler is None:
             result.unsupported_ops.append(op.name)
             out = UNKNOWN
@@ -299,7 +288,7 @@ def propagate(graph: GraphView) -> FieldMap:
         else:
             # Multi-output ops (batch_norm_ returns running stats too): the first is the data.
             states[op.outputs[0]] = out
-            if _key(op.name) in ("split", "split_with_num"):
+            if op_key(op.name) in ("split", "split_with_num"):
                 for v in op.outputs[1:]:
                     states[v] = out
     return result

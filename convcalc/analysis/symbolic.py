@@ -25,7 +25,7 @@ from convcalc.analysis.receptive import FieldMap
 from convcalc.errors import ConvcalcError
 from convcalc.formulas import conv_output_size, pool_output_size
 from convcalc.records import Report, Totals
-from convcalc.trace import OpNode, Trace
+from convcalc.trace import ELEMENTWISE_OPS, OpNode, Trace, op_key
 
 H = sympy.Symbol("H", positive=True, integer=True)
 W = sympy.Symbol("W", positive=True, integer=True)
@@ -39,11 +39,6 @@ class SymbolicUnsupportedError(ConvcalcError):
 
 Shape = tuple
 ShapeHandler = Callable[[OpNode, list, dict, Trace], list]
-
-
-def _key(name: str) -> str:
-    key = name[len("pd_op."):] if name.startswith("pd_op.") else name
-    return key[:-1] if key.endswith("_") and not key.startswith("builtin") else key
 
 
 def _concrete(trace: Trace, vid: str) -> Shape:
@@ -247,13 +242,7 @@ HANDLERS: dict[str, ShapeHandler] = {
     "sum": _reduce,
     "max": _reduce,
 }
-for _name in (
-    "add", "subtract", "multiply", "divide", "maximum", "minimum", "elementwise_pow",
-    "relu", "relu6", "leaky_relu", "hardswish", "hardsigmoid", "sigmoid", "swish", "silu",
-    "gelu", "tanh", "elu", "selu", "softplus", "mish", "hardtanh", "clip", "exp", "sqrt",
-    "rsqrt", "pow", "abs", "scale", "cast", "assign", "batch_norm", "dropout", "softmax",
-    "log_softmax", "layer_norm", "group_norm", "instance_norm", "sync_batch_norm",
-):
+for _name in ELEMENTWISE_OPS:
     HANDLERS[_name] = _broadcast
 
 
@@ -272,7 +261,7 @@ def total_stride(trace: Trace) -> tuple[int, int]:
         if not ins:
             continue
         jh, jw = max(j[0] for j in ins), max(j[1] for j in ins)
-        if _key(op.name) in ("conv2d", "depthwise_conv2d", "pool2d", "max_pool2d_with_index"):
+        if op_key(op.name) in ("conv2d", "depthwise_conv2d", "pool2d", "max_pool2d_with_index"):
             if not (op.attrs.get("adaptive") or op.attrs.get("global_pooling")):
                 sh, sw = (list(op.attrs.get("strides", [1, 1])) * 2)[:2]
                 jh, jw = jh * int(sh), jw * int(sw)
@@ -312,7 +301,7 @@ def symbolic_shapes(trace: Trace, fields: FieldMap, assume_divisible: bool = Tru
             continue
         if op.name in ("builtin.parameter", "pd_op.data", "pd_op.full", "pd_op.full_int_array"):
             continue
-        key = _key(op.name)
+        key = op_key(op.name)
         handler = HANDLERS.get(key)
         # Operands that do not depend on the input keep their concrete shapes.
         ins = [s if s is not None else _concrete(trace, v) for s, v in zip(ins, op.inputs)]
