@@ -164,7 +164,10 @@ def _blocks(derivation: Derivation, latex: bool) -> list[tuple[str, list[str]]]:
         # align the "= numbers" / "= result" lines under the first "="
         eq_col = max((line.find(" = ") for line in sym_lines), default=-1)
         indent = " " * (eq_col + 1 if eq_col >= 0 else 0)
-        body = sym_lines + [f"{indent}= {step.substituted}", f"{indent}= {value(step.result, latex=latex)}"]
+        result = value(step.result, latex=latex)
+        body = sym_lines + [f"{indent}= {step.substituted}"]
+        if result.replace(" ", "") != step.substituted.replace(" ", ""):  # nothing left to evaluate
+            body.append(f"{indent}= {result}")
         blocks.append((heading, body))
     return blocks
 
