@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from convcalc.errors import OutputError
@@ -22,19 +24,32 @@ def check_writable(path: str | os.PathLike) -> Path:
     return target
 
 
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
+    """A temporary path beside ``path``; renamed onto it when the block succeeds, removed otherwise.
+
+    For writers that take a file name (``paddle.save``, ``savefig``, ``Image.save``)
+    as much as for plain text: nothing half-written is ever left at ``path``.
+    """
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
     """Write ``data`` to a temporary file beside ``path`` and rename it into place."""
     target = check_writable(path)
-    mode = "wb" if isinstance(data, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
     try:
-        with os.fdopen(fd, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8"})) as fh:
-            fh.write(data)
-        os.replace(tmp, target)
+        with atomic_path(target) as tmp:
+            if isinstance(data, bytes):
+                tmp.write_bytes(data)
+            else:
+                tmp.write_text(data, encoding="utf-8")
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise OutputError(f"cannot write {str(target)!r}: {exc.strerror or exc}", "choose another path") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return target

@@ -9,12 +9,11 @@ the same folder and moved into place, so it is never left half-written.
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from convcalc.errors import ConvcalcError, OutputError
+from convcalc.files import atomic_path
 from convcalc.homework.grade import GradeResult, grade_file
 from convcalc.homework.schema import HomeworkFile
 
@@ -139,18 +138,9 @@ def atomic_write_text(path: Path, text: str) -> None:
             "create it or choose another path",
         )
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as err:
-        raise OutputError(f"cannot write {path}: {err.strerror}", "choose a writable folder") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
-        os.replace(tmp, path)
     except OSError as err:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         raise OutputError(f"cannot write {path}: {err.strerror}", "choose a writable path") from None
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from convcalc.errors import DependencyError, OutputError
+from convcalc.files import atomic_path
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
@@ -269,16 +269,11 @@ def check_plot_support(path: str | os.PathLike) -> Path:
 
 
 def _save_figure(fig: Any, path: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".png", dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight", format=(path.suffix[1:] or "png"))
-        os.replace(tmp, path)
+        with atomic_path(path, suffix=path.suffix or ".png") as tmp:
+            fig.savefig(tmp, dpi=120, bbox_inches="tight", format=(path.suffix[1:] or "png"))
     except (OSError, ValueError) as exc:
         raise OutputError(f"cannot write {path}: {exc}", "use a .png, .pdf or .svg path") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
@@ -325,14 +320,9 @@ def save_edges(result: EdgeResult, path: str | os.PathLike) -> Path:
     span = float(fmap.max() - fmap.min())
     scaled = np.zeros_like(fmap) if span == 0 else (fmap - fmap.min()) / span
     image = Image.fromarray(np.rint(scaled * 255).astype(np.uint8), mode="L")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
     try:
-        image.save(tmp, format=(target.suffix[1:].upper().replace("JPG", "JPEG") or "PNG"))
-        os.replace(tmp, target)
+        with atomic_path(target) as tmp:
+            image.save(tmp, format=(target.suffix[1:].upper().replace("JPG", "JPEG") or "PNG"))
     except (OSError, ValueError, KeyError) as exc:
         raise OutputError(f"cannot write {target}: {exc}", "use a .png path") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return target

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from convcalc.errors import InvalidParameterError, OutputError, UnknownNameError
+from convcalc.files import atomic_path
 from convcalc.train import models as _models
 from convcalc.train.data import BookMNIST, BookSplits
 
@@ -222,17 +223,11 @@ def save_state(state: dict, path: str | os.PathLike) -> Path:
     import paddle
 
     target = Path(path).expanduser()
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
-    os.close(fd)
     try:
-        paddle.save(state, tmp)
-        os.replace(tmp, target)
-    except BaseException as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise OutputError(f"cannot write {target}: {exc}", "check the folder's space and rights") from None
-        raise
+        with atomic_path(target) as tmp:
+            paddle.save(state, str(tmp))
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc}", "check the folder's space and rights") from None
     return target
 
 
