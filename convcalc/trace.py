@@ -106,16 +106,8 @@ class Trace:
     ops: list[OpNode]
     shapes: dict[str, tuple[int, ...]]
     constants: dict[str, Any]
-    producer: dict[str, int]
     calls: list[LayerCall]
     never_called: list[str]
-
-    def consumers(self) -> dict[str, list[int]]:
-        out: dict[str, list[int]] = {}
-        for op in self.ops:
-            for v in op.inputs:
-                out.setdefault(v, []).append(op.index)
-        return out
 
 
 def _plain(value: Any) -> Any:
@@ -290,7 +282,6 @@ def trace_model(
     ops: list[OpNode] = []
     shapes: dict[str, tuple[int, ...]] = {}
     constants: dict[str, Any] = {}
-    producer: dict[str, int] = {}
     input_value = ""
     for i, op in enumerate(program.global_block().ops):
         attrs = {k: _plain(v) for k, v in op.attrs().items() if k not in ("op_callstack", "struct_name")}
@@ -298,7 +289,6 @@ def trace_model(
         for r in op.results():
             vid = r.id
             outs.append(vid)
-            producer[vid] = i
             try:
                 shapes[vid] = tuple(int(d) for d in r.shape)
             except Exception:  # noqa: BLE001 - non-tensor results (e.g. lists)
@@ -341,7 +331,7 @@ def trace_model(
         for p, layer in model.named_sublayers()
         if id(layer) not in called and not any(id(s) in called for s in layer.sublayers())
     ]
-    return Trace(tuple(input_shape), input_value, ops, shapes, constants, producer, calls, never)
+    return Trace(tuple(input_shape), input_value, ops, shapes, constants, calls, never)
 
 
 def _check_nonempty(ops, shapes, calls, input_shape, name) -> None:

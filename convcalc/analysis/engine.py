@@ -8,8 +8,8 @@ from typing import Any
 
 import sympy
 
-from convcalc.analysis.receptive import WHOLE, GraphView, Spatial, propagate
-from convcalc.formulas import WHOLE_INPUT, Convention, as_convention
+from convcalc.analysis.receptive import GraphView, Spatial, propagate
+from convcalc.formulas import Convention, as_convention
 from convcalc.records import Gaps, LayerRecord, Report, Totals
 from convcalc.rules import RuleContext, find_rule, layer_params
 from convcalc.trace import BOOKKEEPING_OPS, Trace, op_key, trace_model
@@ -55,6 +55,7 @@ def _functional_flops(key: str, op, shapes: dict, convention: Convention) -> tup
 
 
 def _field(state, axis: int):
+    """One axis of a value's field (``WHOLE`` is a Spatial of two whole-input fields); None if unknown."""
     if isinstance(state, Spatial):
         return (state.h, state.w)[axis]
     return None
@@ -206,8 +207,8 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, model) -> lis
                     params_non_trainable=p_fr,
                     flops=flops,
                     formula=formula,
-                    rf_h=_field(state, 0) if state is not WHOLE else WHOLE_INPUT,
-                    rf_w=_field(state, 1) if state is not WHOLE else WHOLE_INPUT,
+                    rf_h=_field(state, 0),
+                    rf_w=_field(state, 1),
                     summary_name=call.summary_name if call.in_summary else "",
                     has_rule=has_rule,
                     notes=notes,
@@ -246,8 +247,8 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, model) -> lis
                     params_non_trainable=sympy.Integer(0),
                     flops=flops,
                     formula=formula,
-                    rf_h=_field(state, 0) if state is not WHOLE else WHOLE_INPUT,
-                    rf_w=_field(state, 1) if state is not WHOLE else WHOLE_INPUT,
+                    rf_h=_field(state, 0),
+                    rf_w=_field(state, 1),
                 ),
             )
         )
