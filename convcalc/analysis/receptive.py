@@ -68,19 +68,29 @@ class GraphView:
 Handler = Callable[[OpNode, list, GraphView], object]
 
 
-def _pads(paddings: list, algorithm: str, in_hw, kernel_hw, strides, dilations) -> tuple[int, int]:
-    """Padding *before* on (h, w) in Paddle's conv/pool attribute forms."""
+def axis_paddings(paddings: list | None, algorithm: str | None) -> list:
+    """Paddle's conv/pool ``paddings`` + ``padding_algorithm`` attributes as one padding per axis (h, w).
+
+    Each is a number (symmetric), ``(before, after)``, or ``'SAME'``/``'VALID'``:
+    the forms :func:`convcalc.formulas.conv_output_size` takes.
+    """
     algorithm = (algorithm or "EXPLICIT").upper()
     if algorithm in ("SAME", "VALID"):
-        return tuple(  # type: ignore[return-value]
-            int(resolve_padding(algorithm, in_hw[i], kernel_hw[i], strides[i], dilations[i])[0]) for i in (0, 1)
-        )
+        return [algorithm, algorithm]
     p = list(paddings or [0, 0])
     if len(p) == 2:
-        return p[0], p[1]
+        return [p[0], p[1]]
     if len(p) == 4:  # top, bottom, left, right
-        return p[0], p[2]
+        return [(p[0], p[1]), (p[2], p[3])]
     raise ValueError(f"unexpected paddings {paddings!r}")
+
+
+def _pads(paddings: list, algorithm: str, in_hw, kernel_hw, strides, dilations) -> tuple[int, int]:
+    """Padding *before* on (h, w)."""
+    return tuple(  # type: ignore[return-value]
+        int(resolve_padding(pad, in_hw[i], kernel_hw[i], strides[i], dilations[i])[0])
+        for i, pad in enumerate(axis_paddings(paddings, algorithm))
+    )
 
 
 def _window(state: Spatial, kernel, strides, pads, dilations=(1, 1)) -> Spatial:

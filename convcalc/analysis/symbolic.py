@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 import sympy
 
-from convcalc.analysis.receptive import FieldMap
+from convcalc.analysis.receptive import FieldMap, axis_paddings
 from convcalc.errors import ConvcalcError
 from convcalc.formulas import conv_output_size, pool_output_size
 from convcalc.records import Report, Totals
@@ -45,22 +45,12 @@ def _concrete(trace: Trace, vid: str) -> Shape:
     return tuple(sympy.Integer(d) for d in trace.shapes.get(vid, ()))
 
 
-def _pads(paddings, algorithm: str) -> list:
-    algorithm = (algorithm or "EXPLICIT").upper()
-    if algorithm in ("SAME", "VALID"):
-        return [algorithm, algorithm]
-    p = list(paddings or [0, 0])
-    if len(p) == 2:
-        return [p[0], p[1]]
-    return [(p[0], p[1]), (p[2], p[3])]
-
-
 def _conv(op, ins, consts, trace):
     x = ins[0]
     wshape = trace.shapes[op.inputs[1]]
     a = op.attrs
     strides, dil = a.get("strides", [1, 1]), a.get("dilations", [1, 1])
-    pads = _pads(a.get("paddings"), a.get("padding_algorithm"))
+    pads = axis_paddings(a.get("paddings"), a.get("padding_algorithm"))
     out = [conv_output_size(x[2 + i], wshape[2 + i], strides[i], pads[i], dil[i]) for i in (0, 1)]
     return [(x[0], sympy.Integer(wshape[0]), *out)]
 
@@ -78,7 +68,7 @@ def _pool(op, ins, consts, trace):
     if len(kernel) == 1:
         kernel = kernel * 2
     strides = a.get("strides", kernel)
-    pads = _pads(a.get("paddings"), a.get("padding_algorithm"))
+    pads = axis_paddings(a.get("paddings"), a.get("padding_algorithm"))
     ceil = bool(a.get("ceil_mode", False))
     out = [pool_output_size(x[2 + i], kernel[i], strides[i], pads[i], ceil) for i in (0, 1)]
     return [(x[0], x[1], *out)] + [(x[0], x[1], *out)] * (len(op.outputs) - 1)
