@@ -85,6 +85,15 @@ def axis_paddings(paddings: list | None, algorithm: str | None) -> list:
     raise ValueError(f"unexpected paddings {paddings!r}")
 
 
+def pool_kernel(op: OpNode, constants: dict) -> list:
+    """A pool op's (kh, kw): from its kernel-size operand (a constant) or its attribute."""
+    kernel = constants.get(op.inputs[1]) if len(op.inputs) > 1 else None
+    if kernel is None:
+        kernel = op.attrs.get("kernel_size")
+    kernel = list(kernel) if isinstance(kernel, (list, tuple)) else [kernel, kernel]
+    return kernel * 2 if len(kernel) == 1 else kernel
+
+
 def _pads(paddings: list, algorithm: str, in_hw, kernel_hw, strides, dilations) -> tuple[int, int]:
     """Padding *before* on (h, w)."""
     return tuple(  # type: ignore[return-value]
@@ -144,12 +153,7 @@ def pool_handler(op: OpNode, states: list, g: GraphView):
         if any(f.whole for f in fields):
             return UNKNOWN
         return Spatial(*fields)
-    kernel = g.constants.get(op.inputs[1]) if len(op.inputs) > 1 else a.get("kernel_size")
-    if kernel is None:
-        kernel = a.get("kernel_size")
-    kernel = list(kernel) if isinstance(kernel, (list, tuple)) else [kernel, kernel]
-    if len(kernel) == 1:
-        kernel = kernel * 2
+    kernel = pool_kernel(op, g.constants)
     strides = a.get("strides", kernel)
     pads = _pads(a.get("paddings"), a.get("padding_algorithm"), in_hw, kernel, strides, (1, 1))
     return _window(x, kernel, strides, pads)

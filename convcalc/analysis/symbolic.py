@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 import sympy
 
-from convcalc.analysis.receptive import FieldMap, axis_paddings
+from convcalc.analysis.receptive import FieldMap, axis_paddings, pool_kernel
 from convcalc.errors import ConvcalcError
 from convcalc.formulas import conv_output_size, pool_output_size
 from convcalc.records import Report, Totals
@@ -62,11 +62,7 @@ def _pool(op, ins, consts, trace):
         return [(x[0], x[1], sympy.Integer(1), sympy.Integer(1))]
     if a.get("adaptive"):
         return [(x[0], x[1], *_concrete(trace, op.outputs[0])[2:])]
-    kernel = consts.get(op.inputs[1]) if len(op.inputs) > 1 else None
-    kernel = kernel if kernel is not None else a.get("kernel_size")
-    kernel = list(kernel) if isinstance(kernel, (list, tuple)) else [kernel, kernel]
-    if len(kernel) == 1:
-        kernel = kernel * 2
+    kernel = pool_kernel(op, consts)
     strides = a.get("strides", kernel)
     pads = axis_paddings(a.get("paddings"), a.get("padding_algorithm"))
     ceil = bool(a.get("ceil_mode", False))
