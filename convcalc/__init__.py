@@ -21,6 +21,7 @@ __all__ = [
     "errors",
     "ConvcalcError",
     "analyze",
+    "summary",
     "register_rule",
 ]
 
@@ -29,6 +30,7 @@ _LAZY = {
     "errors": ("convcalc.errors", None),
     "ConvcalcError": ("convcalc.errors", "ConvcalcError"),
     "analyze": ("convcalc.analysis", "analyze"),
+    "summary": ("convcalc.summary", "summary"),
     "register_rule": ("convcalc.rules", "register_rule"),
 }
 
