@@ -11,7 +11,13 @@ formulas (``convcalc.formulas``), checked against PaddlePaddle's own
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Any
+
+# Paddle warns at import that ccache (a C++ build cache for its extension
+# builder) is missing; convcalc builds no extensions, so it is pure noise in a
+# terminal or a notebook.  Only this message is silenced.
+warnings.filterwarnings("ignore", message="No ccache found")
 
 __version__ = "0.1.0"
 

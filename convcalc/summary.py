@@ -36,7 +36,7 @@ class Summary:
     def __str__(self) -> str:
         from rich.console import Console
 
-        console = Console(record=True, width=160, file=io.StringIO(), color_system=None)
+        console = Console(record=True, width=160, file=io.StringIO(), color_system=None, force_jupyter=False)
         console.print(self)
         return console.export_text()
 

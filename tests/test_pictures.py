@@ -361,3 +361,14 @@ def test_rf_on_any_image(tmp_path):
     assert "gradient outside it 0.0%" in proc.stdout
     with Image.open(out) as img:
         assert img.size[0] > 1200
+
+
+def test_the_readme_picture_is_there_and_whole():
+    from PIL import Image
+
+    path = ROOT / "docs" / "images" / "rf_book_lenet.png"
+    assert "docs/images/rf_book_lenet.png" in (ROOT / "README.md").read_text(encoding="utf-8")
+    with Image.open(path) as img:
+        img.verify()
+    with Image.open(path) as img:
+        assert img.format == "PNG" and img.size[0] > 1200 and img.size[1] > 400
