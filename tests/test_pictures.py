@@ -21,9 +21,26 @@ ROOT = Path(__file__).resolve().parents[1]
 MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
 
-def run_cli(*argv, cwd=None):
-    return subprocess.run([sys.executable, "-m", "convcalc", *argv], capture_output=True, text=True, cwd=cwd,
+def run_cli(*argv):
+    """The CLI in this process (fast: paddle is imported once); the subprocess test below covers the real one."""
+    import contextlib
+    import io
+
+    from convcalc.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:  # argparse usage errors
+            code = exc.code
+    return subprocess.CompletedProcess(list(argv), code, out.getvalue(), err.getvalue())
+
+
+def test_real_command_line_diff_is_one_line_on_bad_input():
+    proc = subprocess.run([sys.executable, "-m", "convcalc", "diff", "resnet18"], capture_output=True, text=True,
                           timeout=300)
+    assert "two models" in one_line_error(proc)
 
 
 def one_line_error(proc) -> str:

@@ -65,7 +65,8 @@ def _side(spec: str, shape_text: str | None, convention: str) -> tuple[dict, str
         return data, f"{path.name} ({data.get('model', '?')})"
     from convcalc.analysis import analyze
     from convcalc.commands.report import _build
-    from convcalc.render.report import report_dict, shape_text as fmt_shape
+    from convcalc.render.report import report_dict
+    from convcalc.render.report import shape_text as fmt_shape
 
     built, shape = _build(SimpleNamespace(model=spec, input=shape_text))
     report = analyze(built.model, shape, convention=convention, name=built.name)
