@@ -11,7 +11,13 @@ formulas (``convcalc.formulas``), checked against PaddlePaddle's own
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Any
+
+# Paddle warns at import that ccache (a C++ build cache for its extension
+# builder) is missing; convcalc builds no extensions, so it is pure noise in a
+# terminal or a notebook.  Only this message is silenced.
+warnings.filterwarnings("ignore", message="No ccache found")
 
 __version__ = "0.1.0"
 
@@ -21,6 +27,7 @@ __all__ = [
     "errors",
     "ConvcalcError",
     "analyze",
+    "summary",
     "register_rule",
 ]
 
@@ -29,6 +36,7 @@ _LAZY = {
     "errors": ("convcalc.errors", None),
     "ConvcalcError": ("convcalc.errors", "ConvcalcError"),
     "analyze": ("convcalc.analysis", "analyze"),
+    "summary": ("convcalc.summary", "summary"),
     "register_rule": ("convcalc.rules", "register_rule"),
 }
 

@@ -16,7 +16,6 @@ import argparse
 import importlib
 import os
 import sys
-import warnings
 from collections.abc import Sequence
 
 from convcalc import __version__
@@ -24,7 +23,7 @@ from convcalc.errors import ConvcalcError
 
 # Modules under convcalc.commands, each with ``register(subparsers)``.  They
 # must stay import-light: only argparse at module level.
-COMMAND_MODULES = ("formulas", "report", "homework", "train", "validate")
+COMMAND_MODULES = ("formulas", "report", "diff", "rf", "homework", "train", "validate")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -62,8 +61,7 @@ def _quiet_paddle() -> None:
 
     Set before any command imports paddle; a user's own settings win.
     """
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    warnings.filterwarnings("ignore", message="No ccache found")
+    os.environ.setdefault("GLOG_minloglevel", "2")  # the ccache warning: see convcalc/__init__.py
 
 
 def main(argv: Sequence[str] | None = None) -> int:

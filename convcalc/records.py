@@ -90,6 +90,18 @@ class Report:
     symbols: tuple[sympy.Symbol, ...] = ()
     notes: tuple[str, ...] = ()
 
+    def __repr__(self) -> str:
+        """Short on purpose: ``print(report)`` in a notebook is not 36 kB of dataclass fields.
+
+        The table is ``convcalc.summary(...)`` or ``convcalc.render``'s job.
+        """
+        t = self.totals
+        params = f"{int(t.params):,}" if t.params.is_Integer else str(t.params)
+        flops = f"{int(t.flops):,}" if t.flops.is_Integer else str(t.flops)
+        shape = "x".join(str(d) for d in self.input_shape)
+        return (f"<Report {self.model} input {shape}: {len(self.records)} rows, {params} params, "
+                f"{flops} FLOPs ({self.convention.value})>")
+
     @property
     def leaves(self) -> tuple[LayerRecord, ...]:
         return tuple(r for r in self.records if r.is_leaf and not r.is_functional)

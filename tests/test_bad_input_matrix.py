@@ -3,7 +3,7 @@
 Each case runs ``convcalc.cli.main`` in-process (fast); the interrupted runs
 use a subprocess and SIGINT.  Commands and their options are those of
 ``convcalc --help`` at the time of writing: formulas, explain, report,
-compare, models, check, verify-op, train, reproduce, edges, validate.
+compare, models, diff, rf, check, verify-op, train, reproduce, edges, validate.
 """
 
 from __future__ import annotations
@@ -60,6 +60,12 @@ def _cases(tmp: str, f: dict[str, str]) -> list[tuple[str, list[str], int, str]]
         ("compare-symbol-in-shape", ["compare", "resnet18", "--input", "3xHxW"], 2, "symbol"),
         ("models-bad-format", ["models", "--format", "xml"], 2, "invalid choice"),
         ("models-extra-argument", ["models", "extra"], 2, "unrecognized arguments"),
+        # diff, rf
+        ("diff-one-model-no-inputs", ["diff", "resnet18"], 2, "two models"),
+        ("diff-missing-report", ["diff", f"{tmp}/nosuch.json", "resnet18"], 2, "no report file"),
+        ("rf-no-data", ["rf", "book_lenet", "--data-dir", MISSING, "-o", f"{out}/rf.png"], 2, "no MNIST test images"),
+        ("rf-bad-unit", ["rf", "book_lenet", "--unit", "a,b", "-o", f"{out}/rf.png"], 2, "unit must be"),
+        ("rf-bad-picture-format", ["rf", "book_lenet", "-o", f"{tmp}/rf.txt"], 2, "picture format"),
         # formulas, explain
         ("formulas-unknown-name", ["formulas", "conv_outptu_size"], 2, "did you mean 'conv_output_size'"),
         ("formulas-bad-option", ["formulas", "--bogus"], 2, "unrecognized arguments"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-FORMATS = ("table", "json", "csv", "markdown")
+FORMATS = ("table", "json", "csv", "markdown", "html")
 
 REPORT_EPILOG = """\
 examples:
@@ -13,6 +13,7 @@ examples:
   convcalc report book_resnet18 --depth 2 --convention flops
   convcalc report resnet50 --symbolic
   convcalc report my_net.py:Net --input 3x64x64 --format json --output net.json
+  convcalc report resnet18 --format html --output resnet18.html
 
 MODEL is a zoo name (see `convcalc models`) or path/to/file.py:Name, where Name
 is a paddle.nn.Layer subclass or a zero-argument factory returning one.
@@ -146,6 +147,10 @@ def run_report(args) -> int:
         _write(R.report_csv(report, args.depth), args.output)
     elif args.format == "markdown":
         _write(R.report_markdown(report, args.depth), args.output)
+    elif args.format == "html":
+        from convcalc.render.html import report_html
+
+        _write(report_html(report, args.depth), args.output)
     else:
         from rich.console import Console
 

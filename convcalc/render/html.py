@@ -1,0 +1,231 @@
+"""``--format html``: one self-contained page (no network, no CDN).
+
+The page holds the per-layer table with collapsible containers, bar charts of
+FLOPs, parameters and activation memory per layer, the receptive-field growth,
+the totals, notes and gaps.  Charts are inline SVG drawn here (a plotting
+library would need a CDN or embed megabytes of script for a few bars); the
+only script is the dozen lines that fold a container's rows.
+"""
+
+from __future__ import annotations
+
+import html
+from math import prod
+
+import sympy
+
+from convcalc.records import LayerRecord, Report
+from convcalc.render.report import (
+    CONVENTION_HELP,
+    field_text,
+    group_totals,
+    quantity,
+    shape_text,
+    totals_text,
+    visible,
+)
+
+__all__ = ["report_html"]
+
+BYTES_PER_VALUE = 4
+
+STYLE = """
+.convcalc { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; font-size: 14px; color: #1d2330; }
+.convcalc table.layers { border-collapse: collapse; margin: 0.5em 0; }
+.convcalc table.layers th, .convcalc table.layers td { padding: 2px 10px; border-bottom: 1px solid #e3e6ec; }
+.convcalc table.layers th { background: #f2f4f8; text-align: left; position: sticky; top: 0; }
+.convcalc td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.convcalc tr.container td { font-weight: 600; }
+.convcalc tr.container td.num { color: #6b7280; font-weight: 400; }
+.convcalc tr.functional td.name { font-style: italic; color: #0e7490; }
+.convcalc tr.norule td.name { color: #b91c1c; }
+.convcalc button.fold { border: none; background: none; cursor: pointer; width: 1.4em; padding: 0; font-size: 12px; }
+.convcalc .charts { display: flex; flex-wrap: wrap; gap: 24px; }
+.convcalc .chart h3 { font-size: 14px; margin: 0.8em 0 0.3em; }
+.convcalc svg text { font-size: 10px; fill: #374151; }
+.convcalc pre.totals { background: #f8fafc; padding: 8px; border: 1px solid #e3e6ec; white-space: pre-wrap; }
+"""
+
+SCRIPT = """
+function convcalcRefresh(tbody) {
+  var folded = [];
+  tbody.querySelectorAll('button.fold[aria-expanded="false"]').forEach(function (f) {
+    folded.push(f.closest('tr').dataset.path);
+  });
+  tbody.querySelectorAll('tr[data-path]').forEach(function (r) {
+    var own = r.dataset.owner, self = r.dataset.path;
+    r.hidden = folded.some(function (p) {
+      return self !== p && (p === '' || own === p || own.indexOf(p + '.') === 0);
+    });
+  });
+}
+document.querySelectorAll('.convcalc button.fold').forEach(function (b) {
+  b.addEventListener('click', function () {
+    var open = b.getAttribute('aria-expanded') === 'true';
+    b.setAttribute('aria-expanded', open ? 'false' : 'true');
+    b.textContent = open ? '\\u25B8' : '\\u25BE';
+    convcalcRefresh(b.closest('tbody'));
+  });
+});
+"""
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _owner(rec: LayerRecord) -> str:
+    """The path whose folding hides this row: the layer itself, or a functional op's parent."""
+    return rec.parent if rec.is_functional else rec.path
+
+
+def _table(report: Report, depth: int | None) -> str:
+    conv = report.convention.value
+    groups = group_totals(report)
+    head = ("Layer (type)", "Output shape", "Params", f"FLOPs ({conv})", "RF", "Jump", "Start")
+    out = ['<table class="layers"><thead><tr>' + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr></thead><tbody>"]
+    for rec in visible(report, depth):
+        indent = "&nbsp;&nbsp;&nbsp;" * max(rec.depth - 1, 0)
+        label = rec.path.rsplit(".", 1)[-1] if not rec.is_functional else rec.path.split(":", 1)[1]
+        size, jump, start = field_text(rec)
+        classes = []
+        if rec.is_leaf:
+            params = quantity(rec.params) if not rec.is_functional else "-"
+            flops = quantity(rec.flops) + ("" if rec.has_rule else " (no rule)")
+            fold = '<span style="display:inline-block;width:1.4em"></span>'
+            if rec.is_functional:
+                classes.append("functional")
+            if not rec.has_rule:
+                classes.append("norule")
+        else:
+            g_params, g_flops = groups.get(rec.path, (sympy.Integer(0), sympy.Integer(0)))
+            params, flops = quantity(g_params), quantity(g_flops)
+            classes.append("container")
+            fold = '<button class="fold" aria-expanded="true" title="fold / unfold">&#x25BE;</button>'
+        name = f"{indent}{fold}{_e(label or report.model)} ({_e(rec.kind)})"
+        out.append(
+            f'<tr class="{" ".join(classes)}" data-path="{_e(rec.path)}" data-owner="{_e(_owner(rec))}">'
+            f'<td class="name">{name}</td><td>{_e(shape_text(rec.output_shape))}</td>'
+            f'<td class="num">{_e(params)}</td><td class="num">{_e(flops)}</td>'
+            f'<td class="num">{_e(size)}</td><td class="num">{_e(jump)}</td><td class="num">{_e(start)}</td></tr>'
+        )
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+def _bars(title: str, items: list[tuple[str, int]], unit: str = "") -> str:
+    """A horizontal bar chart, one bar per layer, as inline SVG."""
+    items = [(k, v) for k, v in items if v > 0]
+    if not items:
+        return f'<div class="chart"><h3>{_e(title)}</h3><p>nothing to draw</p></div>'
+    top = max(v for _, v in items)
+    label_w, bar_w, row_h = 190, 260, 13
+    height = row_h * len(items) + 10
+    rows = []
+    for i, (label, value) in enumerate(items):
+        y = 5 + i * row_h
+        w = max(1.0, bar_w * value / top)
+        short = label if len(label) <= 32 else "…" + label[-31:]
+        shown = f"{value / 1024**2:,.2f} MB" if unit == "bytes" else f"{value:,}"
+        rows.append(
+            f'<text x="{label_w - 4}" y="{y + 9}" text-anchor="end">{_e(short)}</text>'
+            f'<rect x="{label_w}" y="{y + 1}" width="{w:.1f}" height="{row_h - 3}" fill="#4f7cc9">'
+            f"<title>{_e(label)}: {_e(shown)}</title></rect>"
+            f'<text x="{label_w + w + 4:.1f}" y="{y + 9}">{_e(shown)}</text>'
+        )
+    width = label_w + bar_w + 90
+    return (
+        f'<div class="chart"><h3>{_e(title)}</h3>'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+        f'aria-label="{_e(title)}">{"".join(rows)}</svg></div>'
+    )
+
+
+def _rf_growth(report: Report) -> str:
+    """Receptive-field size and jump along the layers (where a field is known and finite)."""
+    points = []
+    for rec in report.records:
+        if not rec.is_leaf or rec.rf_h is None or rec.rf_h.whole:
+            continue
+        size, jump = sympy.sympify(rec.rf_h.size), sympy.sympify(rec.rf_h.jump)
+        if size.is_Integer and jump.is_Integer:
+            points.append((rec.path, int(size), int(jump)))
+    title = "Receptive field growth (size and jump, input pixels, height axis)"
+    if len(points) < 2:
+        return f'<div class="chart"><h3>{_e(title)}</h3><p>no spatial receptive field to draw</p></div>'
+    w, h, pad = 620, 240, 40
+    top = max(p[1] for p in points)
+    step = (w - 2 * pad) / (len(points) - 1)
+
+    def xy(i: int, v: int) -> str:
+        return f"{pad + i * step:.1f},{h - pad - (h - 2 * pad) * v / top:.1f}"
+
+    size_line = " ".join(xy(i, p[1]) for i, p in enumerate(points))
+    jump_line = " ".join(xy(i, p[2]) for i, p in enumerate(points))
+    dots = "".join(
+        f'<circle cx="{xy(i, p[1]).split(",")[0]}" cy="{xy(i, p[1]).split(",")[1]}" r="2.5" fill="#4f7cc9">'
+        f"<title>{_e(p[0])}: size {p[1]}, jump {p[2]}</title></circle>"
+        for i, p in enumerate(points)
+    )
+    axes = (
+        f'<line x1="{pad}" y1="{h - pad}" x2="{w - pad}" y2="{h - pad}" stroke="#9ca3af"/>'
+        f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{h - pad}" stroke="#9ca3af"/>'
+        f'<text x="{pad - 4}" y="{pad + 4}" text-anchor="end">{top}</text>'
+        f'<text x="{pad - 4}" y="{h - pad}" text-anchor="end">0</text>'
+        f'<text x="{w / 2}" y="{h - 8}" text-anchor="middle">layer (in order), {len(points)} with a finite field</text>'
+        f'<text x="{w - pad}" y="{pad - 10}" text-anchor="end" fill="#4f7cc9">size</text>'
+        f'<text x="{w - pad}" y="{pad + 2}" text-anchor="end" fill="#d97706">jump</text>'
+    )
+    return (
+        f'<div class="chart"><h3>{_e(title)}</h3>'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" aria-label="{_e(title)}">'
+        f'{axes}<polyline fill="none" stroke="#4f7cc9" stroke-width="1.5" points="{size_line}"/>'
+        f'<polyline fill="none" stroke="#d97706" stroke-width="1.5" points="{jump_line}"/>{dots}</svg></div>'
+    )
+
+
+def _numeric(value) -> int | None:
+    value = sympy.sympify(value)
+    return int(value) if value.is_Integer else None
+
+
+def _charts(report: Report) -> str:
+    leaves = [r for r in report.records if r.is_leaf]
+    flops = [(r.path, v) for r in leaves if (v := _numeric(r.flops)) is not None]
+    params = [(r.path, v) for r in leaves if not r.is_functional and (v := _numeric(r.params)) is not None]
+    memory = []
+    for r in leaves:
+        if r.is_functional or not r.output_shape:
+            continue
+        n = _numeric(prod(sympy.sympify(d) for d in r.output_shape))
+        if n is not None:
+            memory.append((r.path, n * BYTES_PER_VALUE))
+    conv = report.convention.value
+    return (
+        '<div class="charts">'
+        + _bars(f"FLOPs per layer ({conv})", flops)
+        + _bars("Parameters per layer", params)
+        + _bars("Activation memory per layer (float32 output)", memory, unit="bytes")
+        + "</div>"
+        + _rf_growth(report)
+    )
+
+
+def report_html(report: Report, depth: int | None = None, *, fragment: bool = False) -> str:
+    """The report as HTML: a whole page, or (``fragment=True``) the table and totals for Jupyter."""
+    conv = report.convention.value
+    title = f"{report.model} — input {shape_text(report.input_shape)} — FLOPs convention {conv}"
+    body = (
+        f'<div class="convcalc"><style>{STYLE}</style>'
+        f"<h2>{_e(title)}</h2>"
+        f"<p>{_e(conv)}: {_e(CONVENTION_HELP.get(conv, ''))}</p>"
+        + _table(report, depth)
+        + f'<pre class="totals">{_e(totals_text(report).plain)}</pre>'
+    )
+    if fragment:
+        return body + "</div>"
+    body += _charts(report) + f"<script>{SCRIPT}</script></div>"
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{_e(title)}</title></head><body>{body}</body></html>\n"
+    )
