@@ -12,15 +12,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from convcalc.files import write_atomic
 from convcalc.homework import compute
-from convcalc.homework.gradebook import atomic_write_text
-from convcalc.homework.schema import (
-    DEFAULT_ROW_FIELDS,
-    HomeworkFile,
-    LayerSpec,
-    Question,
-    load_file,
-)
+from convcalc.homework.schema import load_file
+from convcalc.homework.spec import DEFAULT_ROW_FIELDS, HomeworkFile, LayerSpec, Question
 
 __all__ = ["answer_key_text", "write_answer_key"]
 
@@ -130,5 +125,5 @@ def write_answer_key(questions_path: str | Path, key_path: str | Path, *, allow_
     """Read a question file and write its complete answer key; returns the parsed questions."""
     hw = load_file(questions_path)
     text = answer_key_text(hw, allow_code=allow_code, source=str(questions_path))
-    atomic_write_text(Path(key_path), text)
+    write_atomic(Path(key_path), text)
     return hw
