@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from convcalc.errors import AnswerFileError, ConvcalcError
 from convcalc.homework import compute, misconceptions
@@ -38,8 +39,20 @@ def _field_points(question: Question) -> float:
     return question.points / len(question.ask) if question.ask else 0.0
 
 
+def _config_key(question: Question) -> tuple:
+    """What a layer question's expected values and derivations depend on (the same for every student)."""
+    return (question.input_shape, question.layers, question.convention)
+
+
+def _cached(cache: dict, key: tuple, make: Callable[[], Any]) -> Any:
+    if key not in cache:
+        cache[key] = make()
+    return cache[key]
+
+
 def _grade_layer_question(question: Question, derive: Callable[[Question, str], str], cache: dict) -> QuestionResult:
-    result = compute.expected_layer_values(question)
+    config = _config_key(question)
+    result = _cached(cache, ("expected", *config), lambda: compute.expected_layer_values(question))
     share = _field_points(question)
     answers = {name: question.answer_for(name) for name in question.ask}
     fields = []
@@ -62,7 +75,9 @@ def _grade_layer_question(question: Question, derive: Callable[[Question, str], 
                 hint=lambda n=name, g=given: misconceptions.hint_for(
                     question, n, g, result.values, answers, result.batched, cache
                 ),
-                derivation=lambda n=name: derive(question, n),
+                derivation=lambda n=name: _cached(
+                    cache, ("derivation", derive, n, *config), lambda: derive(question, n)
+                ),
             )
         )
     fields.extend(stray_invalid(question, set(question.ask)))
@@ -106,6 +121,8 @@ def grade_homework(
     from convcalc.homework.derive import layer_derivation
 
     derive = derive or layer_derivation
+    # Shared by all files of a class: models traced once, and a layer question's expected
+    # values, derivations and misconception variants computed once.
     cache = {} if model_cache is None else model_cache
     results = []
     for q in hw.questions:

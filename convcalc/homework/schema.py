@@ -257,7 +257,7 @@ def _check_stack(
     """Run the stack through the formulas now, so an impossible layer is a file error."""
     probe = Question(id=qid, number=0, input_shape=shape, layers=layers, convention=convention)
     try:
-        values = compute_stack(probe).values
+        values = compute_stack(probe, explained=False).values
     except ConvcalcError as err:
         raise ctx.fail(path + ("layers" if len(layers) > 1 else "layer",), str(err), "fix the layer") from None
     except ValueError as err:
