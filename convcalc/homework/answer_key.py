@@ -56,7 +56,7 @@ def _answers(question: Question, base_dir: str, allow_code: bool, cache: dict) -
         if "rows" in question.ask:
             rows = []
             for row in expected.rows:
-                item = {"layer": row.layer}
+                item = {"layer": row.summary_name if question.row_labels == "summary" else row.layer}
                 for name in question.row_fields:
                     if row.values.get(name) is not None:
                         item[name] = row.values[name]
@@ -90,6 +90,10 @@ def _question_text(q: Question, answer: dict, rows: list[dict] | None, default_c
     lines.append(f"ask = {_toml(list(q.ask))}")
     if q.row_fields != DEFAULT_ROW_FIELDS:
         lines.append(f"row_fields = {_toml(list(q.row_fields))}")
+    if q.row_labels != "either":
+        lines.append(f"row_labels = {_toml(q.row_labels)}")
+    if q.carry_forward:
+        lines.append("carry_forward = true")
     tolerance = {k: t.as_toml() for k, t in q.tolerance}
     if tolerance:
         lines.append(f"tolerance = {_toml(tolerance)}")
