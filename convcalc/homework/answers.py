@@ -42,9 +42,7 @@ def answer_value(ctx: Context, path: tuple, name: str, raw: Any) -> Any:
     if name == "rf_start":
         if isinstance(raw, list):
             if len(raw) != 2:
-                raise ctx.fail(
-                    path, "expected one number or [height, width]", "write e.g. rf_start = 0.5", "malformed"
-                )
+                raise ctx.fail(path, "expected one number or [height, width]", "write e.g. rf_start = 0.5", "malformed")
             return (
                 number(ctx, path, raw[0], "rf_start = 0.5"),
                 number(ctx, path, raw[1], "rf_start = 0.5"),
@@ -156,4 +154,3 @@ def _rows(ctx: Context, path: tuple, raw: Any) -> tuple[tuple[RowAnswer, ...] | 
                 invalid.append(_invalid(err, f"{layer}.{name}"))
         rows.append(RowAnswer(layer=layer, values=tuple(cells), line=ctx.line(p)))
     return tuple(rows), invalid
-

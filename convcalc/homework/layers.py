@@ -11,6 +11,7 @@ from convcalc.homework.values import as_table, boolean, check_keys, pair, string
 
 __all__ = ["layer_spec"]
 
+
 def layer_spec(ctx: Context, path: tuple, value: Any) -> LayerSpec:
     table = as_table(ctx, path, value, "a layer")
     if "kind" not in table:

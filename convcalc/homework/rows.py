@@ -20,7 +20,7 @@ from typing import Any
 
 from convcalc.homework import compute, misconceptions
 from convcalc.homework.match import values_match
-from convcalc.homework.results import CORRECT, MISSING, WRONG, FieldResult
+from convcalc.homework.results import CORRECT, INVALID, MISSING, WRONG, FieldResult
 from convcalc.homework.spec import Question, RowAnswer, Tolerance
 
 __all__ = ["grade_rows", "match_rows"]
@@ -164,12 +164,12 @@ def grade_rows(question: Question, expected: Any, share: float, cache: dict) -> 
             tol = question.tolerance_for(name)
             label = f"{row.layer}.{name}"
             line = student.line if student else None
-            invalid = question.invalid_for(label)
+            invalid = question.invalid_for(f"{student.layer}.{name}") if student else None
             if given is None and invalid is not None:
                 cells.append(
                     FieldResult(
                         label,
-                        "invalid",
+                        INVALID,
                         want,
                         None,
                         0,

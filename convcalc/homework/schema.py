@@ -42,6 +42,7 @@ from convcalc.homework.values import convention as read_convention
 
 __all__ = ["HomeworkFile", "Question", "load_file", "merge_answers", "parse_text"]
 
+
 def _question(ctx: Context, index: int, raw: Any, defaults: dict[str, Any], require_config: bool) -> Question:
     path: tuple = ("question", index)
     table = as_table(ctx, path, raw, "a question")
@@ -251,9 +252,7 @@ def _check_model_name(ctx: Context, path: tuple, spec: str) -> None:
         raise ctx.fail(path, f"unknown zoo model {spec!r}", fix + "see `convcalc models`")
 
 
-def _check_stack(
-    ctx: Context, path: tuple, qid: str, layers: tuple, shape: tuple, convention: str, ask: tuple
-) -> None:
+def _check_stack(ctx: Context, path: tuple, qid: str, layers: tuple, shape: tuple, convention: str, ask: tuple) -> None:
     """Run the stack through the formulas now, so an impossible layer is a file error."""
     probe = Question(id=qid, number=0, input_shape=shape, layers=layers, convention=convention)
     try:

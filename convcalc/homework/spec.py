@@ -237,4 +237,3 @@ class HomeworkFile:
             if q.id == qid:
                 return q
         return None
-

@@ -29,6 +29,7 @@ __all__ = [
     "convention",
 ]
 
+
 def check_keys(ctx: Context, path: tuple, table: Mapping, allowed: tuple[str, ...], what: str) -> None:
     for key in table:
         if key not in allowed:
@@ -54,7 +55,7 @@ def kind_of(value: Any) -> str:
         return f"the boolean {str(value).lower()}"
     if isinstance(value, str):
         if value.startswith(HUGE):
-            return f"a number of {value[len(HUGE):]} digits"
+            return f"a number of {value[len(HUGE) :]} digits"
         return f"the string {value[:40]!r}"
     if isinstance(value, (int, float)):
         return f"the number {value!r}" if abs(value) < 1e20 else "a huge number"
@@ -81,7 +82,7 @@ def number(ctx: Context, path: tuple, value: Any, example: str) -> int | float:
     if isinstance(value, str) and value.startswith(HUGE):
         raise ctx.fail(
             path,
-            f"the number is too large ({value[len(HUGE):]} digits, more than {MAX_ANSWER:.0e})",
+            f"the number is too large ({value[len(HUGE) :]} digits, more than {MAX_ANSWER:.0e})",
             f"write e.g. {example}",
             "too_large",
         )
