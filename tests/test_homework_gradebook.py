@@ -226,3 +226,11 @@ def test_homework_package_imports_one_way():
         assert not reach(module) & {"grade", "gradebook"}, module
     assert {"schema", "compute", "misconceptions", "models"} <= reach("grade") and "grade" in reach("gradebook")
     assert len((folder / "schema.py").read_text().splitlines()) < 450
+
+
+def test_help_documents_the_exit_codes_and_flags(capsys):
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    out = capsys.readouterr().out
+    for needle in ("--feedback", "--gradescope", "--excel", "3 some file"):
+        assert needle in out, needle

@@ -214,3 +214,24 @@ def test_carried_forward_credit_when_the_question_enables_it():
     for name in ("pool2.output_shape", "conv3.output_shape", "conv3.flops", "pool4.output_shape", "pool4.flops"):
         assert cells[name].correct and "carried forward" in cells[name].note, name
     assert rows.points == pytest.approx(20 / 21)
+
+
+def test_a_bad_table_cell_loses_only_that_cell():
+    rows = list(SEED_SUMMARY_ROWS)
+    text = LENET_HEAD + rows_text(rows).replace("params = 2416", 'params = "2416"')
+    result = grade(text)
+    table = field(result, "lenet", "rows")
+    cells = {c.name: c for c in table.cells}
+    assert cells["conv3.params"].status == "invalid" and "expected a number" in cells["conv3.params"].invalid.message
+    assert sum(c.correct for c in table.cells) == 20 and result.has_invalid
+
+
+def test_answer_key_with_summary_labels_grades_itself(tmp_path, capsys):
+    questions = tmp_path / "q.toml"
+    questions.write_text(LENET_HEAD.replace('ask = ["rows"]', 'ask = ["rows"]\nrow_labels = "summary"'))
+    key = tmp_path / "key.toml"
+    assert main(["check", str(questions), "--answer-key", str(key)]) == 0
+    text = key.read_text()
+    assert 'row_labels = "summary"' in text and 'layer = "Conv2D-1"' in text and 'layer = "Linear-2"' in text
+    assert main(["check", str(key)]) == 0
+    capsys.readouterr()
