@@ -141,7 +141,7 @@ def _print_json(data) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from convcalc.errors import ConvcalcError
+    from convcalc.errors import AnswerFileError, ConvcalcError
 
     try:
         return _check(args)
@@ -150,7 +150,7 @@ def run_check(args: argparse.Namespace) -> int:
             raise
         from convcalc.render.homework import invalid_file_json
 
-        code = "invalid_file" if type(err).__name__ == "AnswerFileError" else "usage_error"
+        code = "invalid_file" if isinstance(err, AnswerFileError) else "usage_error"
         _print_json(invalid_file_json(str(args.path), err, code))
         return err.exit_code
 
