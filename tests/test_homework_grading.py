@@ -235,3 +235,13 @@ def test_answer_key_with_summary_labels_grades_itself(tmp_path, capsys):
     assert 'row_labels = "summary"' in text and 'layer = "Conv2D-1"' in text and 'layer = "Linear-2"' in text
     assert main(["check", str(key)]) == 0
     capsys.readouterr()
+
+
+def test_misspelt_setting_in_a_student_file_is_shown_and_the_answers_graded(tmp_path, capsys):
+    questions = tmp_path / "questions.toml"
+    questions.write_text(f'[[question]]\nid = "q"\ninput = "3x32x32"\nlayer = {CONV}\nask = ["params"]\n')
+    student = tmp_path / "student.toml"
+    student.write_text('[homework]\nstudnet = "Li Lei"\n\n[[question]]\nid = "q"\n[question.answer]\nparams = 168\n')
+    code, out, _ = run_cli(["check", student, "--questions", questions], capsys)
+    assert code == 2 and "✓ params" in out
+    assert "unknown field 'studnet'" in out and "did you mean 'student'" in out and "student.toml line 2" in out

@@ -283,7 +283,14 @@ def parse_text(text: str, path: str = "<answers>", *, require_config: bool = Tru
         raise AnswerFileError(f"{path}: the file is empty", "add [[question]] tables (see docs/homework.md)")
     check_keys(ctx, (), data, ("homework", "question"), "the file")
     meta = as_table(ctx, ("homework",), data.get("homework", {}), "file settings")
-    check_keys(ctx, ("homework",), meta, HOMEWORK_KEYS, "[homework]")
+    stray: tuple[InvalidAnswer, ...] = ()
+    if require_config:
+        check_keys(ctx, ("homework",), meta, HOMEWORK_KEYS, "[homework]")
+    else:  # a student's misspelt setting costs nothing but is shown; the teacher's settings apply
+        stray = tuple(
+            unknown_key(ctx, ("homework",), k, HOMEWORK_KEYS, "[homework]") for k in meta if k not in HOMEWORK_KEYS
+        )
+        meta = {k: v for k, v in meta.items() if k in ("title", "student", "student_id")}
     defaults: dict[str, Any] = {
         "convention": read_convention(ctx, ("homework", "convention"), meta["convention"])
         if "convention" in meta
@@ -323,7 +330,13 @@ def parse_text(text: str, path: str = "<answers>", *, require_config: bool = Tru
         seen[q.id] = q.number
     base_dir = str(Path(path).resolve().parent) if path and not path.startswith("<") else "."
     return HomeworkFile(
-        path=path, title=title, student=student, questions=questions, base_dir=base_dir, student_id=student_id
+        path=path,
+        title=title,
+        student=student,
+        questions=questions,
+        base_dir=base_dir,
+        student_id=student_id,
+        invalid=stray,
     )
 
 
