@@ -19,8 +19,9 @@ from dataclasses import replace
 from typing import Any
 
 from convcalc.homework import compute, misconceptions
+from convcalc.homework.marking import mark_invalid
 from convcalc.homework.match import values_match
-from convcalc.homework.results import CORRECT, INVALID, MISSING, WRONG, FieldResult
+from convcalc.homework.results import CORRECT, MISSING, WRONG, FieldResult
 from convcalc.homework.spec import Question, RowAnswer, Tolerance
 
 __all__ = ["grade_rows", "match_rows"]
@@ -166,20 +167,7 @@ def grade_rows(question: Question, expected: Any, share: float, cache: dict) -> 
             line = student.line if student else None
             invalid = question.invalid_for(f"{student.layer}.{name}") if student else None
             if given is None and invalid is not None:
-                cells.append(
-                    FieldResult(
-                        label,
-                        INVALID,
-                        want,
-                        None,
-                        0,
-                        1,
-                        tol.describe(),
-                        line=invalid.line,
-                        file=question.answer_path,
-                        invalid=invalid,
-                    )
-                )
+                cells.append(mark_invalid(question, label, want, 1, invalid))
                 continue
             ok, note = values_match(name, given, want, tol)
             if not ok and carried is not None and carried.get(name) is not None:
