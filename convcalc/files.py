@@ -30,15 +30,34 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
 
     For writers that take a file name (``paddle.save``, ``savefig``, ``Image.save``)
     as much as for plain text: nothing half-written is ever left at ``path``.
+    The file gets the permissions of a file created with ``open()`` (0644 under
+    umask 022; ``mkstemp``'s own are 0600), or those of the file it replaces.
     """
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
-    os.close(fd)
+    try:
+        os.fchmod(fd, _mode_for(target))
+    finally:
+        os.close(fd)
     try:
         yield Path(tmp)
         os.replace(tmp, target)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _mode_for(target: Path) -> int:
+    """The mode a new file at ``target`` would have: the replaced file's, else 0666 minus the umask."""
+    try:
+        return target.stat().st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_current_umask()
 
 
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:

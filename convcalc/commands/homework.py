@@ -21,11 +21,21 @@ examples:
   Try it on the book's exercises:
   convcalc check examples/homework/chapter5_student.toml
 
-exit codes: 0 every answer right; 1 some answer wrong (or, in class mode, some
-file wrong or invalid); 2 the file itself is invalid (or a usage error).
-The format is described in docs/homework.md.  Nothing in a file is executed;
-a model given as file.py:Name is only loaded with --allow-code.
+  convcalc check answers.toml --feedback hints --gradescope /autograder/results/results.json
+                                                   a Gradescope autograder: no expected values shown
+
+exit codes, one file: 0 every answer right; 1 some answer wrong; 2 the file is
+invalid, or some answer in it could not be read (a wrong type, a misspelt field,
+a huge number: the rest is still graded and shown), or a usage error.
+Class mode (a folder): 0 every file right; 1 some answer wrong; 3 some file
+invalid or with answers that could not be read (scored 0, listed); 2 a usage
+error.  The format is described in docs/homework.md.  Nothing in a file is
+executed; a model given as file.py:Name is only loaded with --allow-code.
 """
+
+EXIT_WRONG = 1
+EXIT_INVALID = 2
+EXIT_CLASS_INVALID = 3
 
 VERIFY_EPILOG = """\
 examples:
@@ -64,6 +74,23 @@ def register(subparsers) -> None:
         help="grade against the teacher's question file (student files need only ids, answers)",
     )
     cp.add_argument("--gradebook", metavar="CSV", help="class mode: write one row per file to this CSV")
+    cp.add_argument(
+        "--excel",
+        action="store_true",
+        help="class mode: write the gradebook with a UTF-8 BOM so Excel shows non-ASCII names (王芳)",
+    )
+    cp.add_argument(
+        "--feedback",
+        choices=("full", "hints", "verdict"),
+        default="full",
+        help="what students see: full (expected values, hints, derivations; default), hints (hints, no"
+        " expected values or derivations), verdict (right/wrong and points only)",
+    )
+    cp.add_argument(
+        "--gradescope",
+        metavar="RESULTS.json",
+        help="one file: also write Gradescope's autograder results.json (score, max_score, a test per question)",
+    )
     cp.add_argument(
         "--answer-key",
         metavar="KEY.toml",
@@ -114,6 +141,21 @@ def _print_json(data) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    from convcalc.errors import AnswerFileError, ConvcalcError
+
+    try:
+        return _check(args)
+    except ConvcalcError as err:
+        if not args.json:
+            raise
+        from convcalc.render.homework import invalid_file_json
+
+        code = "invalid_file" if isinstance(err, AnswerFileError) else "usage_error"
+        _print_json(invalid_file_json(str(args.path), err, code))
+        return err.exit_code
+
+
+def _check(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from convcalc.errors import ConvcalcError
@@ -128,6 +170,8 @@ def run_check(args: argparse.Namespace) -> int:
         fields = sum(len(q.ask) for q in hw.questions)
         print(f"wrote {args.answer_key}: {len(hw.questions)} question(s), {fields} answer field(s)")
         return 0
+    if args.excel and not args.gradebook:
+        raise ConvcalcError("--excel shapes the gradebook", "add --gradebook grades.csv")
 
     questions = None
     if args.questions:
@@ -136,6 +180,8 @@ def run_check(args: argparse.Namespace) -> int:
         questions = load_file(args.questions)
 
     if path.is_dir():
+        if args.gradescope:
+            raise ConvcalcError("--gradescope writes one student's results.json", "run it on the student's answer file")
         from convcalc.homework.gradebook import grade_folder
         from convcalc.render.homework import class_json, class_summary_text
 
@@ -146,12 +192,15 @@ def run_check(args: argparse.Namespace) -> int:
             allow_code=args.allow_code,
             gradebook=args.gradebook,
             exclude=exclude,
+            excel=args.excel,
         )
         if args.json:
-            _print_json(class_json(summary))
+            _print_json(class_json(summary, args.feedback))
         else:
             print(class_summary_text(summary), end="")
-        return 0 if summary.all_correct else 1
+        if summary.has_invalid:
+            return EXIT_CLASS_INVALID
+        return 0 if summary.all_correct else EXIT_WRONG
 
     if args.gradebook:
         raise ConvcalcError(
@@ -161,12 +210,31 @@ def run_check(args: argparse.Namespace) -> int:
     from convcalc.homework.grade import grade_file
     from convcalc.render.homework import grade_json, grade_text
 
-    result = grade_file(str(path), questions=questions, allow_code=args.allow_code)
+    try:
+        result = grade_file(str(path), questions=questions, allow_code=args.allow_code)
+    except ConvcalcError as err:
+        if args.gradescope:
+            _write_gradescope(args.gradescope, None, args.feedback, err)
+        raise
+    if args.gradescope:
+        _write_gradescope(args.gradescope, result, args.feedback)
     if args.json:
-        _print_json(grade_json(result))
+        _print_json(grade_json(result, args.feedback))
     else:
-        print(grade_text(result, show_derivation=not args.no_derivation), end="")
-    return 0 if result.all_correct else 1
+        print(grade_text(result, show_derivation=not args.no_derivation, feedback=args.feedback), end="")
+    if result.has_invalid:
+        return EXIT_INVALID
+    return 0 if result.all_correct else EXIT_WRONG
+
+
+def _write_gradescope(path: str, result, feedback: str, error=None) -> None:
+    import json
+
+    from convcalc.files import write_atomic
+    from convcalc.render.homework import gradescope_json
+
+    data = gradescope_json(result, feedback, error)
+    write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def run_verify(args: argparse.Namespace) -> int:

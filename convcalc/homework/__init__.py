@@ -13,6 +13,11 @@
 >>> grade_homework(hw).all_correct
 True
 
+One flow, imports one way: ``source`` (text, TOML, lines) -> ``schema``
+(with ``values``, ``layers``, ``answers``; data classes in ``spec``) ->
+``compute`` (expected values) -> ``grade`` (``marking``, ``match``,
+``misconceptions``; model questions in ``models`` and ``rows``; data in
+``results``) -> ``gradebook`` (class mode) -> ``convcalc.render.homework``.
 Submodules are light (no paddle) except ``models`` (model questions) and
 the child process of ``verify_op``.
 """
@@ -23,13 +28,13 @@ import importlib
 from typing import Any
 
 _LAZY = {
-    "HomeworkFile": "convcalc.homework.schema",
-    "Question": "convcalc.homework.schema",
+    "HomeworkFile": "convcalc.homework.spec",
+    "Question": "convcalc.homework.spec",
     "load_file": "convcalc.homework.schema",
     "parse_text": "convcalc.homework.schema",
-    "FieldResult": "convcalc.homework.grade",
-    "QuestionResult": "convcalc.homework.grade",
-    "GradeResult": "convcalc.homework.grade",
+    "FieldResult": "convcalc.homework.results",
+    "QuestionResult": "convcalc.homework.results",
+    "GradeResult": "convcalc.homework.results",
     "grade_file": "convcalc.homework.grade",
     "grade_homework": "convcalc.homework.grade",
 }

@@ -12,15 +12,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from convcalc.files import write_atomic
 from convcalc.homework import compute
-from convcalc.homework.gradebook import atomic_write_text
-from convcalc.homework.schema import (
-    DEFAULT_ROW_FIELDS,
-    HomeworkFile,
-    LayerSpec,
-    Question,
-    load_file,
-)
+from convcalc.homework.schema import load_file
+from convcalc.homework.spec import DEFAULT_ROW_FIELDS, HomeworkFile, LayerSpec, Question
 
 __all__ = ["answer_key_text", "write_answer_key"]
 
@@ -61,7 +56,7 @@ def _answers(question: Question, base_dir: str, allow_code: bool, cache: dict) -
         if "rows" in question.ask:
             rows = []
             for row in expected.rows:
-                item = {"layer": row.layer}
+                item = {"layer": row.summary_name if question.row_labels == "summary" else row.layer}
                 for name in question.row_fields:
                     if row.values.get(name) is not None:
                         item[name] = row.values[name]
@@ -95,6 +90,10 @@ def _question_text(q: Question, answer: dict, rows: list[dict] | None, default_c
     lines.append(f"ask = {_toml(list(q.ask))}")
     if q.row_fields != DEFAULT_ROW_FIELDS:
         lines.append(f"row_fields = {_toml(list(q.row_fields))}")
+    if q.row_labels != "either":
+        lines.append(f"row_labels = {_toml(q.row_labels)}")
+    if q.carry_forward:
+        lines.append("carry_forward = true")
     tolerance = {k: t.as_toml() for k, t in q.tolerance}
     if tolerance:
         lines.append(f"tolerance = {_toml(tolerance)}")
@@ -130,5 +129,5 @@ def write_answer_key(questions_path: str | Path, key_path: str | Path, *, allow_
     """Read a question file and write its complete answer key; returns the parsed questions."""
     hw = load_file(questions_path)
     text = answer_key_text(hw, allow_code=allow_code, source=str(questions_path))
-    atomic_write_text(Path(key_path), text)
+    write_atomic(Path(key_path), text)
     return hw

@@ -4,8 +4,8 @@ Expected values come from the formulas (``convcalc.formulas``, through
 ``convcalc.explain`` when it is installed, so the derivation shown for a
 wrong answer is the same text as ``convcalc explain``).  Mistaken variants
 recompute the same stack with one deliberate error (no ``+1``, bias
-forgotten, MACs instead of paddle FLOPs, ...), so a hint is named only when a
-student's number is exactly what that mistake gives.  Never imports paddle.
+forgotten, MACs instead of paddle FLOPs, ...: :data:`VARIANTS`); the hints
+that name them are ``convcalc.homework.misconceptions``.  Never imports paddle.
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ from typing import Any
 import sympy
 
 from convcalc import formulas as F
-from convcalc.homework.schema import LayerSpec, Question
+from convcalc.homework.spec import LayerSpec, Question
 
 __all__ = [
     "LayerResult",
     "StackResult",
-    "MISTAKES",
+    "VARIANTS",
     "compute_stack",
+    "layer_result",
     "expected_layer_values",
     "to_number",
 ]
@@ -64,43 +65,34 @@ class StackResult:
 
     layers: tuple[LayerResult, ...]
     values: dict
+    batched: bool = False  # the input (and so output_shape) has a batch dimension
 
 
-# Each mistake: name -> the hint shown when a student's answer matches it.
-MISTAKES: dict[str, str] = {
-    "swap_hw": "height and width swapped: Paddle shapes are [C, H, W] (NCHW), height first",
-    "no_plus_one": "off by one: M' = floor((M + 2P - U) / S) + 1 - the '+ 1' is missing",
-    "extra_one": "off by one: M' = floor((M + 2P - U) / S) + 1 - one too many",
-    "padding_once": "padding counted on one side only: the input grows by 2P (P on each side)",
-    "no_padding": "padding ignored: the input grows by 2P before the kernel slides",
-    "no_stride": "stride ignored: divide (M + 2P - U) by S before adding 1",
-    "no_dilation": "dilation ignored: a dilated kernel spans D*(U-1)+1 pixels",
-    "in_channels": ("channel count: the output has one map per kernel (out_channels), not the input's channels"),
-    "no_bias": ("bias forgotten: each of the P kernels adds one bias (+P parameters, +M'N'P paddle FLOPs)"),
-    "macs": (
-        "MACs given where paddle-convention FLOPs were asked: paddle also counts the bias add,"
-        " one per output value (+M'N'P)"
-    ),
-    "paddle": (
-        "paddle-convention FLOPs given where MACs were asked: MACs count only multiply-accumulates (no bias term)"
-    ),
-    "flops": (
-        "every operation counted (2 x MACs + bias adds, the 'flops' convention) where another convention was asked"
-    ),
-    "no_batch": "the batch size was not multiplied in: FLOPs scale with the batch",
-    "input_size_flops": "FLOPs computed over the input size M x N; use the output size M' x N'",
-    "bn_trainable": (
-        "running mean and variance left out: paddle.summary counts them as (non-trainable) parameters, 2C more"
-    ),
-    "bn_with_running": (
-        "running statistics counted: the trainable parameters of BatchNorm are only scale and shift (2C)"
-    ),
-    "rf_no_jump": (
-        "strides ignored in the receptive field: each layer adds (k-1) x jump, where jump is the"
-        " product of the earlier strides"
-    ),
-    "rf_plus_one": "receptive field off by one: r_out = r_in + (k-1) x jump (start from r = 1)",
-}
+# The deliberate errors compute_stack can make (the hints live in convcalc.homework.misconceptions).
+VARIANTS = (
+    "swap_hw",
+    "no_plus_one",
+    "extra_one",
+    "padding_once",
+    "no_padding",
+    "no_stride",
+    "no_dilation",
+    "ceil",
+    "no_ceil",
+    "in_channels",
+    "conv_no_bias",
+    "linear_no_bias",
+    "pool_zero",
+    "macs",
+    "paddle",
+    "flops",
+    "no_batch",
+    "input_size_flops",
+    "bn_trainable",
+    "bn_with_running",
+    "rf_no_jump",
+    "rf_plus_one",
+)
 
 
 def _conv_size(m: int, k: Any, s: Any, p: Any, d: Any, ceil_mode: bool, mistake: str | None) -> int:
@@ -114,6 +106,10 @@ def _conv_size(m: int, k: Any, s: Any, p: Any, d: Any, ceil_mode: bool, mistake:
         if isinstance(p, str) or not isinstance(p, int) or p == 0:
             raise ValueError("no symmetric padding to count once")
         p = (p, 0)
+    if mistake == "ceil":
+        ceil_mode = True
+    if mistake == "no_ceil":
+        ceil_mode = False
     out = int(F.conv_output_size(m, k, s, p, d, ceil_mode))
     if mistake == "no_plus_one":
         out -= 1
@@ -148,7 +144,9 @@ def _split(shape: tuple[int, ...], kind: str) -> tuple[int, tuple[int, ...], boo
     raise ValueError(f"a {kind} layer needs a C x H x W (or B x C x H x W) input, got {len(shape)} dims")
 
 
-def _layer(spec: LayerSpec, shape: tuple[int, ...], rf: tuple, convention: str, mistake: str | None) -> LayerResult:
+def _layer(
+    spec: LayerSpec, shape: tuple[int, ...], rf: tuple, convention: str, mistake: str | None, explained: bool = True
+) -> LayerResult:
     kind, cfg = spec.kind, spec.kwargs()
     batch, dims, has_batch = _split(shape, kind)
     conv = convention
@@ -193,15 +191,17 @@ def _layer(spec: LayerSpec, shape: tuple[int, ...], rf: tuple, convention: str, 
         if kind == "conv2d":
             out_c = c if mistake == "in_channels" else cfg["out_channels"]
             groups = cfg.get("groups", 1)
-            bias = cfg.get("bias", True) and mistake != "no_bias"
-            params = int(F.conv_params(c, cfg["out_channels"], k, groups, bias))
-            flops = int(F.conv_flops(fh, fw, cfg["out_channels"], c, k, groups, bias, flop_batch, conv))
+            bias = cfg.get("bias", True) and mistake != "conv_no_bias"
+            params = int(F.conv_params(c, out_c, k, groups, bias))
+            flops = int(F.conv_flops(fh, fw, out_c, c, k, groups, bias, flop_batch, conv))
             trainable = params
         else:
             out_c = c
             params = trainable = 0
             numel = flop_batch * c * fh * fw
-            if cfg.get("mode", "max") == "avg":
+            if mistake == "pool_zero":
+                flops = 0
+            elif cfg.get("mode", "max") == "avg":
                 flops = int(F.avgpool_flops(numel, k, conv))
             else:
                 flops = int(F.maxpool_flops(numel, k, conv))
@@ -210,7 +210,7 @@ def _layer(spec: LayerSpec, shape: tuple[int, ...], rf: tuple, convention: str, 
         features = 1
         for v in dims:
             features *= v
-        bias = cfg.get("bias", True) and mistake != "no_bias"
+        bias = cfg.get("bias", True) and mistake != "linear_no_bias"
         params = trainable = int(F.linear_params(features, cfg["out_features"], bias))
         flops = int(F.linear_flops(features, cfg["out_features"], flop_batch, bias, conv))
         out = (cfg["out_features"],)
@@ -230,7 +230,7 @@ def _layer(spec: LayerSpec, shape: tuple[int, ...], rf: tuple, convention: str, 
         rf_out = (rf_h, rf_w)
     else:  # pragma: no cover - the schema only lets known kinds through
         raise ValueError(f"unknown layer kind {kind!r}")
-    if mistake is None:  # the expected values: convcalc.explain is the one source of truth
+    if mistake is None and explained:  # the expected values: convcalc.explain is the one source of truth
         out, params, trainable, flops = explained_values(spec, dims, convention, batch)
     out_shape = ((batch,) if has_batch else ()) + tuple(out)
     return LayerResult(kind, cfg, shape, out_shape, params, trainable, flops, rf_out)
@@ -274,13 +274,25 @@ def _pair_value(h: Any, w: Any) -> Any:
     return h if h == w else (h, w)
 
 
-def compute_stack(question: Question, mistake: str | None = None) -> StackResult:
-    """Run a layer question's stack through the formulas (optionally with one mistake)."""
+def layer_result(spec: LayerSpec, shape: tuple[int, ...], convention: str) -> LayerResult:
+    """One layer on a given input shape (with or without batch), straight from the formulas."""
+    return _layer(spec, tuple(shape), (F.INPUT_FIELD, F.INPUT_FIELD), convention, None, explained=False)
+
+
+def compute_stack(question: Question, mistake: str | None = None, *, explained: bool = True) -> StackResult:
+    """Run a layer question's stack through the formulas (optionally with one mistake).
+
+    ``explained=False`` skips building ``convcalc.explain``'s derivations for
+    the expected values (the same numbers, faster: used to recompute variants).
+    """
+    if mistake is not None and mistake not in VARIANTS:
+        raise ValueError(f"unknown variant {mistake!r}")
     shape = tuple(question.input_shape)
     rf = (F.INPUT_FIELD, F.INPUT_FIELD)
     results = []
+    batched = bool(question.layers) and _split(shape, question.layers[0].kind)[2]
     for spec in question.layers:
-        res = _layer(spec, shape, rf, question.convention, mistake)
+        res = _layer(spec, shape, rf, question.convention, mistake, explained)
         results.append(res)
         shape, rf = res.output_shape, res.rf
     out_shape = shape
@@ -301,7 +313,7 @@ def compute_stack(question: Question, mistake: str | None = None) -> StackResult
     }
     if len(out_shape) >= 3:
         values["output_height"], values["output_width"] = out_shape[-2], out_shape[-1]
-    return StackResult(tuple(results), values)
+    return StackResult(tuple(results), values, batched)
 
 
 def expected_layer_values(question: Question) -> StackResult:

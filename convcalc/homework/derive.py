@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from convcalc.homework import compute
-from convcalc.homework.schema import Question
+from convcalc.homework.spec import Question
 
 __all__ = ["layer_derivation", "QUANTITIES"]
 

@@ -14,14 +14,17 @@ from typing import Any
 
 from convcalc.errors import AnswerFileError
 from convcalc.homework import compute
-from convcalc.homework.grade import CORRECT, MISSING, WRONG, FieldResult, _shape_hint, values_match
-from convcalc.homework.schema import LayerSpec, Question, Tolerance
+from convcalc.homework.marking import mark_field, mark_invalid
+from convcalc.homework.match import values_match
+from convcalc.homework.misconceptions import HINTS
+from convcalc.homework.results import FieldResult
+from convcalc.homework.spec import LayerSpec, Question, Tolerance
 
 __all__ = [
     "ExpectedRow",
     "ModelExpected",
     "expected_model_values",
-    "grade_rows",
+    "grade_model_fields",
     "total_hint",
     "resolve_model_spec",
 ]
@@ -38,6 +41,7 @@ class ExpectedRow:
     formula: str
     out_channels: int | None = None
     spec: LayerSpec | None = None
+    summary_name: str = ""  # paddle.summary's row name in a fresh process: Conv2D-1, ReLU-1, ...
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,9 @@ class ModelExpected:
             if r.layer == layer:
                 return r
         return None
+
+    def index(self, layer: str) -> int:
+        return next(i for i, r in enumerate(self.rows) if r.layer == layer)
 
     def derivation(self, name: str) -> str:
         lines = [f"{self.model} on input {_shape_text(self.input_shape)}, {self.convention} convention:"]
@@ -200,7 +207,11 @@ def expected_model_values(question: Question, base_dir: str, allow_code: bool, c
     report = analyze(built.model, shape, convention=question.convention, name=built.name)
     layers = dict(built.model.named_sublayers())
     rows = []
+    per_class: dict[str, int] = {}
     for rec in report.leaves:
+        layer = layers.get(rec.path)
+        class_name = type(layer).__name__ if layer is not None else rec.kind
+        per_class[class_name] = per_class.get(class_name, 0) + 1
         out = tuple(compute.to_number(v) for v in rec.output_shape)
         ins = tuple(compute.to_number(v) for v in rec.input_shapes[0]) if rec.input_shapes else ()
         rows.append(
@@ -217,7 +228,8 @@ def expected_model_values(question: Question, base_dir: str, allow_code: bool, c
                 },
                 formula=rec.formula,
                 out_channels=out[1] if len(out) >= 2 else None,
-                spec=_layer_spec(layers.get(rec.path)),
+                spec=_layer_spec(layer),
+                summary_name=f"{class_name}-{per_class[class_name]}",
             )
         )
     final = report.records[-1].output_shape if report.records else ()
@@ -260,141 +272,66 @@ def _other_convention_total(expected: ModelExpected, convention: str) -> int | N
 def total_hint(question: Question, name: str, given: Any, want: Any, tol: Tolerance, expected: ModelExpected) -> str:
     """The likely mistake behind a wrong model total."""
     if name == "output_shape":
-        return _shape_hint(given, want)
+        shape = tuple(want)
+        if len(shape) >= 3 and tuple(given) in (shape[-2:], shape[2:]):
+            return HINTS["no_channels"]
+        return ""
     if name == "params":
-        biases = sum(
-            r.out_channels or 0
-            for r in expected.rows
-            if r.kind in ("Conv2D", "Linear", "VectorizedConv2D") and r.values["params"]
-        )
-        if biases and values_match(name, given, want - biases, tol)[0]:
-            return compute.MISTAKES["no_bias"]
+        conv = sum(r.out_channels or 0 for r in expected.rows if r.kind in _CONV_KINDS and r.values["params"])
+        linear = sum(r.out_channels or 0 for r in expected.rows if r.kind == "Linear" and r.values["params"])
+        for missing, hint in (
+            (conv + linear, HINTS["conv_no_bias"] + "; " + HINTS["linear_no_bias"]),
+            (conv, HINTS["conv_no_bias"]),
+            (linear, HINTS["linear_no_bias"]),
+        ):
+            if missing and values_match(name, given, want - missing, tol)[0]:
+                return hint
         if (
             want != expected.values["params_trainable"]
             and values_match(name, given, expected.values["params_trainable"], tol)[0]
         ):
-            return compute.MISTAKES["bn_trainable"]
+            return HINTS["bn_trainable"]
     if name == "flops":
         for other in ("macs", "paddle", "flops"):
             if other == question.convention:
                 continue
             total = _other_convention_total(expected, other)
             if total is not None and total != want and values_match(name, given, total, tol)[0]:
-                return compute.MISTAKES[other]
+                return HINTS[other]
+        macs = _other_convention_total(expected, "macs") if question.convention != "macs" else want
+        if macs and values_match(name, given, 2 * macs, tol)[0] and 2 * macs != want:
+            return HINTS["two_macs"]
     return ""
 
 
-def _row_hint(row: ExpectedRow, name: str, given: Any, want: Any, tol: Tolerance, convention: str) -> str:
-    if name == "output_shape":
-        return _shape_hint(given, want)
-    if not isinstance(given, (int, float)) or not isinstance(want, int):
-        return ""
-    bias_kinds = ("Conv2D", "Linear", "VectorizedConv2D")
-    if name == "params" and row.kind in bias_kinds and row.out_channels:
-        if values_match(name, given, want - row.out_channels, tol)[0]:
-            return compute.MISTAKES["no_bias"]
-    if name == "params" and "BatchNorm" in row.kind and values_match(name, given, want // 2, tol)[0]:
-        return compute.MISTAKES["bn_trainable"]
-    if name == "flops" and row.kind in ("Conv2D", "VectorizedConv2D") and convention == "paddle":
-        numel = 1
-        for v in row.values["output_shape"]:
-            numel *= v
-        if values_match(name, given, want - numel, tol)[0]:
-            return compute.MISTAKES["macs"] + " (or the bias forgotten)"
-        if values_match(name, given, 2 * (want - numel) + numel, tol)[0]:
-            return compute.MISTAKES["flops"]
-    return ""
+_CONV_KINDS = ("Conv2D", "VectorizedConv2D")
 
 
-def _row_derivation(row: ExpectedRow, name: str, convention: str) -> str:
-    shapes = f"{_shape_text(row.input_shape)} -> {_shape_text(row.values['output_shape'])}"
-    head = f"{row.layer} ({row.kind}) on {shapes}"
-    if row.spec is not None and len(row.input_shape) >= 2:
-        from dataclasses import replace
+def grade_model_fields(question: Question, expected: ModelExpected, share: float, cache: dict) -> list[FieldResult]:
+    """The totals and the per-layer table of a model question."""
+    from convcalc.homework.rows import grade_rows
 
-        from convcalc.homework.derive import QUANTITIES
-        from convcalc.render.derivation import to_text
-
-        try:
-            dims = row.input_shape[1:]
-            derivation = compute.explain(row.spec, dims)
-            wanted = (f"flops_{convention}",) if name == "flops" else QUANTITIES.get(name, ())
-            steps = tuple(s for s in derivation.steps if s.quantity in wanted)
-            text = to_text(replace(derivation, steps=steps)).rstrip()
-            batch = row.input_shape[0]
-            if name == "flops" and batch != 1:
-                text += f"\n    x batch {batch} = {row.values['flops']:,}"
-            return head + "\n" + text
-        except Exception:  # fall back to the rule's formula name
-            pass
-    return f"{head}: {row.formula} = {row.values.get(name)}"
-
-
-def grade_rows(question: Question, expected: ModelExpected, share: float) -> FieldResult:
-    """Grade the per-layer table cell by cell; the field's points are the share of right cells."""
-    given_rows = {r.layer: r for r in (question.rows or ())}
-    cells = []
-    for row in expected.rows:
-        student = given_rows.get(row.layer)
-        for name in question.row_fields:
-            want = row.values.get(name)
-            given = student.get(name) if student else None
-            tol = question.tolerance_for(name)
-            ok, note = values_match(name, given, want, tol)
-            if ok:
-                cells.append(
-                    FieldResult(
-                        f"{row.layer}.{name}",
-                        CORRECT,
-                        want,
-                        given,
-                        1,
-                        1,
-                        tol.describe(),
-                        note=note,
-                        line=student.line if student else None,
-                    )
-                )
-                continue
-            cells.append(
-                FieldResult(
-                    f"{row.layer}.{name}",
-                    MISSING if given is None else WRONG,
-                    want,
-                    given,
-                    0,
-                    1,
-                    tol.describe(),
-                    hint="" if given is None else _row_hint(row, name, given, want, tol, question.convention),
-                    derivation=_row_derivation(row, name, question.convention),
-                    line=student.line if student else question.line_of("rows"),
-                )
+    fields = []
+    for name in question.ask:
+        if name == "rows":
+            invalid = question.invalid_for("rows")
+            if question.rows is None and invalid is not None:
+                fields.append(mark_invalid(question, "rows", None, share, invalid))
+            else:
+                fields.append(grade_rows(question, expected, share, cache))
+            continue
+        want, given = expected.values.get(name), question.answer_for(name)
+        tol = question.tolerance_for(name)
+        fields.append(
+            mark_field(
+                question,
+                name,
+                want,
+                given,
+                share,
+                batched=True,
+                hint=lambda n=name, g=given, w=want, t=tol: total_hint(question, n, g, w, t, expected),
+                derivation=lambda n=name: expected.derivation(n),
             )
-    unknown = [name for name in given_rows if expected.row(name) is None]
-    note = ""
-    if unknown:
-        note = (
-            "rows for layers the model does not have: "
-            + ", ".join(unknown)
-            + " (layers: "
-            + ", ".join(r.layer for r in expected.rows)
-            + ")"
         )
-    right = sum(1 for c in cells if c.correct)
-    total = len(cells)
-    all_right = right == total and not unknown
-    status = CORRECT if all_right else (MISSING if question.rows is None else WRONG)
-    points = share * right / total if total else 0.0
-    if unknown:
-        points = min(points, share * right / (total + len(unknown)))
-    return FieldResult(
-        "rows",
-        status,
-        f"{total} cells",
-        f"{right}/{total} right",
-        points,
-        share,
-        note=note,
-        line=question.line_of("rows"),
-        cells=tuple(cells),
-    )
+    return fields

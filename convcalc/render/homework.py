@@ -1,23 +1,38 @@
-"""Homework results as text, JSON-ready dicts and gradebook rows (all the strings live here)."""
+"""Homework results as text, JSON-ready dicts, gradebook rows and Gradescope results (all the strings live here).
+
+``feedback`` decides what a student may see: ``full`` (expected values,
+hints and derivations), ``hints`` (the hint naming the mistake, but no
+expected value or derivation) or ``verdict`` (only right or wrong and the
+points).  A problem in the student's own file (an answer that could not be
+read) is always shown with its fix.
+"""
 
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "FEEDBACK",
+    "SCHEMA_VERSION",
     "format_value",
     "grade_text",
     "grade_json",
+    "invalid_file_json",
     "class_summary_text",
     "class_json",
     "gradebook_header",
     "gradebook_row",
+    "gradescope_json",
     "verify_text",
     "verify_json",
 ]
 
-MARK = {"correct": "✓", "wrong": "✗", "missing": "✗"}
+SCHEMA_VERSION = 2
+"""Version of the ``check --json`` document (2: statuses incl. invalid, error codes, student_id, files)."""
+FEEDBACK = ("full", "hints", "verdict")
+MARK = {"correct": "✓", "wrong": "✗", "missing": "✗", "invalid": "✗"}
 
 
 def format_value(value: Any) -> str:
@@ -58,57 +73,87 @@ def _points(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
 
 
-def _field_lines(f: Any, convention: str | None, show_derivation: bool) -> list[str]:
+def _where(file: str, line: int | None, what: str = "") -> str:
+    """A place in a named file, ``[answers.toml line 7]`` (named: it may be the question file)."""
+    if not line:
+        return ""
+    name = Path(file).name if file else ""
+    return f"  [{what}{name + ' ' if name else ''}line {line}]"
+
+
+def _check(feedback: str) -> str:
+    if feedback not in FEEDBACK:
+        raise ValueError(f"unknown feedback {feedback!r}; choose one of {', '.join(FEEDBACK)}")
+    return feedback
+
+
+def _field_lines(f: Any, convention: str | None, show_derivation: bool, feedback: str = "full") -> list[str]:
     label = _field_label(f.name, convention)
+    full = feedback == "full"
+    if f.status == "invalid":
+        return [f"  {MARK['invalid']} {label:<20} invalid answer: {f.invalid.message}" + _where(f.file, f.line)]
     expected = _shape_or_pair(f.name, f.expected)
+    tol = f"  (tolerance {f.tolerance})" if f.tolerance != "exact" else ""
     if f.status == "correct":
         extra = f"  ({f.note})" if f.note else ""
-        tol = f"  (tolerance {f.tolerance})" if f.tolerance != "exact" else ""
-        return [f"  {MARK['correct']} {label:<20} {expected}{tol}{extra}"]
-    given = "no answer" if f.given is None else f"you wrote {_shape_or_pair(f.name, f.given)}"
-    lines = [
-        f"  {MARK['wrong']} {label:<20} expected {expected}, {given}"
-        + (f"  (tolerance {f.tolerance})" if f.tolerance != "exact" else "")
-    ]
-    if f.line:
-        lines[-1] += f"  [line {f.line}]"
-    if f.note:
+        shown = expected if full else "right"
+        return [f"  {MARK['correct']} {label:<20} {shown}{tol}{extra}"]
+    if f.given is None:
+        head = (f"expected {expected}, no answer" if full else "no answer") + _where(f.file, f.line, "question at ")
+    else:
+        given = f"you wrote {_shape_or_pair(f.name, f.given)}"
+        head = (f"expected {expected}, {given}" if full else f"{given}: wrong") + tol + _where(f.file, f.line)
+    lines = [f"  {MARK['wrong']} {label:<20} {head}"]
+    if f.note and full:
         lines.append(f"      note: {f.note}")
-    if f.hint:
+    if f.hint and feedback in ("full", "hints"):
         lines.append(f"      hint: {f.hint}")
-    if show_derivation and f.derivation:
+    if show_derivation and full and f.derivation:
         lines.append("      derivation:")
         lines.append(_indent(f.derivation, 8))
     return lines
 
 
-def _rows_lines(f: Any, show_derivation: bool, max_cells: int = 12) -> list[str]:
+def _rows_lines(f: Any, show_derivation: bool, feedback: str = "full", max_cells: int = 12) -> list[str]:
     right = sum(1 for c in f.cells if c.correct)
     mark = MARK["correct"] if f.status == "correct" else MARK["wrong"]
     lines = [f"  {mark} {'rows':<20} {right}/{len(f.cells)} cells right"]
     if f.note:
         lines.append(f"      note: {f.note}")
-    wrong = [c for c in f.cells if c.status == "wrong"]
+    if f.status == "invalid":
+        lines.append(f"      invalid answer: {f.invalid.message}" + _where(f.file, f.line))
+    carried = [c for c in f.cells if c.correct and c.note.startswith("carried forward")]
+    if carried and feedback != "verdict":
+        lines.append(f"    ✓ {len(carried)} cell(s) right given your own earlier values (carried forward)")
+    wrong = [c for c in f.cells if c.status in ("wrong", "invalid")]
     for c in wrong[:max_cells]:
-        for block in _field_lines(c, None, show_derivation):
+        for block in _field_lines(c, None, show_derivation, feedback):
             lines.extend("  " + line if line else line for line in block.splitlines())
     if len(wrong) > max_cells:
         lines.append(f"      ... and {len(wrong) - max_cells} more wrong cells (see --json)")
     missing = [c for c in f.cells if c.status == "missing"]
-    if missing:
+    if missing and feedback == "full":
         lines.append(f"    {MARK['wrong']} no answer for {len(missing)} cell(s), expected:")
         for c in missing[: max_cells * 3]:
             lines.append(f"        {c.name:<28} {_shape_or_pair(c.name, c.expected)}")
         if len(missing) > max_cells * 3:
             lines.append(f"        ... and {len(missing) - max_cells * 3} more (see --json)")
+    elif missing:
+        lines.append(f"    {MARK['wrong']} no answer for {len(missing)} cell(s): " + ", ".join(c.name for c in missing))
     return lines
 
 
-def grade_text(result: Any, *, show_derivation: bool = True) -> str:
+def grade_text(result: Any, *, show_derivation: bool = True, feedback: str = "full") -> str:
     """A graded file for one student at the terminal."""
+    _check(feedback)
     head = result.title or "homework"
     who = f" (student: {result.student})" if result.student else ""
+    who += f" [id {result.student_id}]" if result.student_id else ""
     out = [f"{head} - {result.path}{who}", ""]
+    for item in result.invalid:
+        out.append(f"{MARK['invalid']} invalid answer: {item.message}" + _where(result.path, item.line))
+    if result.invalid:
+        out.append("")
     for q in result.questions:
         title = f"{q.id}" + (f": {q.text}" if q.text else "")
         out.append(f"{title}  [{_points(q.points)} / {_points(q.max_points)} points]")
@@ -116,18 +161,20 @@ def grade_text(result: Any, *, show_derivation: bool = True) -> str:
             out.append(f"  {MARK['wrong']} could not be graded: {q.error}")
         for f in q.fields:
             if f.name == "rows":
-                out.extend(_rows_lines(f, show_derivation))
+                out.extend(_rows_lines(f, show_derivation, feedback))
             else:
-                out.extend(_field_lines(f, q.convention, show_derivation))
-        for note in q.notes:
-            out.append(f"  note: {note}")
+                out.extend(_field_lines(f, q.convention, show_derivation, feedback))
+        if feedback == "full":
+            out.extend(f"  note: {note}" for note in q.notes)
         out.append("")
-    fields = [f for q in result.questions for f in q.fields]
+    fields = [f for q in result.questions for f in q.fields if f.max_points]
     right = sum(1 for f in fields if f.correct)
     pct = 100 * result.score / result.max_score if result.max_score else 100.0
+    invalid = len(result.invalid_answers)
     out.append(
-        f"Score: {_points(result.score)} / {_points(result.max_score)} ({pct:.0f}%),"
+        f"Score: {_points(round(result.score, 4))} / {_points(result.max_score)} ({pct:.0f}%),"
         f" {right} of {len(fields)} answers right"
+        + (f"; {invalid} answer(s) could not be read (see above)" if invalid else "")
     )
     return "\n".join(out) + "\n"
 
@@ -140,50 +187,149 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _field_json(f: Any) -> dict:
+def _score(value: float) -> float:
+    return round(float(value), 4)
+
+
+def _invalid_json(item: Any, file: str) -> dict:
+    return {
+        "code": item.code,
+        "field": item.field,
+        "question": item.question,
+        "message": item.message,
+        "problem": item.problem,
+        "fix": item.fix,
+        "file": file,
+        "line": item.line,
+    }
+
+
+def _field_json(f: Any, feedback: str = "full") -> dict:
+    full = feedback == "full"
     out = {
         "field": f.name,
         "status": f.status,
         "correct": f.correct,
-        "expected": _jsonable(f.expected),
         "given": _jsonable(f.given),
-        "points": f.points,
-        "max_points": f.max_points,
+        "points": _score(f.points),
+        "max_points": _score(f.max_points),
         "tolerance": f.tolerance,
-        "hint": f.hint,
-        "note": f.note,
+        "file": f.file,
         "line": f.line,
-        "derivation": f.derivation if not f.correct else "",
     }
+    if full:
+        out["expected"] = _jsonable(f.expected)
+        out["note"] = f.note
+        out["derivation"] = f.derivation if not f.correct else ""
+    if feedback in ("full", "hints"):
+        out["hint"] = f.hint
+    if f.invalid is not None:
+        out["error"] = _invalid_json(f.invalid, f.file)
     if f.cells:
-        out["cells"] = [_field_json(c) for c in f.cells]
+        out["cells"] = [_field_json(c, feedback) for c in f.cells]
     return out
 
 
-def grade_json(result: Any) -> dict:
+def grade_json(result: Any, feedback: str = "full") -> dict:
     """A graded file for autograders."""
+    _check(feedback)
     return {
+        "schema_version": SCHEMA_VERSION,
+        "status": "invalid_answers" if result.has_invalid else "graded",
         "path": result.path,
         "title": result.title,
         "student": result.student,
-        "score": result.score,
-        "max_score": result.max_score,
+        "student_id": result.student_id,
+        "score": _score(result.score),
+        "max_score": _score(result.max_score),
         "all_correct": result.all_correct,
+        "feedback": feedback,
+        "errors": [_invalid_json(i, result.path) for i in result.invalid_answers],
         "questions": [
             {
                 "id": q.id,
                 "text": q.text,
                 "kind": q.kind,
                 "convention": q.convention,
-                "points": q.points,
-                "max_points": q.max_points,
+                "points": _score(q.points),
+                "max_points": _score(q.max_points),
                 "correct": q.correct,
                 "error": q.error,
-                "notes": list(q.notes),
-                "fields": [_field_json(f) for f in q.fields],
+                "notes": list(q.notes) if feedback == "full" else [],
+                "fields": [_field_json(f, feedback) for f in q.fields],
             }
             for q in result.questions
         ],
+    }
+
+
+def invalid_file_json(path: str, error: Any, code: str = "invalid_file") -> dict:
+    """The JSON for a file that could not be graded at all (``check --json`` still prints JSON)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "status": "invalid_file",
+        "path": path,
+        "score": 0.0,
+        "max_score": None,
+        "all_correct": False,
+        "errors": [
+            {
+                "code": code,
+                "message": str(error),
+                "problem": getattr(error, "problem", str(error)),
+                "fix": getattr(error, "fix", "") or "",
+                "file": path,
+            }
+        ],
+        "questions": [],
+    }
+
+
+# --------------------------------------------------------------------------- Gradescope
+
+
+def gradescope_json(result: Any, feedback: str = "hints", error: Any = None) -> dict:
+    """Gradescope's autograder ``results.json``: score, max_score and one test per question.
+
+    With ``error`` (a file that could not be read at all) the score is 0 and
+    the output says why.
+    """
+    _check(feedback)
+    if result is None:
+        return {
+            "score": 0.0,
+            "output": f"Your answer file could not be graded: {error}",
+            "visibility": "visible",
+            "stdout_visibility": "hidden",
+            "tests": [],
+        }
+    tests = []
+    for q in result.questions:
+        lines = []
+        if q.error:
+            lines.append(f"could not be graded: {q.error}")
+        for f in q.fields:
+            block = (
+                _rows_lines(f, False, feedback) if f.name == "rows" else _field_lines(f, q.convention, False, feedback)
+            )
+            lines.extend(line.strip() for line in block)
+        tests.append(
+            {
+                "name": q.id + (f": {q.text}" if q.text else ""),
+                "score": _score(q.points),
+                "max_score": _score(q.max_points),
+                "output": "\n".join(lines),
+                "visibility": "visible",
+            }
+        )
+    extra = [f"invalid answer: {i.message}" + _where(result.path, i.line) for i in result.invalid]
+    return {
+        "score": _score(result.score),
+        "max_score": _score(result.max_score),
+        "output": "\n".join(extra),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
     }
 
 
@@ -191,28 +337,42 @@ def grade_json(result: Any) -> dict:
 
 
 def gradebook_header(columns: list[str]) -> list[str]:
-    return ["file", "student", "status", "score", "max_score", "percent"] + columns + ["reason"]
+    return ["student_id", "file", "student", "status", "score", "max_score", "percent"] + columns + ["reason"]
 
 
-def gradebook_row(entry: Any, columns: list[str]) -> list[str]:
-    """One CSV row: 1/0 per question field, empty when the file could not be graded."""
+def _fraction(f: Any) -> str:
+    """A field's share earned, 0 to 1 (a table with 26 of 27 cells right: 0.963)."""
+    if not f.max_points:
+        return "1" if f.correct else "0"
+    value = f.points / f.max_points
+    return "1" if value == 1 else ("0" if value == 0 else f"{value:.3f}")
+
+
+def gradebook_row(entry: Any, columns: list[str], max_score: float = 0.0) -> list[str]:
+    """One CSV row: the fraction earned per question field; an invalid file scores 0 with its reason."""
     if entry.result is None:
-        return [entry.path, "", "invalid", "", "", ""] + [""] * len(columns) + [entry.error]
+        return (
+            [entry.student_id, entry.path, "", "invalid", "0", _points(max_score), "0.0"]
+            + ["0"] * len(columns)
+            + [entry.error]
+        )
     r = entry.result
-    marks = {f"{q.id}.{f.name}": ("1" if f.correct else "0") for q in r.questions for f in q.fields}
+    marks = {f"{q.id}.{f.name}": _fraction(f) for q in r.questions for f in q.fields if f.max_points}
     pct = 100 * r.score / r.max_score if r.max_score else 100.0
-    reasons = "; ".join(f"{q.id}: {q.error}" for q in r.questions if q.error)
+    reasons = [f"{q.id}: {q.error}" for q in r.questions if q.error]
+    reasons += [f"line {i.line}: {i.message}" if i.line else i.message for i in r.invalid_answers]
     return (
         [
+            entry.student_id,
             entry.path,
             r.student,
-            "graded",
+            "invalid answers" if r.has_invalid else "graded",
             _points(round(r.score, 4)),
             _points(r.max_score),
             f"{pct:.1f}",
         ]
         + [marks.get(c, "") for c in columns]
-        + [reasons]
+        + ["; ".join(reasons)]
     )
 
 
@@ -220,11 +380,20 @@ def class_summary_text(summary: Any) -> str:
     """How many students got each field right, in question order."""
     out = [
         f"Graded {summary.graded} of {len(summary.entries)} file(s)"
-        + (f"; {summary.invalid} invalid:" if summary.invalid else "")
+        + (f"; {summary.invalid} invalid (scored 0):" if summary.invalid else "")
     ]
     for e in summary.entries:
         if e.result is None:
             out.append(f"  {MARK['wrong']} {e.path}: {e.error}")
+    partly = [e for e in summary.entries if e.result is not None and e.result.has_invalid]
+    if partly:
+        out.append(f"{len(partly)} file(s) with answers that could not be read (those answers scored 0):")
+        for e in partly:
+            first = e.result.invalid_answers[0]
+            out.append(f"  {MARK['invalid']} {e.path}: {first.message}" + _where(e.path, first.line))
+    if summary.skipped:
+        out.append(f"Skipped {len(summary.skipped)} file(s) that are not .toml:")
+        out.extend(f"  - {p}" for p in summary.skipped)
     if summary.graded:
         out.append("")
         width = max([len(c) for c in summary.columns] + [14])
@@ -234,26 +403,38 @@ def class_summary_text(summary: Any) -> str:
             pct = 100 * right / total if total else 0.0
             bar = "#" * round(pct / 10)
             out.append(f"  {column:<{width}}  {right:>3}/{total:<3} {pct:5.0f}%  {bar}")
-        out.append("")
-        out.append(f"Mean score: {summary.mean_score:.2f} / {_points(summary.max_score)}")
+    out.append("")
+    out.append(
+        f"Mean score: {summary.mean_score:.2f} / {_points(summary.max_score)}"
+        + (" (invalid files count as 0)" if summary.invalid else "")
+    )
     if summary.gradebook:
         out.append(f"Gradebook written to {summary.gradebook}")
     return "\n".join(out) + "\n"
 
 
-def class_json(summary: Any) -> dict:
+def class_json(summary: Any, feedback: str = "full") -> dict:
     return {
+        "schema_version": SCHEMA_VERSION,
         "files": len(summary.entries),
         "graded": summary.graded,
         "invalid": summary.invalid,
-        "mean_score": summary.mean_score,
-        "max_score": summary.max_score,
+        "with_invalid_answers": sum(1 for e in summary.entries if e.result is not None and e.result.has_invalid),
+        "skipped": list(summary.skipped),
+        "mean_score": _score(summary.mean_score),
+        "max_score": _score(summary.max_score),
         "gradebook": summary.gradebook,
         "fields": [
             {"field": c, "right": summary.counts[c][0], "graded": summary.counts[c][1]} for c in summary.columns
         ],
         "students": [
-            {"path": e.path, "error": e.error, "result": grade_json(e.result) if e.result else None}
+            {
+                "path": e.path,
+                "student_id": e.student_id,
+                "error": e.error,
+                "score": _score(e.result.score) if e.result else 0.0,
+                "result": grade_json(e.result, feedback) if e.result else None,
+            }
             for e in summary.entries
         ],
     }

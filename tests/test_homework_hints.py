@@ -1,0 +1,226 @@
+"""Hints that name the right mistake (issue 11 point 4): one planted mistake per test.
+
+Each answer below is worked by hand under the mistake named in its comment;
+the test checks that exactly that mistake is named first.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from convcalc.homework import grade_homework, parse_text
+from convcalc.homework.misconceptions import CATALOGUE
+
+MODEL_CACHE: dict = {}
+
+
+def hint(inp: str, layer: str, answer: str, name: str, extra: str = "") -> str:
+    text = f'[[question]]\nid = "q"\ninput = "{inp}"\nlayer = {layer}\n{extra}[question.answer]\n{answer}\n'
+    result = grade_homework(parse_text(text, "a.toml"), model_cache=MODEL_CACHE)
+    f = next(f for f in result.questions[0].fields if f.name == name)
+    assert f.status == "wrong", (f.status, f.expected, f.given)
+    return f.hint
+
+
+CONV6 = '{ kind = "conv2d", out_channels = 6, kernel = 3 }'  # on 3x32x32: 6x30x30, params 168, flops 151200
+
+
+PLANTED = [
+    # (id, input, layer, answer, field, the hint must start with)
+    # ceil_mode=True, 7x7, k2 s2: ceil(5/2)+1 = 4; floor gives 3.
+    (
+        "ceil_mode_ignored",
+        "1x7x7",
+        '{ kind = "pool2d", kernel = 2, stride = 2, ceil_mode = true }',
+        "output_shape = [1, 3, 3]",
+        "output_shape",
+        "ceil_mode ignored",
+    ),
+    # ceil_mode=False, 7x7, k2 s2: floor(5/2)+1 = 3; rounding up gives 4.
+    (
+        "ceil_instead_of_floor",
+        "1x7x7",
+        '{ kind = "pool2d", kernel = 2, stride = 2 }',
+        "output_shape = [1, 4, 4]",
+        "output_shape",
+        "rounded up where Paddle rounds down",
+    ),
+    # 32x32, k3, p1: 32; padding on one side only: 32+1-3+1 = 31.
+    (
+        "padding_once",
+        "3x32x32",
+        '{ kind = "conv2d", out_channels = 6, kernel = 3, padding = 1 }',
+        "output_shape = [6, 31, 31]",
+        "output_shape",
+        "padding counted on one side only",
+    ),
+    # 32x32, k5, p2: 32; padding ignored: 32-5+1 = 28.
+    (
+        "padding_ignored",
+        "3x32x32",
+        '{ kind = "conv2d", out_channels = 6, kernel = 5, padding = 2 }',
+        "output_shape = [6, 28, 28]",
+        "output_shape",
+        "padding ignored",
+    ),
+    # LeNet S4: avg pool on 16x10x10 is 16*5*5 = 400 paddle FLOPs; 0 treats it like max pooling.
+    (
+        "avgpool_flops_zero",
+        "16x10x10",
+        '{ kind = "pool2d", kernel = 2, stride = 2, mode = "avg" }',
+        "flops = 0",
+        "flops",
+        "average-pooling FLOPs given as 0",
+    ),
+    # LeNet F6: 120*84 + 84 = 10164; without the bias 10080.
+    (
+        "linear_bias_forgotten",
+        "120",
+        '{ kind = "linear", out_features = 84 }',
+        "params = 10080",
+        "params",
+        "bias forgotten: a fully connected layer has one bias per output feature",
+    ),
+    # 6*3*3*3 + 6 = 168; without the bias 162.
+    ("conv_bias_forgotten", "3x32x32", CONV6, "params = 162", "params", "bias forgotten: each of the P kernels"),
+    # MACs 30*30*6*27 = 145800; 2 x MACs = 291600 (paddle: 151200).
+    ("two_macs", "3x32x32", CONV6, "flops = 291600", "flops", "FLOPs given as 2 x MACs"),
+    # 6 output maps; the 3 input channels used instead: [3, 30, 30].
+    (
+        "input_channels_for_output_shape",
+        "3x32x32",
+        CONV6,
+        "output_shape = [3, 30, 30]",
+        "output_shape",
+        "input channels used for the output channels",
+    ),
+    # ... and in the parameter count: 3*3*3*3 + 3 = 84.
+    (
+        "input_channels_for_output_params",
+        "3x32x32",
+        CONV6,
+        "params = 84",
+        "params",
+        "input channels used for the output channels",
+    ),
+    # 28x28 output maps written without their 6 channels.
+    (
+        "channels_left_out",
+        "1x32x32",
+        '{ kind = "conv2d", out_channels = 6, kernel = 5 }',
+        "output_shape = [28, 28]",
+        "output_shape",
+        "the channels are missing",
+    ),
+    # 8x8, k3, s2, no padding: floor(5/2)+1 = 3; stride ignored: 8-3+1 = 6.
+    (
+        "stride_ignored",
+        "1x8x8",
+        '{ kind = "conv2d", out_channels = 1, kernel = 3, stride = 2 }',
+        "output_shape = [1, 6, 6]",
+        "output_shape",
+        "stride ignored",
+    ),
+    # batch 4: 4*151200 = 604800; the batch not multiplied in: 151200.
+    ("batch_not_multiplied", "4x3x32x32", CONV6, "flops = 151200", "flops", "the batch size was not multiplied in"),
+    # 3x28x32, k3: [6, 26, 30]; swapped [6, 30, 26].
+    (
+        "height_width_swapped",
+        "3x28x32",
+        CONV6,
+        "output_shape = [6, 30, 26]",
+        "output_shape",
+        "height and width swapped",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", PLANTED, ids=[c[0] for c in PLANTED])
+def test_planted_mistake_names_exactly_that_mistake(case):
+    _, inp, layer, answer, name, expected = case
+    got = hint(inp, layer, answer, name)
+    assert got.startswith(expected), got
+    assert "; or " not in got, got  # no second, wrong explanation
+
+
+def test_receptive_field_without_jumps():
+    # conv k3 s2 then conv k3: r = 1 + 2 = 3, j = 2, r = 3 + 2*2 = 7; without the jump 5.
+    conv = '{ kind = "conv2d", out_channels = 1, kernel = 3'
+    layers = f"[{conv}, stride = 2 }}, {conv} }}]"
+    text = f'[[question]]\nid = "q"\ninput = "1x32x32"\nlayers = {layers}\n[question.answer]\nrf = 5\n'
+    f = grade_homework(parse_text(text, "a.toml")).questions[0].fields[0]
+    assert f.expected == 7 and f.hint.startswith("strides ignored in the receptive field")
+
+
+def test_macs_given_for_paddle_flops_of_a_biased_conv():
+    # params right (168), so the bias was not forgotten: 145800 are the MACs.
+    assert hint("3x32x32", CONV6, "params = 168\nflops = 145800", "flops").startswith("MACs given")
+
+
+def test_the_explanation_consistent_with_other_answers_comes_first():
+    # 145800 is both the MACs and the paddle FLOPs without the 6 biases.
+    # The student's params (162) also forgot the bias: that explanation comes first, alone.
+    got = hint("3x32x32", CONV6, "params = 162\nflops = 145800", "flops")
+    assert got.startswith("bias forgotten") and "MACs" not in got
+    # With params right, the MACs come first, alone.
+    got = hint("3x32x32", CONV6, "params = 168\nflops = 145800", "flops")
+    assert got.startswith("MACs given") and "bias forgotten" not in got
+    # With nothing else to go on, both are named.
+    got = hint("3x32x32", CONV6, "flops = 145800", "flops")
+    assert "bias forgotten" in got and "MACs given" in got
+
+
+def test_model_rows_name_the_layer_kinds_own_mistakes():
+    # LeNet linear6 (120 -> 84) without its bias: 10080; pool4 (avg) FLOPs as 0 (paddle: 400).
+    text = """
+[[question]]
+id = "lenet"
+model = "book_paddle_lenet"
+input = "1x1x32x32"
+ask = ["rows"]
+row_fields = ["params", "flops"]
+[[question.answer.rows]]
+layer = "linear6"
+params = 10080
+flops = 10080
+[[question.answer.rows]]
+layer = "pool4"
+params = 0
+flops = 0
+"""
+    rows = grade_homework(parse_text(text, "a.toml"), model_cache=MODEL_CACHE).questions[0].fields[0]
+    cells = {c.name: c for c in rows.cells}
+    assert cells["linear6.params"].hint.startswith("bias forgotten: a fully connected layer")
+    assert cells["pool4.flops"].hint.startswith("average-pooling FLOPs given as 0")
+
+
+def test_every_misconception_in_the_catalogue_has_a_planted_test():
+    planted = {
+        "ceil_ignored",
+        "ceil_not_floor",
+        "padding_once",
+        "no_padding",
+        "pool_zero",
+        "linear_no_bias",
+        "conv_no_bias",
+        "two_macs",
+        "in_channels",
+        "no_channels",
+        "no_stride",
+        "no_batch",
+        "swap_hw",
+        "rf_no_jump",
+        "macs",
+    }
+    tested_elsewhere = {  # tests/test_homework.py
+        "no_plus_one",
+        "paddle",
+        "rf_plus_one",
+        "extra_one",
+        "flops",
+        "no_dilation",
+        "input_size_flops",
+        "bn_trainable",
+        "bn_with_running",
+    }
+    assert set(CATALOGUE) <= planted | tested_elsewhere
