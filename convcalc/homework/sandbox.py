@@ -214,6 +214,7 @@ class Run:
     output_tail: bytes = b""
     output_bytes: int = 0
     flooded: bool = False
+    output_reader: threading.Thread | None = None
 
     def kill(self) -> None:
         """Kill the whole run: the unshare process (PID 1 inside follows, then every process in the namespace)."""
@@ -227,14 +228,18 @@ class Run:
             pass
 
     def wait(self, timeout: float = 10.0) -> int | None:
+        """The exit code, once the process has ended and its output has been read to the end."""
         try:
-            return self.proc.wait(timeout=timeout)
+            code = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
             try:
-                return self.proc.wait(timeout=timeout)
+                code = self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:  # pragma: no cover - a process in D state
                 return None
+        if self.output_reader is not None:
+            self.output_reader.join(timeout=2.0)  # a leftover holding the pipe (only without isolation)
+        return code
 
     def output(self, limit: int = 800) -> str:
         """The end of what the program printed (warnings dropped), for a failure report."""
@@ -356,7 +361,8 @@ def start(
         os.close(out_w)
     run = Run(proc=proc, limits=limits, job=job, isolated=isolate, frames=queue.Queue())
     threading.Thread(target=_frames, args=(proto_r, run.frames, run), daemon=True).start()
-    threading.Thread(target=_output, args=(out_r, run), daemon=True).start()
+    run.output_reader = threading.Thread(target=_output, args=(out_r, run), daemon=True)
+    run.output_reader.start()
     return run
 
 
