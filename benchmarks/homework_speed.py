@@ -1,6 +1,6 @@
-"""Homework checking speed: a 200-student class end to end (goal <= 10 s).
+"""Homework checking speed (issue 11, point 6).
 
-Class part: writes 200 answer files for examples/homework/chapter5_questions.toml
+Class part (goal <= 10 s): writes 200 answer files for examples/homework/chapter5_questions.toml
 (the answer key with planted mistakes: bias forgotten, MACs for FLOPs, a wrong
 table cell, an unreadable answer in a few, a broken file) into a temporary
 folder, then runs ``convcalc check FOLDER --questions ... --gradebook`` as a
@@ -8,13 +8,24 @@ user would (a fresh process, paddle and the LeNet model question included).
 Prints the seconds, the ratio to the 10 s goal, and the ratio to grading a
 single file the same way (the fixed cost of a run).
 
-    python benchmarks/homework_speed.py [--students 200]
+verify-op part (goal <= 3 s per operator, sandbox start included): runs ``verify_op`` in this
+process on a student's loop Conv2D, the book's Conv2D and Pool2D, each in the sandbox and, as
+the baseline in the same run, without it (``--no-sandbox``: same worker, same protocol, no
+namespaces).  Prints wall seconds (median of ``--runs``), the CPU seconds of the worker and of
+the checker (less sensitive to a busy machine: on an idle machine the wall time is about the
+larger of the two, as they overlap), the sandbox's overhead as a ratio, the start of an empty
+sandbox alone (unshare + the read-only root, no paddle), and one cold CLI run
+(``python -m convcalc verify-op``, a fresh process: the checker's own paddle import included).
+
+    python benchmarks/homework_speed.py [--part class|verify|all] [--students 200] [--runs 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -22,8 +33,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 EXAMPLES = ROOT / "examples" / "homework"
 CLASS_GOAL_S = 10.0
+
+# --------------------------------------------------------------------------- class part
 
 
 def student_file(key: str, i: int) -> str:
@@ -75,11 +89,100 @@ def class_part(students: int) -> None:
     print(f"  per extra file: {1000 * (c_class - c_one) / max(students - 1, 1):.1f} ms CPU")
 
 
+# --------------------------------------------------------------------------- verify-op part
+
+VERIFY_GOAL_S = 3.0
+OPS = ROOT / "tests" / "data" / "homework" / "ops"
+
+
+def _cpu(who: int) -> float:
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+
+
+def _operators() -> dict[str, tuple[str, str]]:
+    ops = {"student loop Conv2D (good_conv.py)": (f"{OPS}/good_conv.py:Conv2D", "conv2d")}
+    spec = importlib.util.find_spec("convcalc.models.book")
+    if spec and spec.origin:
+        ops["book Conv2D"] = (f"{spec.origin}:Conv2D", "conv2d")
+        ops["book Pool2D (max and avg)"] = (f"{spec.origin}:Pool2D", "pool2d")
+    return ops
+
+
+def _time_verify(target: str, kind: str, isolate: bool, runs: int) -> tuple[float, float, float, bool]:
+    """Median (wall, worker CPU, checker CPU) seconds and whether every run passed."""
+    from convcalc.homework.verify_op import verify_op
+
+    walls, worker, checker, passed = [], [], [], True
+    for _ in range(runs):
+        w0, c0, t0 = _cpu(resource.RUSAGE_CHILDREN), _cpu(resource.RUSAGE_SELF), time.perf_counter()
+        r = verify_op(target, kind, isolate=isolate)
+        walls.append(time.perf_counter() - t0)
+        worker.append(_cpu(resource.RUSAGE_CHILDREN) - w0)
+        checker.append(_cpu(resource.RUSAGE_SELF) - c0)
+        passed = passed and r.passed
+    return statistics.median(walls), statistics.median(worker), statistics.median(checker), passed
+
+
+def _cli(target: str, kind: str) -> tuple[float, float, int]:
+    """One cold ``python -m convcalc verify-op`` run: (wall, CPU of the whole process tree, exit code)."""
+    c0, t0 = _cpu(resource.RUSAGE_CHILDREN), time.perf_counter()
+    cmd = [sys.executable, "-m", "convcalc", "verify-op", target, "--kind", kind]
+    code = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+    return time.perf_counter() - t0, _cpu(resource.RUSAGE_CHILDREN) - c0, code
+
+
+def _sandbox_start(runs: int) -> float:
+    from convcalc.homework import sandbox
+
+    times = []
+    for _ in range(runs):
+        job = sandbox.new_job()
+        (job / "files" / "p.py").write_text("")
+        t0 = time.perf_counter()
+        run = sandbox.start([sys.executable, "-I", "-S", "/job/p.py"], job)
+        sandbox.first_frame(run, 30)
+        run.wait()
+        times.append(time.perf_counter() - t0)
+        run.close()
+    return statistics.median(times)
+
+
+def verify_part(runs: int) -> None:
+    import paddle  # noqa: F401 - the checker's own import, paid once per process, not per operator
+
+    print(f"verify-op, median of {runs} run(s) per line; goal <= {VERIFY_GOAL_S:g} s per operator")
+    print(f"  empty sandbox start (unshare, read-only root, PID 1, exit): {_sandbox_start(runs):.3f} s")
+    for label, (target, kind) in _operators().items():
+        b_wall, b_worker, b_checker, b_ok = _time_verify(target, kind, False, runs)
+        wall, worker, checker, ok = _time_verify(target, kind, True, runs)
+        print(f"  {label}:")
+        for name, w, wc, cc, good in (
+            ("sandboxed   ", wall, worker, checker, ok),
+            ("--no-sandbox", b_wall, b_worker, b_checker, b_ok),
+        ):
+            verdict = "pass" if good else "FAIL"
+            print(f"    {name} {w:6.2f} s wall; CPU {wc:5.2f} s worker, {cc:5.2f} s checker  {verdict}")
+        print(
+            f"    sandbox overhead x{wall / b_wall:.2f} wall, x{worker / max(b_worker, 1e-9):.2f} worker CPU;"
+            f" ratio to the goal {wall / VERIFY_GOAL_S:.2f} wall, {max(worker, checker) / VERIFY_GOAL_S:.2f} CPU"
+            " (goal <= 1.00)"
+        )
+    target, kind = _operators()["student loop Conv2D (good_conv.py)"]
+    wall, cpu, code = _cli(target, kind)
+    print(f"  cold CLI run (good_conv.py): {wall:.2f} s wall, {cpu:.2f} s CPU of the process tree, exit {code}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--part", choices=("class", "verify", "all"), default="all")
     parser.add_argument("--students", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=3, help="verify-op runs per operator and mode (median)")
     args = parser.parse_args()
-    class_part(args.students)
+    if args.part in ("class", "all"):
+        class_part(args.students)
+    if args.part in ("verify", "all"):
+        verify_part(max(1, args.runs))
 
 
 if __name__ == "__main__":

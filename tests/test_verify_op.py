@@ -1,9 +1,9 @@
-"""verify-op: students' operators checked against paddle.nn in a separate process.
+"""verify-op: students' operators checked against paddle.nn; the student's code runs in a sandbox.
 
 The book's operators and the vectorised twins must pass; deliberately broken
 student files (tests/data/homework/ops/) must fail with the right message.
-Each check starts one child process (paddle's import dominates), so the
-default set runs two at a time in a module fixture.
+Each check starts one sandbox (paddle's import dominates), so the default set
+runs two at a time in a module fixture.  Hostile files: tests/test_sandbox.py.
 """
 
 from __future__ import annotations
@@ -28,13 +28,21 @@ def _book_file() -> str | None:
 
 BOOK = _book_file()
 
-# name -> (target, kind, mode, timeout)
+# name -> (target, kind, mode, timeout[, keyword arguments])
 DEFAULT_RUNS = {
     "padding_ignored": (f"{OPS}/conv_padding_ignored.py:Conv2D", "conv2d", None, 60),
     "stride_twice": (f"{OPS}/conv_stride_twice.py:Conv2D", "conv2d", None, 60),
     "kernel_flipped": (f"{OPS}/conv_kernel_flipped.py:Conv2D", "conv2d", None, 60),
     "infinite_loop": (f"{OPS}/conv_infinite_loop.py:Conv2D", "conv2d", None, 3),
     "raises": (f"{OPS}/conv_raises.py:Conv2D", "conv2d", None, 60),
+    "no_bias": (f"{OPS}/conv_no_bias.py:Conv2D", "conv2d", None, 60),
+    "no_bias_allowed": (f"{OPS}/conv_no_bias.py:Conv2D", "conv2d", None, 60, {"bias": False}),
+    "weight_layout": (f"{OPS}/conv_weight_layout.py:Conv2D", "conv2d", None, 60),
+    "avg_counts_padding": (f"{OPS}/pool_avg_counts_padding.py:Pool2D", "pool2d", "avg", 60),
+    "bias_forgotten": (f"{OPS}/conv_bias_forgotten.py:Conv2D", "conv2d", None, 60),
+    "exits": (f"{OPS}/exits.py:Conv2D", "conv2d", None, 60),
+    "import_loops": (f"{OPS}/import_loops.py:Conv2D", "conv2d", None, 3),
+    "detached_weight": (f"{OPS}/conv_detached_weight.py:Conv2D", "conv2d", None, 60),
 }
 if BOOK:
     DEFAULT_RUNS.update(
@@ -50,7 +58,7 @@ if BOOK:
 @pytest.fixture(scope="module")
 def results():
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(verify_op, t, k, m, s) for name, (t, k, m, s) in DEFAULT_RUNS.items()}
+        futures = {name: pool.submit(verify_op, *run[:4], **(run[4:] or [{}])[0]) for name, run in DEFAULT_RUNS.items()}
         return {name: f.result() for name, f in futures.items()}
 
 
@@ -64,6 +72,7 @@ def test_book_conv_passes(results, name):
     assert r.passed, r
     assert r.tried == r.total == 9
     assert r.reference == "paddle.nn.Conv2D"
+    assert not any("gradients not checked" in n for n in r.notes)  # gradients were compared too
 
 
 @needs_book
@@ -81,7 +90,7 @@ def test_padding_ignored_fails_on_the_first_padded_config(results):
     assert not r.passed and r.failure == "wrong output shape"
     assert r.config_index == 2 and "padding 1" in r.config
     # 5x5, k3, p1: (5 + 2 - 3)//1 + 1 = 5; without padding 3.
-    assert r.expected_shape == [2, 2, 5, 5] and r.got_shape == [2, 2, 3, 3]
+    assert r.expected_shape == [2, 3, 5, 5] and r.got_shape == [2, 3, 3, 3]
     assert r.hint.startswith("padding ignored")
     assert r.tried == 1
 
@@ -116,6 +125,48 @@ def test_raising_operator(results):
     assert "conv_raises.py line" in r.detail
 
 
+def test_conv_without_bias_fails_unless_the_assignment_has_none(results):
+    r = results["no_bias"]
+    assert not r.passed and r.config_index == 1
+    assert r.failure.startswith("no bias parameter") and "5.18" in r.failure
+    assert "--no-bias" in r.hint
+    ok = results["no_bias_allowed"]
+    assert ok.passed and ok.tried == ok.total == 9
+    assert any("--no-bias" in n for n in ok.notes)
+
+
+def test_weight_layout_is_named(results):
+    r = results["weight_layout"]
+    assert not r.passed
+    # Configuration 1 has D = P = 1 (either layout fits); configuration 2 has D = 2, P = 3.
+    assert r.config_index == 2 and r.tried == 1
+    assert r.failure == "weight should be [P, D, k, k] = [3, 2, 3, 3], got [D, P, k, k] = [2, 3, 3, 3]"
+    assert "output channel" in r.hint
+
+
+def test_avg_pool_counting_padding_gets_its_hint(results):
+    r = results["avg_counts_padding"]
+    assert not r.passed and r.failure == "wrong values"
+    assert "padding 1" in r.config  # the unpadded configurations passed
+    assert r.tried == 6 and r.hint.startswith("the average counted the padded zeros")
+
+
+def test_bias_forgotten_exit_and_import_hang(results):
+    r = results["bias_forgotten"]
+    assert not r.passed and r.failure == "wrong values" and r.hint.startswith("bias not added")
+    r = results["exits"]
+    assert not r.passed and r.failure == "the operator's process exited with code 3 before reporting"
+    assert "sys.exit" in r.hint
+    r = results["import_loops"]
+    assert r.failure == "timed out after 3 s while importing import_loops.py" and "top level" in r.hint
+
+
+def test_gradients_are_checked(results):
+    r = results["detached_weight"]
+    assert not r.passed and r.config_index == 1
+    assert r.failure == "no gradient reached the weight (the forward values are right)"
+
+
 def test_cli_exit_codes_and_json(capsys):
     # Usage errors never start a process: exit 2 with one line.
     assert main(["verify-op", f"{OPS}/nope.py:Conv2D", "--kind", "conv2d"]) == 2
@@ -124,6 +175,8 @@ def test_cli_exit_codes_and_json(capsys):
     assert "FILE.py:ClassName" in capsys.readouterr().err
     assert main(["verify-op", f"{OPS}/good_conv.py:Conv2D", "--kind", "conv2d", "--timeout", "0"]) == 2
     capsys.readouterr()
+    assert main(["verify-op", f"{OPS}/good_conv.py:Conv2D", "--kind", "conv2d", "--memory", "lots"]) == 2
+    assert "not a memory size" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- slower extras
@@ -140,9 +193,6 @@ def test_student_copy_of_book_conv_passes_and_cli_json(capsys):
 @pytest.mark.parametrize(
     "target,kind,mode,timeout,failure,hint",
     [
-        ("conv_bias_forgotten.py:Conv2D", "conv2d", None, 60, "wrong values", "bias not added"),
-        ("import_loops.py:Conv2D", "conv2d", None, 3, "timed out after 3 s while importing", "top level"),
-        ("exits.py:Conv2D", "conv2d", None, 60, "exited with code 3", "sys.exit"),
         ("pool_always_avg.py:Pool2D", "pool2d", "max", 60, "wrong values", "computes avg pooling"),
         ("pool_off_by_one.py:Pool2D", "pool2d", None, 60, "wrong output shape", "off by one"),
         ("good_conv.py:NoSuchClass", "conv2d", None, 60, "has no 'NoSuchClass'", ""),

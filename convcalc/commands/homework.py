@@ -1,8 +1,8 @@
 """``convcalc check`` (grade homework files) and ``convcalc verify-op`` (check an operator).
 
 Import-light: only argparse here.  Layer questions never import paddle;
-model questions and ``verify-op`` do (``verify-op`` only in a child process
-that runs the student's code).
+model questions and ``verify-op`` do (``verify-op`` for Paddle's reference; the
+student's code runs only in a sandboxed child process).
 """
 
 from __future__ import annotations
@@ -41,13 +41,17 @@ VERIFY_EPILOG = """\
 examples:
   convcalc verify-op my_conv.py:Conv2D --kind conv2d
   convcalc verify-op my_pool.py:Pool2D --kind pool2d --mode avg --timeout 30
+  convcalc verify-op my_conv.py:Conv2D --kind conv2d --no-bias --memory 1G
 
 The operator is built like the book's (Conv2D(in_channels, out_channels,
-kernel_size, stride, padding), Pool2D(size, mode, stride)), its weights are
-copied from a paddle.nn.Conv2D, and its output is compared on a small grid of
-configurations.  The student's code runs in a separate process with a time
-limit.  Exit 0 when every configuration matches, 1 on the first mismatch
-(with its configuration, max |diff| and shapes), 2 on a usage error.
+kernel_size, stride, padding), Pool2D(size, mode, stride)), fresh random weights
+and bias are copied in, and its output and gradients are compared with Paddle's
+on a small grid of configurations.  The student's code runs in a sandbox (new
+namespaces: read-only system, private /tmp, no network, no access to your files,
+limits on time, memory, processes and output); it only sends arrays back, and
+this process decides.  Exit 0 when every configuration matches, 1 on the first
+mismatch (with its configuration, max |diff| and shapes), 2 on a usage error or
+when the machine cannot isolate the code (then --no-sandbox runs it unisolated).
 """
 
 
@@ -129,6 +133,23 @@ def register(subparsers) -> None:
         default=60.0,
         metavar="S",
         help="seconds the student's code may run (default 60; paddle's start-up not counted)",
+    )
+    vp.add_argument(
+        "--no-bias",
+        action="store_true",
+        help="the assignment's Conv2D has no bias: compare with a bias-free paddle.nn.Conv2D"
+        " (default: the book's Conv2D, eq. 5.18, must have one)",
+    )
+    vp.add_argument(
+        "--memory",
+        default="2G",
+        metavar="SIZE",
+        help="memory (address space) the student's process may use (default 2G)",
+    )
+    vp.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run the student's code WITHOUT isolation (only for trusted code, or where the kernel offers none)",
     )
     vp.add_argument("--json", action="store_true", help="print JSON")
     vp.set_defaults(func=run_verify)
@@ -238,10 +259,19 @@ def _write_gradescope(path: str, result, feedback: str, error=None) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    from convcalc.homework.sandbox import parse_size
     from convcalc.homework.verify_op import verify_op
     from convcalc.render.homework import verify_json, verify_text
 
-    result = verify_op(args.target, args.kind, args.mode, args.timeout)
+    result = verify_op(
+        args.target,
+        args.kind,
+        args.mode,
+        args.timeout,
+        bias=not args.no_bias,
+        memory=parse_size(args.memory),
+        isolate=not args.no_sandbox,
+    )
     if args.json:
         _print_json(verify_json(result))
     else:

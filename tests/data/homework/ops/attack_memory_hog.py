@@ -1,0 +1,3 @@
+"""Hostile: at import, holds 3 GiB of memory (every page touched)."""
+
+held = b"x" * (3 << 30)

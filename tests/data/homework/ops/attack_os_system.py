@@ -1,0 +1,9 @@
+"""Hostile: at import, runs shell commands; MARK is replaced by the test with a path it owns."""
+
+import os
+
+MARK = "/tmp/convcalc-os-system-mark"
+
+status = os.system(f"id > {MARK}")
+if status != 0:
+    raise RuntimeError(f"os.system returned {status}")
