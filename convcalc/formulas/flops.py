@@ -87,6 +87,7 @@ ELEMENTWISE_OPS: dict[str, int] = {
     # one elementary function or comparison per element
     "relu": 1, "tanh": 1, "exp": 1, "log": 1, "sqrt": 1, "rsqrt": 1, "abs": 1, "pow": 1,
     "square": 1, "erf": 1, "sin": 1, "cos": 1, "reciprocal": 1, "floor": 1, "ceil": 1, "sign": 1,
+    "equal": 1, "not_equal": 1, "less_than": 1, "less_equal": 1, "greater_than": 1, "greater_equal": 1,
     # the operations of each activation's formula
     "relu6": 2,          # min(max(x, 0), 6)
     "leaky_relu": 2,     # max(x, a*x)
@@ -96,6 +97,7 @@ ELEMENTWISE_OPS: dict[str, int] = {
     "silu": 5,           # x * sigmoid(x)
     "swish": 5,
     "gelu": 5,           # 0.5 * x * (1 + erf(x / sqrt(2)))
+    "gelu_tanh": 9,      # 0.5*x*(1 + tanh(sqrt(2/pi)*(x + 0.044715*x**3))), GELU(approximate=True)
     "hardswish": 5,      # x * min(max(x + 3, 0), 6) / 6
     "hardsigmoid": 4,    # max(min(x/6 + 1/2, 1), 0)
     "elu": 4,            # x > 0 ? x : a*(exp(x) - 1)
@@ -423,25 +425,25 @@ def batchnorm_flops(
 
 
 def norm_flops(
-    groups: Quantity, group_size: Quantity, affine_numel: Quantity = 0,
+    groups: Quantity, group_size: Quantity, affine: int = 2,
     convention: str | Convention = Convention.PADDLE,
 ) -> sympy.Expr:
     """FLOPs of a normalisation that computes its statistics (LayerNorm, GroupNorm, InstanceNorm).
 
     Per group of ``n`` values: mean ``n`` (``n-1`` adds, a divide), centred
     values ``n``, squares ``n``, their sum ``n-1``, divide 1, ``+ eps`` 1,
-    square root 1, divide by it ``n``: ``5n + 2``; plus a scale and a shift
-    per value when affine (``affine_numel`` values).  paddle and macs: 0
-    (``paddle.flops`` has no rule for these).
+    square root 1, divide by it ``n``: ``5n + 2``; plus ``affine`` ops per
+    value (2: a scale and a shift; 1: only one of them; 0: none).  paddle and
+    macs: 0 (``paddle.flops`` has no rule for these).
 
-    >>> norm_flops(197, 768, 197 * 768, convention='flops')   # one ViT LayerNorm
+    >>> norm_flops(197, 768, convention='flops')   # one ViT LayerNorm
     1059466
     """
     conv = as_convention(convention)
     if conv is not Convention.FLOPS:
         return sympy.Integer(0)
-    g, n, a = as_expr(groups, "groups"), as_expr(group_size, "group_size"), as_expr(affine_numel, "affine_numel")
-    return sympy.expand(g * (5 * n + 2) + 2 * a)
+    g, n = as_expr(groups, "groups"), as_expr(group_size, "group_size")
+    return sympy.expand(g * (5 * n + 2 + affine * n))
 
 
 def _window(kernel_size) -> sympy.Expr:
