@@ -22,7 +22,8 @@ from typing import Any
 import sympy
 
 from convcalc import formulas as F
-from convcalc.formulas import ELEMENTWISE_OPS, Convention
+from convcalc.formulas import Convention
+from convcalc.formulas.flops import ELEMENTWISE_OPS
 
 __all__ = ["OpContext", "OpCost", "register_op", "has_op_rule", "op_cost"]
 

@@ -10,7 +10,6 @@ One source of truth for every number convcalc prints.  Never imports paddle.
 """
 
 from convcalc.formulas.flops import (
-    ELEMENTWISE_OPS,
     Convention,
     activation_flops,
     adaptive_avgpool_flops,
@@ -82,7 +81,6 @@ __all__ = [
     "batchnorm_params",
     "batchnorm_running_stats",
     # FLOPs (5.4, 5.8, 5.21)
-    "ELEMENTWISE_OPS",
     "conv_flops",
     "convnd_flops",
     "conv_transpose_flops",
