@@ -266,7 +266,7 @@ def _load_builtins() -> None:
             lay = ctx.layer
             x = ctx.input_shapes[0]
             groups = groups_of(lay, x)
-            affine = sum(1 for name in ("weight", "bias") if getattr(lay, name, None) is not None)
+            affine = sum(1 for name in ("weight", "scale", "bias") if getattr(lay, name, None) is not None)
             return Cost(F.norm_flops(groups, _numel(x) / groups, affine, ctx.convention), "norm_flops")
 
         return rule
