@@ -172,3 +172,53 @@ def test_transformer_encoder_layer_row():
     assert group_totals(rep)["layer"][1] == want == int(rep.totals.flops)
     assert group_totals(rep)["layer.self_attn"][1] == _mha_macs(5, 16, 2)
     assert rep.gaps.flops_complete
+
+
+# ------------------------------------------------------------------ vision transformers
+def _vit_macs(dim: int, depth: int, mlp: int, tokens: int = 197, patch_pixels: int = 3 * 16 * 16,
+              classes: int = 1000) -> dict:
+    """ViT MACs by hand, by kind of work: the patch conv, the linears, attention's two matmuls, the head."""
+    return {
+        "patch conv": (tokens - 1) * dim * patch_pixels,
+        "projections": depth * 4 * tokens * dim * dim,           # q, k, v, out
+        "mlp": depth * 2 * tokens * dim * mlp,
+        "attention matmuls": depth * 2 * tokens * tokens * dim,   # q @ k^T and weights @ v, all heads
+        "head": dim * classes,                                    # on the class token only
+    }
+
+
+def test_deit_tiny_parameters_and_macs_by_hand():
+    from convcalc.models.zoo import build_model
+
+    model = build_model("deit_tiny").model
+    assert sum(int(p.size) for p in model.parameters()) == 5_717_416
+    rep = analyze(model, (3, 224, 224), convention="macs")
+    want = _vit_macs(192, 12, 768)
+    got = {
+        "conv": sum(int(r.flops) for r in rep.records if r.kind == "Conv2D"),
+        "linear": sum(int(r.flops) for r in rep.records if r.kind == "Linear"),
+        "matmul": sum(int(r.flops) for r in rep.records if r.kind == "matmul"),
+    }
+    assert got == {"conv": want["patch conv"], "linear": want["projections"] + want["mlp"] + want["head"],
+                   "matmul": want["attention matmuls"]}
+    assert int(rep.totals.flops) == sum(want.values()) and rep.gaps.flops_complete
+    # every block's row carries its attention and MLP; the blocks and the rest add up to the total once
+    groups = group_totals(rep)
+    blocks = sum(groups[f"blocks.{i}"][1] for i in range(12))
+    assert blocks + want["patch conv"] + want["head"] == int(rep.totals.flops)
+
+
+def test_vit_b_16_has_the_papers_parameter_count():
+    from convcalc.models.zoo import build_model
+
+    model = build_model("vit_b_16").model
+    assert sum(int(p.size) for p in model.parameters()) == 86_567_656
+
+
+@pytest.mark.slow
+def test_vit_b_16_macs_match_torchvisions_fvcore_count():
+    """torchvision's table: 17.56 "GFLOPS" for ViT-B/16, counted by fvcore one per multiply-accumulate."""
+    from convcalc.models.zoo import build_model
+
+    rep = analyze(build_model("vit_b_16").model, (3, 224, 224), convention="macs")
+    assert int(rep.totals.flops) == sum(_vit_macs(768, 12, 3072).values()) == 17_563_828_224
