@@ -222,3 +222,10 @@ def test_vit_b_16_macs_match_torchvisions_fvcore_count():
 
     rep = analyze(build_model("vit_b_16").model, (3, 224, 224), convention="macs")
     assert int(rep.totals.flops) == sum(_vit_macs(768, 12, 3072).values()) == 17_563_828_224
+
+
+def test_deit_tiny_paddle_convention_is_paddle_flops():
+    from convcalc.models.zoo import build_model
+
+    model = build_model("deit_tiny").model
+    assert int(analyze(model, (3, 224, 224), convention="paddle").totals.flops) == paddle_flops(model, (1, 3, 224, 224))
