@@ -53,6 +53,7 @@ from convcalc.formulas.receptive import (
 )
 from convcalc.formulas.shapes import (
     conv_output_size,
+    conv_transpose_output_size,
     effective_dilation,
     effective_kernel,
     narrow_conv_output_size,
@@ -67,6 +68,7 @@ __all__ = [
     "as_convention",
     # shapes (5.2-5.3, 5.6-5.14)
     "conv_output_size",
+    "conv_transpose_output_size",
     "pool_output_size",
     "effective_kernel",
     "effective_dilation",

@@ -117,6 +117,15 @@ def _conv_output_size():
     )
 
 
+def _conv_transpose_output_size():
+    from convcalc.formulas import shapes
+
+    m, u, s, d = _pos("M U S d")
+    (p,) = _nonneg("P,")
+    return (Form("", "M'", shapes.conv_transpose_output_size(m, u, s, p, d)),
+            Form("output_padding O", "M'", shapes.conv_transpose_output_size(m, u, s, p, d, _pos("O"))))
+
+
 def _pool_output_size():
     from convcalc.formulas import shapes
 
@@ -406,6 +415,12 @@ _TABLE: dict[str, tuple[str, str, str, str, Callable[[], tuple[Form, ...]]]] = {
         "Output length of a convolution on one axis, with stride, padding and dilation "
         "(floor of the padded span over the stride, plus one).",
         _SHAPE_LEGEND + ", P_1/P_2 padding before/after", _conv_output_size,
+    ),
+    "conv_transpose_output_size": (
+        _S, "5.6 (inverted)",
+        "Output length of a transposed convolution: the length a convolution with the same kernel, "
+        "stride and padding maps back to M (plus output_padding).",
+        _SHAPE_LEGEND + ", O output_padding", _conv_transpose_output_size,
     ),
     "pool_output_size": (
         _S, "5.20, 5.21 (of 5.2.2)",
