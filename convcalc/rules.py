@@ -363,6 +363,23 @@ def _load_builtins() -> None:
 
         return rule
 
+    def rnn(ctx: RuleContext) -> Cost:
+        """SimpleRNN/LSTM/GRU as one leaf: every layer and direction runs its cell once per step."""
+        lay = ctx.layer
+        x = ctx.input_shapes[0]
+        steps, batch = (x[0], x[1]) if lay.time_major else (x[1], x[0])
+        mode = {"LSTM": "lstm", "GRU": "gru", "RNN_RELU": "rnn_relu"}.get(str(lay.mode), "rnn_tanh")
+        bias = any("bias" in name for name, _ in lay.named_parameters())
+        flops = sympy.Integer(0)
+        for layer_index in range(lay.num_layers):
+            size = lay.input_size if layer_index == 0 else lay.hidden_size * lay.num_directions
+            flops += lay.num_directions * F.rnn_cell_flops(size, lay.hidden_size, mode, batch, steps, bias,
+                                                           ctx.convention)
+        return Cost(sympy.expand(flops), "rnn_cell_flops x layers x directions")
+
+    for cls in (nn.SimpleRNN, nn.LSTM, nn.GRU):
+        register_rule(cls)(rnn)
+
     register_rule(nn.SimpleRNNCell)(cell(lambda lay: "rnn_relu" if "relu" in str(lay.activation) else "rnn_tanh"))
     register_rule(nn.LSTMCell)(cell(lambda lay: "lstm"))
     register_rule(nn.GRUCell)(cell(lambda lay: "gru"))

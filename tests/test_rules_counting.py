@@ -302,3 +302,22 @@ def test_embedding_rule_counts_nothing():
 
         cost = rule.cost(RuleContext(layer, ((1, 3),), tuple(out.shape), as_convention(conv)))
         assert int(cost.flops) == 0
+
+
+@pytest.mark.parametrize("make", [lambda: nn.LSTM(4, 8), lambda: nn.GRU(4, 8, num_layers=2, direction="bidirect"),
+                                  lambda: nn.SimpleRNN(4, 8, time_major=True)])
+def test_rnn_layers_macs_from_their_weights(make):
+    """RNN layers (one leaf each): every weight matrix meets every step of every sequence once."""
+    from convcalc.formulas import as_convention
+    from convcalc.rules import RuleContext, find_rule
+
+    layer = make()
+    layer.eval()
+    x = paddle.rand([6, 3, 4]) if layer.time_major else paddle.rand([3, 6, 4])  # 3 sequences of 6 steps
+    out, _ = layer(x)
+    weights = sum(prod(p.shape) for name, p in layer.named_parameters() if name.startswith("weight"))
+    _, rule = find_rule(layer)
+    cost = rule.cost(RuleContext(layer, (tuple(x.shape),), tuple(out.shape), as_convention("macs")))
+    assert int(cost.flops) == 3 * 6 * weights
+    paddle_cost = rule.cost(RuleContext(layer, (tuple(x.shape),), tuple(out.shape), as_convention("paddle")))
+    assert int(paddle_cost.flops) == paddle_flops(layer, tuple(x.shape)) == 0  # paddle.flops has no RNN rule
