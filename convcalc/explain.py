@@ -472,14 +472,14 @@ def _conv_transpose2d(input_shape, out_channels=None, kernel=None, stride=1, pad
     _params.conv_params(c, p_out, (kh, kw), g, bias)  # validates channels and groups
     config = dict(out_channels=out_channels, kernel=kernel, stride=stride, padding=padding,
                   output_padding=output_padding, dilation=dilation, groups=groups, bias=bias)
-    M, U, S, P_, d_, O = _sym("M"), _sym("U"), _sym("S"), _nn("P"), _sym("d"), _sym("O")
+    M, U, S, P_, d_, o_sym = _sym("M"), _sym("U"), _sym("S"), _nn("P"), _sym("d"), _sym("O")
     steps: list[Step] = []
     outs = []
     for axis, size, k, st, pd, op, dl in (("height", h, kh, sh, ph, oph, dh), ("width", w, kw, sw, pw, opw, dw)):
         out = _shapes.conv_transpose_output_size(size, k, st, pd, dl, op)
         keff = _s(k) if dl == 1 else f"({_s(dl)}*({_s(k)} - 1) + 1)"
         steps.append(Step(f"output_{axis}", "5.6 (inverted)", "conv_transpose_output_size",
-                          _shapes.conv_transpose_output_size(M, U, S, P_, d_, O),
+                          _shapes.conv_transpose_output_size(M, U, S, P_, d_, o_sym),
                           f"({_s(size)} - 1)*{_s(st)} - 2*{_s(pd)} + {keff} + {_s(op)}", out))
         outs.append(out)
     oh, ow = outs
@@ -626,7 +626,7 @@ def _rnn_cell(input_shape, hidden_size=None, mode="lstm", steps=1, bias=True):
         lambda cv: _flops.rnn_cell_flops(i, hs, mode, 1, t, bias, cv),
         {"paddle": "0 (paddle.flops has no RNN rule)", "macs": f"{_s(t)}*{g}*{_s(hs)}*({_s(i)} + {_s(hs)})",
          "flops": f"{_s(t)}*{_s(hs)}*({g}*(2*{_s(i)} + 2*{_s(hs)} - 1" + (" + 2" if bias else "")
-         + f") + gate arithmetic)"},
+         + ") + gate arithmetic)"},
     )
     return dict(hidden_size=hidden_size, mode=mode, steps=steps, bias=bias), (i,), out
 

@@ -86,7 +86,7 @@ def test_other_conventions_on_book_lenet(convention):
     if convention == "macs":
         assert int(report.totals.flops) == conv_macs + linear_macs
     else:
-        bias_adds = 28 * 28 * 6 + 10 * 10 * 16 + 120 + 84 + 10
+        # every conv/linear output: K multiplies, K-1 adds, one bias add = 2K, twice its MACs
         relus = 6 * 28 * 28 + 16 * 10 * 10 + 120 + 84
         maxpool = 6 * 14 * 14 * 3  # 3 comparisons per 2x2 window
         avgpool = 16 * 5 * 5 * 4  # 3 adds and a divide per 2x2 window

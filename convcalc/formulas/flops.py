@@ -25,7 +25,6 @@ and accepts ``convention=`` as a string or :class:`Convention`.
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Sequence
 
 import sympy

@@ -79,7 +79,7 @@ def gap_lines(report: Report) -> list[str]:
     if g.flops_complete:
         return []
     lines = ["No FLOP rule (counted as 0 above, so the total is a lower bound; add one with "
-             "convcalc.register_rule or convcalc.op_rules.register_op):"]
+             "convcalc.register_rule or convcalc.register_op):"]
     kinds: dict[str, list[str]] = {}
     by_path = {r.path: r.kind for r in report.records}
     for path in g.layers_without_rule:
