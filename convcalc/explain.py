@@ -609,10 +609,9 @@ def _rnn_cell(input_shape, hidden_size=None, mode="lstm", steps=1, bias=True):
     (i,) = _input("rnn_cell", input_shape, 1)
     hs, t = as_expr(hidden_size, "hidden_size"), as_expr(steps, "steps")
     bias = _check_bool(bias, "bias")
-    gates = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
-    if mode not in gates:
-        raise UnknownNameError("RNN mode", str(mode), gates)
-    g = gates[mode]
+    if mode not in _flops.RNN_GATES:
+        raise UnknownNameError("RNN mode", str(mode), _flops.RNN_GATES)
+    g = _flops.RNN_GATES[mode]
     I_, H_, T_ = _sym("I"), _sym("H"), _sym("T")
     out = [
         Step("output_shape", "", "", sympy.Tuple(H_), f"({_s(hs)},)", (hs,)),

@@ -684,7 +684,8 @@ def embedding_flops(out_numel: Quantity, convention: str | Convention = Conventi
     return sympy.Integer(0)
 
 
-_RNN_GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
+RNN_GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
+"""Gates per recurrent cell kind: each is one ``W_ih x + b_ih + W_hh h + b_hh`` of ``H`` units."""
 # operations after the gate pre-activations, per hidden unit (see rnn_cell_flops)
 _RNN_TAIL = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 18, "gru": 13}
 
@@ -712,11 +713,11 @@ def rnn_cell_flops(
     61440
     """
     conv = as_convention(convention)
-    if mode not in _RNN_GATES:
-        raise UnknownNameError("RNN mode", str(mode), _RNN_GATES)
+    if mode not in RNN_GATES:
+        raise UnknownNameError("RNN mode", str(mode), RNN_GATES)
     i, h = as_expr(input_size, "input_size"), as_expr(hidden_size, "hidden_size")
     b, t = as_expr(batch, "batch"), as_expr(steps, "steps")
-    g = _RNN_GATES[mode]
+    g = RNN_GATES[mode]
     if conv is Convention.PADDLE:
         return sympy.Integer(0)
     if conv is Convention.MACS:
