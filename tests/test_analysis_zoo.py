@@ -19,7 +19,9 @@ from convcalc.models.zoo import build_model, list_entries  # noqa: E402
 OTHER_SIZE = {"book_lenet": (1, 33, 33), "book_lenet_vectorized": (1, 34, 34), "book_paddle_lenet": (1, 35, 35),
               "lenet": (2, 1, 28, 28), "inception_v3": (3, 331, 331),
               # fixed-size flatten before their classifiers: vary the batch instead
-              "alexnet": (2, 3, 224, 224), "googlenet": (2, 3, 224, 224)}
+              "alexnet": (2, 3, 224, 224), "googlenet": (2, 3, 224, 224),
+              # learned position embeddings fix the number of patches
+              "deit_tiny": (2, 3, 224, 224), "vit_b_16": (2, 3, 224, 224)}
 LIGHT = [e.name for e in list_entries() if not e.heavy]
 HEAVY = [e.name for e in list_entries() if e.heavy]
 
