@@ -231,7 +231,7 @@ def test_statistic_norms_by_hand(make, shape, groups):
 
 
 @pytest.mark.parametrize("cls,shape", [(nn.BatchNorm1D, (4, 6, 10)), (nn.BatchNorm2D, (2, 6, 5, 5)),
-                                       (nn.BatchNorm3D, (1, 6, 3, 4, 4))])
+                                       (nn.BatchNorm3D, (1, 6, 3, 4, 4)), (nn.BatchNorm, (2, 6, 3, 3))])
 def test_batchnorm_by_hand_and_paddle(cls, shape):
     model = nn.Sequential(cls(6))
     numel = prod(shape)
@@ -254,6 +254,12 @@ def test_upsample_by_hand(mode, taps):
     _, y_shape = eager_shapes(model, (1, 3, 5, 6))[id(model[0])]
     assert int(report(model, (1, 3, 5, 6), "macs").totals.flops) == taps * prod(y_shape)
     assert int(report(model, (1, 3, 5, 6), "paddle").totals.flops) == paddle_flops(model, (1, 3, 5, 6)) == 0
+
+
+def test_layers_paddle_counts_as_zero_or_per_element():
+    """ReLU6 and Dropout (paddle.flops: 0), LeakyReLU (numel), Linear after them, as paddle.flops counts."""
+    model = nn.Sequential(nn.ReLU6(), nn.Dropout(0.5), nn.LeakyReLU(), nn.Linear(4, 3))
+    assert int(report(model, (2, 3, 4), "paddle").totals.flops) == paddle_flops(model, (2, 3, 4)) == 24 + 6 * 12
 
 
 def test_activations_by_their_formulas():
