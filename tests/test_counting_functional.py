@@ -229,3 +229,27 @@ def test_deit_tiny_paddle_convention_is_paddle_flops():
 
     model = build_model("deit_tiny").model
     assert int(analyze(model, (3, 224, 224), convention="paddle").totals.flops) == paddle_flops(model, (1, 3, 224, 224))
+
+
+def test_a_container_with_a_gap_below_shows_a_lower_bound():
+    class Block(nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2D(4, 4, 3, padding=1)
+            self.lrn = nn.LocalResponseNorm(3)
+
+        def forward(self, x):
+            return self.lrn(self.conv(x))
+
+    class Net(nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.block = Block()
+            self.head = nn.Sequential(nn.Conv2D(4, 4, 1), nn.ReLU())
+
+        def forward(self, x):
+            return self.head(self.block(x))
+
+    md = report_markdown(report(Net(), (1, 4, 6, 6), "macs"))
+    block_macs, head_macs = 36 * 4 * 36, 36 * 4 * 4
+    assert f"*≥ {block_macs:,}*" in md and f"*{head_macs:,}*" in md and f"*≥ {head_macs:,}*" not in md

@@ -119,6 +119,21 @@ def group_totals(report: Report) -> dict[str, tuple[sympy.Expr, sympy.Expr]]:
     return {k: (sympy.expand(v[0]), sympy.expand(v[1])) for k, v in out.items()}
 
 
+def incomplete_groups(report: Report) -> set[str]:
+    """Container paths with a layer or op without a FLOP rule somewhere below (their subtotal is a lower bound)."""
+    containers = [r.path for r in report.records if not r.is_leaf]
+    out: set[str] = set()
+    for r in report.records:
+        if r.is_leaf and not r.has_rule:
+            owner = r.parent if r.is_functional else r.path
+            out.update(c for c in containers if c and (owner == c or owner.startswith(c + ".")))
+    return out
+
+
+def _group_flops(flops, path: str, incomplete: set[str]) -> str:
+    return ("≥ " if path in incomplete else "") + quantity(flops)
+
+
 def visible(report: Report, depth: int | None) -> list[LayerRecord]:
     if depth is None:
         return list(report.records)
@@ -145,6 +160,7 @@ def report_renderables(report: Report, depth: int | None = None) -> list:
     table.add_column("Jump", justify="right", no_wrap=True)
     table.add_column("Start", justify="right", no_wrap=True)
     groups = group_totals(report)
+    incomplete = incomplete_groups(report)
     for rec in visible(report, depth):
         indent = "  " * max(rec.depth - 1, 0)
         label = rec.path.rsplit(".", 1)[-1] if not rec.is_functional else rec.path.split(":", 1)[1]
@@ -164,7 +180,7 @@ def report_renderables(report: Report, depth: int | None = None) -> list:
             name.stylize("bold")
             table.add_row(
                 name, shape_text(rec.output_shape), Text(quantity(g_params), style="dim"),
-                Text(quantity(g_flops), style="dim"), size, jump, start,
+                Text(_group_flops(g_flops, rec.path, incomplete), style="dim"), size, jump, start,
             )
     return [table, totals_text(report)]
 
@@ -294,6 +310,7 @@ def report_markdown(report: Report, depth: int | None = None) -> str:
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     groups = group_totals(report)
+    incomplete = incomplete_groups(report)
     for rec in visible(report, depth):
         size, jump, start = field_text(rec)
         indent = "&nbsp;&nbsp;" * max(rec.depth - 1, 0)
@@ -303,7 +320,7 @@ def report_markdown(report: Report, depth: int | None = None) -> str:
             label = f"{indent}{rec.path} ({rec.kind})"
         else:
             gp, gf = groups.get(rec.path, (0, 0))
-            params, flops = f"*{quantity(gp)}*", f"*{quantity(gf)}*"
+            params, flops = f"*{quantity(gp)}*", f"*{_group_flops(gf, rec.path, incomplete)}*"
             label = f"{indent}**{rec.path or report.model}** ({rec.kind})"
         lines.append(f"| {label} | {shape_text(rec.output_shape)} | {params} | {flops} | {size} | {jump} | {start} |")
     lines += ["", totals_text(report).plain.replace("\n", "  \n"), ""]
