@@ -253,3 +253,39 @@ def test_a_container_with_a_gap_below_shows_a_lower_bound():
     md = report_markdown(report(Net(), (1, 4, 6, 6), "macs"))
     block_macs, head_macs = 36 * 4 * 36, 36 * 4 * 4
     assert f"*≥ {block_macs:,}*" in md and f"*{head_macs:,}*" in md and f"*≥ {head_macs:,}*" not in md
+
+
+class FunctionalOps(nn.Layer):
+    """Transposed conv, resampling, norms, pooling and softmax called functionally."""
+
+    def __init__(self):
+        super().__init__()
+        self.up_w = self.create_parameter([4, 2, 2, 2])          # C_in 4, C_out 2, 2x2
+        self.ln_w = self.create_parameter([8])
+        self.ln_b = self.create_parameter([8], is_bias=True)
+
+    def forward(self, x):                                       # [1, 4, 4, 8]
+        u = PF.conv2d_transpose(x, self.up_w, stride=2)          # [1, 2, 8, 16]
+        b = PF.interpolate(x, scale_factor=2, mode="bilinear")   # [1, 4, 8, 16]
+        n = PF.layer_norm(x, [8], self.ln_w, self.ln_b)          # [1, 4, 4, 8]
+        p = PF.adaptive_avg_pool2d(x, 2)                         # [1, 4, 2, 2]
+        m = PF.max_pool2d(x, 2)                                  # [1, 4, 2, 4]
+        s = PF.softmax(x, axis=-1)                               # [1, 4, 4, 8]
+        return u.sum() + b.sum() + n.sum() + p.sum() + m.sum() + s.sum()
+
+
+def test_functional_ops_by_hand():
+    model = FunctionalOps()
+    flops = {}
+    macs = {}
+    for conv, out in (("flops", flops), ("macs", macs)):
+        for r in report(model, (1, 4, 4, 8), conv).records:
+            if r.is_functional:
+                out[r.kind] = out.get(r.kind, 0) + int(r.flops)
+    assert macs["conv2d_transpose"] == 4 * 4 * 8 * 2 * 4            # each input value meets 2 x 2x2 weights
+    assert flops["conv2d_transpose"] == 2 * macs["conv2d_transpose"] - 2 * 8 * 16   # 1 product per output
+    assert macs["bilinear_interp"] == 4 * 8 * 16 * 4 and flops["bilinear_interp"] == 4 * 8 * 16 * 7
+    assert flops["layer_norm"] == 16 * (5 * 8 + 2 + 2 * 8)          # 16 rows of 8
+    assert flops["pool2d"] == 4 * 4 * 2 * 4 + 4 * 2 * 4 * 3         # adaptive avg 2x4 windows; max 2x2 windows
+    assert flops["softmax"] == 16 * (3 * 8 - 1)
+    assert all(r.has_rule for r in report(model, (1, 4, 4, 8), "flops").records)
