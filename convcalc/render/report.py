@@ -130,7 +130,8 @@ def incomplete_groups(report: Report) -> set[str]:
     return out
 
 
-def _group_flops(flops, path: str, incomplete: set[str]) -> str:
+def group_flops_text(flops, path: str, incomplete: set[str]) -> str:
+    """A container's FLOP subtotal, ``≥ N`` when a gap lies below it (see :func:`incomplete_groups`)."""
     return ("≥ " if path in incomplete else "") + quantity(flops)
 
 
@@ -180,7 +181,7 @@ def report_renderables(report: Report, depth: int | None = None) -> list:
             name.stylize("bold")
             table.add_row(
                 name, shape_text(rec.output_shape), Text(quantity(g_params), style="dim"),
-                Text(_group_flops(g_flops, rec.path, incomplete), style="dim"), size, jump, start,
+                Text(group_flops_text(g_flops, rec.path, incomplete), style="dim"), size, jump, start,
             )
     return [table, totals_text(report)]
 
@@ -320,7 +321,7 @@ def report_markdown(report: Report, depth: int | None = None) -> str:
             label = f"{indent}{rec.path} ({rec.kind})"
         else:
             gp, gf = groups.get(rec.path, (0, 0))
-            params, flops = f"*{quantity(gp)}*", f"*{_group_flops(gf, rec.path, incomplete)}*"
+            params, flops = f"*{quantity(gp)}*", f"*{group_flops_text(gf, rec.path, incomplete)}*"
             label = f"{indent}**{rec.path or report.model}** ({rec.kind})"
         lines.append(f"| {label} | {shape_text(rec.output_shape)} | {params} | {flops} | {size} | {jump} | {start} |")
     lines += ["", totals_text(report).plain.replace("\n", "  \n"), ""]
