@@ -29,6 +29,7 @@ __all__ = [
     "analyze",
     "summary",
     "register_rule",
+    "register_op",
 ]
 
 _LAZY = {
@@ -38,6 +39,7 @@ _LAZY = {
     "analyze": ("convcalc.analysis", "analyze"),
     "summary": ("convcalc.summary", "summary"),
     "register_rule": ("convcalc.rules", "register_rule"),
+    "register_op": ("convcalc.op_rules", "register_op"),
 }
 
 

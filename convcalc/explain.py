@@ -26,6 +26,16 @@ Layer kinds and their configuration (defaults after ``=``):
     ``out_features, bias=True`` (``input_shape`` is ``(in_features,)``)
 ``batchnorm``
     no options (``input_shape`` is ``(C, H, W)``)
+``conv_transpose2d``
+    ``out_channels, kernel, stride=1, padding=0, output_padding=0, dilation=1, groups=1, bias=True``
+``layernorm``
+    ``normalized_dims=1, affine=True`` (``input_shape`` any, e.g. ``(197, 768)``)
+``softmax``
+    ``axis=-1, log=False``
+``attention``
+    ``heads, bias=True`` (``input_shape`` is ``(T, D)``: tokens, width; nn.MultiHeadAttention)
+``rnn_cell``
+    ``hidden_size, mode="lstm"|"gru"|"rnn_tanh"|"rnn_relu", steps=1, bias=True`` (``input_shape`` ``(I,)``)
 
 ``kernel``, ``stride`` and ``dilation`` are one number or ``(height, width)``.
 ``padding`` is one number, ``(before, after)`` applied to both axes,
@@ -48,7 +58,8 @@ from convcalc.formulas._common import as_expr, check_at_least, pair
 
 __all__ = ["Step", "Derivation", "KINDS", "explain_layer"]
 
-KINDS = ("conv2d", "pool2d", "linear", "batchnorm")
+KINDS = ("conv2d", "pool2d", "linear", "batchnorm", "conv_transpose2d", "layernorm", "softmax", "attention",
+         "rnn_cell")
 """The layer kinds :func:`explain_layer` knows."""
 
 _CONVENTIONS = ("paddle", "macs", "flops")
@@ -329,7 +340,7 @@ def _conv2d(input_shape, out_channels=None, kernel=None, stride=1, padding=0, di
     subs = {
         "paddle": f"{pos}*{per_kernel}" + (f" + {pos}" if bias else ""),
         "macs": f"{pos}*{per_kernel}",
-        "flops": f"2*{pos}*{per_kernel}" + (f" + {pos}" if bias else ""),
+        "flops": f"{pos}*(2*{per_kernel} - 1" + (" + 1)" if bias else ")"),
     }
     steps += _flop_steps(
         "conv_flops", "5.21" if bias else "5.4, 5.8",
@@ -405,7 +416,7 @@ def _linear(input_shape, out_features=None, bias=True):
     subs = {
         "paddle": _mul(i, o),
         "macs": _mul(i, o),
-        "flops": f"2*{_mul(i, o)}" + (f" + {_s(o)}" if bias else ""),
+        "flops": f"{_s(o)}*(2*{_s(i)} - 1" + (" + 1)" if bias else ")"),
     }
     steps += _flop_steps(
         "linear_flops", "",
@@ -436,16 +447,192 @@ def _batchnorm(input_shape):
     n_sym = _sym("numel")
     steps += _flop_steps(
         "batchnorm_flops", "",
-        lambda cv: _flops.batchnorm_flops(n_sym, convention=cv),
-        lambda cv: _flops.batchnorm_flops(numel, convention=cv),
-        {"paddle": f"2*{n_str}", "macs": "0", "flops": f"4*{n_str}"},
+        lambda cv: _flops.batchnorm_flops(n_sym, convention=cv, channels=C),
+        lambda cv: _flops.batchnorm_flops(numel, convention=cv, channels=c),
+        {"paddle": f"2*{n_str}", "macs": "0", "flops": f"4*{n_str} + 2*{_s(c)}"},
     )
     one = sympy.Integer(1)
     steps += _rf_steps((one, one), (one, one), (sympy.Integer(0),) * 2, (one, one))
     return {}, (c, h, w), steps
 
 
-_BUILDERS = {"conv2d": _conv2d, "pool2d": _pool2d, "linear": _linear, "batchnorm": _batchnorm}
+def _conv_transpose2d(input_shape, out_channels=None, kernel=None, stride=1, padding=0, output_padding=0,
+                      dilation=1, groups=1, bias=True):
+    if out_channels is None or kernel is None:
+        raise InvalidParameterError("conv_transpose2d needs out_channels and kernel",
+                                    "pass e.g. out_channels=8, kernel=2, stride=2")
+    c, h, w = _input("conv_transpose2d", input_shape, 3)
+    p_out, g = as_expr(out_channels, "out_channels"), as_expr(groups, "groups")
+    bias = _check_bool(bias, "bias")
+    kh, kw = pair(kernel, "kernel")
+    sh, sw = pair(stride, "stride")
+    ph, pw = pair(padding, "padding")
+    oph, opw = pair(output_padding, "output_padding")
+    dh, dw = pair(dilation, "dilation")
+    _params.conv_params(c, p_out, (kh, kw), g, bias)  # validates channels and groups
+    config = dict(out_channels=out_channels, kernel=kernel, stride=stride, padding=padding,
+                  output_padding=output_padding, dilation=dilation, groups=groups, bias=bias)
+    M, U, S, P_, d_, o_sym = _sym("M"), _sym("U"), _sym("S"), _nn("P"), _sym("d"), _sym("O")
+    steps: list[Step] = []
+    outs = []
+    for axis, size, k, st, pd, op, dl in (("height", h, kh, sh, ph, oph, dh), ("width", w, kw, sw, pw, opw, dw)):
+        out = _shapes.conv_transpose_output_size(size, k, st, pd, dl, op)
+        keff = _s(k) if dl == 1 else f"({_s(dl)}*({_s(k)} - 1) + 1)"
+        steps.append(Step(f"output_{axis}", "5.6 (inverted)", "conv_transpose_output_size",
+                          _shapes.conv_transpose_output_size(M, U, S, P_, d_, o_sym),
+                          f"({_s(size)} - 1)*{_s(st)} - 2*{_s(pd)} + {keff} + {_s(op)}", out))
+        outs.append(out)
+    oh, ow = outs
+    steps.append(Step("output_shape", "", "conv_transpose_output_size", sympy.Tuple(_sym("P"), _sym("M'"), _sym("N'")),
+                      f"({_s(p_out)}, {_s(oh)}, {_s(ow)})", (p_out, oh, ow)))
+    D, P, V, G = _sym("D"), _sym("P"), _sym("V"), _sym("g")
+    gs = 1 if g == 1 else G
+    steps.append(Step("params", "5.20", "conv_params", _params.conv_params(D, P, (U, V), gs, bias),
+                      f"{_s(c)}*({_s(p_out)}/{_s(g)})*{_s(kh)}*{_s(kw)}" + (f" + {_s(p_out)}" if bias else ""),
+                      _params.conv_params(c, p_out, (kh, kw), g, bias)))
+    M_, N_, Mo, No = _sym("M"), _sym("N"), _sym("M'"), _sym("N'")
+    geometry = dict(stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw))
+
+    def numeric(cv):
+        return _flops.conv_transpose_flops((h, w), (oh, ow), c, p_out, (kh, kw), groups=g, bias=bias,
+                                           convention=cv, **geometry)
+
+    hits = [_flops.conv_transpose_flops((m,), (o,), 1, 1, (k,), st, pd, dl, convention="macs")
+            for m, o, k, st, pd, dl in ((h, oh, kh, sh, ph, dh), (w, ow, kw, sw, pw, dw))]
+    per = f"{_s(p_out)}*({_s(c)}/{_s(g)})"
+    subs = {
+        "paddle": f"{_mul(oh, ow, p_out)}*({_s(c)}/{_s(g)}*{_s(kh)}*{_s(kw)}" + (" + 1)" if bias else ")"),
+        "macs": f"{per}*{_s(hits[0])}*{_s(hits[1])}  (input-tap pairs landing in the output, per axis)",
+        "flops": "2*macs - outputs reached" + (" + one bias add per output" if bias else ""),
+    }
+    steps += _flop_steps(
+        "conv_transpose_flops", "",
+        lambda cv: _flops.conv_transpose_flops((M_, N_), (Mo, No), D, P, (U, V), groups=gs, bias=bias, convention=cv),
+        numeric, subs,
+    )
+    return config, (c, h, w), steps
+
+
+def _any_shape(kind: str, input_shape) -> tuple:
+    if not isinstance(input_shape, (tuple, list)) or not input_shape:
+        raise InvalidParameterError(f"{kind} needs an input shape, got {input_shape!r}", "pass e.g. (197, 768)")
+    out = tuple(as_expr(v, "input size") for v in input_shape)
+    for v in out:
+        check_at_least(v, 1, "input size", "every input dimension is at least 1")
+    return out
+
+
+def _layernorm(input_shape, normalized_dims=1, affine=True):
+    shape = _any_shape("layernorm", input_shape)
+    if not isinstance(normalized_dims, int) or not 1 <= normalized_dims <= len(shape):
+        raise InvalidParameterError(f"normalized_dims must be 1..{len(shape)}, got {normalized_dims!r}",
+                                    "pass the number of trailing dimensions normalised together, e.g. 1")
+    affine = _check_bool(affine, "affine")
+    n = sympy.Mul(*shape[len(shape) - normalized_dims:])
+    groups = sympy.Mul(*shape[:len(shape) - normalized_dims])
+    a = 2 if affine else 0
+    G, n_ = _sym("G"), _sym("n")
+    steps = [
+        Step("output_shape", "", "", sympy.Tuple(*[_sym(f"d{i}") for i in range(len(shape))]),
+             str(tuple(shape)), shape),
+        Step("params", "", "", 2 * n_ if affine else sympy.Integer(0), f"2*{_s(n)}" if affine else "0",
+             2 * n if affine else sympy.Integer(0)),
+    ]
+    steps += _flop_steps(
+        "norm_flops", "",
+        lambda cv: _flops.norm_flops(G, n_, a, convention=cv),
+        lambda cv: _flops.norm_flops(groups, n, a, convention=cv),
+        {"paddle": "0 (paddle.flops has no LayerNorm rule)", "macs": "0",
+         "flops": f"{_s(groups)}*(5*{_s(n)} + 2" + (f" + 2*{_s(n)})" if affine else ")")},
+    )
+    return dict(normalized_dims=normalized_dims, affine=affine), shape, steps
+
+
+def _softmax(input_shape, axis=-1, log=False):
+    shape = _any_shape("softmax", input_shape)
+    if not isinstance(axis, int) or not -len(shape) <= axis < len(shape):
+        raise InvalidParameterError(f"axis {axis!r} is outside the input's {len(shape)} dimensions",
+                                    "pass e.g. axis=-1")
+    log = _check_bool(log, "log")
+    numel, n = sympy.Mul(*shape), shape[axis]
+    N_, n_ = _sym("numel"), _sym("n")
+    steps = [Step("output_shape", "", "", sympy.Tuple(*[_sym(f"d{i}") for i in range(len(shape))]),
+                  str(tuple(shape)), shape),
+             Step("params", "", "", sympy.Integer(0), "0", sympy.Integer(0))]
+    per_row = f"3*{_s(n)}" if log else f"(3*{_s(n)} - 1)"
+    steps += _flop_steps(
+        "softmax_flops", "",
+        lambda cv: _flops.softmax_flops(N_, n_, log, convention=cv),
+        lambda cv: _flops.softmax_flops(numel, n, log, convention=cv),
+        {"paddle": "0", "macs": "0", "flops": f"({_s(numel)}/{_s(n)})*{per_row}"},
+    )
+    return dict(axis=axis, log=log), shape, steps
+
+
+def _attention(input_shape, heads=None, bias=True):
+    """Self-attention (nn.MultiHeadAttention) on ``(T, D)`` tokens: projections, QK^T, softmax, AV."""
+    if heads is None:
+        raise InvalidParameterError("attention needs heads", "pass e.g. heads=12")
+    t, d = _any_shape("attention", input_shape) if len(input_shape) == 2 else _input("attention", input_shape, 2)
+    h = as_expr(heads, "heads")
+    check_at_least(h, 1, "heads", "use heads=1 for single-head attention")
+    if d.is_number and h.is_number and d % h:
+        raise InvalidParameterError(f"heads {h} does not divide the width {d}", "pick heads dividing the width")
+    bias = _check_bool(bias, "bias")
+    T, D, H = _sym("T"), _sym("D"), _sym("h")
+    steps = [
+        Step("output_shape", "", "", sympy.Tuple(T, D), f"({_s(t)}, {_s(d)})", (t, d)),
+        Step("params", "", "linear_params", 4 * _params.linear_params(D, D, bias),
+             f"4*({_mul(d, d)}" + (f" + {_s(d)})" if bias else ")"), 4 * _params.linear_params(d, d, bias)),
+    ]
+    parts = (
+        ("projections", "linear_flops", lambda T_, D_, H_, cv: 4 * _flops.linear_flops(D_, D_, T_, bias, cv)),
+        ("scale", "elementwise_flops", lambda T_, D_, H_, cv: _flops.elementwise_flops(T_ * D_, 1, cv)),
+        ("scores", "matmul_flops", lambda T_, D_, H_, cv: _flops.matmul_flops(T_, D_ / H_, T_, H_, cv)),
+        ("softmax", "softmax_flops", lambda T_, D_, H_, cv: _flops.softmax_flops(H_ * T_ * T_, T_, False, cv)),
+        ("mix", "matmul_flops", lambda T_, D_, H_, cv: _flops.matmul_flops(T_, T_, D_ / H_, H_, cv)),
+    )
+    for name, formula, fn in parts:
+        for cv in _CONVENTIONS:
+            steps.append(Step(f"{name}_{cv}", "", formula, fn(T, D, H, cv), "", fn(t, d, h, cv)))
+    total_sym = {cv: sum((fn(T, D, H, cv) for _, _, fn in parts), sympy.Integer(0)) for cv in _CONVENTIONS}
+    total = {cv: sum((fn(t, d, h, cv) for _, _, fn in parts), sympy.Integer(0)) for cv in _CONVENTIONS}
+    for cv in _CONVENTIONS:
+        steps.append(Step(f"flops_{cv}", "", "sum of the parts", sympy.expand(total_sym[cv]),
+                          "projections + scale + scores + softmax + mix", sympy.expand(total[cv])))
+    return dict(heads=heads, bias=bias), (t, d), steps
+
+
+def _rnn_cell(input_shape, hidden_size=None, mode="lstm", steps=1, bias=True):
+    if hidden_size is None:
+        raise InvalidParameterError("rnn_cell needs hidden_size", "pass e.g. hidden_size=32")
+    (i,) = _input("rnn_cell", input_shape, 1)
+    hs, t = as_expr(hidden_size, "hidden_size"), as_expr(steps, "steps")
+    bias = _check_bool(bias, "bias")
+    if mode not in _flops.RNN_GATES:
+        raise UnknownNameError("RNN mode", str(mode), _flops.RNN_GATES)
+    g = _flops.RNN_GATES[mode]
+    I_, H_, T_ = _sym("I"), _sym("H"), _sym("T")
+    out = [
+        Step("output_shape", "", "", sympy.Tuple(H_), f"({_s(hs)},)", (hs,)),
+        Step("params", "", "", g * H_ * (I_ + H_) + (2 * g * H_ if bias else 0),
+             f"{g}*{_s(hs)}*({_s(i)} + {_s(hs)})" + (f" + 2*{g}*{_s(hs)}" if bias else ""),
+             g * hs * (i + hs) + (2 * g * hs if bias else 0)),
+    ]
+    out += _flop_steps(
+        "rnn_cell_flops", "",
+        lambda cv: _flops.rnn_cell_flops(I_, H_, mode, 1, T_, bias, cv),
+        lambda cv: _flops.rnn_cell_flops(i, hs, mode, 1, t, bias, cv),
+        {"paddle": "0 (paddle.flops has no RNN rule)", "macs": f"{_s(t)}*{g}*{_s(hs)}*({_s(i)} + {_s(hs)})",
+         "flops": f"{_s(t)}*{_s(hs)}*({g}*(2*{_s(i)} + 2*{_s(hs)} - 1" + (" + 2" if bias else "")
+         + ") + gate arithmetic)"},
+    )
+    return dict(hidden_size=hidden_size, mode=mode, steps=steps, bias=bias), (i,), out
+
+
+_BUILDERS = {"conv2d": _conv2d, "pool2d": _pool2d, "linear": _linear, "batchnorm": _batchnorm,
+             "conv_transpose2d": _conv_transpose2d, "layernorm": _layernorm, "softmax": _softmax,
+             "attention": _attention, "rnn_cell": _rnn_cell}
 
 
 def explain_layer(kind: str, input_shape: tuple, **config) -> Derivation:

@@ -69,12 +69,23 @@ class Totals:
 
 @dataclass(frozen=True)
 class Gaps:
-    """What convcalc could not account for, returned as data (fvcore-style)."""
+    """What convcalc could not account for, returned as data (fvcore-style).
+
+    ``layers_without_rule`` are leaf layer paths and ``ops_without_rule``
+    ``(op kind, occurrences)`` of functional ops that no rule counts: their
+    FLOPs are unknown (0 in the rows), so the total is a lower bound.
+    """
 
     layers_without_rule: tuple[str, ...] = ()
+    ops_without_rule: tuple[tuple[str, int], ...] = ()
     layers_never_called: tuple[str, ...] = ()
     ops_without_rf_rule: tuple[str, ...] = ()
     misaligned_merges: tuple[str, ...] = ()
+
+    @property
+    def flops_complete(self) -> bool:
+        """True when every layer and op ran under a FLOP rule (the total is exact)."""
+        return not self.layers_without_rule and not self.ops_without_rule
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ class Cost:
     formula: str
     params_trainable: sympy.Expr | None = None
     params_non_trainable: sympy.Expr | None = None
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,37 @@ def _numel(shape: tuple) -> sympy.Expr:
     return sympy.Mul(*[sympy.sympify(d) for d in shape])
 
 
+_CHANNELS_LAST = ("NHWC", "NLC", "NDHWC")
+
+
+def _channels_last(layer: Any) -> bool:
+    fmt = getattr(layer, "_data_format", None) or getattr(layer, "data_format", None) or "NCHW"
+    return str(fmt) in _CHANNELS_LAST
+
+
+def _split(shape: tuple, last: bool) -> tuple[Any, Any, tuple]:
+    """(batch, channels, spatial sizes) of an activation shape in either layout."""
+    if last:
+        return shape[0], shape[-1], tuple(shape[1:-1])
+    return shape[0], shape[1], tuple(shape[2:])
+
+
+def _sizes(value, rank: int) -> tuple:
+    """A layer's kernel/stride/dilation attribute (one number or a list) as ``rank`` numbers."""
+    if isinstance(value, (list, tuple)):
+        return tuple(value) if len(value) == rank else tuple(value[:1]) * rank
+    return (value,) * rank
+
+
+def _paddle_reads_dim1(ctx: RuleContext, last: bool) -> tuple[str, ...]:
+    if last and ctx.convention is Convention.PADDLE:
+        return ("paddle.flops reads dim 1 of a channels-last input as the channel count; "
+                "the paddle convention follows it (use --convention macs or flops for the true count)",)
+    return ()
+
+
 def _conv_cost(ctx: RuleContext, in_channels, out_channels, kernel, groups, bias: bool) -> Cost:
+    """The book's 2-D conv operators (NCHW)."""
     n, c = ctx.input_shapes[0][0], ctx.input_shapes[0][1]
     _, p, oh, ow = ctx.output_shape
     return Cost(
@@ -154,6 +185,48 @@ def _pool_kernel(value) -> tuple:
     return tuple(value) if isinstance(value, (list, tuple)) else (value, value)
 
 
+def conv_rule(ctx: RuleContext) -> Cost:
+    """Conv1D/2D/3D in NCL/NCHW/NCDHW or NLC/NHWC/NDHWC."""
+    lay = ctx.layer
+    last = _channels_last(lay)
+    n, c, _ = _split(ctx.input_shapes[0], last)
+    _, p, out = _split(ctx.output_shape, last)
+    if ctx.convention is Convention.PADDLE:
+        c = ctx.input_shapes[0][1]
+    k = tuple(lay.weight.shape[2:])
+    flops = F.convnd_flops(out, p, c, k, lay._groups, lay.bias is not None, n, ctx.convention)
+    return Cost(flops, "convnd_flops (5.21)", notes=_paddle_reads_dim1(ctx, last))
+
+
+def conv_transpose_rule(ctx: RuleContext) -> Cost:
+    """Conv1D/2D/3DTranspose: the scatter form's products (paddle: as paddle.flops, like a conv)."""
+    from convcalc.op_rules import transpose_padding_before
+
+    lay = ctx.layer
+    last = _channels_last(lay)
+    x = ctx.input_shapes[0]
+    n, c, ins = _split(x, last)
+    _, p, out = _split(ctx.output_shape, last)
+    rank = len(ins)
+    k = tuple(lay.weight.shape[2:])
+    strides, dils = _sizes(lay._stride, rank), _sizes(lay._dilation, rank)
+    pad = lay._padding
+    if isinstance(pad, str):
+        pads = transpose_padding_before(ins, out, k, strides, dils, pad)
+    elif isinstance(pad, (list, tuple)) and len(pad) == 2 * rank and not isinstance(pad[0], (list, tuple)):
+        pads = tuple(pad[0::2])
+    elif isinstance(pad, (list, tuple)) and pad and isinstance(pad[0], (list, tuple)):
+        spatial = [q for q in pad if list(q) != [0, 0]] or [[0, 0]] * rank
+        pads = tuple(q[0] for q in spatial)
+    else:
+        pads = _sizes(pad, rank)
+    if ctx.convention is Convention.PADDLE:
+        c = x[1]
+    flops = F.conv_transpose_flops(ins, out, c, p, k, strides, pads, dils, lay._groups,
+                                   lay.bias is not None, n, ctx.convention)
+    return Cost(flops, "conv_transpose_flops", notes=_paddle_reads_dim1(ctx, last))
+
+
 def _load_builtins() -> None:
     global _BUILTINS_LOADED
     if _BUILTINS_LOADED:
@@ -161,97 +234,161 @@ def _load_builtins() -> None:
     _BUILTINS_LOADED = True
     import paddle.nn as nn
 
-    @register_rule(nn.Conv2D)
-    def conv2d(ctx: RuleContext) -> Cost:
-        lay = ctx.layer
-        k = tuple(lay.weight.shape[2:])
-        return _conv_cost(ctx, lay._in_channels, lay._out_channels, k, lay._groups, lay.bias is not None)
-
-    @register_rule(nn.Conv2DTranspose)
-    def conv2d_transpose(ctx: RuleContext) -> Cost:
-        # paddle.flops counts numel(y) * (C_in/groups * k*k + bias), as for Conv2D.
-        lay = ctx.layer
-        k = tuple(lay.weight.shape[2:])
-        n, c = ctx.input_shapes[0][0], ctx.input_shapes[0][1]
-        _, p, oh, ow = ctx.output_shape
-        bias = lay.bias is not None
-        return Cost(
-            flops=F.conv_flops(oh, ow, p, c, k, lay._groups, bias, batch=n, convention=ctx.convention),
-            formula="conv_flops (5.21, transposed)",
-            params_trainable=F.conv_params(lay._in_channels, lay._out_channels, k, lay._groups, bias),
-            params_non_trainable=sympy.Integer(0),
-        )
+    for cls in (nn.Conv1D, nn.Conv2D, nn.Conv3D):
+        register_rule(cls)(conv_rule)
+    for cls in (nn.Conv1DTranspose, nn.Conv2DTranspose, nn.Conv3DTranspose):
+        register_rule(cls)(conv_transpose_rule)
 
     @register_rule(nn.Linear)
     def linear(ctx: RuleContext) -> Cost:
         lay = ctx.layer
         i, o = lay.weight.shape
         rows = _numel(ctx.output_shape[:-1])
-        bias = lay.bias is not None
-        return Cost(
-            flops=F.linear_flops(i, o, rows, bias, ctx.convention),
-            formula="linear_flops",
-            params_trainable=F.linear_params(i, o, bias),
-            params_non_trainable=sympy.Integer(0),
-        )
+        return Cost(F.linear_flops(i, o, rows, lay.bias is not None, ctx.convention), "linear_flops")
 
     def batchnorm(ctx: RuleContext) -> Cost:
         lay = ctx.layer
         numel = _numel(ctx.input_shapes[0])
         counted = type(lay) in (nn.BatchNorm2D, nn.BatchNorm) or ctx.convention is not Convention.PADDLE
-        flops = F.batchnorm_flops(numel, ctx.convention) if counted else sympy.Integer(0)
+        channels = lay.weight.shape[0] if getattr(lay, "weight", None) is not None else lay._mean.shape[0]
+        affine = getattr(lay, "weight", None) is not None and not getattr(lay.weight, "stop_gradient", False)
+        flops = (F.batchnorm_flops(numel, ctx.convention, channels=channels, affine=affine)
+                 if counted else sympy.Integer(0))
         if getattr(lay, "_act", None):  # paddle.nn.BatchNorm(act='relu') fuses an activation
-            flops += F.activation_flops(numel, ctx.convention)
-        trainable, frozen = layer_params(lay)
-        return Cost(
-            flops=flops,
-            formula="batchnorm_flops" if counted else "not counted by paddle.flops",
-            params_trainable=sympy.Integer(trainable),
-            params_non_trainable=sympy.Integer(frozen),
-        )
+            flops += F.activation_flops(numel, ctx.convention, kind=str(lay._act))
+        return Cost(flops, "batchnorm_flops" if counted else "0: paddle.flops has no rule for it")
 
     for cls in (nn.BatchNorm, nn.BatchNorm1D, nn.BatchNorm2D, nn.BatchNorm3D, nn.SyncBatchNorm):
         register_rule(cls)(batchnorm)
 
-    @register_rule(nn.MaxPool2D)
-    def maxpool2d(ctx: RuleContext) -> Cost:
-        k = _pool_kernel(ctx.layer.ksize)
-        return Cost(F.maxpool_flops(_numel(ctx.output_shape), k, ctx.convention), "maxpool_flops")
-
-    @register_rule(nn.AvgPool2D)
-    def avgpool2d(ctx: RuleContext) -> Cost:
-        k = _pool_kernel(ctx.layer.ksize)
-        return Cost(F.avgpool_flops(_numel(ctx.output_shape), k, ctx.convention), "avgpool_flops")
-
-    def _adaptive(fn, name):
+    def norm(groups_of):
         def rule(ctx: RuleContext) -> Cost:
-            n, c, h, w = ctx.input_shapes[0]
-            _, _, oh, ow = ctx.output_shape
-            return Cost(fn(h, w, oh, ow, c, n, ctx.convention), name)
+            lay = ctx.layer
+            x = ctx.input_shapes[0]
+            groups = groups_of(lay, x)
+            affine = sum(1 for name in ("weight", "scale", "bias") if getattr(lay, name, None) is not None)
+            return Cost(F.norm_flops(groups, _numel(x) / groups, affine, ctx.convention), "norm_flops")
 
         return rule
 
-    register_rule(nn.AdaptiveAvgPool2D)(_adaptive(F.adaptive_avgpool_flops, "adaptive_avgpool_flops"))
-    register_rule(nn.AdaptiveMaxPool2D)(_adaptive(F.adaptive_maxpool_flops, "adaptive_maxpool_flops"))
+    register_rule(nn.LayerNorm)(norm(lambda lay, x: _numel(x) / _numel(lay._normalized_shape)))
+    register_rule(nn.GroupNorm)(norm(lambda lay, x: x[0] * lay._num_groups))
+    for cls in (nn.InstanceNorm1D, nn.InstanceNorm2D, nn.InstanceNorm3D):
+        register_rule(cls)(norm(lambda lay, x: x[0] * _split(x, _channels_last(lay))[1]))
 
-    def activation(counted_by_paddle: bool):
+    def pool(fn, attr):
         def rule(ctx: RuleContext) -> Cost:
+            rank = len(ctx.output_shape) - 2
+            k = _sizes(getattr(ctx.layer, attr), rank)
+            return Cost(fn(_numel(ctx.output_shape), k, ctx.convention), fn.__name__)
+
+        return rule
+
+    register_rule(nn.MaxPool1D)(pool(F.maxpool_flops, "kernel_size"))
+    register_rule(nn.AvgPool1D)(pool(F.avgpool_flops, "kernel_size"))
+    for cls in (nn.MaxPool2D, nn.MaxPool3D):
+        register_rule(cls)(pool(F.maxpool_flops, "ksize"))
+    for cls in (nn.AvgPool2D, nn.AvgPool3D):
+        register_rule(cls)(pool(F.avgpool_flops, "ksize"))
+
+    def adaptive(mode: str):
+        def rule(ctx: RuleContext) -> Cost:
+            x, y = ctx.input_shapes[0], ctx.output_shape
+            last = _channels_last(ctx.layer)
+            if ctx.convention is Convention.PADDLE:  # paddle.flops reads x.shape[2:] // y.shape[2:]
+                n, c, ins, outs = y[0], y[1], tuple(x[2:]), tuple(y[2:])
+            else:
+                (n, c, ins), outs = _split(x, last), _split(y, last)[2]
+            return Cost(F.adaptive_pool_flops(ins, outs, c, n, mode, ctx.convention), "adaptive_pool_flops",
+                        notes=_paddle_reads_dim1(ctx, last) if mode == "avg" else ())
+
+        return rule
+
+    for cls in (nn.AdaptiveAvgPool1D, nn.AdaptiveAvgPool2D, nn.AdaptiveAvgPool3D):
+        register_rule(cls)(adaptive("avg"))
+    for cls in (nn.AdaptiveMaxPool1D, nn.AdaptiveMaxPool2D, nn.AdaptiveMaxPool3D):
+        register_rule(cls)(adaptive("max"))
+
+    def activation(kind: str, counted_by_paddle: bool = False):
+        def rule(ctx: RuleContext) -> Cost:
+            k = "gelu_tanh" if kind == "gelu" and getattr(ctx.layer, "_approximate", False) else kind
             numel = _numel(ctx.output_shape)
-            return Cost(F.activation_flops(numel, ctx.convention, counted_by_paddle), "activation_flops")
+            return Cost(F.activation_flops(numel, ctx.convention, counted_by_paddle, kind=k), "activation_flops")
 
         return rule
 
-    register_rule(nn.LeakyReLU)(activation(True))
-    for name in ("ReLU", "ReLU6", "Hardswish", "Hardsigmoid", "Sigmoid", "Swish", "Silu", "GELU",
-                 "Tanh", "ELU", "SELU", "Softplus", "Mish", "Hardtanh", "Softmax", "LogSoftmax"):
+    register_rule(nn.LeakyReLU)(activation("leaky_relu", True))
+    for name, kind in (("ReLU", "relu"), ("ReLU6", "relu6"), ("Hardswish", "hardswish"),
+                       ("Hardsigmoid", "hardsigmoid"), ("Sigmoid", "sigmoid"), ("Swish", "swish"),
+                       ("Silu", "silu"), ("GELU", "gelu"), ("Tanh", "tanh"), ("ELU", "elu"), ("SELU", "selu"),
+                       ("Softplus", "softplus"), ("Mish", "mish"), ("Hardtanh", "hardtanh"),
+                       ("Softsign", "softsign"), ("Tanhshrink", "tanh_shrink"), ("LogSigmoid", "log_sigmoid")):
         cls = getattr(nn, name, None)
         if cls is not None:
-            register_rule(cls)(activation(False))
+            register_rule(cls)(activation(kind))
+
+    def softmax(log: bool):
+        def rule(ctx: RuleContext) -> Cost:
+            x = ctx.input_shapes[0]
+            return Cost(F.softmax_flops(_numel(x), x[ctx.layer._axis], log, ctx.convention), "softmax_flops")
+
+        return rule
+
+    register_rule(nn.Softmax)(softmax(False))
+    register_rule(nn.LogSoftmax)(softmax(True))
+
+    def upsample(ctx: RuleContext) -> Cost:
+        mode = str(getattr(ctx.layer, "mode", "nearest")).lower()
+        y = ctx.output_shape
+        if mode == "area":
+            last = _channels_last(ctx.layer)
+            (n, c, ins), outs = _split(ctx.input_shapes[0], last), _split(y, last)[2]
+            return Cost(F.adaptive_pool_flops(ins, outs, c, n, "avg", ctx.convention), "adaptive_pool_flops (area)")
+        return Cost(F.interpolate_flops(_numel(y), mode, ctx.convention), "interpolate_flops")
+
+    for name in ("Upsample", "UpsamplingNearest2D", "UpsamplingBilinear2D"):
+        register_rule(getattr(nn, name))(upsample)
+
+    @register_rule(nn.Embedding)
+    def embedding(ctx: RuleContext) -> Cost:
+        return Cost(F.embedding_flops(_numel(ctx.output_shape), ctx.convention), "embedding_flops (a lookup)")
+
+    def cell(mode_of):
+        def rule(ctx: RuleContext) -> Cost:
+            lay = ctx.layer
+            bias = getattr(lay, "bias_ih", None) is not None
+            flops = F.rnn_cell_flops(lay.input_size, lay.hidden_size, mode_of(lay), ctx.input_shapes[0][0],
+                                     1, bias, ctx.convention)
+            return Cost(flops, "rnn_cell_flops")
+
+        return rule
+
+    def rnn(ctx: RuleContext) -> Cost:
+        """SimpleRNN/LSTM/GRU as one leaf: every layer and direction runs its cell once per step."""
+        lay = ctx.layer
+        x = ctx.input_shapes[0]
+        steps, batch = (x[0], x[1]) if lay.time_major else (x[1], x[0])
+        mode = {"LSTM": "lstm", "GRU": "gru", "RNN_RELU": "rnn_relu"}.get(str(lay.mode), "rnn_tanh")
+        bias = any("bias" in name for name, _ in lay.named_parameters())
+        flops = sympy.Integer(0)
+        for layer_index in range(lay.num_layers):
+            size = lay.input_size if layer_index == 0 else lay.hidden_size * lay.num_directions
+            flops += lay.num_directions * F.rnn_cell_flops(size, lay.hidden_size, mode, batch, steps, bias,
+                                                           ctx.convention)
+        return Cost(sympy.expand(flops), "rnn_cell_flops x layers x directions")
+
+    for cls in (nn.SimpleRNN, nn.LSTM, nn.GRU):
+        register_rule(cls)(rnn)
+
+    register_rule(nn.SimpleRNNCell)(cell(lambda lay: "rnn_relu" if "relu" in str(lay.activation) else "rnn_tanh"))
+    register_rule(nn.LSTMCell)(cell(lambda lay: "lstm"))
+    register_rule(nn.GRUCell)(cell(lambda lay: "gru"))
 
     def free(ctx: RuleContext) -> Cost:
         return Cost(sympy.Integer(0), "no arithmetic")
 
-    for name in ("Dropout", "Dropout2D", "Flatten", "Identity", "Unflatten"):
+    for name in ("Dropout", "Dropout2D", "Dropout3D", "AlphaDropout", "Flatten", "Identity", "Unflatten",
+                 "Pad1D", "Pad2D", "Pad3D", "ZeroPad2D", "PixelShuffle", "PixelUnshuffle", "ChannelShuffle"):
         cls = getattr(nn, name, None)
         if cls is not None:
             register_rule(cls)(free)

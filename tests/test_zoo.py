@@ -86,7 +86,7 @@ def test_entries_are_well_formed() -> None:
     assert entries[0].source == "book"
     for entry in entries:
         assert isinstance(entry, ZooEntry) and entry.name == get_entry(entry.name).name
-        assert entry.source in ("book", "paddle.vision")
+        assert entry.source in ("book", "paddle.vision", "convcalc")
         assert entry.description and len(entry.description) < 100
         assert len(entry.default_input) == 3 and all(isinstance(d, int) and d > 0 for d in entry.default_input)
         assert callable(entry.factory)

@@ -10,22 +10,12 @@ import sympy
 
 from convcalc.analysis.receptive import GraphView, Spatial, propagate
 from convcalc.formulas import Convention, as_convention
+from convcalc.op_rules import OpContext, op_cost
 from convcalc.records import Gaps, LayerRecord, Report, Totals
 from convcalc.rules import RuleContext, find_rule, layer_params
 from convcalc.trace import BOOKKEEPING_OPS, Trace, op_key, trace_model
 
 BYTES_PER_VALUE = 4  # float32
-
-# Functional ops that do arithmetic, by FLOPs per output element in the
-# "flops" convention (paddle.flops never sees functional ops; "macs" only
-# counts matmul).
-_ARITHMETIC_OPS = {
-    "add": 1, "subtract": 1, "multiply": 1, "divide": 1, "maximum": 1, "minimum": 1,
-    "relu": 1, "relu6": 1, "leaky_relu": 1, "hardswish": 1, "hardsigmoid": 1, "sigmoid": 1,
-    "swish": 1, "silu": 1, "gelu": 1, "tanh": 1, "elu": 1, "scale": 1, "clip": 1, "exp": 1,
-    "sqrt": 1, "pow": 1, "softmax": 1, "add_n": 1,
-}
-
 
 def normalise_input(shape: tuple) -> tuple:
     """``(C, H, W)`` -> ``(1, C, H, W)``; 4-D shapes pass through."""
@@ -36,22 +26,23 @@ def _numel(shape) -> sympy.Expr:
     return sympy.Mul(*[sympy.sympify(d) for d in shape]) if shape else sympy.Integer(0)
 
 
-def _functional_flops(key: str, op, shapes: dict, convention: Convention) -> tuple[sympy.Expr, str]:
-    if convention is Convention.PADDLE:
-        return sympy.Integer(0), "not counted by paddle.flops (functional op)"
-    out = shapes.get(op.outputs[0], ()) if op.outputs else ()
-    if key == "matmul":
-        a = shapes[op.inputs[0]]
-        transpose_x = op.attrs.get("transpose_x", False)
-        k = a[-2] if transpose_x else a[-1]
-        macs = _numel(out) * k
-        return (macs if convention is Convention.MACS else 2 * macs), "matmul MACs"
-    if convention is Convention.MACS:
-        return sympy.Integer(0), "no multiply-accumulates"
-    if key in _ARITHMETIC_OPS:
-        inputs = max(1, len(op.inputs) - 1) if key in ("add_n",) else 1
-        return _numel(out) * _ARITHMETIC_OPS[key] * inputs, "one op per element"
-    return sympy.Integer(0), "no arithmetic"
+def _functional_cost(key: str, op, shapes: dict, constants: dict, combined: dict,
+                     conv: Convention) -> tuple[sympy.Expr, str, bool]:
+    """(FLOPs, formula, has a rule) of a functional op, from :mod:`convcalc.op_rules`."""
+    operands = []
+    for v in op.inputs:  # list operands (einsum, add_n, concat) arrive through builtin.combine
+        operands.extend(combined[v].inputs if v in combined else (v,))
+    cost = op_cost(OpContext(
+        key=key,
+        attrs=op.attrs,
+        input_shapes=tuple(shapes.get(v) if v else None for v in operands),
+        output_shape=shapes.get(op.outputs[0], ()),
+        constants=tuple(constants.get(v) for v in operands),
+        convention=conv,
+    ))
+    if cost is None:
+        return sympy.Integer(0), "no rule (FLOPs unknown)", False
+    return cost.flops, cost.formula, True
 
 
 def _field(state, axis: int):
@@ -80,12 +71,14 @@ def analyze(
     """
     conv = as_convention(convention)
     name = name or type(model).__name__
-    shape = normalise_input(tuple(int(d) for d in input_shape))
-
+    given = tuple(int(d) for d in input_shape)
     if trace is None:
+        shape = normalise_input(given)
         trace = trace_for(model, shape, name)
-    elif tuple(trace.input_shape) != shape:
-        raise ValueError(f"trace was made at {trace.input_shape}, not {shape}")
+    elif given in (tuple(trace.input_shape), tuple(trace.input_shape[1:])):
+        shape = tuple(trace.input_shape)  # any rank: the trace says which dims are the batch
+    else:
+        raise ValueError(f"trace was made at {trace.input_shape}, not {given}")
     graph = GraphView(trace.ops, trace.shapes, trace.constants, trace.input_value)
     fields = propagate(graph)
 
@@ -103,6 +96,7 @@ def analyze(
     totals = _totals(trace, records, shapes, model)
     gaps = Gaps(
         layers_without_rule=tuple(r.path for r in records if r.is_leaf and not r.is_functional and not r.has_rule),
+        ops_without_rule=tuple(sorted(Counter(r.kind for r in records if r.is_functional and not r.has_rule).items())),
         layers_never_called=tuple(trace.never_called),
         ops_without_rf_rule=tuple(sorted(set(fields.unsupported_ops))),
         misaligned_merges=tuple(fields.misaligned),
@@ -175,7 +169,7 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, model) -> lis
             else:
                 cls, rule = found
                 cost = rule.cost(RuleContext(call.layer, in_shapes, out_shape, conv))
-                flops, formula = cost.flops, cost.formula
+                flops, formula, notes = cost.flops, cost.formula, cost.notes
                 if cost.params_trainable is None:
                     trainable, frozen = layer_params(call.layer)
                     p_tr, p_fr = sympy.Integer(trainable), sympy.Integer(frozen)
@@ -217,6 +211,7 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, model) -> lis
         )
 
     counts: Counter = Counter()
+    combined = {v: op for op in trace.ops if op.name == "builtin.combine" for v in op.outputs}
     for op in trace.ops:
         if op.index in covered or op.name in BOOKKEEPING_OPS or not op.outputs:
             continue
@@ -228,7 +223,7 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, model) -> lis
         parent, depth = parent_of(op.index)
         counts[(parent, key)] += 1
         n = counts[(parent, key)]
-        flops, formula = _functional_flops(key, op, shapes, conv)
+        flops, formula, has_rule = _functional_cost(key, op, shapes, trace.constants, combined, conv)
         state = fields.get(op.outputs[0])
         rows.append(
             (
@@ -249,6 +244,7 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, model) -> lis
                     formula=formula,
                     rf_h=_field(state, 0),
                     rf_w=_field(state, 1),
+                    has_rule=has_rule,
                 ),
             )
         )

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-_KINDS = ("conv2d", "pool2d", "linear", "batchnorm")
+_KINDS = ("conv2d", "pool2d", "linear", "batchnorm", "conv_transpose2d", "layernorm", "softmax", "attention",
+          "rnn_cell")
 
 FORMULAS_EPILOG = """\
 examples:
@@ -25,6 +26,11 @@ examples:
   convcalc explain pool2d --input 6x28x28 --kernel 2 --mode avg
   convcalc explain linear --in-features 120 --out-features 84
   convcalc explain batchnorm --input 64x16x16 --json
+  convcalc explain conv_transpose2d --input 16x6x6 --out-channels 8 --kernel 2 --stride 2
+  convcalc explain attention --input 197x768 --heads 12
+  convcalc explain layernorm --input 197x768
+  convcalc explain softmax --input 12x197x197
+  convcalc explain rnn_cell --input-size 16 --hidden-size 32 --mode lstm --steps 10
 """
 
 _LAYER_EPILOGS = {
@@ -36,6 +42,13 @@ _LAYER_EPILOGS = {
     "  (LeNet's F6: 10,164 parameters, 10,080 FLOPs)\n",
     "batchnorm": "example:\n  convcalc explain batchnorm --input 64x16x16\n"
     "  (ResNet18's first BatchNorm2D: 256 parameters, 32,768 FLOPs)\n",
+    "conv_transpose2d": "example:\n  convcalc explain conv_transpose2d --input 16x6x6 --out-channels 8 --kernel 2 "
+    "--stride 2\n  (2x upsampling: 18,432 MACs; paddle.flops counts 74,880)\n",
+    "layernorm": "example:\n  convcalc explain layernorm --input 197x768\n  (one ViT-B/16 LayerNorm)\n",
+    "softmax": "example:\n  convcalc explain softmax --input 12x197x197\n  (one ViT-B/16 attention map)\n",
+    "attention": "example:\n  convcalc explain attention --input 197x768 --heads 12\n"
+    "  (one ViT-B/16 nn.MultiHeadAttention: projections, QK^T, softmax, AV)\n",
+    "rnn_cell": "example:\n  convcalc explain rnn_cell --input-size 16 --hidden-size 32 --mode lstm --steps 10\n",
 }
 
 
@@ -153,6 +166,50 @@ def register(subparsers) -> None:
     bn.add_argument("--input", required=True, metavar="CxHxW", help="input shape, e.g. 64x16x16")
     common(bn)
 
+    tconv = layer(
+        "conv_transpose2d",
+        "a 2-D transposed convolution",
+        "Worked derivation of a 2-D transposed convolution: output size, parameters, FLOPs.",
+    )
+    tconv.add_argument("--input", required=True, metavar="CxHxW", help="input shape, e.g. 16x6x6")
+    tconv.add_argument("--out-channels", required=True, metavar="P", help="output channels P")
+    tconv.add_argument("--kernel", required=True, metavar="K", help="kernel size: 2, or 2x3")
+    tconv.add_argument("--stride", default="1", metavar="S", help="stride (default 1)")
+    tconv.add_argument("--padding", default="0", metavar="P", help="padding per side: 1, or 1x0")
+    tconv.add_argument("--output-padding", default="0", metavar="O", help="extra size at the end (default 0)")
+    tconv.add_argument("--dilation", default="1", metavar="D", help="dilation (default 1)")
+    tconv.add_argument("--groups", default="1", metavar="G", help="groups (default 1)")
+    tconv.add_argument("--no-bias", action="store_true", help="no bias term")
+    common(tconv)
+
+    ln = layer("layernorm", "LayerNorm", "Worked derivation of LayerNorm over the last dimension(s).")
+    ln.add_argument("--input", required=True, metavar="SHAPE", help="input shape, e.g. 197x768")
+    ln.add_argument("--normalized-dims", default="1", metavar="K", help="trailing dimensions normalised (default 1)")
+    ln.add_argument("--no-affine", action="store_true", help="no scale and shift")
+    common(ln)
+
+    sm = layer("softmax", "softmax or log-softmax", "Worked derivation of softmax along one axis.")
+    sm.add_argument("--input", required=True, metavar="SHAPE", help="input shape, e.g. 12x197x197")
+    sm.add_argument("--axis", default="-1", metavar="A", help="axis (default -1)")
+    sm.add_argument("--log", action="store_true", help="log-softmax")
+    common(sm)
+
+    at = layer("attention", "multi-head self-attention",
+               "Worked derivation of nn.MultiHeadAttention on T tokens of width D: projections, scaling, QK^T, "
+               "softmax, AV.")
+    at.add_argument("--input", required=True, metavar="TxD", help="tokens x width, e.g. 197x768")
+    at.add_argument("--heads", required=True, metavar="H", help="number of heads, e.g. 12")
+    at.add_argument("--no-bias", action="store_true", help="projections without bias")
+    common(at)
+
+    rc = layer("rnn_cell", "an RNN/LSTM/GRU cell", "Worked derivation of a recurrent cell over some steps.")
+    rc.add_argument("--input-size", required=True, metavar="I", help="input features, e.g. 16")
+    rc.add_argument("--hidden-size", required=True, metavar="H", help="hidden units, e.g. 32")
+    rc.add_argument("--mode", default="lstm", choices=("lstm", "gru", "rnn_tanh", "rnn_relu"), help="cell kind")
+    rc.add_argument("--steps", default="1", metavar="T", help="time steps (default 1)")
+    rc.add_argument("--no-bias", action="store_true", help="no bias terms")
+    common(rc)
+
     ep.set_defaults(func=_explain_without_layer, explain_parser=ep)
 
 
@@ -266,6 +323,33 @@ def _config(args: argparse.Namespace) -> tuple[tuple, dict]:
     if args.layer == "linear":
         return (_one(args.in_features, "--in-features"),), dict(
             out_features=_one(args.out_features, "--out-features"), bias=not args.no_bias
+        )
+    if args.layer == "conv_transpose2d":
+        shape = parse_shape(args.input, allow_symbols=True, min_dims=3, max_dims=3)
+        return shape, dict(
+            out_channels=_one(args.out_channels, "--out-channels"),
+            kernel=_pair(args.kernel, "--kernel"),
+            stride=_pair(args.stride, "--stride"),
+            padding=_pair(args.padding, "--padding"),
+            output_padding=_pair(args.output_padding, "--output-padding"),
+            dilation=_pair(args.dilation, "--dilation"),
+            groups=_one(args.groups, "--groups"),
+            bias=not args.no_bias,
+        )
+    if args.layer == "layernorm":
+        shape = parse_shape(args.input, allow_symbols=True, min_dims=1, max_dims=5)
+        return shape, dict(normalized_dims=_one(args.normalized_dims, "--normalized-dims"),
+                           affine=not args.no_affine)
+    if args.layer == "softmax":
+        shape = parse_shape(args.input, allow_symbols=True, min_dims=1, max_dims=5)
+        return shape, dict(axis=_one(args.axis, "--axis"), log=args.log)
+    if args.layer == "attention":
+        shape = parse_shape(args.input, allow_symbols=True, min_dims=2, max_dims=2)
+        return shape, dict(heads=_one(args.heads, "--heads"), bias=not args.no_bias)
+    if args.layer == "rnn_cell":
+        return (_one(args.input_size, "--input-size"),), dict(
+            hidden_size=_one(args.hidden_size, "--hidden-size"), mode=args.mode,
+            steps=_one(args.steps, "--steps"), bias=not args.no_bias,
         )
     shape = parse_shape(args.input, allow_symbols=True, min_dims=3, max_dims=3)
     return shape, {}

@@ -117,6 +117,15 @@ def _conv_output_size():
     )
 
 
+def _conv_transpose_output_size():
+    from convcalc.formulas import shapes
+
+    m, u, s, d = _pos("M U S d")
+    (p,) = _nonneg("P,")
+    return (Form("", "M'", shapes.conv_transpose_output_size(m, u, s, p, d)),
+            Form("output_padding O", "M'", shapes.conv_transpose_output_size(m, u, s, p, d, _pos("O"))))
+
+
 def _pool_output_size():
     from convcalc.formulas import shapes
 
@@ -259,6 +268,98 @@ def _add_flops():
     return _conventions(lambda c: flops.add_flops(n, convention=c))
 
 
+def _convnd_flops():
+    from convcalc.formulas import flops
+
+    lo, mo, no, d, p, u, v, w, g = _pos("L' M' N' D P U V W g")
+    return (
+        Form("1-D", "FLOPs", flops.convnd_flops((lo,), p, d, (u,), g, convention="flops")),
+        Form("3-D", "FLOPs", flops.convnd_flops((lo, mo, no), p, d, (w, u, v), g, convention="flops")),
+    ) + _conventions(lambda c: flops.convnd_flops((mo, no), p, d, (u, v), g, convention=c))
+
+
+def _conv_transpose_flops():
+    from convcalc.formulas import flops
+
+    m, n, mo, no, d, p, u, v, g = _pos("M N M' N' D P U V g")
+    return _conventions(lambda c: flops.conv_transpose_flops((m, n), (mo, no), d, p, (u, v), groups=g,
+                                                             convention=c))
+
+
+def _matmul_flops():
+    from convcalc.formulas import flops
+
+    m, k, n, b = _pos("m k n B")
+    return _conventions(lambda c: flops.matmul_flops(m, k, n, b, convention=c))
+
+
+def _addmm_flops():
+    from convcalc.formulas import flops
+
+    m, k, n = _pos("m k n")
+    return _conventions(lambda c: flops.addmm_flops(m, k, n, convention=c))
+
+
+def _einsum_flops():
+    from convcalc.formulas import flops
+
+    return _conventions(lambda c: flops.einsum_flops("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)], convention=c),
+                        lhs="FLOPs of bij,bjk->bik at 2x3x4, 2x4x5")
+
+
+def _norm_flops():
+    from convcalc.formulas import flops
+
+    g, n = _pos("G n")
+    return (Form("flops, affine", "FLOPs", flops.norm_flops(g, n, 2, "flops")),
+            Form("paddle, macs", "FLOPs", flops.norm_flops(g, n, 2, "paddle")))
+
+
+def _adaptive_pool_flops():
+    from convcalc.formulas import flops
+
+    m, mo, c, b = _pos("M M' C B")
+    return _conventions(lambda k: flops.adaptive_pool_flops((m,), (mo,), c, b, "avg", convention=k), lhs="FLOPs 1-D")
+
+
+def _elementwise_flops():
+    from convcalc.formulas import flops
+
+    n, k = _pos("numel k")
+    return _conventions(lambda c: flops.elementwise_flops(n, k, convention=c))
+
+
+def _softmax_flops():
+    from convcalc.formulas import flops
+
+    n, k = _pos("numel n")
+    return _conventions(lambda c: flops.softmax_flops(n, k, convention=c)) + (
+        Form("flops, log_softmax", "FLOPs", flops.softmax_flops(n, k, True, "flops")),)
+
+
+def _interpolate_flops():
+    from convcalc.formulas import flops
+
+    (n,) = _pos("numel_out,")
+    return tuple(Form(f"{c}, {mode}", "FLOPs", flops.interpolate_flops(n, mode, c))
+                 for mode in ("bilinear", "bicubic") for c in ("macs", "flops"))
+
+
+def _embedding_flops():
+    from convcalc.formulas import flops
+
+    (n,) = _pos("numel_out,")
+    return _conventions(lambda c: flops.embedding_flops(n, convention=c))
+
+
+def _rnn_cell_flops():
+    from convcalc.formulas import flops
+
+    i, h, b, t = _pos("I H B T")
+    return tuple(Form(f"{c}, {mode}", "FLOPs", flops.rnn_cell_flops(i, h, mode, b, t, convention=c))
+                 for mode in ("rnn_tanh", "lstm", "gru") for c in ("macs", "flops"))
+
+
 # ---------------------------------------------------------------- receptive field
 def _rf_jump():
     from convcalc.formulas import receptive
@@ -314,6 +415,12 @@ _TABLE: dict[str, tuple[str, str, str, str, Callable[[], tuple[Form, ...]]]] = {
         "Output length of a convolution on one axis, with stride, padding and dilation "
         "(floor of the padded span over the stride, plus one).",
         _SHAPE_LEGEND + ", P_1/P_2 padding before/after", _conv_output_size,
+    ),
+    "conv_transpose_output_size": (
+        _S, "5.6 (inverted)",
+        "Output length of a transposed convolution: the length a convolution with the same kernel, "
+        "stride and padding maps back to M (plus output_padding).",
+        _SHAPE_LEGEND + ", O output_padding", _conv_transpose_output_size,
     ),
     "pool_output_size": (
         _S, "5.20, 5.21 (of 5.2.2)",
@@ -424,6 +531,73 @@ _TABLE: dict[str, tuple[str, str, str, str, Callable[[], tuple[Form, ...]]]] = {
         _F, "5.22",
         "FLOPs of an elementwise sum (the residual add of 5.22): one per element in flops.",
         "numel elements", _add_flops,
+    ),
+    "convnd_flops": (
+        _F, "5.4, 5.8, 5.21",
+        "FLOPs of a 1-, 2- or 3-D convolution: D/g x prod(kernel) multiply-adds per output value; in flops "
+        "K multiplies, K-1 adds and the bias.",
+        "L', M', N' output sizes, " + _CONV_LEGEND + ", W kernel depth", _convnd_flops,
+    ),
+    "conv_transpose_flops": (
+        _F, "",
+        "FLOPs of a transposed convolution: every input value times the P/g x U x V weights it scatters to "
+        "(paddle.flops counts it like a conv over the output, stride^2 too many).",
+        "M x N input, M' x N' output, " + _CONV_LEGEND, _conv_transpose_flops,
+    ),
+    "matmul_flops": (
+        _F, "",
+        "FLOPs of B products of m x k and k x n matrices (matmul, bmm, mm, F.linear, attention); 0 in paddle, "
+        "which counts layers only.",
+        "m, k, n matrix sizes, B batch", _matmul_flops,
+    ),
+    "addmm_flops": (
+        _F, "",
+        "FLOPs of beta*input + alpha*(x @ y): a matmul plus one add per output (and the scalings if not 1).",
+        "m, k, n matrix sizes", _addmm_flops,
+    ),
+    "einsum_flops": (
+        _F, "",
+        "FLOPs of einsum evaluated directly: (operands-1) multiplies per index combination, then the sums.",
+        "the equation's index sizes", _einsum_flops,
+    ),
+    "norm_flops": (
+        _F, "",
+        "FLOPs of LayerNorm/GroupNorm/InstanceNorm: 5n + 2 per group of n values (mean, variance, "
+        "normalise) plus the affine scale and shift.",
+        "G groups of n values", _norm_flops,
+    ),
+    "adaptive_pool_flops": (
+        _F, "",
+        "FLOPs of adaptive average/max pooling of any rank: paddle's (prod floor(M/M') + 1) per output; "
+        "flops the window values.",
+        "M input, M' output size per axis, C channels, B batch", _adaptive_pool_flops,
+    ),
+    "elementwise_flops": (
+        _F, "",
+        "FLOPs of an elementwise op: its formula's k operations per value (ELEMENTWISE_OPS), in flops only.",
+        "numel values, k operations per value", _elementwise_flops,
+    ),
+    "softmax_flops": (
+        _F, "",
+        "FLOPs of softmax over n values: n exps, n-1 adds, n divides per row (log-softmax: 3n).",
+        "numel values, n along the axis", _softmax_flops,
+    ),
+    "interpolate_flops": (
+        _F, "",
+        "FLOPs of interpolation: a weighted sum of 2/4/8/16 inputs per output (linear/bilinear/"
+        "trilinear/bicubic), nothing for nearest.",
+        "numel_out output values", _interpolate_flops,
+    ),
+    "embedding_flops": (
+        _F, "",
+        "FLOPs of an embedding lookup: none, rows are copied.",
+        "numel_out output values", _embedding_flops,
+    ),
+    "rnn_cell_flops": (
+        _F, "",
+        "FLOPs of T steps of a SimpleRNN/LSTM/GRU cell: G gates of H x (I + H) multiply-adds, then the "
+        "gate arithmetic.",
+        "I input size, H hidden size, B batch, T steps", _rnn_cell_flops,
     ),
     "rf_jump": (
         _R, "5.1.4",

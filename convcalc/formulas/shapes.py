@@ -25,6 +25,7 @@ __all__ = [
     "effective_dilation",
     "resolve_padding",
     "conv_output_size",
+    "conv_transpose_output_size",
     "pool_output_size",
     "narrow_conv_output_size",
     "wide_conv_output_size",
@@ -162,6 +163,41 @@ def conv_output_size(
             f"{m + before + after} (output size {out})",
             "use a larger input, a smaller kernel or dilation, or more padding",
         )
+    return out
+
+
+def conv_transpose_output_size(
+    size: Quantity,
+    kernel: Quantity,
+    stride: Quantity = 1,
+    padding: Quantity = 0,
+    dilation: Quantity = 1,
+    output_padding: Quantity = 0,
+) -> sympy.Expr:
+    """Output length of a transposed convolution on one axis (5.6 solved for the input).
+
+    ``M' = (M - 1)*S - 2P + d*(U - 1) + output_padding + 1``: the length a
+    convolution with the same kernel, stride and padding maps back to ``M``.
+
+    >>> conv_transpose_output_size(6, 2, stride=2)        # 2x upsampling
+    12
+    >>> conv_transpose_output_size(9, 3, 2, 1, output_padding=1)
+    18
+    """
+    m = as_expr(size, "input size")
+    check_at_least(m, 1, "input size", "an input has at least one pixel per axis")
+    s = as_expr(stride, "stride")
+    check_at_least(s, 1, "stride", "use stride=1 for no upsampling")
+    p, op = as_expr(padding, "padding"), as_expr(output_padding, "output_padding")
+    check_at_least(p, 0, "padding", "padding crops the output; use 0 for none")
+    check_at_least(op, 0, "output_padding", "use 0 for none")
+    if op.is_number and s.is_number and op >= s:
+        raise InvalidParameterError(f"output_padding must be smaller than the stride, got {op} >= {s}",
+                                    "use output_padding < stride (Paddle refuses the rest)")
+    out = (m - 1) * s - 2 * p + effective_kernel(kernel, dilation) + op
+    if out.is_number and out < 1:
+        raise ShapeError(f"padding {p} crops the whole output (output size {out})",
+                         "use less padding or a larger input")
     return out
 
 

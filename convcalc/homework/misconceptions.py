@@ -236,7 +236,8 @@ def paddle(q: Question) -> Values | None:
 
 @misconception(
     "flops",
-    "every operation counted (2 x MACs + bias adds, the 'flops' convention) where another convention was asked",
+    "every operation counted (K multiplies, K-1 adds and the bias add per output, the 'flops' convention)"
+    " where another convention was asked",
 )
 def flops(q: Question) -> Values | None:
     return None if q.convention == "flops" else _variant(q, "flops")

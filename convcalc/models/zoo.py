@@ -4,9 +4,11 @@ Listing the zoo (:data:`ZOO`, :func:`list_entries`, :func:`get_entry`) never
 imports paddle; each entry's ``factory`` imports paddle when called.
 
 Zoo names
-    The seed's models (``book_*``, chapter 5.3-5.4) and the classification
+    The seed's models (``book_*``, chapter 5.3-5.4), the classification
     models of ``paddle.vision.models`` that build offline with
-    ``pretrained=False`` in Paddle 3.3.1.
+    ``pretrained=False`` in Paddle 3.3.1, and two vision transformers written
+    in plain ``paddle.nn`` (``vit_b_16``, ``deit_tiny``;
+    :mod:`convcalc.models.transformers`).
 
 User files
     ``build_model("path/to/net.py:Name")`` imports the file and uses ``Name``,
@@ -58,7 +60,7 @@ class ZooEntry:
     name: str
     description: str
     default_input: Shape
-    source: str  # "book" or "paddle.vision"
+    source: str  # "book", "paddle.vision" or "convcalc"
     factory: Callable[[], Any] = field(repr=False, compare=False)
     heavy: bool = False
 
@@ -92,6 +94,18 @@ class _VisionFactory:
         if self.pretrained_arg:
             kwargs["pretrained"] = False
         return fn(**kwargs)
+
+
+@dataclass(frozen=True)
+class _TransformerFactory:
+    """Zero-argument factory for one of :mod:`convcalc.models.transformers`' models."""
+
+    fn_name: str
+
+    def __call__(self) -> Any:
+        from convcalc.models import transformers
+
+        return getattr(transformers, self.fn_name)()
 
 
 _RGB224: Shape = (3, 224, 224)
@@ -240,6 +254,12 @@ def _make_zoo() -> dict[str, ZooEntry]:
             "Inception v3: factorised inception blocks, for 299x299 inputs",
             default_input=(3, 299, 299),
         ),
+    ]
+    entries += [
+        ZooEntry("vit_b_16", "ViT-B/16 (Dosovitskiy et al. 2021): 12 pre-norm blocks, width 768, 12 heads",
+                 _RGB224, "convcalc", _TransformerFactory("vit_b_16"), heavy=True),
+        ZooEntry("deit_tiny", "DeiT-Ti (Touvron et al. 2021): ViT with width 192, 3 heads, 12 blocks",
+                 _RGB224, "convcalc", _TransformerFactory("deit_tiny"), heavy=False),
     ]
     return {entry.name: entry for entry in entries}
 

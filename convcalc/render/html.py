@@ -18,7 +18,9 @@ from convcalc.records import LayerRecord, Report
 from convcalc.render.report import (
     CONVENTION_HELP,
     field_text,
+    group_flops_text,
     group_totals,
+    incomplete_groups,
     quantity,
     shape_text,
     totals_text,
@@ -82,6 +84,7 @@ def _owner(rec: LayerRecord) -> str:
 def _table(report: Report, depth: int | None) -> str:
     conv = report.convention.value
     groups = group_totals(report)
+    incomplete = incomplete_groups(report)
     head = ("Layer (type)", "Output shape", "Params", f"FLOPs ({conv})", "RF", "Jump", "Start")
     out = ['<table class="layers"><thead><tr>' + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr></thead><tbody>"]
     for rec in visible(report, depth):
@@ -99,7 +102,7 @@ def _table(report: Report, depth: int | None) -> str:
                 classes.append("norule")
         else:
             g_params, g_flops = groups.get(rec.path, (sympy.Integer(0), sympy.Integer(0)))
-            params, flops = quantity(g_params), quantity(g_flops)
+            params, flops = quantity(g_params), group_flops_text(g_flops, rec.path, incomplete)
             classes.append("container")
             fold = '<button class="fold" aria-expanded="true" title="fold / unfold">&#x25BE;</button>'
         name = f"{indent}{fold}{_e(label or report.model)} ({_e(rec.kind)})"

@@ -17,8 +17,9 @@ from convcalc.records import LayerRecord, Report
 
 CONVENTION_HELP = {
     "paddle": "as paddle.flops counts (seed 5.21): conv with bias, linear without, BN 2/elem, ReLU/max-pool 0",
-    "macs": "multiply-accumulates of conv, linear and matmul only",
-    "flops": "every arithmetic op once: 2 x MACs + bias, normalisation, pooling, activations, adds",
+    "macs": "multiply-accumulates of the dot products: conv, linear, matmul/einsum, attention, RNN gates",
+    "flops": "every arithmetic op once (docs/formulas.md): K mults + K-1 adds per dot product, + bias; "
+             "pooling, norms, softmax, activations, adds",
 }
 
 
@@ -66,6 +67,30 @@ def field_json(f: Field | None) -> Any:
     return {"size": json_quantity(f.size), "jump": json_quantity(f.jump), "start": json_quantity(f.start)}
 
 
+def total_flops_text(report: Report) -> str:
+    """The FLOP total; ``≥ N`` when some layer or op had no rule (its FLOPs are unknown)."""
+    text = quantity(report.totals.flops)
+    return text if report.gaps.flops_complete else f"≥ {text}"
+
+
+def gap_lines(report: Report) -> list[str]:
+    """One line per kind of layer or op without a FLOP rule, with how often it ran."""
+    g = report.gaps
+    if g.flops_complete:
+        return []
+    lines = ["No FLOP rule (counted as 0 above, so the total is a lower bound; add one with "
+             "convcalc.register_rule or convcalc.register_op):"]
+    kinds: dict[str, list[str]] = {}
+    by_path = {r.path: r.kind for r in report.records}
+    for path in g.layers_without_rule:
+        kinds.setdefault(by_path.get(path, "?"), []).append(path)
+    for kind, paths in kinds.items():
+        lines.append(f"  layer {kind} ×{len(paths)}: {', '.join(paths)}")
+    for kind, count in g.ops_without_rule:
+        lines.append(f"  op {kind} ×{count}")
+    return lines
+
+
 def mib(nbytes) -> str:
     value = sympy.sympify(nbytes) / (1024**2)
     if value.is_number:
@@ -94,6 +119,22 @@ def group_totals(report: Report) -> dict[str, tuple[sympy.Expr, sympy.Expr]]:
     return {k: (sympy.expand(v[0]), sympy.expand(v[1])) for k, v in out.items()}
 
 
+def incomplete_groups(report: Report) -> set[str]:
+    """Container paths with a layer or op without a FLOP rule somewhere below (their subtotal is a lower bound)."""
+    containers = [r.path for r in report.records if not r.is_leaf]
+    out: set[str] = set()
+    for r in report.records:
+        if r.is_leaf and not r.has_rule:
+            owner = r.parent if r.is_functional else r.path
+            out.update(c for c in containers if c and (owner == c or owner.startswith(c + ".")))
+    return out
+
+
+def group_flops_text(flops, path: str, incomplete: set[str]) -> str:
+    """A container's FLOP subtotal, ``≥ N`` when a gap lies below it (see :func:`incomplete_groups`)."""
+    return ("≥ " if path in incomplete else "") + quantity(flops)
+
+
 def visible(report: Report, depth: int | None) -> list[LayerRecord]:
     if depth is None:
         return list(report.records)
@@ -120,6 +161,7 @@ def report_renderables(report: Report, depth: int | None = None) -> list:
     table.add_column("Jump", justify="right", no_wrap=True)
     table.add_column("Start", justify="right", no_wrap=True)
     groups = group_totals(report)
+    incomplete = incomplete_groups(report)
     for rec in visible(report, depth):
         indent = "  " * max(rec.depth - 1, 0)
         label = rec.path.rsplit(".", 1)[-1] if not rec.is_functional else rec.path.split(":", 1)[1]
@@ -139,7 +181,7 @@ def report_renderables(report: Report, depth: int | None = None) -> list:
             name.stylize("bold")
             table.add_row(
                 name, shape_text(rec.output_shape), Text(quantity(g_params), style="dim"),
-                Text(quantity(g_flops), style="dim"), size, jump, start,
+                Text(group_flops_text(g_flops, rec.path, incomplete), style="dim"), size, jump, start,
             )
     return [table, totals_text(report)]
 
@@ -157,7 +199,7 @@ def totals_text(report: Report):
             f"Params in the model: {t.params_in_model:,}  ({t.params_unused:,} in layers that never ran, "
             "not counted above, as paddle.summary does)"
         )
-    lines.append(f"Total FLOPs ({report.convention.value}): {quantity(t.flops)}")
+    lines.append(f"Total FLOPs ({report.convention.value}): {total_flops_text(report)}")
     total_mem = t.input_bytes + t.activation_bytes + t.param_bytes
     lines.append(
         f"Memory estimate (float32): input {mib(t.input_bytes)}, forward/backward activations "
@@ -166,10 +208,7 @@ def totals_text(report: Report):
     for note in report.notes:
         lines.append(f"Note: {note}")
     g = report.gaps
-    if g.layers_without_rule:
-        lines.append(
-            f"No rule (FLOPs unknown, register one with convcalc.register_rule): {', '.join(g.layers_without_rule)}"
-        )
+    lines.extend(gap_lines(report))
     if g.layers_never_called:
         lines.append(f"Never called: {', '.join(g.layers_never_called)}")
     if g.ops_without_rf_rule:
@@ -223,8 +262,10 @@ def report_dict(report: Report) -> dict:
             "activation_bytes": json_quantity(t.activation_bytes),
             "param_bytes": json_quantity(t.param_bytes),
         },
+        "complete": report.gaps.flops_complete,
         "gaps": {
             "layers_without_rule": list(report.gaps.layers_without_rule),
+            "ops_without_rule": [{"op": k, "count": n} for k, n in report.gaps.ops_without_rule],
             "layers_never_called": list(report.gaps.layers_never_called),
             "ops_without_rf_rule": list(report.gaps.ops_without_rf_rule),
             "misaligned_merges": list(report.gaps.misaligned_merges),
@@ -252,8 +293,12 @@ def report_csv(report: Report, depth: int | None = None) -> str:
             json_quantity(rec.flops), size, jump, start, rec.formula,
         ])
     t = report.totals
+    flops = json_quantity(t.flops)
     writer.writerow(["", "TOTAL", "", "", "", "", json_quantity(t.params), json_quantity(t.params_trainable),
-                     json_quantity(t.params_non_trainable), json_quantity(t.flops), "", "", "", ""])
+                     json_quantity(t.params_non_trainable), flops if report.gaps.flops_complete else f"≥{flops}",
+                     "", "", "", ""])
+    for line in gap_lines(report)[1:]:
+        writer.writerow(["", "NO RULE", line.strip(), "", "", "", "", "", "", "", "", "", "", "FLOPs unknown"])
     return buf.getvalue()
 
 
@@ -266,6 +311,7 @@ def report_markdown(report: Report, depth: int | None = None) -> str:
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     groups = group_totals(report)
+    incomplete = incomplete_groups(report)
     for rec in visible(report, depth):
         size, jump, start = field_text(rec)
         indent = "&nbsp;&nbsp;" * max(rec.depth - 1, 0)
@@ -275,7 +321,7 @@ def report_markdown(report: Report, depth: int | None = None) -> str:
             label = f"{indent}{rec.path} ({rec.kind})"
         else:
             gp, gf = groups.get(rec.path, (0, 0))
-            params, flops = f"*{quantity(gp)}*", f"*{quantity(gf)}*"
+            params, flops = f"*{quantity(gp)}*", f"*{group_flops_text(gf, rec.path, incomplete)}*"
             label = f"{indent}**{rec.path or report.model}** ({rec.kind})"
         lines.append(f"| {label} | {shape_text(rec.output_shape)} | {params} | {flops} | {size} | {jump} | {start} |")
     lines += ["", totals_text(report).plain.replace("\n", "  \n"), ""]
