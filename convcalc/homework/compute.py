@@ -225,7 +225,7 @@ def _layer(
         params = trainable if mistake == "bn_trainable" else trainable + running
         if mistake == "bn_with_running":
             trainable = trainable + running
-        flops = int(F.batchnorm_flops(numel, conv))
+        flops = int(F.batchnorm_flops(numel, conv, channels=c))
         out = dims
         rf_out = (rf_h, rf_w)
     else:  # pragma: no cover - the schema only lets known kinds through
