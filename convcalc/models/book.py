@@ -13,7 +13,9 @@ against it:
 - :class:`Pool2D` -- the max / average pooling operator of 5.2.2, loop version.
 - :class:`VectorizedConv2D`, :class:`VectorizedPool2D` -- the same operators
   (same signature, same parameter names and shapes, same outputs and gradients)
-  computed by ``paddle.nn.functional``; thousands of times faster.  They
+  written with tensor ops as a student would (im2col by strided slicing plus
+  one ``matmul``; strided windows reduced by ``max`` / ``mean``), without
+  Paddle's conv or pool kernels; thousands of times faster than the loops.  They
   subclass the loop operators, so ``isinstance(layer, Conv2D)`` holds for both.
 - :class:`Model_LeNet` and :class:`Paddle_LeNet` (5.3.2), :class:`ResBlock`,
   :func:`make_first_module`, :func:`resnet_module`, :func:`make_modules` and
@@ -35,7 +37,7 @@ import paddle
 import paddle.nn.functional as F
 from paddle import nn
 
-from convcalc.errors import InvalidParameterError
+from convcalc.errors import InvalidParameterError, ShapeError
 
 __all__ = [
     "SimpleConv2D",
@@ -184,12 +186,55 @@ class Conv2D(nn.Layer):
         )
 
 
+def _windows(x: paddle.Tensor, size: tuple[int, int], stride: int, out_hw: tuple[int, int]) -> list[paddle.Tensor]:
+    """The ``U*V`` strided views of ``x`` [B, C, M, N]: view ``(u, v)`` holds ``x[:, :, i*s+u, j*s+v]``.
+
+    The loops run over the kernel's offsets, not over output positions: entry
+    ``[b, c, i, j]`` of view ``(u, v)`` is the element that kernel cell
+    ``(u, v)`` multiplies at output position ``(i, j)``.  Stacking the views
+    is im2col.  (``F.unfold`` would do the same in one call, but it is
+    Paddle's own im2col kernel - the very thing this operator teaches - so
+    the windows are gathered here by slicing.)
+    """
+    u_size, v_size = size
+    out_h, out_w = out_hw
+    return [
+        x[:, :, u : u + stride * (out_h - 1) + 1 : stride, v : v + stride * (out_w - 1) + 1 : stride]
+        for u in range(u_size)
+        for v in range(v_size)
+    ]
+
+
 class VectorizedConv2D(Conv2D):
-    """:class:`Conv2D` computed by ``F.conv2d``: same parameters, outputs and gradients."""
+    """:class:`Conv2D` as im2col plus one matrix product: same parameters, outputs and gradients.
+
+    Written with tensor ops only (pad, strided slices, stack, reshape, matmul),
+    as a student would, so no Paddle convolution or im2col kernel runs:
+
+    1. zero-pad the input (5.1.6);
+    2. gather every window into a column: ``cols`` [B, D*U*V, M'*N'] (im2col);
+    3. ``Y = W_flat @ cols + b`` with ``W_flat`` [P, D*U*V] - all of 5.15-5.16
+       in one ``matmul``.
+    """
 
     def forward(self, inputs: paddle.Tensor) -> paddle.Tensor:
-        bias = None if self.bias is None else paddle.reshape(self.bias, [-1])
-        return F.conv2d(inputs, self.weight, bias, stride=self.stride, padding=self.padding)
+        """``inputs`` [B, D, M, N] -> [B, P, M', N'] with M' = (M + 2p - k) // s + 1 (5.6)."""
+        p, s, k = self.padding, self.stride, self.kernel_size
+        x = F.pad(inputs, [p, p, p, p]) if p else inputs
+        batch, channels, height, width = x.shape
+        out_h, out_w = (height - k) // s + 1, (width - k) // s + 1
+        if out_h <= 0 or out_w <= 0:
+            raise ShapeError(
+                f"input {height - 2 * p}x{width - 2 * p} is smaller than the {k}x{k} kernel",
+                "use a larger input or more padding",
+            )
+        # [B, D, U*V, M', N'] -> [B, D*U*V, M'*N']: column (i, j) holds window (i, j), ordered (d, u, v)
+        cols = paddle.stack(_windows(x, (k, k), s, (out_h, out_w)), axis=2)
+        cols = paddle.reshape(cols, [batch, channels * k * k, out_h * out_w])
+        out = paddle.matmul(paddle.reshape(self.weight, [self.out_channels, -1]), cols)  # [B, P, M'*N']
+        if self.bias is not None:
+            out = out + self.bias  # [P, 1] broadcasts over the M'*N' positions
+        return paddle.reshape(out, [batch, self.out_channels, out_h, out_w])
 
 
 _POOL_MODES = ("max", "avg")
@@ -237,11 +282,34 @@ class Pool2D(nn.Layer):
 
 
 class VectorizedPool2D(Pool2D):
-    """:class:`Pool2D` computed by ``F.max_pool2d`` / ``F.avg_pool2d``; same numbers."""
+    """:class:`Pool2D` over strided windows: same outputs and gradients, no Paddle pooling kernel.
+
+    The ``h*w`` strided views of :func:`_windows` are stacked on a last axis
+    and reduced with ``max`` / ``mean`` - the loop version's reductions, so
+    ties in a max window get the same gradient.  When the windows tile the
+    input (``stride == h == w``) one reshape of the cropped input gathers them
+    instead, with no copies; the window's two axes are then reduced one after
+    the other (an element ties for its window's max exactly when it ties for
+    its row's max and that row ties for the window's, so gradients agree).
+    """
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        pool = F.max_pool2d if self.mode == "max" else F.avg_pool2d
-        return pool(x, kernel_size=(self.h, self.w), stride=self.stride)
+        """``x`` [B, C, M, N] -> [B, C, (M - h) // s + 1, (N - w) // s + 1]."""
+        s, h, w = self.stride, self.h, self.w
+        batch, channels, height, width = x.shape
+        out_h, out_w = (height - h) // s + 1, (width - w) // s + 1
+        if out_h <= 0 or out_w <= 0:
+            raise ShapeError(
+                f"input {height}x{width} is smaller than the {h}x{w} pooling window", "use a larger input"
+            )
+        reduce = paddle.max if self.mode == "max" else paddle.mean
+        if s == h == w:  # non-overlapping windows: [B, C, M', h, N', w]
+            tiles = x[:, :, : out_h * h, : out_w * w]
+            tiles = paddle.reshape(tiles, [batch, channels, out_h, h, out_w, w])
+            # one axis at a time: Paddle 3.3.1's max backward over axes [3, 5] returns garbage
+            return reduce(reduce(tiles, axis=5), axis=3)
+        windows = paddle.stack(_windows(x, (h, w), s, (out_h, out_w)), axis=-1)  # [B, C, M', N', h*w]
+        return reduce(windows, axis=-1)
 
 
 class Model_LeNet(nn.Layer):  # noqa: N801 - the book's name
