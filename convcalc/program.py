@@ -334,10 +334,12 @@ def _build(path: str, ops_raw: list, params: list[ProgramParameter]) -> ProgramM
     data_shape = shapes[input_value]
     scoped = any(scopes)
     runs = _scoped_runs(ops, scopes) if scoped else _parameter_runs(ops, param_of)
-    groups = _groups(runs, scoped)
+    groups = _groups(runs, scoped, scopes)
     for g in groups:
         if g.is_leaf:
             g.layer = stand_in(g.kind, ops[g.op_start : g.op_end], shapes, constants, param_of)
+            if not isinstance(g.layer, ProgramLayer):
+                g.kind = type(g.layer).__name__  # a .pdmodel's pool2d op: MaxPool2D, AvgPool2D, ...
         else:
             g.layer = ProgramLayer(g.kind, {})
     return ProgramModel(path, ops, shapes, constants, input_value, data_shape, groups, params, scoped)
@@ -380,6 +382,7 @@ def _parameter_runs(ops: list[OpNode], param_of: dict) -> list[tuple[tuple[str, 
     from convcalc.trace import op_key
 
     owner: dict[str, str] = {v: p.name.split(".")[0] for v, p in param_of.items()}
+    constant = {v for op in ops if _is_glue(op) and op.name != "pd_op.data" for v in op.outputs}
     runs: list[tuple[tuple[str, ...], int, int]] = []
     counts: dict[str, int] = {}
     for i, op in enumerate(ops):
@@ -388,7 +391,7 @@ def _parameter_runs(ops: list[OpNode], param_of: dict) -> list[tuple[tuple[str, 
         prefixes = {owner[v] for v in op.inputs if v in owner}
         if len(prefixes) == 1:
             prefix = prefixes.pop()
-            if all(v in owner or v == "" for v in op.inputs) or _is_glue(op):
+            if all(v in owner or v in constant or v == "" for v in op.inputs):
                 for v in op.outputs:
                     owner[v] = prefix
             if runs and runs[-1][0] == (prefix,) and all(_is_glue(ops[j]) for j in range(runs[-1][2], i)):
@@ -402,14 +405,25 @@ def _parameter_runs(ops: list[OpNode], param_of: dict) -> list[tuple[tuple[str, 
     return runs
 
 
-def _groups(runs: list[tuple[tuple[str, ...], int, int]], scoped: bool) -> list[_Group]:
-    """Leaf groups for the runs plus one container group per scope prefix (pre-order numbered)."""
+def _groups(runs: list[tuple[tuple[str, ...], int, int]], scoped: bool, scopes: list) -> list[_Group]:
+    """Leaf groups for the runs plus one container group per scope prefix (pre-order numbered).
+
+    A container spans every op in its scope, its own ops (a residual ``add``) included.
+    """
     spans: dict[tuple[str, ...], list[int]] = {}
+    leaves = {scope for scope, _, _ in runs}
+
+    def extend(prefix: tuple[str, ...], start: int, end: int) -> None:
+        lo, hi = spans.get(prefix, [start, end])
+        spans[prefix] = [min(lo, start), max(hi, end)]
+
     for scope, start, end in runs:
         for n in range(1, len(scope)):
-            prefix = scope[:n]
-            lo, hi = spans.get(prefix, [start, end])
-            spans[prefix] = [min(lo, start), max(hi, end)]
+            extend(scope[:n], start, end)
+    for i, scope in enumerate(scopes if scoped else []):
+        if scope and scope not in leaves:
+            for n in range(1, len(scope) + 1):
+                extend(scope[:n], i, i + 1)
     items: list[tuple[int, int, tuple[str, ...], bool]] = []
     for prefix, (lo, hi) in spans.items():
         items.append((lo, len(prefix), prefix, False))
