@@ -140,10 +140,13 @@ class ProgramModel:
 
 
 def _one_line(exc: BaseException) -> str:
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip() and not ln.strip().startswith("[")]
-    text = lines[0] if lines else type(exc).__name__
+    """Paddle's reason in one line; a parameter file of the wrong size is named as such."""
+    text = " ".join(str(exc).split())
+    if any(w in text for w in ("load_combine", "partial data", "EOF", "eof", "tensor desc")):
+        return "the parameter file holds a different amount of data than the program's parameters need"
     text = re.sub(r"\s*\(at /paddle/.*?\)", "", text)
-    return text[:240]
+    text = re.sub(r"\s*\[Hint:.*", "", text)
+    return (text or type(exc).__name__)[:240]
 
 
 def _files(path: str) -> tuple[Path, Path]:
