@@ -41,6 +41,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from math import prod
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +168,68 @@ def _files(path: str) -> tuple[Path, Path]:
     return program, params
 
 
+# VarType sizes in bytes (framework.proto): BOOL INT16 INT32 INT64 FP16 FP32 FP64 ... UINT8 INT8 BF16
+_DTYPE_BYTES = {0: 1, 1: 2, 2: 4, 3: 8, 4: 2, 5: 4, 6: 8, 20: 1, 21: 1, 22: 2}
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, pos
+
+
+def _stored_tensor_dims(path: Path) -> list[tuple[int, ...]] | None:
+    """The dims of every tensor in a ``save_combine`` file, or ``None`` if it is not exactly such tensors.
+
+    Paddle's own loader reads a truncated file without complaint (the last
+    tensor then holds garbage), so the file is walked here: per tensor a
+    version, the LoD, a second version, a ``TensorDesc`` (data type, dims) and
+    ``numel * dtype size`` bytes of data, ending exactly at the end of the file.
+    """
+    import struct
+
+    data = path.read_bytes()
+    pos, found = 0, []
+    try:
+        while pos < len(data):
+            pos += 4  # version
+            (lod_levels,) = struct.unpack_from("<Q", data, pos)
+            pos += 8
+            for _ in range(lod_levels):
+                (size,) = struct.unpack_from("<Q", data, pos)
+                pos += 8 + size
+            pos += 4  # tensor version
+            (desc_size,) = struct.unpack_from("<i", data, pos)
+            pos += 4
+            desc, pos = data[pos : pos + desc_size], pos + desc_size
+            dtype, dims, i = 5, [], 0
+            while i < len(desc):
+                tag, i = _varint(desc, i)
+                if tag == 0x08:  # data_type
+                    dtype, i = _varint(desc, i)
+                elif tag == 0x10:  # one dim
+                    d, i = _varint(desc, i)
+                    dims.append(d if d < 1 << 63 else d - (1 << 64))
+                elif tag == 0x12:  # packed dims
+                    n, i = _varint(desc, i)
+                    end = i + n
+                    while i < end:
+                        d, i = _varint(desc, i)
+                        dims.append(d if d < 1 << 63 else d - (1 << 64))
+                else:
+                    return None
+            pos += prod(dims) * _DTYPE_BYTES.get(dtype, 4)
+            found.append(tuple(dims))
+    except (struct.error, IndexError):
+        return None
+    return found if pos == len(data) else None
+
+
 def load_program(path: str) -> ProgramModel:
     """Load ``<prefix>.json`` / ``<prefix>.pdmodel`` with its ``<prefix>.pdiparams``, without the model's class.
 
@@ -198,6 +261,13 @@ def load_program(path: str) -> ProgramModel:
             ) from None
         ops_raw = list(program.global_block().ops)
         params = _parameters(ops_raw)
+        stored = _stored_tensor_dims(params_file)
+        if stored is None or sorted(stored) != sorted(p.shape for p in params):
+            raise ModelLoadError(
+                f"{params_file.name!r} does not hold exactly the {len(params)} parameter tensors of "
+                f"{program_file.name!r} (damaged, or from another export)",
+                "use the .pdiparams written by the same paddle.jit.save as the program",
+            )
         for p in params:
             var = scope.find_var(p.name)
             stored = tuple(np.asarray(var.get_tensor()).shape) if var is not None else None
@@ -357,7 +427,7 @@ def _scoped_runs(ops: list[OpNode], scopes: list[tuple[str, ...]]) -> list[tuple
     named = {s for s in scopes if s}
     leaves = {s for s in named if not any(len(o) > len(s) and o[: len(s)] == s for o in named)}
     runs: list[tuple[tuple[str, ...], int, int]] = []
-    for i, (op, scope) in enumerate(zip(ops, scopes)):
+    for i, scope in enumerate(scopes):
         if scope in leaves:
             if runs and runs[-1][0] == scope and all(_is_glue(ops[j]) and not scopes[j] for j in range(runs[-1][2], i)):
                 runs[-1] = (scope, runs[-1][1], i + 1)
@@ -428,7 +498,7 @@ def _groups(runs: list[tuple[tuple[str, ...], int, int]], scoped: bool, scopes: 
             for n in range(1, len(scope) + 1):
                 extend(scope[:n], i, i + 1)
     items: list[tuple[int, int, tuple[str, ...], bool]] = []
-    for prefix, (lo, hi) in spans.items():
+    for prefix, (lo, _) in spans.items():
         items.append((lo, len(prefix), prefix, False))
     for scope, start, _ in runs:
         items.append((start, len(scope), scope, True))
