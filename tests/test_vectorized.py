@@ -95,6 +95,8 @@ CONV_CONFIGS = [
     (6, 16, 5, 1, 0, True, 14, 14),
     (5, 4, 1, 2, 0, True, 6, 5),
     (2, 2, 4, 2, 3, False, 5, 5),
+    (16, 12, 5, 1, 0, True, 5, 5),  # the kernel covers the whole input (LeNet's conv5)
+    (3, 4, 3, 2, 1, True, 1, 1),  # ... the whole padded input
 ]
 
 

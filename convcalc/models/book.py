@@ -246,7 +246,11 @@ class VectorizedConv2D(Conv2D):
             )
         positions = out_h * out_w
         # column (i, j) of cols holds window (i, j), its rows ordered (d, u, v) like the weight's
-        cols = paddle.reshape(_gather_windows(x, (k, k), s, window_major=True), [batch, channels * k * k, positions])
+        if height == width == k:  # the one window is the whole input (LeNet's conv5): im2col is a reshape
+            cols = paddle.reshape(x, [batch, channels * k * k, 1])
+        else:
+            windows = _gather_windows(x, (k, k), s, window_major=True)
+            cols = paddle.reshape(windows, [batch, channels * k * k, positions])
         weight = paddle.reshape(self.weight, [self.out_channels, channels * k * k])
         if positions >= self.out_channels:
             out = paddle.matmul(weight, cols)  # [B, P, M'*N']
