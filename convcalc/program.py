@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from math import prod
 from pathlib import Path
 from typing import Any
@@ -585,7 +585,10 @@ def stand_in(kind: str, ops: list[OpNode], shapes: dict, constants: dict, param_
         op = _first(ops, ("batch_norm", "sync_batch_norm"))
         if op is None or op.inputs is None:
             return generic
-        params = {"_mean": param(op, 1), "_variance": param(op, 2), "weight": param(op, 3), "bias": param(op, 4)}
+        # running statistics are never trained (a .pdmodel does not say so; a PIR program does)
+        stats = {k: param(op, i) for k, i in (("_mean", 1), ("_variance", 2))}
+        stats = {k: p and replace(p, trainable=False, stop_gradient=True) for k, p in stats.items()}
+        params = {**stats, "weight": param(op, 3), "bias": param(op, 4)}
         attrs = {"_act": None}
     elif kind in ("MaxPool2D", "AvgPool2D"):
         op = _first(ops, ("pool2d",))

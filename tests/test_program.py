@@ -148,6 +148,7 @@ def test_pdmodel_program_reports_the_traced_totals(tmp_path) -> None:
     report = analyze(load_program(str(path)), (1, 3, 64, 64))
     traced = analyze(paddle.vision.models.resnet18(), (1, 3, 64, 64))
     assert report.totals.params == traced.totals.params
+    assert report.totals.params_non_trainable == traced.totals.params_non_trainable  # BN running statistics
     assert report.totals.flops == traced.totals.flops
     # the layers come from parameter names: conv2d_0 ... and batch_norm2d_0 ...
     kinds = [r.kind for r in report.records if not r.is_functional]
