@@ -220,3 +220,14 @@ def test_compare_refuses_a_program_in_one_line(exported, capsys) -> None:
     assert main(["compare", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "needs a Python model" not in err[0] and "Python model" in err[0]
+
+
+def test_diff_and_html_take_a_program(exported, capsys, tmp_path) -> None:
+    _, _, path = exported["lenet"]
+    # inference.json is a program here (its .pdiparams is beside it), not a saved JSON report
+    assert main(["diff", str(path), "-i", "1x1x28x28", "-i", "2x1x28x28", "--format", "json"]) == 0
+    totals = json.loads(capsys.readouterr().out)["totals"]
+    assert totals["params"]["delta"] == 0 and totals["flops"]["b"] == 2 * totals["flops"]["a"] == 2 * 347560
+    html = tmp_path / "lenet.html"
+    assert main(["report", str(path), "--format", "html", "--output", str(html)]) == 0
+    assert "61,610" in html.read_text()
