@@ -46,7 +46,6 @@ def _side(spec: str, shape_text: str | None, convention: str) -> tuple[dict, str
     from types import SimpleNamespace
 
     from convcalc.errors import InputSpecError
-
     from convcalc.program import PARAMS_SUFFIX
 
     program = Path(spec).with_suffix(PARAMS_SUFFIX).exists()  # an exported inference.json, not a report
