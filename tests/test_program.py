@@ -219,7 +219,7 @@ def test_compare_refuses_a_program_in_one_line(exported, capsys) -> None:
     _, _, path = exported["lenet"]
     assert main(["compare", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "needs a Python model" not in err[0] and "Python model" in err[0]
+    assert len(err) == 1 and "need a Python model" in err[0]
 
 
 def test_diff_and_html_take_a_program(exported, capsys, tmp_path) -> None:
@@ -231,3 +231,10 @@ def test_diff_and_html_take_a_program(exported, capsys, tmp_path) -> None:
     html = tmp_path / "lenet.html"
     assert main(["report", str(path), "--format", "html", "--output", str(html)]) == 0
     assert "61,610" in html.read_text()
+
+
+def test_rf_refuses_a_program_in_one_line(exported, capsys) -> None:
+    _, _, path = exported["lenet"]
+    assert main(["rf", str(path), "-o", "field.png", "--image", "missing.png"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "exported program" in err[0]
