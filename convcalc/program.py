@@ -112,9 +112,11 @@ class ProgramModel:
 
     @property
     def default_input(self) -> tuple[int, ...] | None:
-        """``(C, H, W)`` when every dimension after the batch is fixed in the program."""
+        """``(C, H, W)`` when every dimension after the batch is fixed; ``(N, C, H, W)`` when the batch is too."""
         dims = self.data_shape[1:]
-        return tuple(dims) if dims and all(d > 0 for d in dims) else None
+        if not dims or any(d <= 0 for d in dims):
+            return None
+        return tuple(self.data_shape) if self.data_shape[0] > 0 else tuple(dims)
 
     def convcalc_trace(self, input_shape: tuple[int, ...]) -> Trace:
         """The trace of this program at ``input_shape`` (N, C, H, W): its shapes with the batch filled in."""

@@ -238,3 +238,12 @@ def test_rf_refuses_a_program_in_one_line(exported, capsys) -> None:
     assert main(["rf", str(path), "-o", "field.png", "--image", "missing.png"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "exported program" in err[0]
+
+
+def test_a_fixed_batch_is_the_default_input(tmp_path) -> None:
+    model = paddle.vision.models.LeNet()
+    path = _export(model, tmp_path, (1, 28, 28), batch=3)
+    program = load_program(str(path))
+    assert program.default_input == (3, 1, 28, 28)
+    report = analyze(program, program.default_input)
+    assert int(report.totals.flops) == paddle.flops(model, [3, 1, 28, 28])
