@@ -157,16 +157,22 @@ def test_pool_equals_paddle_pool_values_and_gradients(mode: str, config: tuple) 
     np.testing.assert_allclose(vec_dx, ref_dx, atol=1e-5)
 
 
-def test_max_pool_ties_get_the_loop_versions_gradient() -> None:
+@pytest.mark.parametrize(("size", "stride"), [((2, 2), 2), ((3, 3), 3), ((2, 2), 1), ((3, 2), 2)])
+def test_max_pool_ties_get_the_loop_versions_gradient(size: tuple, stride: int) -> None:
     from convcalc.models.book import Pool2D
 
-    x_np = np.ones((1, 1, 4, 4), "float32")  # every element ties in every window
-    grads = []
+    # small integers: many ties, three of four in a window too (the loop's paddle.max shares the gradient)
+    x_np = np.array([[3, 3, 1, 3, 2, 2], [3, 1, 3, 3, 2, 1], [0, 0, 1, 2, 1, 1], [0, 1, 2, 2, 0, 1],
+                     [1, 1, 1, 1, 1, 1], [2, 0, 2, 1, 0, 2]], "float32").reshape(1, 1, 6, 6)
+    results = []
     for cls in (Pool2D, VectorizedPool2D):
         x = paddle.to_tensor(x_np, stop_gradient=False)
-        cls((2, 2), "max", 2)(x).sum().backward()
-        grads.append(x.grad.numpy())
-    np.testing.assert_array_equal(grads[1], grads[0])
+        out = cls(size, "max", stride)(x)
+        ramp = paddle.arange(1, out.size + 1, dtype="float32").reshape(out.shape)
+        (out * ramp).sum().backward()
+        results.append((out.numpy(), x.grad.numpy()))
+    np.testing.assert_array_equal(results[1][0], results[0][0])
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-6)
 
 
 @pytest.mark.parametrize(

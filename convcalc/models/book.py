@@ -305,18 +305,37 @@ class Pool2D(nn.Layer):
         return f"size=({self.h}, {self.w}), mode={self.mode!r}, stride={self.stride}"
 
 
+def _window_max(windows: paddle.Tensor, axes: list[int]) -> paddle.Tensor:
+    """The max over ``axes`` with ``paddle.max``'s gradient (shared equally by tied elements), computed fast.
+
+    ``paddle.max``'s own backward is by far the slowest op of a LeNet train
+    step in Paddle 3.3.1 (half of it) and over two non-adjacent axes it even
+    returns garbage.  So the max is taken without gradient and the gradient
+    is routed by a mask: ``max + sum((x - x.detach()) * mask) / count`` has
+    exactly the max's value (the added term is 0) and gives each of the
+    ``count`` elements equal to the max ``1 / count`` of the output gradient.
+    """
+    top = windows.detach()
+    for axis in sorted(axes, reverse=True):
+        top = paddle.max(top, axis=axis, keepdim=True)
+    mask = paddle.cast(windows.detach() == top, windows.dtype)
+    routed = (windows - windows.detach()) * mask
+    count = mask
+    for axis in sorted(axes, reverse=True):
+        routed = paddle.sum(routed, axis=axis, keepdim=True)
+        count = paddle.sum(count, axis=axis, keepdim=True)
+    return paddle.squeeze(top + routed / count, axis=axes)
+
+
 class VectorizedPool2D(Pool2D):
     """:class:`Pool2D` over gathered windows: same outputs and gradients, no Paddle pooling kernel.
 
     Each window's ``h*w`` elements are gathered side by side
-    (:func:`_gather_windows`) and reduced with ``max`` / ``mean`` over that
-    last axis - the loop version's reductions, so ties in a max window get the
-    same gradient.  When the windows tile the input (``stride == h == w``) one
-    reshape of the (cropped) input gathers them instead, with no copy; the
-    window's two axes are then reduced one after the other (an element ties
-    for its window's max exactly when it ties for its row's max and that row
-    ties for the window's, so gradients agree; Paddle 3.3.1's ``max`` backward
-    over the two axes ``[3, 5]`` at once returns garbage).
+    (:func:`_gather_windows`) and reduced over that last axis: ``mean``, or
+    the max of :func:`_window_max` (the loop version's ``paddle.max``
+    gradient, ties sharing it equally).  When the windows tile the input
+    (``stride == h == w``) one reshape of the (cropped) input gathers them
+    instead, with no copy.
     """
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
@@ -328,13 +347,17 @@ class VectorizedPool2D(Pool2D):
             raise ShapeError(
                 f"input {height}x{width} is smaller than the {h}x{w} pooling window", "use a larger input"
             )
-        reduce = paddle.max if self.mode == "max" else paddle.mean
         if s == h == w:  # non-overlapping windows: [B, C, M', h, N', w]
             tiles = x if (out_h * h, out_w * w) == (height, width) else x[:, :, : out_h * h, : out_w * w]
-            tiles = paddle.reshape(tiles, [batch, channels, out_h, h, out_w, w])
-            return reduce(reduce(tiles, axis=5), axis=3)
-        windows = _gather_windows(x, (h, w), s, window_major=False)
-        return reduce(paddle.reshape(windows, [batch, channels, out_h, out_w, h * w]), axis=-1)
+            windows, axes = paddle.reshape(tiles, [batch, channels, out_h, h, out_w, w]), [3, 5]
+        else:
+            windows = _gather_windows(x, (h, w), s, window_major=False)
+            windows, axes = paddle.reshape(windows, [batch, channels, out_h, out_w, h * w]), [4]
+        if self.mode == "max":
+            return _window_max(windows, axes)
+        for axis in sorted(axes, reverse=True):  # one axis at a time, like the max
+            windows = paddle.mean(windows, axis=axis)
+        return windows
 
 
 class Model_LeNet(nn.Layer):  # noqa: N801 - the book's name
