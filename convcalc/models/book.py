@@ -305,37 +305,46 @@ class Pool2D(nn.Layer):
         return f"size=({self.h}, {self.w}), mode={self.mode!r}, stride={self.stride}"
 
 
-def _window_max(windows: paddle.Tensor, axes: list[int]) -> paddle.Tensor:
-    """The max over ``axes`` with ``paddle.max``'s gradient (shared equally by tied elements), computed fast.
+def _window_views(x: paddle.Tensor, size: tuple[int, int], stride: int, out_hw: tuple[int, int]) -> list[paddle.Tensor]:
+    """The ``h*w`` strided views of ``x`` [B, C, M, N]: view ``(u, v)`` holds ``x[:, :, i*s+u, j*s+v]``."""
+    (h, w), (out_h, out_w) = size, out_hw
+    return [
+        x[:, :, u : u + stride * (out_h - 1) + 1 : stride, v : v + stride * (out_w - 1) + 1 : stride]
+        for u in range(h)
+        for v in range(w)
+    ]
 
-    ``paddle.max``'s own backward is by far the slowest op of a LeNet train
-    step in Paddle 3.3.1 (half of it) and over two non-adjacent axes it even
-    returns garbage.  So the max is taken without gradient and the gradient
-    is routed by a mask: ``max + sum((x - x.detach()) * mask) / count`` has
-    exactly the max's value (the added term is 0) and gives each of the
-    ``count`` elements equal to the max ``1 / count`` of the output gradient.
+
+def _window_max(views: list[paddle.Tensor]) -> paddle.Tensor:
+    """The elementwise max of the window views, with ``paddle.max``'s gradient (shared equally by ties).
+
+    The max itself is a chain of ``maximum`` - as fast as Paddle's pooling
+    kernel here, where ``paddle.max`` over window axes took 10x longer and
+    its backward was half of a LeNet train step.  ``maximum``'s own gradient
+    would go to one of two tied elements, so the gradient is routed by a
+    mask instead: ``max + sum((x - x.detach()) * mask) / count`` has exactly
+    the max's value (the added term is 0) and gives each of the ``count``
+    elements equal to the max ``1 / count`` of the output gradient, as the
+    loop version's ``paddle.max`` does.
     """
-    top = windows.detach()
-    for axis in sorted(axes, reverse=True):
-        top = paddle.max(top, axis=axis, keepdim=True)
-    mask = paddle.cast(windows.detach() == top, windows.dtype)
-    routed = (windows - windows.detach()) * mask
-    count = mask
-    for axis in sorted(axes, reverse=True):
-        routed = paddle.sum(routed, axis=axis, keepdim=True)
-        count = paddle.sum(count, axis=axis, keepdim=True)
-    return paddle.squeeze(top + routed / count, axis=axes)
+    with paddle.no_grad():
+        top = functools.reduce(paddle.maximum, views)
+    if not paddle.is_grad_enabled() or all(v.stop_gradient for v in views):
+        return top
+    masks = [paddle.cast(v.detach() == top, v.dtype) for v in views]
+    routed = paddle.add_n([(v - v.detach()) * m for v, m in zip(views, masks)])
+    return top + routed / paddle.add_n(masks)
 
 
 class VectorizedPool2D(Pool2D):
-    """:class:`Pool2D` over gathered windows: same outputs and gradients, no Paddle pooling kernel.
+    """:class:`Pool2D` over strided windows: same outputs and gradients, no Paddle pooling kernel.
 
-    Each window's ``h*w`` elements are gathered side by side
-    (:func:`_gather_windows`) and reduced over that last axis: ``mean``, or
-    the max of :func:`_window_max` (the loop version's ``paddle.max``
-    gradient, ties sharing it equally).  When the windows tile the input
-    (``stride == h == w``) one reshape of the (cropped) input gathers them
-    instead, with no copy.
+    Max: the elementwise max of the ``h*w`` strided views of the input
+    (:func:`_window_max`, with the loop version's gradient, ties sharing it
+    equally).  Average: when the windows tile the input (``stride == h ==
+    w``) one reshape of the (cropped) input into tiles and a ``mean`` over
+    each tile; otherwise every window's elements are gathered side by side
+    (:func:`_gather_windows`) and averaged.
     """
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
@@ -347,17 +356,14 @@ class VectorizedPool2D(Pool2D):
             raise ShapeError(
                 f"input {height}x{width} is smaller than the {h}x{w} pooling window", "use a larger input"
             )
+        if self.mode == "max":
+            return _window_max(_window_views(x, (h, w), s, (out_h, out_w)))
         if s == h == w:  # non-overlapping windows: [B, C, M', h, N', w]
             tiles = x if (out_h * h, out_w * w) == (height, width) else x[:, :, : out_h * h, : out_w * w]
-            windows, axes = paddle.reshape(tiles, [batch, channels, out_h, h, out_w, w]), [3, 5]
-        else:
-            windows = _gather_windows(x, (h, w), s, window_major=False)
-            windows, axes = paddle.reshape(windows, [batch, channels, out_h, out_w, h * w]), [4]
-        if self.mode == "max":
-            return _window_max(windows, axes)
-        for axis in sorted(axes, reverse=True):  # one axis at a time, like the max
-            windows = paddle.mean(windows, axis=axis)
-        return windows
+            tiles = paddle.reshape(tiles, [batch, channels, out_h, h, out_w, w])
+            return paddle.mean(paddle.mean(tiles, axis=5), axis=3)
+        windows = _gather_windows(x, (h, w), s, window_major=False)
+        return paddle.mean(paddle.reshape(windows, [batch, channels, out_h, out_w, h * w]), axis=-1)
 
 
 class Model_LeNet(nn.Layer):  # noqa: N801 - the book's name
