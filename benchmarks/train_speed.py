@@ -11,7 +11,8 @@ Run from the project root::
    dev evaluations (every 15 steps and at the last step).  Goal: <= 1.05x.
 2. The book's speed test (5.3.2): ``Model_LeNet(vectorized=True)`` - the
    book's operators written with tensor ops (one gather for im2col, one
-   matmul), no Paddle conv/pool kernel - vs ``Paddle_LeNet``, forward (batch
+   matmul; max over strided window views), no Paddle conv/pool kernel - vs
+   ``Paddle_LeNet``, forward (batch
    1 as the book, and 64) and one SGD train step (batch 64), 10 warm-up runs
    then the median.  Goals: <= 1.5x forward, <= 2x train step.  The loop
    ``Model_LeNet`` forward (batch 1, ~2 s) is timed ``--naive-runs`` times

@@ -14,7 +14,7 @@ against it:
 - :class:`VectorizedConv2D`, :class:`VectorizedPool2D` -- the same operators
   (same signature, same parameter names and shapes, same outputs and gradients)
   written with tensor ops as a student would (im2col by one ``gather`` plus
-  one ``matmul``; gathered windows reduced by ``max`` / ``mean``), without
+  one ``matmul``; the maximum of strided window views, or the mean of tiles), without
   Paddle's conv or pool kernels; thousands of times faster than the loops.  They
   subclass the loop operators, so ``isinstance(layer, Conv2D)`` holds for both.
 - :class:`Model_LeNet` and :class:`Paddle_LeNet` (5.3.2), :class:`ResBlock`,
