@@ -425,11 +425,13 @@ def _load_book_rules() -> None:
         fn = F.maxpool_flops if lay.mode == "max" else F.avgpool_flops
         return Cost(fn(_numel(ctx.output_shape), k, ctx.convention), fn.__name__)
 
+    # Both the loops and the vectorised twins (strided slices + matmul) trace as one conv2d / pool2d op,
+    # so receptive fields and symbolic sizes see a kernel, not hundreds of slicing ops.
     for name in ("Conv2D", "VectorizedConv2D"):
         cls = getattr(book, name, None)
         if cls is not None:
-            register_rule(cls, static_forward=book_conv_forward if name == "Conv2D" else None)(book_conv)
+            register_rule(cls, static_forward=book_conv_forward)(book_conv)
     for name in ("Pool2D", "VectorizedPool2D"):
         cls = getattr(book, name, None)
         if cls is not None:
-            register_rule(cls, static_forward=book_pool_forward if name == "Pool2D" else None)(book_pool)
+            register_rule(cls, static_forward=book_pool_forward)(book_pool)

@@ -128,7 +128,13 @@ def analyze(
 
 
 def trace_for(model: Any, input_shape: tuple, name: str = "model") -> Trace:
-    """Trace ``model`` with the rules' static forwards swapped in (for opaque custom layers)."""
+    """Trace ``model`` with the rules' static forwards swapped in (for opaque custom layers).
+
+    A model that brings its own trace (an exported program, :mod:`convcalc.program`) gives it.
+    """
+    own_trace = getattr(model, "convcalc_trace", None)
+    if own_trace is not None:
+        return own_trace(normalise_input(tuple(int(d) for d in input_shape)))
 
     def static_forward(layer):
         found = find_rule(layer)

@@ -11,7 +11,8 @@ examples:
   convcalc diff before.json after.json --format json
   convcalc diff book_resnet18 book_resnet18_plain --all
 
-A and B are zoo names, path/to/file.py:Name, or JSON files written by
+A and B are zoo names, path/to/file.py:Name, exported inference programs
+(inference.json or .pdmodel with their .pdiparams), or JSON files written by
 `convcalc report ... --format json`.  With one model and --input twice, the
 model is compared with itself at the two inputs.  Layers are aligned by path:
 + inserted (only in B), - removed (only in A), ~ changed.  Exit status 0.
@@ -45,8 +46,10 @@ def _side(spec: str, shape_text: str | None, convention: str) -> tuple[dict, str
     from types import SimpleNamespace
 
     from convcalc.errors import InputSpecError
+    from convcalc.program import PARAMS_SUFFIX
 
-    if spec.lower().endswith(".json") and ":" not in Path(spec).name:
+    program = Path(spec).with_suffix(PARAMS_SUFFIX).exists()  # an exported inference.json, not a report
+    if spec.lower().endswith(".json") and ":" not in Path(spec).name and not program:
         path = Path(spec)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))

@@ -14,9 +14,12 @@ examples:
   convcalc report resnet50 --symbolic
   convcalc report my_net.py:Net --input 3x64x64 --format json --output net.json
   convcalc report resnet18 --format html --output resnet18.html
+  convcalc report export/inference.json --input 8x3x224x224
 
 MODEL is a zoo name (see `convcalc models`) or path/to/file.py:Name, where Name
-is a paddle.nn.Layer subclass or a zero-argument factory returning one.
+is a paddle.nn.Layer subclass or a zero-argument factory returning one, or an
+exported inference program: path/to/inference.json or .pdmodel, with its
+.pdiparams beside it (paddle.jit.save output; --input may only set the batch).
 """
 
 COMPARE_EPILOG = """\
@@ -39,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=REPORT_EPILOG,
         formatter_class=fmt,
     )
-    p.add_argument("model", metavar="MODEL", help="zoo name or path/to/file.py:Name")
+    p.add_argument("model", metavar="MODEL", help="zoo name, path/to/file.py:Name or path/to/inference.json")
     _input_args(p)
     p.add_argument("--convention", default="paddle", choices=("paddle", "macs", "flops"),
                    help="how FLOPs are counted (default: paddle, as paddle.flops and the seed's 5.21)")
@@ -175,6 +178,13 @@ def run_compare(args) -> int:
 
     check_numpy()
     built, shape = _build(args)
+    if built.source == "program":
+        from convcalc.errors import ModelLoadError
+
+        raise ModelLoadError(
+            f"compare runs paddle.summary and paddle.flops, which need a Python model, not the program {args.model}",
+            "run `convcalc report` on the program, and `convcalc compare` on the model it was exported from",
+        )
     report = analyze(built.model, shape, convention="paddle", name=built.name)
     result = compare(built.model, report)
     if args.format == "json":

@@ -64,6 +64,13 @@ def run_rf(args) -> int:
     from convcalc.rf_inputs import load_image, load_weights
 
     built, shape = _build(args)
+    if built.source == "program":
+        from convcalc.errors import ModelLoadError
+
+        raise ModelLoadError(
+            f"rf back-propagates through the Python model, which the exported program {args.model} is not",
+            "draw the field of the model it was exported from; `convcalc report` gives the program's fields",
+        )
     shape = normalise_input(shape)
     image, source = load_image(shape, args.image, args.data_dir, args.digit)
     if args.weights:

@@ -13,7 +13,9 @@ against it:
 - :class:`Pool2D` -- the max / average pooling operator of 5.2.2, loop version.
 - :class:`VectorizedConv2D`, :class:`VectorizedPool2D` -- the same operators
   (same signature, same parameter names and shapes, same outputs and gradients)
-  computed by ``paddle.nn.functional``; thousands of times faster.  They
+  written with tensor ops as a student would (im2col by one ``gather`` plus
+  one ``matmul``; the maximum of strided window views, or the mean of tiles), without
+  Paddle's conv or pool kernels; thousands of times faster than the loops.  They
   subclass the loop operators, so ``isinstance(layer, Conv2D)`` holds for both.
 - :class:`Model_LeNet` and :class:`Paddle_LeNet` (5.3.2), :class:`ResBlock`,
   :func:`make_first_module`, :func:`resnet_module`, :func:`make_modules` and
@@ -29,13 +31,15 @@ Written against Paddle 3 (``Layer.create_parameter``, no ``paddle.fluid``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
+import numpy as np
 import paddle
 import paddle.nn.functional as F
 from paddle import nn
 
-from convcalc.errors import InvalidParameterError
+from convcalc.errors import InvalidParameterError, ShapeError
 
 __all__ = [
     "SimpleConv2D",
@@ -184,12 +188,77 @@ class Conv2D(nn.Layer):
         )
 
 
+@functools.lru_cache(maxsize=64)
+def _window_index(
+    height: int, width: int, size: tuple[int, int], stride: int, window_major: bool
+) -> np.ndarray:
+    """Flat positions (in an ``height x width`` map) of every element of every sliding window.
+
+    Output position ``(i, j)``'s window starts at ``(i*s, j*s)``; its element
+    ``(u, v)`` sits at ``(i*s + u) * width + (j*s + v)``.  ``window_major``
+    orders the result ``[(u, v), (i, j)]`` (the rows of im2col's matrix),
+    otherwise ``[(i, j), (u, v)]`` (each window's elements side by side).
+    """
+    u_size, v_size = size
+    out_h, out_w = (height - u_size) // stride + 1, (width - v_size) // stride + 1
+    starts = (np.arange(out_h)[:, None] * stride * width + np.arange(out_w)[None, :] * stride).reshape(-1)
+    offsets = (np.arange(u_size)[:, None] * width + np.arange(v_size)[None, :]).reshape(-1)
+    index = offsets[:, None] + starts[None, :] if window_major else starts[:, None] + offsets[None, :]
+    return index.reshape(-1).astype("int64")
+
+
+def _gather_windows(x: paddle.Tensor, size: tuple[int, int], stride: int, window_major: bool) -> paddle.Tensor:
+    """Every sliding window of ``x`` [B, C, M, N], as ``[B, C, U*V * M'*N']`` (ordered as :func:`_window_index`).
+
+    One ``gather`` on the flattened map, whose backward adds each window's
+    gradient back to the pixels it was read from (overlapping windows add up).
+    This is im2col written by hand: ``F.unfold`` would do it in one call, but
+    it is Paddle's own im2col kernel - the very thing these operators teach -
+    and 25 strided slices plus a ``stack`` were 3-4x slower than one gather.
+    """
+    batch, channels, height, width = x.shape
+    index = paddle.to_tensor(_window_index(height, width, tuple(size), stride, window_major))
+    return paddle.gather(paddle.reshape(x, [batch, channels, height * width]), index, axis=2)
+
+
 class VectorizedConv2D(Conv2D):
-    """:class:`Conv2D` computed by ``F.conv2d``: same parameters, outputs and gradients."""
+    """:class:`Conv2D` as im2col plus one matrix product: same parameters, outputs and gradients.
+
+    Written with tensor ops only (pad, gather, reshape, matmul), as a student
+    would, so no Paddle convolution or im2col kernel runs:
+
+    1. zero-pad the input (5.1.6);
+    2. gather every window into a column: ``cols`` [B, D*U*V, M'*N'] (im2col);
+    3. ``Y = W_flat @ cols + b`` with ``W_flat`` [P, D*U*V] - all of 5.15-5.16
+       in one ``matmul``.
+    """
 
     def forward(self, inputs: paddle.Tensor) -> paddle.Tensor:
-        bias = None if self.bias is None else paddle.reshape(self.bias, [-1])
-        return F.conv2d(inputs, self.weight, bias, stride=self.stride, padding=self.padding)
+        """``inputs`` [B, D, M, N] -> [B, P, M', N'] with M' = (M + 2p - k) // s + 1 (5.6)."""
+        p, s, k = self.padding, self.stride, self.kernel_size
+        x = F.pad(inputs, [p, p, p, p]) if p else inputs
+        batch, channels, height, width = x.shape
+        out_h, out_w = (height - k) // s + 1, (width - k) // s + 1
+        if out_h <= 0 or out_w <= 0:
+            raise ShapeError(
+                f"input {height - 2 * p}x{width - 2 * p} is smaller than the {k}x{k} kernel",
+                "use a larger input or more padding",
+            )
+        positions = out_h * out_w
+        # column (i, j) of cols holds window (i, j), its rows ordered (d, u, v) like the weight's
+        if height == width == k:  # the one window is the whole input (LeNet's conv5): im2col is a reshape
+            cols = paddle.reshape(x, [batch, channels * k * k, 1])
+        else:
+            windows = _gather_windows(x, (k, k), s, window_major=True)
+            cols = paddle.reshape(windows, [batch, channels * k * k, positions])
+        weight = paddle.reshape(self.weight, [self.out_channels, channels * k * k])
+        if positions >= self.out_channels:
+            out = paddle.matmul(weight, cols)  # [B, P, M'*N']
+        else:  # few positions (LeNet's conv5 has one): cols^T @ W^T is one large product, not B tiny ones
+            out = paddle.transpose(paddle.matmul(cols, weight, transpose_x=True, transpose_y=True), [0, 2, 1])
+        if self.bias is not None:
+            out = out + self.bias  # [P, 1] broadcasts over the M'*N' positions
+        return paddle.reshape(out, [batch, self.out_channels, out_h, out_w])
 
 
 _POOL_MODES = ("max", "avg")
@@ -236,12 +305,65 @@ class Pool2D(nn.Layer):
         return f"size=({self.h}, {self.w}), mode={self.mode!r}, stride={self.stride}"
 
 
+def _window_views(x: paddle.Tensor, size: tuple[int, int], stride: int, out_hw: tuple[int, int]) -> list[paddle.Tensor]:
+    """The ``h*w`` strided views of ``x`` [B, C, M, N]: view ``(u, v)`` holds ``x[:, :, i*s+u, j*s+v]``."""
+    (h, w), (out_h, out_w) = size, out_hw
+    return [
+        x[:, :, u : u + stride * (out_h - 1) + 1 : stride, v : v + stride * (out_w - 1) + 1 : stride]
+        for u in range(h)
+        for v in range(w)
+    ]
+
+
+def _window_max(views: list[paddle.Tensor]) -> paddle.Tensor:
+    """The elementwise max of the window views, with ``paddle.max``'s gradient (shared equally by ties).
+
+    The max itself is a chain of ``maximum`` - as fast as Paddle's pooling
+    kernel here, where ``paddle.max`` over window axes took 10x longer and
+    its backward was half of a LeNet train step.  ``maximum``'s own gradient
+    would go to one of two tied elements, so the gradient is routed by a
+    mask instead: ``max + sum((x - x.detach()) * mask) / count`` has exactly
+    the max's value (the added term is 0) and gives each of the ``count``
+    elements equal to the max ``1 / count`` of the output gradient, as the
+    loop version's ``paddle.max`` does.
+    """
+    with paddle.no_grad():
+        top = functools.reduce(paddle.maximum, views)
+    if not paddle.is_grad_enabled() or all(v.stop_gradient for v in views):
+        return top
+    masks = [paddle.cast(v.detach() == top, v.dtype) for v in views]
+    routed = paddle.add_n([(v - v.detach()) * m for v, m in zip(views, masks)])
+    return top + routed / paddle.add_n(masks)
+
+
 class VectorizedPool2D(Pool2D):
-    """:class:`Pool2D` computed by ``F.max_pool2d`` / ``F.avg_pool2d``; same numbers."""
+    """:class:`Pool2D` over strided windows: same outputs and gradients, no Paddle pooling kernel.
+
+    Max: the elementwise max of the ``h*w`` strided views of the input
+    (:func:`_window_max`, with the loop version's gradient, ties sharing it
+    equally).  Average: when the windows tile the input (``stride == h ==
+    w``) one reshape of the (cropped) input into tiles and a ``mean`` over
+    each tile; otherwise every window's elements are gathered side by side
+    (:func:`_gather_windows`) and averaged.
+    """
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        pool = F.max_pool2d if self.mode == "max" else F.avg_pool2d
-        return pool(x, kernel_size=(self.h, self.w), stride=self.stride)
+        """``x`` [B, C, M, N] -> [B, C, (M - h) // s + 1, (N - w) // s + 1]."""
+        s, h, w = self.stride, self.h, self.w
+        batch, channels, height, width = x.shape
+        out_h, out_w = (height - h) // s + 1, (width - w) // s + 1
+        if out_h <= 0 or out_w <= 0:
+            raise ShapeError(
+                f"input {height}x{width} is smaller than the {h}x{w} pooling window", "use a larger input"
+            )
+        if self.mode == "max":
+            return _window_max(_window_views(x, (h, w), s, (out_h, out_w)))
+        if s == h == w:  # non-overlapping windows: [B, C, M', h, N', w]
+            tiles = x if (out_h * h, out_w * w) == (height, width) else x[:, :, : out_h * h, : out_w * w]
+            tiles = paddle.reshape(tiles, [batch, channels, out_h, h, out_w, w])
+            return paddle.mean(paddle.mean(tiles, axis=5), axis=3)
+        windows = _gather_windows(x, (h, w), s, window_major=False)
+        return paddle.mean(paddle.reshape(windows, [batch, channels, out_h, out_w, h * w]), axis=-1)
 
 
 class Model_LeNet(nn.Layer):  # noqa: N801 - the book's name

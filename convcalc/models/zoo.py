@@ -308,6 +308,10 @@ def build_model(spec: str) -> BuiltModel:
     ``paddle.nn.Layer`` without arguments.
     """
     spec = str(spec).strip()
+    from convcalc.program import is_program_path
+
+    if is_program_path(spec):  # an exported inference program (.json / .pdmodel + .pdiparams)
+        return _build_from_program(spec)
     if _looks_like_file(spec):
         return _build_from_file(spec)
     entry = get_entry(spec)
@@ -320,6 +324,14 @@ def build_model(spec: str) -> BuiltModel:
         ) from err
     model.eval()
     return BuiltModel(entry.name, model, entry.default_input, entry.description, entry.source)
+
+
+def _build_from_program(spec: str) -> BuiltModel:
+    from convcalc.program import load_program
+
+    program = load_program(spec)
+    kind = "PIR program" if spec.lower().endswith(".json") else "ProgramDesc"
+    return BuiltModel(spec, program, program.default_input, f"exported inference {kind} {spec}", "program")
 
 
 # ----------------------------------------------------------------- user files

@@ -1,0 +1,249 @@
+"""`convcalc report` on exported inference programs (issue 14, point 3).
+
+Each model is exported here with Paddle's own ``paddle.jit.save`` and the
+report of the exported program is checked against the report of the traced
+Python model, and against Paddle itself: ``model.parameters()`` for the
+parameter count, ``paddle.flops`` for the FLOPs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from math import prod
+from pathlib import Path
+
+import pytest
+
+paddle = pytest.importorskip("paddle")
+
+from paddle.static import InputSpec  # noqa: E402
+
+from convcalc.analysis import analyze  # noqa: E402
+from convcalc.cli import main  # noqa: E402
+from convcalc.errors import InputSpecError, ModelLoadError  # noqa: E402
+from convcalc.program import load_program  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+MODELS = {
+    # name: (factory, input C x H x W)
+    "lenet": (lambda: paddle.vision.models.LeNet(), (1, 28, 28)),
+    "resnet18": (lambda: paddle.vision.models.resnet18(), (3, 64, 64)),
+    "mobilenet_v2": (lambda: paddle.vision.models.mobilenet_v2(), (3, 224, 224)),
+}
+
+
+def _export(model, folder: Path, chw: tuple, batch: int | None = None) -> Path:
+    model.eval()
+    paddle.jit.save(model, str(folder / "inference"), input_spec=[InputSpec([batch, *chw], "float32", "x")])
+    return folder / "inference.json"
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> dict:
+    """name -> (model, input shape, path of its exported inference.json)."""
+    out = {}
+    for name, (make, chw) in MODELS.items():
+        paddle.seed(1)
+        model = make()
+        out[name] = (model, chw, _export(model, tmp_path_factory.mktemp(name), chw))
+    return out
+
+
+def _rows(report) -> list[tuple]:
+    """Everything of a row but its path (the program keeps class scopes, not attribute names)."""
+    return [
+        (r.is_leaf, r.is_functional, r.kind, r.depth, r.output_shape, r.params_trainable, r.params_non_trainable,
+         r.flops, r.rf_h, r.rf_w)
+        for r in report.records
+        if r.path
+    ]
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_exported_program_reports_what_the_traced_model_does(exported, name) -> None:
+    model, chw, path = exported[name]
+    program = load_program(str(path))
+    assert program.default_input == chw
+    for convention in ("paddle", "flops"):
+        traced = analyze(model, (2, *chw), convention=convention)
+        ours = analyze(program, (2, *chw), convention=convention, name=str(path))
+        assert _rows(ours) == _rows(traced)
+        assert ours.totals == traced.totals
+        assert not ours.gaps.layers_without_rule and not ours.gaps.ops_without_rf_rule
+    # and against Paddle itself
+    assert int(ours.totals.params) == sum(prod(p.shape) for p in model.parameters())
+    paddle_ = analyze(program, (1, *chw), name=str(path))
+    assert int(paddle_.totals.flops) == paddle.flops(model, [1, *chw])
+
+
+def test_rows_are_grouped_by_the_programs_name_scopes(exported) -> None:
+    _, chw, path = exported["mobilenet_v2"]
+    report = analyze(load_program(str(path)), (1, *chw))
+    # scope names carry Paddle's per-process counters (Sequential, Sequential_6, ...): match the classes
+    pattern = re.compile(r"^Sequential(_\d+)?\.InvertedResidual(_\d+)?\.Sequential(_\d+)?\.ConvNormActivation\.Conv2D$")
+    assert [r for r in report.records if pattern.match(r.path) and r.kind == "Conv2D"]
+    assert report.records[-1].kind == "Linear" and report.records[-1].depth == 2
+    # the first residual add (block features.2 of the Python model) is that block's own functional row
+    adds = [r for r in report.records if r.kind == "add" and r.is_functional]
+    containers = {r.path: r.kind for r in report.records if not r.is_leaf}
+    assert adds and containers[adds[0].parent] == "InvertedResidual"
+
+
+def test_dynamic_batch_takes_the_batch_of_input(exported) -> None:
+    _, chw, path = exported["lenet"]
+    program = load_program(str(path))
+    one, four = analyze(program, (1, *chw)), analyze(program, (4, *chw))
+    assert four.records[1].output_shape[0] == 4
+    assert four.totals.flops == 4 * one.totals.flops
+    with pytest.raises(InputSpecError, match="only set the dimensions that are -1"):
+        analyze(program, (1, 1, 32, 32))
+
+
+def test_layers_without_a_paddle_class_are_gaps_with_parameters_counted(tmp_path) -> None:
+    from convcalc.models.book import Model_LeNet
+
+    model = Model_LeNet(1, 10, vectorized=True)
+    path = _export(model, tmp_path, (1, 32, 32))
+    report = analyze(load_program(str(path)), (1, 32, 32))
+    assert int(report.totals.params) == 61706  # the seed's LeNet-5 total (5.3.2)
+    assert {r.kind for r in report.records if r.path in report.gaps.layers_without_rule} == {
+        "VectorizedConv2D", "VectorizedPool2D"}
+
+
+def test_cli_formats_on_a_program(exported, capsys) -> None:
+    _, _, path = exported["lenet"]
+    assert main(["report", str(path), "--format", "json", "--input", "3x1x28x28"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["input_shape"] == [3, 1, 28, 28]
+    assert data["totals"]["params"] == 61610
+    for fmt, start in (("csv", "index,"), ("markdown", "### ")):
+        assert main(["report", str(path), "--format", fmt]) == 0
+        assert capsys.readouterr().out.startswith(start)
+
+
+def _pdmodel_export(folder: Path, code: str) -> None:
+    script = textwrap.dedent(
+        f"""
+        import paddle
+        from paddle.static import InputSpec
+        model = {code}
+        model.eval()
+        paddle.jit.save(model, {str(folder / 'inference')!r}, input_spec=[InputSpec([None, 3, 64, 64], 'float32')])
+        """
+    )
+    env = dict(os.environ, FLAGS_enable_pir_api="0")  # Paddle 3 writes the older .pdmodel only with PIR off
+    subprocess.run([sys.executable, "-c", script], check=True, env=env, capture_output=True, timeout=300)
+
+
+def test_pdmodel_program_reports_the_traced_totals(tmp_path) -> None:
+    _pdmodel_export(tmp_path, "paddle.vision.models.resnet18()")
+    path = tmp_path / "inference.pdmodel"
+    assert path.exists() and not (tmp_path / "inference.json").exists()
+    report = analyze(load_program(str(path)), (1, 3, 64, 64))
+    traced = analyze(paddle.vision.models.resnet18(), (1, 3, 64, 64))
+    assert report.totals.params == traced.totals.params
+    assert report.totals.params_non_trainable == traced.totals.params_non_trainable  # BN running statistics
+    assert report.totals.flops == traced.totals.flops
+    # the layers come from parameter names: conv2d_0 ... and batch_norm2d_0 ...
+    kinds = [r.kind for r in report.records if not r.is_functional]
+    assert kinds.count("Conv2D") == 20 and kinds.count("BatchNorm2D") == 20 and kinds.count("Linear") == 1
+    assert kinds.count("MaxPool2D") == 1 and kinds.count("AdaptiveAvgPool2D") == 1
+    leaves = [r for r in report.records if r.is_leaf]
+    assert leaves[-1].rf_h is not None
+
+
+# ------------------------------------------------------------- bad files
+
+
+@pytest.fixture
+def pair(exported, tmp_path) -> Path:
+    """A private copy of the exported LeNet pair, for tests that damage it."""
+    _, _, path = exported["lenet"]
+    for suffix in (".json", ".pdiparams"):
+        (tmp_path / f"inference{suffix}").write_bytes(path.with_suffix(suffix).read_bytes())
+    return tmp_path / "inference.json"
+
+
+def test_damaged_program_is_a_one_line_error_exit_2(pair) -> None:
+    pair.write_text(pair.read_text()[:3000])
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "convcalc", "report", str(pair)], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("convcalc")]
+    assert len(lines) == 1 and "cannot load" in lines[0] and "parse error" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("damage", "match"),
+    [
+        ("other_params", "different amount of data"),
+        ("no_params", "no parameter file"),
+        ("truncated_params", "does not hold exactly the 10 parameter tensors"),
+        ("missing", "does not exist"),
+    ],
+)
+def test_mismatched_or_missing_files_are_load_errors(pair, exported, damage, match) -> None:
+    params = pair.with_suffix(".pdiparams")
+    if damage == "other_params":
+        params.write_bytes(exported["resnet18"][2].with_suffix(".pdiparams").read_bytes())
+    elif damage == "no_params":
+        params.unlink()
+    elif damage == "truncated_params":
+        params.write_bytes(params.read_bytes()[:-100])
+    else:
+        pair.unlink()
+    with pytest.raises(ModelLoadError, match=match):
+        load_program(str(pair))
+
+
+def test_same_size_parameters_of_other_shapes_are_refused(tmp_path) -> None:
+    # Two exports whose parameter files hold equally many values in differently shaped tensors.
+    a, b = tmp_path / "a", tmp_path / "b"
+    _export(paddle.nn.Sequential(paddle.nn.Flatten(), paddle.nn.Linear(4, 6)), a, (1, 2, 2))
+    _export(paddle.nn.Sequential(paddle.nn.Flatten(), paddle.nn.Linear(4, 6, bias_attr=False),
+                                 paddle.nn.Linear(6, 1, bias_attr=False)), b, (1, 2, 2))
+    (a / "inference.pdiparams").write_bytes((b / "inference.pdiparams").read_bytes())
+    with pytest.raises(ModelLoadError, match="does not match|different amount|does not hold exactly"):
+        load_program(str(a / "inference.json"))
+
+
+def test_compare_refuses_a_program_in_one_line(exported, capsys) -> None:
+    _, _, path = exported["lenet"]
+    assert main(["compare", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "need a Python model" in err[0]
+
+
+def test_diff_and_html_take_a_program(exported, capsys, tmp_path) -> None:
+    _, _, path = exported["lenet"]
+    # inference.json is a program here (its .pdiparams is beside it), not a saved JSON report
+    assert main(["diff", str(path), "-i", "1x1x28x28", "-i", "2x1x28x28", "--format", "json"]) == 0
+    totals = json.loads(capsys.readouterr().out)["totals"]
+    assert totals["params"]["delta"] == 0 and totals["flops"]["b"] == 2 * totals["flops"]["a"] == 2 * 347560
+    html = tmp_path / "lenet.html"
+    assert main(["report", str(path), "--format", "html", "--output", str(html)]) == 0
+    assert "61,610" in html.read_text()
+
+
+def test_rf_refuses_a_program_in_one_line(exported, capsys) -> None:
+    _, _, path = exported["lenet"]
+    assert main(["rf", str(path), "-o", "field.png", "--image", "missing.png"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "exported program" in err[0]
+
+
+def test_a_fixed_batch_is_the_default_input(tmp_path) -> None:
+    model = paddle.vision.models.LeNet()
+    path = _export(model, tmp_path, (1, 28, 28), batch=3)
+    program = load_program(str(path))
+    assert program.default_input == (3, 1, 28, 28)
+    report = analyze(program, program.default_input)
+    assert int(report.totals.flops) == paddle.flops(model, [3, 1, 28, 28])
