@@ -196,3 +196,52 @@ def in_forward_order(model: Any, inputs: Sequence[ModelInput], items: Sequence[A
     order = {n: k for k, n in enumerate(names)}
     ranked = sorted(range(len(inputs)), key=lambda k: order.get(inputs[k].name, len(order) + k))
     return [items[k] for k in ranked]
+
+
+def input_hint(model: Any) -> InputHint:
+    """What the first rank-bound layer of ``model`` (in definition order) takes; see :class:`InputHint`."""
+    from paddle import nn
+
+    rank_of = (
+        (5, (nn.Conv3D, nn.Conv3DTranspose, nn.MaxPool3D, nn.AvgPool3D, nn.AdaptiveAvgPool3D,
+             nn.AdaptiveMaxPool3D, nn.BatchNorm3D, nn.InstanceNorm3D)),
+        (4, (nn.Conv2D, nn.Conv2DTranspose, nn.MaxPool2D, nn.AvgPool2D, nn.AdaptiveAvgPool2D,
+             nn.AdaptiveMaxPool2D, nn.BatchNorm2D, nn.InstanceNorm2D)),
+        (3, (nn.Conv1D, nn.Conv1DTranspose, nn.MaxPool1D, nn.AvgPool1D, nn.AdaptiveAvgPool1D,
+             nn.AdaptiveMaxPool1D)),
+    )
+    for path, layer in model.named_sublayers(include_self=True):
+        if layer.sublayers():
+            continue
+        where = f"{path or type(model).__name__} ({type(layer).__name__})"
+        if isinstance(layer, nn.Embedding):
+            return InputHint(None, where, ids=True)
+        for rank, classes in rank_of:
+            if isinstance(layer, classes):
+                return InputHint(rank, where)
+        weight = getattr(layer, "weight", None)
+        # A custom convolution (the book's Conv2D): its kernel's rank gives the input's.
+        if weight is not None and getattr(weight, "ndim", 0) in (3, 4, 5):
+            return InputHint(int(weight.ndim), where)
+        if weight is not None:
+            return InputHint(None, where)
+    return InputHint()
+
+
+_LAYOUT = {3: "[N, C, L]", 4: "[N, C, H, W]", 5: "[N, C, D, H, W]"}
+
+
+def check_rank(inputs: Sequence[ModelInput], hint: InputHint, model_name: str) -> None:
+    """Refuse a first input whose rank the model's first layer cannot take, before anything is built.
+
+    (A failed static build can leave Paddle unable to build the next one.)
+    """
+    if hint.rank is None or not inputs or len(inputs[0].shape) == hint.rank:
+        return
+    first = inputs[0]
+    raise InputSpecError(
+        f"{model_name}'s first layer {hint.layer} takes a {hint.rank}-D input {_LAYOUT[hint.rank]}, "
+        f"but input {first.per_sample} makes it {len(first.shape)}-D {list(first.shape)}",
+        f"give one sample with {hint.rank - 1} sizes, e.g. --input "
+        + "x".join(["3"] + ["32"] * (hint.rank - 2)),
+    )

@@ -25,8 +25,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from convcalc.errors import ModelLoadError, RefusedInputError, ShapeError
-from convcalc.inputs import ModelInput, bind_names, in_forward_order
+from convcalc.branches import Decisions, recording, replaying
+from convcalc.errors import ConvcalcError, ModelLoadError, RefusedInputError, ShapeError
+from convcalc.inputs import ModelInput, bind_names, check_rank, in_forward_order, input_hint
 
 # Ops that only move constants or parameters around: not computation.
 BOOKKEEPING_OPS = frozenset(
@@ -171,10 +172,12 @@ def is_opaque(layer: Any) -> bool:
 
 
 def _in_summary(layer: Any, model: Any) -> bool:
-    """Whether ``paddle.summary`` hooks this layer (its own selection rule)."""
+    """Whether ``paddle.summary`` hooks this layer (its own selection rule, RNNs included)."""
     import paddle.nn as nn
 
-    return layer is not model and not isinstance(layer, (nn.Sequential, nn.LayerList))
+    if getattr(layer, "could_use_cudnn", False):  # nn.LSTM/GRU/SimpleRNN are LayerLists, hooked all the same
+        return True
+    return (layer is not model or not model.sublayers()) and not isinstance(layer, (nn.Sequential, nn.LayerList))
 
 
 @contextlib.contextmanager
@@ -289,14 +292,73 @@ def trace_model(
     :class:`~convcalc.errors.ModelLoadError` naming the layer it got to (or a
     :class:`~convcalc.errors.ShapeError` when the input is too small).
     """
-    import paddle
-    from paddle.static import InputSpec
-
     bound = bind_names(model, as_inputs(inputs), name)
+    check_rank(bound, input_hint(model), name)
     inputs = in_forward_order(model, bound, bound)  # dict forms name their arguments in any order
     if values is not None:
         values = in_forward_order(model, bound, list(values))
     paths = {id(layer): path for path, layer in model.named_sublayers(include_self=True)}
+
+    probe = Decisions(probe=True)
+    program, finished = _build(model, inputs, static_forward, name, paths, probe)
+    ops, shapes, constants, input_values = _read_program(program, inputs)
+    calls = _calls(finished, paths, model)
+    _check_nonempty(ops, shapes, calls, inputs, name)
+    decisions = Decisions()
+    eager_paths = eager_check(model, inputs, static_forward, name, values, decisions)
+    notes: tuple[str, ...] = ()
+    if probe.asked or decisions.values:
+        cannot = ModelLoadError(
+            f"the forward of {name} branches on tensor values (first in {decisions.first_layer or name}) "
+            "in a way convcalc cannot follow in one static program",
+            "make the branch depend on a Python value (a constructor argument or flag), "
+            "or analyse each branch as its own model",
+        )
+        if probe.asked != decisions.values:  # the eager forward went another way than the probe
+            try:
+                program, finished = _build(model, inputs, static_forward, name, paths, decisions)
+            except ConvcalcError:
+                raise cannot from None
+            ops, shapes, constants, input_values = _read_program(program, inputs)
+            calls = _calls(finished, paths, model)
+            _check_nonempty(ops, shapes, calls, inputs, name)
+            if decisions.used != len(decisions.values):
+                raise cannot
+        # (the root's own hooks do not run inside to_static: compare the sublayers' calls)
+        if [c.path for c in calls if c.path] != [p for p in eager_paths if p]:
+            raise cannot
+        if probe.asked:
+            given = "the given input_data" if values is not None else "an input of ones"
+            notes = (
+                f"{name}'s forward branches on tensor values (first in {decisions.first_layer or name}): "
+                f"analysed along the path Paddle's eager forward took on {given}; another input may take "
+                "another path",
+            )
+    called = {id(c.layer) for c in calls}
+    inside = tuple(c.path + "." for c in calls if c.is_leaf and c.path and c.layer.sublayers())
+    never = [
+        p
+        for p, layer in model.named_sublayers()
+        if id(layer) not in called and not any(id(s) in called for s in layer.sublayers())
+        and not p.startswith(inside)
+    ]
+    return Trace(
+        tuple(inputs[0].shape), input_values[0], ops, shapes, constants, calls, never,
+        input_shapes=tuple(i.shape for i in inputs),
+        input_values=input_values,
+        input_dtypes=tuple(i.dtype for i in inputs),
+        notes=notes,
+    )
+
+
+def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
+    """Paddle's static program of ``model`` and the layer calls its hooks saw (in finishing order).
+
+    With ``decisions``, tensor-valued ``if``/``while`` follow them (see :mod:`convcalc.branches`).
+    """
+    import paddle
+    from paddle.static import InputSpec
+
     stack: list[dict] = []
     finished: list[dict] = []
     pre_order = itertools.count()
@@ -328,7 +390,7 @@ def trace_model(
             for _, layer in model.named_sublayers(include_self=True):
                 handles.append(layer.register_forward_pre_hook(pre_hook))
                 handles.append(layer.register_forward_post_hook(post_hook))
-            with _swapped_forwards(model, static_forward), _fast_op_creation():
+            with _swapped_forwards(model, static_forward), _fast_op_creation(), replaying(decisions):
                 specs = [InputSpec(list(i.shape), i.dtype, name=i.name) for i in inputs]
                 try:
                     static = paddle.jit.to_static(model, input_spec=specs, full_graph=True)
@@ -342,7 +404,11 @@ def trace_model(
                 model.forward = old_forward
             elif "forward" in model.__dict__:
                 del model.__dict__["forward"]
+    return program, finished
 
+
+def _read_program(program, inputs):
+    """The program's ops as plain data, every value's shape, constants, and each input's value id."""
     ops: list[OpNode] = []
     shapes: dict[str, tuple[int, ...]] = {}
     constants: dict[str, Any] = {}
@@ -364,8 +430,10 @@ def trace_model(
         if name_ in ("pd_op.full_int_array", "pd_op.full") and outs:
             constants[outs[0]] = attrs.get("value")
         ops.append(OpNode(i, name_, ins, tuple(outs), attrs))
-    input_values = tuple(data_values.get(i.name, "") for i in inputs)
+    return ops, shapes, constants, tuple(data_values.get(i.name, "") for i in inputs)
 
+
+def _calls(finished, paths, model) -> list[LayerCall]:
     calls = []
     for n, entry in enumerate(finished):
         layer = entry["layer"]
@@ -389,22 +457,7 @@ def trace_model(
                 layer=layer,
             )
         )
-    _check_nonempty(ops, shapes, calls, inputs, name)
-    eager_check(model, inputs, static_forward, name, values)
-    called = {id(c.layer) for c in calls}
-    inside = tuple(c.path + "." for c in calls if c.is_leaf and c.path and c.layer.sublayers())
-    never = [
-        p
-        for p, layer in model.named_sublayers()
-        if id(layer) not in called and not any(id(s) in called for s in layer.sublayers())
-        and not p.startswith(inside)
-    ]
-    return Trace(
-        tuple(inputs[0].shape), input_values[0], ops, shapes, constants, calls, never,
-        input_shapes=tuple(i.shape for i in inputs),
-        input_values=input_values,
-        input_dtypes=tuple(i.dtype for i in inputs),
-    )
+    return calls
 
 
 def example_values(inputs: list[ModelInput]) -> list[Any]:
@@ -424,16 +477,20 @@ def eager_check(
     static_forward: Callable[[Any], Callable | None] = lambda layer: None,
     name: str = "model",
     values: list[Any] | None = None,
-) -> None:
+    decisions: Decisions | None = None,
+) -> list[str]:
     """Run Paddle's eager forward once (eval, no grad): what its kernels refuse, convcalc refuses.
 
-    Call it only after the static shapes are known to be non-empty: an eager
-    conv with an empty output corrupts the heap.
+    Returns the paths of the layer calls in finishing order; ``decisions``
+    records the truth values tensors gave (branches on tensor values).  Call
+    it only after the static shapes are known to be non-empty: an eager conv
+    with an empty output corrupts the heap.
     """
     import paddle
 
     paths = {id(layer): path for path, layer in model.named_sublayers(include_self=True)}
     stack: list[dict] = []
+    done: list[str] = []
     handles = []
     values = list(values) if values is not None else example_values(inputs)
 
@@ -442,19 +499,30 @@ def eager_check(
 
     def post_hook(layer, args, output):
         stack.pop()
+        done.append(paths.get(id(layer), type(layer).__name__))
+
+    def current() -> str:
+        if not stack:
+            return name
+        layer = stack[-1]["layer"]
+        return f"{paths.get(id(layer)) or name} ({type(layer).__name__})"
 
     with _eval_mode(model):
         try:
             for _, layer in model.named_sublayers(include_self=True):
                 handles.append(layer.register_forward_pre_hook(pre_hook))
                 handles.append(layer.register_forward_post_hook(post_hook))
-            with _swapped_forwards(model, static_forward), paddle.no_grad():
+            record = recording(decisions or Decisions(), current)
+            with _swapped_forwards(model, static_forward), paddle.no_grad(), record:
                 model(*values)
+        except ConvcalcError:
+            raise
         except Exception as exc:  # noqa: BLE001 - Paddle's refusal, or any failure of user code
             raise _forward_error(exc, stack, paths, inputs, name) from None
         finally:
             for h in handles:
                 h.remove()
+    return done
 
 
 def _check_nonempty(ops, shapes, calls, inputs, name) -> None:

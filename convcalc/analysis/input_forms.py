@@ -24,39 +24,9 @@ from numbers import Integral
 from typing import Any
 
 from convcalc.errors import InputSpecError
-from convcalc.inputs import InputHint, ModelInput, check_dtype, forward_arguments
+from convcalc.inputs import ModelInput, check_dtype, forward_arguments, input_hint
 
-__all__ = ["input_hint", "model_inputs"]
-
-
-def input_hint(model: Any) -> InputHint:
-    """What the first rank-bound layer of ``model`` (in definition order) takes; see :class:`InputHint`."""
-    from paddle import nn
-
-    rank_of = (
-        (5, (nn.Conv3D, nn.Conv3DTranspose, nn.MaxPool3D, nn.AvgPool3D, nn.AdaptiveAvgPool3D,
-             nn.AdaptiveMaxPool3D, nn.BatchNorm3D, nn.InstanceNorm3D)),
-        (4, (nn.Conv2D, nn.Conv2DTranspose, nn.MaxPool2D, nn.AvgPool2D, nn.AdaptiveAvgPool2D,
-             nn.AdaptiveMaxPool2D, nn.BatchNorm2D, nn.InstanceNorm2D)),
-        (3, (nn.Conv1D, nn.Conv1DTranspose, nn.MaxPool1D, nn.AvgPool1D, nn.AdaptiveAvgPool1D,
-             nn.AdaptiveMaxPool1D)),
-    )
-    for path, layer in model.named_sublayers(include_self=True):
-        if layer.sublayers():
-            continue
-        where = f"{path or type(model).__name__} ({type(layer).__name__})"
-        if isinstance(layer, nn.Embedding):
-            return InputHint(None, where, ids=True)
-        for rank, classes in rank_of:
-            if isinstance(layer, classes):
-                return InputHint(rank, where)
-        weight = getattr(layer, "weight", None)
-        # A custom convolution (the book's Conv2D): its kernel's rank gives the input's.
-        if weight is not None and getattr(weight, "ndim", 0) in (3, 4, 5):
-            return InputHint(int(weight.ndim), where)
-        if weight is not None:
-            return InputHint(None, where)
-    return InputHint()
+__all__ = ["model_inputs"]
 
 
 def _is_shape(value: Any) -> bool:
