@@ -231,11 +231,11 @@ def _describe_failure(exc: BaseException) -> str:
     for ln in lines:
         m = re.search(_PADDLE_REASON.pattern + r"\s*(.*)", ln)
         if m:
-            what = m.group(2)
-            hint = re.search(r"\[Hint: Expected (.*?), but (received .*?)\.?\]", text)
+            what = re.sub(r"\s*\(at /[^)]*\)\s*$", "", m.group(2))
+            hint = re.search(r"\[Hint: Expected (.*?), but (received .*)\]", text)
             if hint:
-                what = re.split(r"\.?\s+But received", what)[0].rstrip(".")
-                what = f"{what} ({hint.group(2)})"
+                what = re.split(r"\.?\s+But receiv", what)[0].rstrip(".")
+                what = f"{what} ({hint.group(2).rstrip('.')})"
             return what[:300]
     # dy2static wraps the user's error: "In transformed code: ... RuntimeError: boom".
     for ln in reversed(lines):

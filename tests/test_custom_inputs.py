@@ -1,0 +1,157 @@
+"""Custom models with inputs of any rank, dtype and number, RNNs, branches, multi-output layers and refusals.
+
+The truth is computed here, independently of convcalc: Paddle's eager
+forward with a hook on every layer gives each call's output shapes (every
+output of a tuple/dict), and the parameters are those of the layers that
+ran, unique by identity.  Refused cases run the CLI in a subprocess each (a
+failed Paddle build can make the next one crash) and must exit 2 with one
+line carrying Paddle's own reason.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import subprocess
+import sys
+from math import prod
+from pathlib import Path
+
+import pytest
+
+paddle = pytest.importorskip("paddle")
+
+from convcalc.analysis import analyze  # noqa: E402
+from convcalc.cli import main  # noqa: E402
+from convcalc.corpus import control_flow, inputs, multi_output, refusals, rnn  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+ACCEPTED = [c for m in (inputs, rnn, control_flow, multi_output) for c in m.CASES]
+REFUSED = refusals.CASES
+
+
+def _flat(output) -> list[list[int]]:
+    if isinstance(output, paddle.Tensor):
+        return [list(output.shape)]
+    if isinstance(output, dict):
+        output = list(output.values())
+    if isinstance(output, (list, tuple)):
+        return [s for o in output for s in _flat(o)]
+    return []
+
+
+def _values(case):
+    return [paddle.ones(list(s), d) if d.startswith("float") else paddle.zeros(list(s), d) for s, d in case.inputs]
+
+
+def eager_truth(model, case):
+    """Per layer path: the output shapes of each call; and the parameters of the layers that ran."""
+    calls: dict[str, list[list[list[int]]]] = {}
+    ran: list = []
+    handles = []
+    for path, layer in model.named_sublayers():
+        def hook(layer, args, output, path=path):
+            calls.setdefault(path, []).append(_flat(output))
+            ran.append(layer)
+        handles.append(layer.register_forward_post_hook(hook))
+    model.eval()
+    try:
+        with paddle.no_grad():
+            model(*_values(case))
+    finally:
+        for h in handles:
+            h.remove()
+    params = {id(p): p for layer in ran for p in layer.parameters()}
+    return calls, sum(int(prod(p.shape)) for p in params.values())
+
+
+@pytest.mark.parametrize("case", ACCEPTED, ids=lambda c: c.name)
+def test_shapes_and_params_match_paddles_eager_forward(case):
+    paddle.seed(0)
+    model = case.build()
+    truth, params = eager_truth(model, case)
+    report = analyze(model, [list(s) for s, _ in case.inputs] if len(case.inputs) > 1 else list(case.inputs[0][0]),
+                     name=case.name) if all(d == "float32" for _, d in case.inputs) else analyze(
+        model, input_spec=[paddle.static.InputSpec(list(s), d) for s, d in case.inputs], name=case.name)
+    assert [list(map(int, s)) for s in report.input_shapes] == [list(s) for s, _ in case.inputs]
+    assert list(report.input_dtypes) == [d for _, d in case.inputs]
+    ours: dict[str, list] = {}
+    for r in report.records:
+        if not r.is_functional and r.path in truth:
+            ours.setdefault(r.path, []).append([[int(d) for d in s] for s in r.output_shapes])
+    leaves = {p for p, layer in model.named_sublayers()
+              if p in truth and (not layer.sublayers() or isinstance(layer, paddle.nn.layer.rnn.RNNBase))}
+    assert leaves <= set(ours), f"layers that ran but have no row: {sorted(leaves - set(ours))}"
+    for path in ours:
+        assert sorted(ours[path]) == sorted(truth[path]), path
+    assert int(report.totals.params) == params
+
+
+@pytest.mark.parametrize("case", [c for c in ACCEPTED if c.kind == "control_flow" and "python" not in c.name],
+                         ids=lambda c: c.name)
+def test_value_dependent_branch_is_named_in_a_note(case):
+    report = analyze(case.build(), list(case.inputs[0][0]), name=case.name)
+    assert any("branches on tensor values" in n and "path" in n for n in report.notes), report.notes
+
+
+def _cli_args(case) -> list[str]:
+    where = f"{inspect.getfile(case.build)}:{case.build.__name__}"
+    args = [where]
+    for text in case.cli:
+        args += ["--input", text]
+    if case.batch != 1:
+        args += ["--batch", str(case.batch)]
+    return args
+
+
+@pytest.mark.parametrize("case", ACCEPTED, ids=lambda c: c.name)
+def test_cli_spelling_gives_the_case_inputs(case, capsys):
+    assert main(["report", *_cli_args(case), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["input_shapes"] == [list(s) for s, _ in case.inputs]
+    assert data["input_dtypes"] == [d for _, d in case.inputs]
+
+
+def test_four_numbers_read_from_the_first_layer(capsys):
+    voxel = f"{inspect.getfile(inputs.VoxelNet)}:VoxelNet"
+    assert main(["report", voxel, "--input", "2x4x8x8", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["input_shape"] == [1, 2, 4, 8, 8]
+    assert any("CxDxHxW" in n for n in data["notes"])
+    assert main(["report", "book_paddle_lenet", "--input", "2x1x32x32", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["input_shape"] == [2, 1, 32, 32]
+    assert any("NxCxHxW" in n for n in data["notes"])
+
+
+def _run_cli(args: list[str]) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "convcalc", *args], capture_output=True, text=True, env=env,
+                          timeout=300, cwd=ROOT)
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=lambda c: c.name)
+def test_paddles_refusal_is_convcalcs(case):
+    done = _run_cli(["report", *_cli_args(case)])
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2, done.stderr
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert case.refused in lines[0], lines[0]
+    assert done.stdout == ""
+
+
+def test_compare_on_a_refused_model_exits_2_in_one_line():
+    done = _run_cli(["compare", *_cli_args(refusals.CASES[0])])
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "input_channels:1" in lines[0] and "conv1" in lines[0]
+
+
+@pytest.mark.parametrize("name", ["tuple_halves", "block_with_aux", "bigru_tagger", "image_and_text"])
+def test_compare_agrees_on_tuple_outputs_and_several_inputs(name, capsys):
+    case = next(c for c in ACCEPTED if c.name == name)
+    code = main(["compare", *_cli_args(case), "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    bad = [r for r in data["rows"] if not r.get("ok", True)]
+    assert code == 0, bad or data
