@@ -110,6 +110,17 @@ class Flattened(nn.Layer):
         return self.fc(self.conv(x).flatten(1))
 
 
+class Pooled(nn.Layer):
+    """Reshapes its features into groups of 16 values."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(16, 4)
+
+    def forward(self, x):
+        return self.fc(x.reshape([-1, 16]))
+
+
 CHANNELS = "input_channels"  # Paddle: "... (received input_channels:1 != filter_channels * groups:3)"
 
 CASES = [
@@ -128,6 +139,10 @@ CASES = [
          refused="only support int32 and int64"),
     Case("lstm_feature_size", "refusals", Recurrent, (((1, 5, 10), "float32"),), cli=("5x10",),
          refused="matrix width"),
+    Case("lstm_rank", "refusals", Recurrent, (((1, 2, 5, 16), "float32"),), cli=("2x5x16",),
+         refused="must be 3", note="a rank problem, not 'input too small'"),
+    Case("reshape_does_not_fit", "refusals", Pooled, (((1, 5, 10), "float32"),), cli=("5x10",),
+         refused="ReshapeOp is invalid"),
     Case("linear_features", "refusals", Flattened, (((1, 1, 16, 16), "float32"),), cli=("1x16x16",),
          refused="K_lhs:1024 != K_rhs:256"),
 ]
