@@ -93,25 +93,44 @@ def replaying(decisions: Decisions) -> Iterator[None]:
     import paddle.jit.dy2static as jst
     from paddle.pir import Value
 
-    real_if, real_while = jst.IfElse, jst.While
+    real = {k: getattr(jst, k) for k in ("IfElse", "While", "And", "Or", "Not", "Assert")}
+
+    def truth(value, default: bool = True):
+        return decisions.next(default) if isinstance(value, Value) else value
 
     def if_else(pred, true_fn, false_fn, get_args, set_args, return_name_ids, push_pop_names=None):
         if isinstance(pred, Value):
             return true_fn() if decisions.next() else false_fn()
-        return real_if(pred, true_fn, false_fn, get_args, set_args, return_name_ids, push_pop_names)
+        return real["IfElse"](pred, true_fn, false_fn, get_args, set_args, return_name_ids, push_pop_names)
 
     def while_loop(cond, body, getter, setter, return_name_ids=None, push_pop_names=None):
-        while True:
-            pred = cond()
-            if not (decisions.next(if_default=False) if isinstance(pred, Value) else pred):
-                break
+        while truth(cond(), False):
             body()
 
-    jst.IfElse, jst.While = if_else, while_loop
+    # Python's `a and b`, `a or b`, `not a` and `assert a` ask each tensor for its truth value in turn.
+    def logical_and(x_func, y_func):
+        x = truth(x_func())
+        return x if not x else truth(y_func())
+
+    def logical_or(x_func, y_func):
+        x = truth(x_func())
+        return x if x else truth(y_func())
+
+    def logical_not(x):
+        return not truth(x)
+
+    def assert_(cond, message=""):
+        return real["Assert"](truth(cond), message)
+
+    patched = {"IfElse": if_else, "While": while_loop, "And": logical_and, "Or": logical_or, "Not": logical_not,
+               "Assert": assert_}
+    for k, fn in patched.items():
+        setattr(jst, k, fn)
     try:
         yield
     finally:
-        jst.IfElse, jst.While = real_if, real_while
+        for k, fn in real.items():
+            setattr(jst, k, fn)
 
 
 def has_control_flow(program: Any) -> bool:

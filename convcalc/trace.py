@@ -307,9 +307,9 @@ def trace_model(
     decisions = Decisions()
     eager_paths = eager_check(model, inputs, static_forward, name, values, decisions)
     notes: tuple[str, ...] = ()
-    if probe.asked or decisions.values:
+    if probe.asked:  # (truth values asked only by eager-only code, e.g. inside Paddle's layers, change nothing)
         cannot = ModelLoadError(
-            f"the forward of {name} branches on tensor values (first in {decisions.first_layer or name}) "
+            f"the forward of {name} branches on (or reads) tensor values (first in {decisions.first_layer or name}) "
             "in a way convcalc cannot follow in one static program",
             "make the branch depend on a Python value (a constructor argument or flag), "
             "or analyse each branch as its own model",
@@ -327,13 +327,12 @@ def trace_model(
         # (the root's own hooks do not run inside to_static: compare the sublayers' calls)
         if [c.path for c in calls if c.path] != [p for p in eager_paths if p]:
             raise cannot
-        if probe.asked:
-            given = "the given input_data" if values is not None else "an input of ones"
-            notes = (
-                f"{name}'s forward branches on tensor values (first in {decisions.first_layer or name}): "
-                f"analysed along the path Paddle's eager forward took on {given}; another input may take "
-                "another path",
-            )
+        given = "the given input_data" if values is not None else "an input of ones"
+        notes = (
+            f"{name}'s forward branches on tensor values (first in {decisions.first_layer or name}): "
+            f"analysed along the path Paddle's eager forward took on {given}; another input may take "
+            "another path",
+        )
     called = {id(c.layer) for c in calls}
     inside = tuple(c.path + "." for c in calls if c.is_leaf and c.path and c.layer.sublayers())
     never = [

@@ -316,3 +316,27 @@ def test_compare_on_a_refused_model_exits_2_in_one_line():
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
     assert case.refused in lines[0] and "conv1" in lines[0], lines[0]
+
+
+ITEM_BRANCH = """\
+import paddle
+
+class Net(paddle.nn.Layer):
+    def __init__(self):
+        super().__init__()
+        self.fc = paddle.nn.Linear(8, 8)
+
+    def forward(self, x):
+        if x.mean().item() > 0:
+            return self.fc(x)
+        return x
+"""
+
+
+def test_a_branch_convcalc_cannot_follow_is_one_line_naming_the_workaround(tmp_path):
+    path = tmp_path / "item_branch.py"
+    path.write_text(ITEM_BRANCH)
+    done = _run_cli(["report", f"{path}:Net", "--input", "8"])
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "tensor values" in lines[0] and "Python value" in lines[0], lines[0]

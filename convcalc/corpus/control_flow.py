@@ -74,6 +74,23 @@ class RefineUntilLarge(nn.Layer):
         return self.head(y)
 
 
+class CompoundCondition(nn.Layer):
+    """``and`` / ``not`` on tensor conditions: Python asks each tensor in turn."""
+
+    def __init__(self):
+        super().__init__()
+        self.small = nn.Conv2D(2, 4, 1)
+        self.large = nn.Conv2D(2, 4, 3, padding=1)
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        if x.min() >= 0 and not x.max() > 100:
+            y = self.large(x)
+        else:
+            y = self.small(x)
+        return self.fc(y.mean(axis=[2, 3]))
+
+
 class Unrolled(nn.Layer):
     """A Python loop and a Python flag: plain control flow, the same at every input."""
 
@@ -94,5 +111,6 @@ CASES = [
     Case("early_exit", "control_flow", EarlyExit, (((1, 3, 8, 8), "float32"),), cli=("3x8x8",)),
     Case("else_branch", "control_flow", ElseBranch, (((1, 1, 9, 9), "float32"),), cli=("1x9x9",)),
     Case("while_on_tensor", "control_flow", RefineUntilLarge, (((1, 4), "float32"),), cli=("4",)),
+    Case("compound_condition", "control_flow", CompoundCondition, (((1, 2, 6, 6), "float32"),), cli=("2x6x6",)),
     Case("python_loop_and_flag", "control_flow", Unrolled, (((2, 6), "float32"),), cli=("6",), batch=2),
 ]
