@@ -52,6 +52,8 @@ def _cases(tmp: str, f: dict[str, str]) -> list[tuple[str, list[str], int, str]]
          "takes 2 input(s) (x, ids) but 1 given"),
         ("report-too-many-inputs", ["report", f"{f['seq__py']}:Seq", "--input", "5x16", "--input", "5"], 2,
          "takes 1 input(s)"),
+        ("report-symbolic-sequence", ["report", f"{f['seq__py']}:Seq", "--input", "5x16", "--symbolic"], 2,
+         "symbolic report needs one image input"),
         ("report-zero-batch", ["report", "resnet18", "--batch", "0"], 2, "must be >= 1"),
         ("report-bad-convcalc-input", ["report", f"{f['declared__py']}:Net"], 2, "CONVCALC_INPUT"),
         ("report-impossible-size", ["report", "book_paddle_lenet", "--input", "1x8x8"], 2, "too small"),

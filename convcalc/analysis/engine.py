@@ -94,6 +94,12 @@ def analyze(
         input_size = input_shape
     inputs, values = model_inputs(model, input_size, input_spec, input_data)
     shape = inputs[0].shape
+    if symbolic and (len(inputs) != 1 or len(shape) != 4):
+        raise InputSpecError(
+            f"a symbolic report needs one image input [N, C, H, W]; {name} takes "
+            + " + ".join(str(list(i.shape)) for i in inputs),
+            "drop --symbolic (the concrete report works for any input)",
+        )
 
     if trace is None:
         trace = trace_for(model, inputs, name, values)

@@ -185,7 +185,7 @@ def report_renderables(report: Report, depth: int | None = None) -> list:
             g_params, g_flops = groups.get(rec.path, (sympy.Integer(0), sympy.Integer(0)))
             name.stylize("bold")
             table.add_row(
-                name, shape_text(rec.output_shape), Text(quantity(g_params), style="dim"),
+                name, shapes_text(rec.output_shapes, rec.output_shape), Text(quantity(g_params), style="dim"),
                 Text(group_flops_text(g_flops, rec.path, incomplete), style="dim"), size, jump, start,
             )
     return [table, totals_text(report)]
