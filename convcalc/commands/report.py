@@ -85,14 +85,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.set_defaults(func=run_models)
 
 
-def _depth(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"depth must be a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"depth must be >= 1, got {value}")
-    return value
+def _at_least_one(what: str):
+    """An argparse type: a whole number >= 1, named ``what`` in its error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a whole number >= 1, got {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{what} must be >= 1, got {value}")
+        return value
+
+    return parse
+
+
+_depth = _at_least_one("depth")
 
 
 def _input_args(p: argparse.ArgumentParser) -> None:
@@ -101,19 +109,9 @@ def _input_args(p: argparse.ArgumentParser) -> None:
                    "4x32 (Conv1D), 2x4x8x8 (Conv3D), 12:int64 (token ids); repeat it once per forward "
                    "argument (default: the model's own, e.g. 3x224x224). A 4-number shape without --batch "
                    "is NxCxHxW for a Conv2D model and CxDxHxW for a Conv3D one")
-    p.add_argument("--batch", "-b", type=_positive, default=None, metavar="N",
+    p.add_argument("--batch", "-b", type=_at_least_one("batch"), default=None, metavar="N",
                    help="batch size put in front of every --input (default 1); with --batch every --input "
                    "is one sample")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def _build(args):
