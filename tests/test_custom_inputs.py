@@ -128,3 +128,40 @@ def test_compare_agrees_on_tuple_outputs_and_several_inputs(name, capsys):
     data = json.loads(capsys.readouterr().out)
     bad = [r for r in data["rows"] if not r.get("ok", True)]
     assert code == 0, bad or data
+
+
+DECLARED = """\
+import paddle
+
+CONVCALC_INPUT = ["5x16", "5:int64"]
+
+
+class Net(paddle.nn.Layer):
+    def __init__(self):
+        super().__init__()
+        self.fc = paddle.nn.Linear(16, 4)
+        self.emb = paddle.nn.Embedding(10, 4)
+
+    def forward(self, x, ids):
+        return self.fc(x) + self.emb(ids)
+"""
+
+
+def test_declared_inputs_are_used_without_input(tmp_path, capsys):
+    path = tmp_path / "declared.py"
+    path.write_text(DECLARED)
+    assert main(["report", f"{path}:Net", "--batch", "3", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["input_shapes"] == [[3, 5, 16], [3, 5]]
+    assert data["input_dtypes"] == ["float32", "int64"]
+
+
+def test_input_data_values_decide_the_branch():
+    model = control_flow.GatedHead()
+    ones = analyze(model, input_data=paddle.ones([1, 8]))
+    minus = analyze(model, input_data={"x": -paddle.ones([1, 8])})
+    ran = {r.path for r in ones.records}, {r.path for r in minus.records}
+    assert "wide" in ran[0] and "narrow" not in ran[0]
+    assert "narrow" in ran[1] and "wide" not in ran[1]
+    assert int(ones.totals.params) == 8 * 8 + 8 + 8 * 2 + 2
+    assert int(minus.totals.params) == 8 * 4 + 4 + 8 * 2 + 2
