@@ -1,9 +1,10 @@
 """convcalc's analysis vs paddle.summary + paddle.flops, in the same process.
 
-Prints, per model, the median seconds of convcalc's concrete analysis and of
-running ``paddle.summary`` plus ``paddle.flops`` on the same model and input,
-and their ratio (goal: <= 0.5x), then the time of the symbolic report of
-resnet50 (goal: <= 2 s).
+Prints, per model, the median seconds of convcalc's concrete analysis (which
+includes the eager check that refuses what Paddle refuses) and of running
+``paddle.summary`` plus ``paddle.flops`` on the same model and input, their
+ratio (goal: <= 0.5x), and the eager check's own seconds; then the time of
+the symbolic report of resnet50 (goal: <= 2 s).
 
     python benchmarks/analysis_speed.py [--repeat 5]
 """
@@ -35,9 +36,12 @@ def main() -> None:
     import paddle
 
     from convcalc.analysis import analyze
+    from convcalc.inputs import ModelInput
     from convcalc.models.zoo import build_model
+    from convcalc.trace import eager_check
 
-    print(f"{'model':<12} {'convcalc s':>11} {'summary+flops s':>16} {'ratio':>7}  (goal <= 0.50)")
+    print(f"{'model':<12} {'convcalc s':>11} {'summary+flops s':>16} {'ratio':>7}  (goal <= 0.50)"
+          f" {'of which eager check s':>23}")
     for name in args.models:
         built = build_model(name)
         shape = (1, *built.default_input)
@@ -52,9 +56,13 @@ def main() -> None:
 
         ours()  # warm-up: first to_static compiles Paddle's converters
         theirs()
+        def check(model=built.model, shape=shape):
+            eager_check(model, [ModelInput(shape)])
+
         t_ours = median_time(ours, args.repeat)
         t_theirs = median_time(theirs, args.repeat)
-        print(f"{name:<12} {t_ours:>11.3f} {t_theirs:>16.3f} {t_ours / t_theirs:>7.2f}")
+        t_check = median_time(check, args.repeat)
+        print(f"{name:<12} {t_ours:>11.3f} {t_theirs:>16.3f} {t_ours / t_theirs:>7.2f} {t_check:>23.3f}")
 
     built = build_model("resnet50")
     t_sym = median_time(lambda: analyze(built.model, (3, 224, 224), symbolic=True), args.repeat)

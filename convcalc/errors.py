@@ -20,6 +20,7 @@ __all__ = [
     "UnknownNameError",
     "InputSpecError",
     "ModelLoadError",
+    "RefusedInputError",
     "DataError",
     "AnswerFileError",
     "DependencyError",
@@ -72,6 +73,10 @@ class InputSpecError(ConvcalcError, ValueError):
 
 class ModelLoadError(ConvcalcError):
     """A model that cannot be built or run (bad file path, missing name, forward raised)."""
+
+
+class RefusedInputError(ModelLoadError):
+    """An input Paddle's own forward refuses (channels vs filter, rank, dtype): Paddle's reason and the layer."""
 
 
 class DataError(ConvcalcError):

@@ -136,7 +136,8 @@ class ProgramModel:
         batch = shape[0]
         shapes = {v: tuple(batch if d == -1 else d for d in s) for v, s in self.raw_shapes.items()}
         calls = [g.call(i, self.ops, shapes) for i, g in enumerate(self.groups)]
-        return Trace(shape, self.input_value, list(self.ops), shapes, dict(self.constants), calls, [])
+        return Trace(shape, self.input_value, list(self.ops), shapes, dict(self.constants), calls, [],
+                     input_shapes=(shape,), input_values=(self.input_value,), input_dtypes=("float32",))
 
 
 # ------------------------------------------------------------------ loading

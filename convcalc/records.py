@@ -46,6 +46,7 @@ class LayerRecord:
     summary_name: str = ""
     has_rule: bool = True
     notes: tuple[str, ...] = ()
+    output_shapes: tuple[Shape, ...] = ()  # every output (a tuple-returning layer); output_shape is the first
 
     @property
     def params(self) -> sympy.Expr:
@@ -100,6 +101,8 @@ class Report:
     gaps: Gaps = field(default_factory=Gaps)
     symbols: tuple[sympy.Symbol, ...] = ()
     notes: tuple[str, ...] = ()
+    input_shapes: tuple[Shape, ...] = ()  # every model input, in forward's order; input_shape is the first
+    input_dtypes: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         """Short on purpose: ``print(report)`` in a notebook is not 36 kB of dataclass fields.

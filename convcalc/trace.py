@@ -25,7 +25,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from convcalc.errors import ModelLoadError, ShapeError
+from convcalc.branches import Decisions, recording, replaying
+from convcalc.errors import ConvcalcError, ModelLoadError, RefusedInputError, ShapeError
+from convcalc.inputs import ModelInput, bind_names, check_rank, in_forward_order, input_hint
 
 # Ops that only move constants or parameters around: not computation.
 BOOKKEEPING_OPS = frozenset(
@@ -99,7 +101,12 @@ class LayerCall:
 
 @dataclass
 class Trace:
-    """Everything one forward pass revealed."""
+    """Everything one forward pass revealed.
+
+    ``input_shape``/``input_value`` are the first input's (most models have
+    one); ``input_shapes``, ``input_values`` and ``input_dtypes`` hold every
+    input, in ``forward``'s argument order.
+    """
 
     input_shape: tuple[int, ...]
     input_value: str
@@ -108,6 +115,10 @@ class Trace:
     constants: dict[str, Any]
     calls: list[LayerCall]
     never_called: list[str]
+    input_shapes: tuple[tuple[int, ...], ...] = ()
+    input_values: tuple[str, ...] = ()
+    input_dtypes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 def _plain(value: Any) -> Any:
@@ -149,11 +160,24 @@ def summary_key(layer: Any) -> str:
     return f"{class_name}-{idx + 1}"
 
 
+def is_opaque(layer: Any) -> bool:
+    """Layers that run as one fused op whatever their sublayers (``nn.LSTM``/``GRU``/``SimpleRNN``): one leaf row.
+
+    Their cells are built as sublayers but never called; the layer itself
+    holds the parameters and runs Paddle's ``rnn`` op.
+    """
+    from paddle.nn.layer.rnn import RNNBase
+
+    return isinstance(layer, RNNBase)
+
+
 def _in_summary(layer: Any, model: Any) -> bool:
-    """Whether ``paddle.summary`` hooks this layer (its own selection rule)."""
+    """Whether ``paddle.summary`` hooks this layer (its own selection rule, RNNs included)."""
     import paddle.nn as nn
 
-    return layer is not model and not isinstance(layer, (nn.Sequential, nn.LayerList))
+    if getattr(layer, "could_use_cudnn", False):  # nn.LSTM/GRU/SimpleRNN are LayerLists, hooked all the same
+        return True
+    return (layer is not model or not model.sublayers()) and not isinstance(layer, (nn.Sequential, nn.LayerList))
 
 
 @contextlib.contextmanager
@@ -196,14 +220,23 @@ def _fast_op_creation() -> Iterator[None]:
         traceback.extract_stack = real
 
 
+_PADDLE_REASON = re.compile(r"\((InvalidArgument|PreconditionNotMet|OutOfRange|Unimplemented|NotFound|InvalidType)\)")
+
+
 def _describe_failure(exc: BaseException) -> str:
-    """The informative line of an error raised while Paddle built the program."""
-    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
-    # Paddle's C++ errors: "(InvalidArgument) <what>".
+    """The informative line of an error raised by Paddle (building the program or running a kernel)."""
+    text = str(exc).strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    # Paddle's C++ errors: "(InvalidArgument) <what>. But received: <details>  [Hint: Expected a, but received b.]".
     for ln in lines:
-        m = re.search(r"\((InvalidArgument|PreconditionNotMet|OutOfRange|Unimplemented|NotFound)\)\s*(.*)", ln)
+        m = re.search(_PADDLE_REASON.pattern + r"\s*(.*)", ln)
         if m:
-            return m.group(2)[:300]
+            what = re.sub(r"\s*\(at /[^)]*\)\s*$", "", m.group(2))
+            hint = re.search(r"\[Hint: Expected (.*?), but (received .*)\]", text)
+            if hint:
+                what = re.split(r"\.?\s+But receiv", what)[0].rstrip(".")
+                what = f"{what} ({hint.group(2).rstrip('.')})"
+            return what[:300]
     # dy2static wraps the user's error: "In transformed code: ... RuntimeError: boom".
     for ln in reversed(lines):
         m = re.match(r"^[A-Za-z_.]*(Error|Exception): (.*)$", ln)
@@ -213,23 +246,118 @@ def _describe_failure(exc: BaseException) -> str:
     return (useful[-1] if useful else type(exc).__name__)[:300]
 
 
+def as_inputs(inputs: Any) -> list[ModelInput]:
+    """``ModelInput`` values as given, or one float32 input from a bare shape (the old form)."""
+    if isinstance(inputs, ModelInput):
+        return [inputs]
+    items = list(inputs)
+    if items and all(isinstance(i, ModelInput) for i in items):
+        return items
+    return [ModelInput(tuple(int(d) for d in items))]
+
+
+def shown_inputs(inputs: Any) -> str:
+    """Inputs as the CLI spells them, per sample: ``"3x224x224"``, ``"16x64, 12:int64"``."""
+    return ", ".join(i.per_sample + ("" if i.dtype == "float32" else f":{i.dtype}") for i in as_inputs(inputs))
+
+
+@contextlib.contextmanager
+def _eval_mode(model: Any) -> Iterator[None]:
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        if was_training:
+            model.train()
+
+
 def trace_model(
     model: Any,
-    input_shape: tuple[int, ...],
+    inputs: Any,
     static_forward: Callable[[Any], Callable | None] = lambda layer: None,
     name: str = "model",
+    values: list[Any] | None = None,
 ) -> Trace:
-    """Trace ``model`` on a float32 input of ``input_shape`` (N, C, H, W).
+    """Trace ``model`` on ``inputs`` (:class:`~convcalc.inputs.ModelInput` values, or one float32 shape).
 
     The model runs in eval mode; its mode, forward methods and hooks are
-    restored afterwards.  A forward that raises becomes a
+    restored afterwards.  Paddle's static program gives the dataflow; then,
+    once its shapes are known to be non-empty, Paddle's *eager* forward runs
+    once (no grad) on ``values`` (default: ones, or zeros for integer
+    inputs), because only the eager kernels check everything (conv input
+    channels against the filter's): what it refuses is refused here
+    (:class:`~convcalc.errors.RefusedInputError`, Paddle's reason and the
+    layer).  A forward that raises becomes a
     :class:`~convcalc.errors.ModelLoadError` naming the layer it got to (or a
     :class:`~convcalc.errors.ShapeError` when the input is too small).
+    """
+    bound = bind_names(model, as_inputs(inputs), name)
+    check_rank(bound, input_hint(model), name)
+    inputs = in_forward_order(model, bound, bound)  # dict forms name their arguments in any order
+    if values is not None:
+        values = in_forward_order(model, bound, list(values))
+    paths = {id(layer): path for path, layer in model.named_sublayers(include_self=True)}
+
+    probe = Decisions(probe=True)
+    program, finished = _build(model, inputs, static_forward, name, paths, probe)
+    ops, shapes, constants, input_values = _read_program(program, inputs)
+    calls = _calls(finished, paths, model)
+    _check_nonempty(ops, shapes, calls, inputs, name)
+    decisions = Decisions()
+    eager_paths = eager_check(model, inputs, static_forward, name, values, decisions)
+    notes: tuple[str, ...] = ()
+    if probe.asked:  # (truth values asked only by eager-only code, e.g. inside Paddle's layers, change nothing)
+        cannot = ModelLoadError(
+            f"the forward of {name} branches on (or reads) tensor values (first in {decisions.first_layer or name}) "
+            "in a way convcalc cannot follow in one static program",
+            "make the branch depend on a Python value (a constructor argument or flag), "
+            "or analyse each branch as its own model",
+        )
+        if probe.asked != decisions.values:  # the eager forward went another way than the probe
+            try:
+                program, finished = _build(model, inputs, static_forward, name, paths, decisions)
+            except ConvcalcError:
+                raise cannot from None
+            ops, shapes, constants, input_values = _read_program(program, inputs)
+            calls = _calls(finished, paths, model)
+            _check_nonempty(ops, shapes, calls, inputs, name)
+            if decisions.used != len(decisions.values):
+                raise cannot
+        # (the root's own hooks do not run inside to_static: compare the sublayers' calls)
+        if [c.path for c in calls if c.path] != [p for p in eager_paths if p]:
+            raise cannot
+        given = "the given input_data" if values is not None else "an input of ones"
+        notes = (
+            f"{name}'s forward branches on tensor values (first in {decisions.first_layer or name}): "
+            f"analysed along the path Paddle's eager forward took on {given}; another input may take "
+            "another path",
+        )
+    called = {id(c.layer) for c in calls}
+    inside = tuple(c.path + "." for c in calls if c.is_leaf and c.path and c.layer.sublayers())
+    never = [
+        p
+        for p, layer in model.named_sublayers()
+        if id(layer) not in called and not any(id(s) in called for s in layer.sublayers())
+        and not p.startswith(inside)
+    ]
+    return Trace(
+        tuple(inputs[0].shape), input_values[0], ops, shapes, constants, calls, never,
+        input_shapes=tuple(i.shape for i in inputs),
+        input_values=input_values,
+        input_dtypes=tuple(i.dtype for i in inputs),
+        notes=notes,
+    )
+
+
+def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
+    """Paddle's static program of ``model`` and the layer calls its hooks saw (in finishing order).
+
+    With ``decisions``, tensor-valued ``if``/``while`` follow them (see :mod:`convcalc.branches`).
     """
     import paddle
     from paddle.static import InputSpec
 
-    paths = {id(layer): path for path, layer in model.named_sublayers(include_self=True)}
     stack: list[dict] = []
     finished: list[dict] = []
     pre_order = itertools.count()
@@ -238,51 +366,52 @@ def trace_model(
     def program_len() -> int:
         return len(paddle.static.default_main_program().global_block().ops)
 
-    def pre_hook(layer, inputs):
+    def pre_hook(layer, args):
         stack.append(
             {
                 "layer": layer,
                 "start": program_len(),
                 "order": next(pre_order),
-                "inputs": tuple(v.id for v in _values(inputs)),
+                "inputs": tuple(v.id for v in _values(args)),
             }
         )
 
-    def post_hook(layer, inputs, output):
+    def post_hook(layer, args, output):
         entry = stack.pop()
         entry["end"] = program_len()
         entry["outputs"] = tuple(v.id for v in _values(output))
         finished.append(entry)
 
-    was_training = model.training
     had_forward = "forward" in model.__dict__
     old_forward = model.__dict__.get("forward")
-    model.eval()
-    try:
-        for _, layer in model.named_sublayers(include_self=True):
-            handles.append(layer.register_forward_pre_hook(pre_hook))
-            handles.append(layer.register_forward_post_hook(post_hook))
-        with _swapped_forwards(model, static_forward), _fast_op_creation():
-            spec = InputSpec(list(input_shape), "float32", name="x")
-            try:
-                static = paddle.jit.to_static(model, input_spec=[spec], full_graph=True)
-                program = static.forward.concrete_program.main_program
-            except Exception as exc:  # noqa: BLE001 - any failure of user code is reported
-                raise _forward_error(exc, stack, paths, input_shape, name) from None
-    finally:
-        for h in handles:
-            h.remove()
-        if had_forward:
-            model.forward = old_forward
-        elif "forward" in model.__dict__:
-            del model.__dict__["forward"]
-        if was_training:
-            model.train()
+    with _eval_mode(model):
+        try:
+            for _, layer in model.named_sublayers(include_self=True):
+                handles.append(layer.register_forward_pre_hook(pre_hook))
+                handles.append(layer.register_forward_post_hook(post_hook))
+            with _swapped_forwards(model, static_forward), _fast_op_creation(), replaying(decisions):
+                specs = [InputSpec(list(i.shape), i.dtype, name=i.name) for i in inputs]
+                try:
+                    static = paddle.jit.to_static(model, input_spec=specs, full_graph=True)
+                    program = static.forward.concrete_program.main_program
+                except Exception as exc:  # noqa: BLE001 - any failure of user code is reported
+                    raise _forward_error(exc, stack, paths, inputs, name) from None
+        finally:
+            for h in handles:
+                h.remove()
+            if had_forward:
+                model.forward = old_forward
+            elif "forward" in model.__dict__:
+                del model.__dict__["forward"]
+    return program, finished
 
+
+def _read_program(program, inputs):
+    """The program's ops as plain data, every value's shape, constants, and each input's value id."""
     ops: list[OpNode] = []
     shapes: dict[str, tuple[int, ...]] = {}
     constants: dict[str, Any] = {}
-    input_value = ""
+    data_values: dict[str, str] = {}
     for i, op in enumerate(program.global_block().ops):
         attrs = {k: _plain(v) for k, v in op.attrs().items() if k not in ("op_callstack", "struct_name")}
         outs = []
@@ -295,12 +424,15 @@ def trace_model(
                 shapes[vid] = ()
         ins = tuple(_value_id(o.source()) for o in op.operands())
         name_ = op.name()
-        if name_ == "pd_op.data" and not input_value:
-            input_value = outs[0]
+        if name_ == "pd_op.data" and outs:
+            data_values.setdefault(str(attrs.get("name", "")), outs[0])
         if name_ in ("pd_op.full_int_array", "pd_op.full") and outs:
             constants[outs[0]] = attrs.get("value")
         ops.append(OpNode(i, name_, ins, tuple(outs), attrs))
+    return ops, shapes, constants, tuple(data_values.get(i.name, "") for i in inputs)
 
+
+def _calls(finished, paths, model) -> list[LayerCall]:
     calls = []
     for n, entry in enumerate(finished):
         layer = entry["layer"]
@@ -314,7 +446,7 @@ def trace_model(
                 kind=type(layer).__name__,
                 depth=0 if not path else path.count(".") + 1,
                 parent=parent if path else "",
-                is_leaf=not layer.sublayers(),
+                is_leaf=is_opaque(layer) or not layer.sublayers(),
                 inputs=entry["inputs"],
                 outputs=entry["outputs"],
                 op_start=entry["start"],
@@ -324,26 +456,88 @@ def trace_model(
                 layer=layer,
             )
         )
-    _check_nonempty(ops, shapes, calls, input_shape, name)
-    called = {id(c.layer) for c in calls}
-    never = [
-        p
-        for p, layer in model.named_sublayers()
-        if id(layer) not in called and not any(id(s) in called for s in layer.sublayers())
+    return calls
+
+
+def example_values(inputs: list[ModelInput]) -> list[Any]:
+    """Deterministic example tensors: ones for float inputs, zeros (valid ids) for integer and bool ones."""
+    import paddle
+
+    return [
+        paddle.ones(list(i.shape), i.dtype) if i.dtype.startswith(("float", "bfloat")) else
+        paddle.zeros(list(i.shape), i.dtype)
+        for i in inputs
     ]
-    return Trace(tuple(input_shape), input_value, ops, shapes, constants, calls, never)
 
 
-def _check_nonempty(ops, shapes, calls, input_shape, name) -> None:
-    """Static shape inference does not always refuse an empty output: find the first one."""
+def eager_check(
+    model: Any,
+    inputs: list[ModelInput],
+    static_forward: Callable[[Any], Callable | None] = lambda layer: None,
+    name: str = "model",
+    values: list[Any] | None = None,
+    decisions: Decisions | None = None,
+) -> list[str]:
+    """Run Paddle's eager forward once (eval, no grad): what its kernels refuse, convcalc refuses.
+
+    Returns the paths of the layer calls in finishing order; ``decisions``
+    records the truth values tensors gave (branches on tensor values).  Call
+    it only after the static shapes are known to be non-empty: an eager conv
+    with an empty output corrupts the heap.
+    """
+    import paddle
+
+    paths = {id(layer): path for path, layer in model.named_sublayers(include_self=True)}
+    stack: list[dict] = []
+    done: list[str] = []
+    handles = []
+    values = list(values) if values is not None else example_values(inputs)
+
+    def pre_hook(layer, args):
+        stack.append({"layer": layer})
+
+    def post_hook(layer, args, output):
+        stack.pop()
+        done.append(paths.get(id(layer), type(layer).__name__))
+
+    def current() -> str:
+        if not stack:
+            return name
+        layer = stack[-1]["layer"]
+        return f"{paths.get(id(layer)) or name} ({type(layer).__name__})"
+
+    with _eval_mode(model):
+        try:
+            for _, layer in model.named_sublayers(include_self=True):
+                handles.append(layer.register_forward_pre_hook(pre_hook))
+                handles.append(layer.register_forward_post_hook(post_hook))
+            record = recording(decisions or Decisions(), current)
+            with _swapped_forwards(model, static_forward), paddle.no_grad(), record:
+                model(*values)
+        except ConvcalcError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - Paddle's refusal, or any failure of user code
+            raise _forward_error(exc, stack, paths, inputs, name) from None
+        finally:
+            for h in handles:
+                h.remove()
+    return done
+
+
+def _check_nonempty(ops, shapes, calls, inputs, name) -> None:
+    """Static shape inference does not always refuse an empty output: find the first one.
+
+    Results nothing reads (an RNN op's empty dropout state) are not outputs.
+    """
+    used = {v for op in ops for v in op.inputs} | {v for c in calls for v in c.outputs}
     for op in ops:
         if op.name in BOOKKEEPING_OPS:
             continue
-        for v in op.outputs:
-            if any(d == 0 or d < -1 for d in shapes.get(v, ())):
+        for k, v in enumerate(op.outputs):
+            if (k == 0 or v in used) and any(d == 0 or d < -1 for d in shapes.get(v, ())):
                 leaf = [c for c in calls if c.is_leaf and c.op_start <= op.index < c.op_end]
                 where = f"layer {leaf[0].path} ({leaf[0].kind})" if leaf else f"op {op.name}"
-                shown = "x".join(str(d) for d in input_shape[1:])
+                shown = shown_inputs(inputs)
                 raise ShapeError(
                     f"input {shown} is too small for {name}: {where} would produce an empty output "
                     f"{list(shapes[v])}",
@@ -351,22 +545,28 @@ def _check_nonempty(ops, shapes, calls, input_shape, name) -> None:
                 )
 
 
-def _forward_error(exc, stack, paths, input_shape, name) -> Exception:
-    """Turn a failure inside the model's forward into a one-line user error."""
-    shown = "x".join(str(d) for d in input_shape[1:])
+def _forward_error(exc, stack, paths, inputs, name) -> Exception:
+    """Turn a failure inside the model's forward into a one-line user error saying its real cause."""
+    shown = shown_inputs(inputs)
     where = ""
     if stack:
         layer = stack[-1]["layer"]
         where = f"{paths.get(id(layer), type(layer).__name__) or name} ({type(layer).__name__})"
     reason = _describe_failure(exc)
-    empty = re.search(r"(greater than 0|must be (larger|greater)|should be (larger|greater)|<= 0|"
-                      r"output size|out of range|Invalid.*size|less than)", reason, re.I)
-    if where and empty:
+    # Only a non-positive *output size* is "too small"; a rank, channel or reshape problem is not.
+    empty = re.search(r"(output|out)[ _]?(size|shape|height|width|length|dim)s?\b.*(greater|larger|positive|> ?0|<= ?0)"
+                      r"|(greater|larger) than 0.*(output|out)", reason, re.I)
+    if where and empty and not re.search(r"\brank\b|channel|reshape|numel|same dimension", reason, re.I):
         return ShapeError(
             f"input {shown} is too small for {name}: layer {where} would produce an empty output",
             "use a larger --input (see `convcalc models` for each model's default)",
         )
     at = f" in layer {where}" if where else ""
+    if _PADDLE_REASON.search(str(exc)):
+        return RefusedInputError(
+            f"Paddle refuses input {shown} for {name}{at}: {reason}",
+            "give the input this model takes (--input per sample, one per forward argument)",
+        )
     return ModelLoadError(
         f"the forward pass of {name} raised {type(exc).__name__}{at} at input {shown}: {reason}",
         "check the model code and that --input matches what the model expects",

@@ -43,7 +43,19 @@ def _cases(tmp: str, f: dict[str, str]) -> list[tuple[str, list[str], int, str]]
         # report
         ("report-unknown-model", ["report", "resnet19"], 2, "did you mean 'resnet18'"),
         ("report-malformed-shape", ["report", "resnet18", "--input", "3x-1x5"], 2, "malformed shape"),
-        ("report-too-few-dims", ["report", "resnet18", "--input", "3x32"], 2, "expected 3 to 4"),
+        ("report-too-few-dims", ["report", "resnet18", "--input", "3x32"], 2, "takes a 4-D input"),
+        ("report-conv3d-rank", ["report", f"{f['clip__py']}:Clip", "--input", "2x8x8"], 2, "takes a 5-D input"),
+        ("report-ambiguous-four-numbers", ["report", f"{f['seq__py']}:Seq", "--input", "2x3x5x16"], 2,
+         "--batch 1 --input 2x3x5x16"),
+        ("report-unknown-dtype", ["report", f"{f['seq__py']}:Seq", "--input", "5x16:int65"], 2, "unknown dtype"),
+        ("report-too-few-inputs", ["report", f"{f['two__py']}:Two", "--input", "5x16"], 2,
+         "takes 2 input(s) (x, ids) but 1 given"),
+        ("report-too-many-inputs", ["report", f"{f['seq__py']}:Seq", "--input", "5x16", "--input", "5"], 2,
+         "takes 1 input(s)"),
+        ("report-symbolic-sequence", ["report", f"{f['seq__py']}:Seq", "--input", "5x16", "--symbolic"], 2,
+         "symbolic report needs one image input"),
+        ("report-zero-batch", ["report", "resnet18", "--batch", "0"], 2, "must be >= 1"),
+        ("report-bad-convcalc-input", ["report", f"{f['declared__py']}:Net"], 2, "CONVCALC_INPUT"),
         ("report-impossible-size", ["report", "book_paddle_lenet", "--input", "1x8x8"], 2, "too small"),
         ("report-missing-file", ["report", f"{tmp}/nosuch.py:Net"], 2, "does not exist"),
         ("report-syntax-error", ["report", f"{f['broken__py']}:Net"], 2, "SyntaxError"),
@@ -118,6 +130,53 @@ HELPERS = dict(
                 return self.conv(x)
         """,
     notes__txt="not python\n",
+    clip__py="""\
+        import paddle
+
+        class Clip(paddle.nn.Layer):
+            def __init__(self):
+                super().__init__()
+                self.conv = paddle.nn.Conv3D(2, 4, 3)
+
+            def forward(self, x):
+                return self.conv(x)
+        """,
+    seq__py="""\
+        import paddle
+
+        class Seq(paddle.nn.Layer):
+            def __init__(self):
+                super().__init__()
+                self.fc = paddle.nn.Linear(16, 4)
+
+            def forward(self, x):
+                return self.fc(x)
+        """,
+    two__py="""\
+        import paddle
+
+        class Two(paddle.nn.Layer):
+            def __init__(self):
+                super().__init__()
+                self.fc = paddle.nn.Linear(16, 4)
+                self.emb = paddle.nn.Embedding(10, 4)
+
+            def forward(self, x, ids):
+                return self.fc(x) + self.emb(ids)
+        """,
+    declared__py="""\
+        import paddle
+
+        CONVCALC_INPUT = "3x32x32:float33"
+
+        class Net(paddle.nn.Layer):
+            def __init__(self):
+                super().__init__()
+                self.conv = paddle.nn.Conv2D(3, 4, 3)
+
+            def forward(self, x):
+                return self.conv(x)
+        """,
     answers__toml="[[question\nid = 1\n",
 )
 
@@ -214,3 +273,72 @@ def test_interrupted_train_leaves_no_checkpoint(tmp_path):
     )
     _assert_interrupted(code, lines, "train")
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------- inputs Paddle's own forward refuses (one subprocess each)
+
+
+def _refusal_cases():
+    from convcalc.corpus import refusals
+
+    return refusals.CASES
+
+
+def _cli_args(case) -> list[str]:
+    import inspect
+
+    args = [f"{inspect.getfile(case.build)}:{case.build.__name__}"]
+    for text in case.cli:
+        args += ["--input", text]
+    return args + (["--batch", str(case.batch)] if case.batch != 1 else [])
+
+
+def _run_cli(argv: list[str]) -> subprocess.CompletedProcess:
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    return subprocess.run([sys.executable, "-m", "convcalc", *argv], capture_output=True, text=True, env=env,
+                          timeout=300, cwd=root)
+
+
+@pytest.mark.parametrize("case", _refusal_cases(), ids=lambda c: c.name)
+def test_paddles_refusal_is_convcalcs(case):
+    """Each refusal kind (channels, groups, depthwise, F.conv2d, Conv1D/3D, float ids, RNN and Linear sizes)."""
+    done = _run_cli(["report", *_cli_args(case)])
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2, done.stderr
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith("convcalc report: error: Paddle refuses"), lines[0]
+    assert case.refused in lines[0], lines[0]
+    assert done.stdout == ""
+
+
+def test_compare_on_a_refused_model_exits_2_in_one_line():
+    case = _refusal_cases()[0]
+    done = _run_cli(["compare", *_cli_args(case)])
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert case.refused in lines[0] and "conv1" in lines[0], lines[0]
+
+
+ITEM_BRANCH = """\
+import paddle
+
+class Net(paddle.nn.Layer):
+    def __init__(self):
+        super().__init__()
+        self.fc = paddle.nn.Linear(8, 8)
+
+    def forward(self, x):
+        if x.mean().item() > 0:
+            return self.fc(x)
+        return x
+"""
+
+
+def test_a_branch_convcalc_cannot_follow_is_one_line_naming_the_workaround(tmp_path):
+    path = tmp_path / "item_branch.py"
+    path.write_text(ITEM_BRANCH)
+    done = _run_cli(["report", f"{path}:Net", "--input", "8"])
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "tensor values" in lines[0] and "Python value" in lines[0], lines[0]

@@ -130,7 +130,7 @@ def test_user_rule_for_custom_layer(tmp_path):
 BAD_INPUTS = [
     (["report", "resnt18"], "did you mean 'resnet18'"),
     (["report", "resnet18", "--input", "3x-2x4"], "malformed shape"),
-    (["report", "resnet18", "--input", "3x32"], "dimension"),
+    (["report", "resnet18", "--input", "3x32"], "takes a 4-D input"),
     (["report", "book_paddle_lenet", "--input", "1x8x8"], "too small for book_paddle_lenet: layer conv3"),
     (["report", "nofile.py:Net"], "does not exist"),
     (["report", "resnet18", "--depth", "x"], "depth"),

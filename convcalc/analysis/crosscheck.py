@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from convcalc.errors import DependencyError
+from convcalc.errors import DependencyError, ModelLoadError
 from convcalc.records import Report
 
 _ROW = re.compile(r"^\s*(\S+)\s+(\[\[.*?\]\]|\[\])\s+(\[.*\]|\[\])\s+([\d,]+)\s*$")
@@ -87,12 +87,19 @@ def check_numpy() -> None:
         )
 
 
-def summary_rows(model: Any, input_shape: tuple) -> tuple[list[tuple[str, str, str, int]], dict]:
-    """Rows ``(key, input_shape, output_shape, params)`` of ``paddle.summary`` and its totals."""
+def summary_rows(
+    model: Any, input_shape: tuple, dtypes: tuple[str, ...] | None = None, more: tuple[tuple, ...] = ()
+) -> tuple[list[tuple[str, str, str, int]], dict]:
+    """Rows ``(key, input_shape, output_shape, params)`` of ``paddle.summary`` and its totals.
+
+    ``more`` are the shapes of the model's further inputs; ``dtypes`` one
+    dtype per input (float32 when None).
+    """
     from paddle.hapi.model_summary import summary_string
 
+    shapes = [tuple(input_shape), *(tuple(s) for s in more)]
     was_training = model.training
-    text, info = summary_string(model, tuple(input_shape))
+    text, info = summary_string(model, shapes, list(dtypes or ("float32",) * len(shapes)))
     if was_training:
         model.train()
     rows = []
@@ -103,10 +110,17 @@ def summary_rows(model: Any, input_shape: tuple) -> tuple[list[tuple[str, str, s
     return rows, {k: int(v) for k, v in info.items()}
 
 
-def flops_per_layer(model: Any, input_shape: tuple) -> tuple[dict[int, int], int]:
-    """``paddle.flops`` total and each leaf layer's count (by ``id(layer)``)."""
+def flops_per_layer(
+    model: Any, input_shape: tuple, dtypes: tuple[str, ...] | None = None, more: tuple[tuple, ...] = ()
+) -> tuple[dict[int, int], int]:
+    """``paddle.flops`` total and each leaf layer's count (by ``id(layer)``).
+
+    ``paddle.flops`` feeds one float32 input; a model with integer or several
+    inputs goes through ``paddle.flops``'s own counter (``dynamic_flops``)
+    with inputs of the right dtypes instead.
+    """
     import paddle
-    from paddle.hapi.dynamic_flops import register_hooks
+    from paddle.hapi.dynamic_flops import dynamic_flops, register_hooks
 
     from convcalc.rules import paddle_custom_ops
 
@@ -122,9 +136,55 @@ def flops_per_layer(model: Any, input_shape: tuple) -> tuple[dict[int, int], int
 
     custom = {cls: recording(fn) for cls, fn in register_hooks.items()}
     custom.update({cls: recording(fn) for cls, fn in paddle_custom_ops().items()})
+    shapes = [tuple(input_shape), *(tuple(s) for s in more)]
+    dtypes = tuple(dtypes or ("float32",) * len(shapes))
     with contextlib.redirect_stdout(io.StringIO()):
-        total = paddle.flops(model, list(input_shape), custom_ops=custom, print_detail=False)
+        if len(shapes) == 1 and dtypes[0] == "float32":
+            total = paddle.flops(model, list(input_shape), custom_ops=custom, print_detail=False)
+        else:
+            from convcalc.inputs import ModelInput
+            from convcalc.trace import example_values
+
+            values = example_values([ModelInput(tuple(int(d) for d in s), t) for s, t in zip(shapes, dtypes)])
+            total = dynamic_flops(_unpacked(model), values, custom_ops=custom, print_detail=False)
     return per_layer, int(total)
+
+
+def _unpacked(model: Any) -> Any:
+    """``model`` inside a layer that spreads a list of inputs as arguments (``dynamic_flops`` passes one)."""
+    from paddle import nn
+
+    class Unpacked(nn.Layer):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, values):
+            return self.inner(*values)
+
+    return Unpacked(model)
+
+
+def _flat_shapes(text: str) -> list[list[int]]:
+    """``paddle.summary``'s output shape, possibly nested (``[[2, 12, 64], [[4, 2, 32], [4, 2, 32]]]``), flattened."""
+    import ast
+
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return []
+
+    def flat(v):
+        if isinstance(v, list) and all(isinstance(d, int) for d in v):
+            return [v]
+        return [s for item in v for s in flat(item)] if isinstance(v, list) else []
+
+    return flat(value)
+
+
+def _shapes_text(shapes: list[list[int]]) -> str:
+    """One output: ``[1, 64]``; several: ``[1, 64] + [4, 2, 32]`` (any nesting flattened)."""
+    return " + ".join(str(s) for s in shapes) if shapes else "[]"
 
 
 def _shape_text(shapes) -> str:
@@ -132,10 +192,26 @@ def _shape_text(shapes) -> str:
 
 
 def compare(model: Any, report: Report) -> Comparison:
-    """Compare a concrete paddle-convention report with Paddle's counters on the same model."""
+    """Compare a concrete paddle-convention report with Paddle's counters on the same model.
+
+    A model Paddle's counters cannot run raises
+    :class:`~convcalc.errors.ModelLoadError` (the comparison cannot run:
+    exit 2, not "numbers differ").
+    """
     shape = tuple(int(d) for d in report.input_shape)
-    rows, paddle_totals = summary_rows(model, shape)
-    per_layer, paddle_total = flops_per_layer(model, shape)
+    more = tuple(tuple(int(d) for d in s) for s in report.input_shapes[1:])
+    dtypes = tuple(report.input_dtypes) or None
+    try:
+        rows, paddle_totals = summary_rows(model, shape, dtypes, more)
+        per_layer, paddle_total = flops_per_layer(model, shape, dtypes, more)
+    except DependencyError:
+        raise
+    except Exception as err:  # noqa: BLE001 - Paddle's own counters failing on this model
+        text = " ".join(str(err).split())[:240]
+        raise ModelLoadError(
+            f"paddle.summary/paddle.flops cannot run on {report.model}: {type(err).__name__}: {text}",
+            "use `convcalc report` (it does not need them)",
+        ) from None
 
     by_key: dict[str, Any] = {}
     for r in report.records:
@@ -162,10 +238,10 @@ def compare(model: Any, report: Report) -> Comparison:
                 key=key,
                 path=rec.path,
                 ours_input=_shape_text(rec.input_shapes),
-                ours_output=str([int(d) for d in rec.output_shape]),
+                ours_output=_shapes_text([[int(d) for d in o] for o in (rec.output_shapes or (rec.output_shape,))]),
                 ours_params=int(rec.params),
                 paddle_input=p_in,
-                paddle_output=p_out,
+                paddle_output=_shapes_text(_flat_shapes(p_out)),
                 paddle_params=p_params,
                 ours_flops=ours_flops,
                 paddle_flops=paddle_flops,

@@ -8,8 +8,11 @@ from typing import Any
 
 import sympy
 
+from convcalc.analysis.input_forms import model_inputs
 from convcalc.analysis.receptive import GraphView, Spatial, propagate
+from convcalc.errors import InputSpecError
 from convcalc.formulas import Convention, as_convention
+from convcalc.inputs import ModelInput
 from convcalc.op_rules import OpContext, op_cost
 from convcalc.records import Gaps, LayerRecord, Report, Totals
 from convcalc.rules import RuleContext, find_rule, layer_params
@@ -54,37 +57,63 @@ def _field(state, axis: int):
 
 def analyze(
     model: Any,
-    input_shape: tuple,
+    input_size: Any = None,
     convention: str | Convention = Convention.PADDLE,
     name: str | None = None,
     symbolic: bool = False,
     assume_divisible: bool = True,
     trace: Trace | None = None,
+    *,
+    input_spec: Any = None,
+    input_data: Any = None,
+    input_shape: Any = None,
 ) -> Report:
     """Per-layer shapes, parameters, FLOPs and receptive fields of ``model``.
 
-    ``input_shape`` is ``(C, H, W)`` or ``(N, C, H, W)`` of ints.  With
-    ``symbolic=True`` the spatial sizes become the symbols ``H`` and ``W``
-    (the model is still traced once at ``input_shape``): see
-    :mod:`convcalc.analysis.symbolic`.  ``trace`` reuses a trace made by
-    :func:`trace_for` for the same model and input shape.
+    The input is given as exactly one of (see :mod:`convcalc.analysis.input_forms`):
+
+    - ``input_size``: a shape with batch (``(1, 16, 64)``; the image form
+      ``(C, H, W)`` still works for a model whose first layer is a Conv2D), a
+      list of shapes (one per ``forward`` argument) or a dict name -> shape;
+      ``input_shape=`` is the old name of this argument;
+    - ``input_spec``: a ``paddle.static.InputSpec`` or a list/dict of them;
+    - ``input_data``: a tensor or a list/dict of tensors (their values are
+      used for Paddle's eager check, which decides any value-dependent branch).
+
+    What Paddle's own eager forward refuses at this input is refused here
+    (:class:`~convcalc.errors.RefusedInputError`).  With ``symbolic=True`` the
+    spatial sizes become the symbols ``H`` and ``W`` (the model is still
+    traced once at the given size): see :mod:`convcalc.analysis.symbolic`.
+    ``trace`` reuses a trace made by :func:`trace_for` for the same model and input.
     """
     conv = as_convention(convention)
     name = name or type(model).__name__
-    given = tuple(int(d) for d in input_shape)
+    if input_shape is not None:
+        if input_size is not None:
+            raise InputSpecError("give input_size or its old name input_shape, not both", "use input_size")
+        input_size = input_shape
+    inputs, values = model_inputs(model, input_size, input_spec, input_data)
+    shape = inputs[0].shape
+    if symbolic and (len(inputs) != 1 or len(shape) != 4):
+        raise InputSpecError(
+            f"a symbolic report needs one image input [N, C, H, W]; {name} takes "
+            + " + ".join(str(list(i.shape)) for i in inputs),
+            "drop --symbolic (the concrete report works for any input)",
+        )
+
     if trace is None:
-        shape = normalise_input(given)
-        trace = trace_for(model, shape, name)
-    elif given in (tuple(trace.input_shape), tuple(trace.input_shape[1:])):
-        shape = tuple(trace.input_shape)  # any rank: the trace says which dims are the batch
-    else:
-        raise ValueError(f"trace was made at {trace.input_shape}, not {given}")
+        trace = trace_for(model, inputs, name, values)
+    elif tuple(trace.input_shapes or (trace.input_shape,)) != tuple(i.shape for i in inputs):
+        # a shape without its batch names the same trace (any rank: the trace says which dim is the batch)
+        if not (len(inputs) == 1 and tuple(inputs[0].shape) == tuple(trace.input_shape[1:])):
+            raise ValueError(f"trace was made at {trace.input_shapes or trace.input_shape}, not {shape}")
+        shape = tuple(trace.input_shape)
     graph = GraphView(trace.ops, trace.shapes, trace.constants, trace.input_value)
     fields = propagate(graph)
 
     shapes: dict = {k: tuple(sympy.Integer(d) for d in v) for k, v in trace.shapes.items()}
     symbols: tuple = ()
-    notes: list[str] = []
+    notes: list[str] = list(trace.notes)
     back: dict = {}
     if symbolic:
         from convcalc.analysis.symbolic import symbolic_shapes
@@ -109,6 +138,8 @@ def analyze(
     report = Report(
         model=name,
         input_shape=tuple(shapes.get(trace.input_value, shape)),
+        input_shapes=tuple(tuple(shapes.get(v, s)) for v, s in zip(trace.input_values, trace.input_shapes)),
+        input_dtypes=tuple(trace.input_dtypes),
         convention=conv,
         records=tuple(records),
         totals=totals,
@@ -127,21 +158,24 @@ def analyze(
     return report
 
 
-def trace_for(model: Any, input_shape: tuple, name: str = "model") -> Trace:
+def trace_for(model: Any, inputs: Any, name: str = "model", values: list[Any] | None = None) -> Trace:
     """Trace ``model`` with the rules' static forwards swapped in (for opaque custom layers).
 
-    A model that brings its own trace (an exported program, :mod:`convcalc.program`) gives it.
+    ``inputs`` is a list of :class:`~convcalc.inputs.ModelInput` or any
+    ``input_size`` form :func:`analyze` accepts.  A model that brings its own
+    trace (an exported program, :mod:`convcalc.program`) gives it.
     """
-    own_trace = getattr(model, "convcalc_trace", None)
-    if own_trace is not None:
-        return own_trace(normalise_input(tuple(int(d) for d in input_shape)))
 
     def static_forward(layer):
         found = find_rule(layer)
         return found[1].static_forward if found else None
 
-    return trace_model(model, normalise_input(tuple(int(d) for d in input_shape)),
-                       static_forward=static_forward, name=name)
+    if not (isinstance(inputs, (list, tuple)) and inputs and all(isinstance(i, ModelInput) for i in inputs)):
+        inputs, values = model_inputs(model, input_size=inputs)
+    own_trace = getattr(model, "convcalc_trace", None)
+    if own_trace is not None:
+        return own_trace(normalise_input(tuple(inputs[0].shape)))
+    return trace_model(model, list(inputs), static_forward=static_forward, name=name, values=values)
 
 
 def _records(trace: Trace, fields, shapes: dict, conv: Convention, model) -> list[LayerRecord]:
@@ -163,6 +197,7 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, model) -> lis
     for call in trace.calls:
         in_shapes = tuple(shapes.get(v, ()) for v in call.inputs)
         out_shape = shapes.get(call.outputs[0], ()) if call.outputs else ()
+        out_shapes = tuple(shapes.get(v, ()) for v in call.outputs)
         state = fields.get(call.outputs[0]) if call.outputs else None
         notes: tuple[str, ...] = ()
         has_rule = True
@@ -212,6 +247,7 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, model) -> lis
                     summary_name=call.summary_name if call.in_summary else "",
                     has_rule=has_rule,
                     notes=notes,
+                    output_shapes=out_shapes,
                 ),
             )
         )
@@ -244,6 +280,7 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, model) -> lis
                     is_functional=True,
                     input_shapes=tuple(shapes.get(v, ()) for v in op.inputs if fields.get(v) is not None),
                     output_shape=shapes.get(op.outputs[0], ()),
+                    output_shapes=tuple(shapes.get(v, ()) for v in op.outputs),
                     params_trainable=sympy.Integer(0),
                     params_non_trainable=sympy.Integer(0),
                     flops=flops,

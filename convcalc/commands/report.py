@@ -14,12 +14,18 @@ examples:
   convcalc report resnet50 --symbolic
   convcalc report my_net.py:Net --input 3x64x64 --format json --output net.json
   convcalc report resnet18 --format html --output resnet18.html
+  convcalc report seq.py:Tagger --input 12:int64 --batch 4        (token ids [4, 12])
+  convcalc report two.py:Net --input 16x64 --input 16:int64        (one --input per forward argument)
+  convcalc report video.py:Net --batch 1 --input 2x4x8x8           (Conv3D sample CxDxHxW)
   convcalc report export/inference.json --input 8x3x224x224
 
 MODEL is a zoo name (see `convcalc models`) or path/to/file.py:Name, where Name
 is a paddle.nn.Layer subclass or a zero-argument factory returning one, or an
 exported inference program: path/to/inference.json or .pdmodel, with its
 .pdiparams beside it (paddle.jit.save output; --input may only set the batch).
+--input is one sample (the batch, default 1, comes from --batch); a file may
+declare its inputs as CONVCALC_INPUT = "3x32x32" or ["16x64", "16:int64"].
+Paddle's own forward is the judge: an input it refuses is refused (exit 2).
 """
 
 COMPARE_EPILOG = """\
@@ -27,7 +33,8 @@ examples:
   convcalc compare book_resnet18
   convcalc compare mobilenet_v2 --input 3x97x131
 
-Exit status: 0 when every row and both totals agree, 1 on any difference.
+Exit status: 0 when every row and both totals agree, 1 on any difference,
+2 when the comparison cannot run (a refused input, a model that does not build).
 """
 
 
@@ -81,37 +88,63 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.set_defaults(func=run_models)
 
 
-def _depth(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"depth must be a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"depth must be >= 1, got {value}")
-    return value
+def _at_least_one(what: str):
+    """An argparse type: a whole number >= 1, named ``what`` in its error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a whole number >= 1, got {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{what} must be >= 1, got {value}")
+        return value
+
+    return parse
+
+
+_depth = _at_least_one("depth")
 
 
 def _input_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--input", "-i", metavar="CxHxW",
-                   help="input shape without or with batch (default: the model's own, e.g. 3x224x224)")
+    p.add_argument("--input", "-i", metavar="SHAPE[:DTYPE]", action="append",
+                   help="one sample of one model input, any rank: 3x224x224 (image), 16x64 ([N, L, D]), "
+                   "4x32 (Conv1D), 2x4x8x8 (Conv3D), 12:int64 (token ids); repeat it once per forward "
+                   "argument (default: the model's own, e.g. 3x224x224). A 4-number shape without --batch "
+                   "is NxCxHxW for a Conv2D model and CxDxHxW for a Conv3D one")
+    p.add_argument("--batch", "-b", type=_at_least_one("batch"), default=None, metavar="N",
+                   help="batch size put in front of every --input (default 1); with --batch every --input "
+                   "is one sample")
 
 
 def _build(args):
-    """The model and its input shape (N, C, H, W) from the command line."""
+    """The model and its first input's shape (batch first), for commands that take one input (rf, diff)."""
+    built, inputs, _ = _build_inputs(args)
+    return built, inputs[0].shape
+
+
+def _build_inputs(args):
+    """The model, its inputs (:class:`~convcalc.inputs.ModelInput`, batch first) and notes on how they were read."""
     from convcalc.errors import InputSpecError
-    from convcalc.inputs import parse_shape
+    from convcalc.inputs import cli_inputs, input_hint
     from convcalc.models.zoo import build_model
 
     built = build_model(args.model)
-    if args.input:
-        shape = parse_shape(args.input, min_dims=3, max_dims=4)
-    elif built.default_input is not None:
-        shape = tuple(built.default_input)
-    else:
+    given = [args.input] if isinstance(args.input, str) else list(args.input or ())
+    texts = given or list(built.default_inputs or ())
+    if not texts:
         raise InputSpecError(
-            f"{args.model} has no default input shape", "pass one with --input, e.g. --input 3x224x224"
+            f"{args.model} has no default input shape",
+            "pass one --input per forward argument, e.g. --input 3x224x224 (or declare CONVCALC_INPUT in the file)",
         )
-    return built, shape
+    inputs, notes = cli_inputs(texts, getattr(args, "batch", None), input_hint(built.model))
+    return built, inputs, notes
+
+
+def _with_notes(report, notes):
+    from dataclasses import replace
+
+    return replace(report, notes=(*notes, *report.notes)) if notes else report
 
 
 def _write(text: str, path: str | None) -> None:
@@ -137,11 +170,12 @@ def run_report(args) -> int:
     from convcalc.analysis import analyze
     from convcalc.render import report as R
 
-    built, shape = _build(args)
+    built, inputs, notes = _build_inputs(args)
     report = analyze(
-        built.model, shape, convention=args.convention, name=built.name,
+        built.model, inputs, convention=args.convention, name=built.name,
         symbolic=args.symbolic, assume_divisible=not args.exact,
     )
+    report = _with_notes(report, notes)
     if args.format == "json":
         import json
 
@@ -177,7 +211,7 @@ def run_compare(args) -> int:
     from convcalc.render import report as R
 
     check_numpy()
-    built, shape = _build(args)
+    built, inputs, notes = _build_inputs(args)
     if built.source == "program":
         from convcalc.errors import ModelLoadError
 
@@ -185,7 +219,7 @@ def run_compare(args) -> int:
             f"compare runs paddle.summary and paddle.flops, which need a Python model, not the program {args.model}",
             "run `convcalc report` on the program, and `convcalc compare` on the model it was exported from",
         )
-    report = analyze(built.model, shape, convention="paddle", name=built.name)
+    report = analyze(built.model, inputs, convention="paddle", name=built.name)
     result = compare(built.model, report)
     if args.format == "json":
         import json

@@ -14,10 +14,11 @@ User files
     ``build_model("path/to/net.py:Name")`` imports the file and uses ``Name``,
     which may be a ``paddle.nn.Layer`` subclass whose constructor needs no
     arguments, a zero-argument factory returning a Layer, or a Layer instance.
-    The default input comes from a ``CONVCALC_INPUT`` attribute, looked up on
-    the object first and then on the module, e.g. ``CONVCALC_INPUT = (3, 32, 32)``
-    or ``"3x32x32"`` (channels, height, width; no batch).  Without one the
-    default input is ``None`` and the caller must pass ``--input``.
+    The default inputs come from a ``CONVCALC_INPUT`` attribute, looked up on
+    the object first and then on the module, in ``--input``'s terms: a string
+    (``"3x32x32"``, ``"16x64"``, ``"12:int64"``), a list of them (one per
+    ``forward`` argument) or the old ``(3, 32, 32)`` tuple; one sample each,
+    no batch.  Without one the caller must pass ``--input``.
 """
 
 from __future__ import annotations
@@ -297,6 +298,7 @@ class BuiltModel:
     default_input: Shape | None
     description: str
     source: str  # "book", "paddle.vision" or "file"
+    default_inputs: tuple[str, ...] = ()  # the default --input arguments, one per forward argument
 
 
 def build_model(spec: str) -> BuiltModel:
@@ -323,7 +325,8 @@ def build_model(spec: str) -> BuiltModel:
             "this Paddle version may not provide it; pick another from `convcalc models`",
         ) from err
     model.eval()
-    return BuiltModel(entry.name, model, entry.default_input, entry.description, entry.source)
+    return BuiltModel(entry.name, model, entry.default_input, entry.description, entry.source,
+                      ("x".join(str(d) for d in entry.default_input),))
 
 
 def _build_from_program(spec: str) -> BuiltModel:
@@ -379,11 +382,16 @@ def _build_from_file(spec: str) -> BuiltModel:
         )
     obj = getattr(module, name)
     model = _instantiate(obj, name, path_text)
-    default_input = _default_input(obj, module, name, path_text)
+    default_inputs = _default_inputs(obj, module, path_text)
+    default_input = None
+    if len(default_inputs) == 1 and ":" not in default_inputs[0]:
+        from convcalc.inputs import parse_input
+
+        default_input = parse_input(default_inputs[0])[0]
     doc = inspect.getdoc(obj) if inspect.isclass(obj) or callable(obj) else None
     description = (doc or "").strip().splitlines()[0] if doc else f"{name} from {path_text}"
     model.eval()
-    return BuiltModel(f"{path_text}:{name}", model, default_input, description, "file")
+    return BuiltModel(f"{path_text}:{name}", model, default_input, description, "file", default_inputs)
 
 
 def _import_file(path: Path) -> Any:
@@ -496,25 +504,29 @@ def _instantiate(obj: Any, name: str, where: str) -> Any:
     return result
 
 
-def _default_input(obj: Any, module: Any, name: str, where: str) -> Shape | None:
+def _default_inputs(obj: Any, module: Any, where: str) -> tuple[str, ...]:
+    """``CONVCALC_INPUT`` as ``--input`` arguments: a string, a list of strings, or the old (C, H, W) tuple."""
+    from convcalc.inputs import parse_input
+
     value = getattr(obj, INPUT_ATTRIBUTE, None)
     if value is None:
         value = getattr(module, INPUT_ATTRIBUTE, None)
     if value is None:
-        return None
-    problem = f"{INPUT_ATTRIBUTE} = {value!r} in {where!r} is not a (C, H, W) shape"
-    fix = f"write e.g. {INPUT_ATTRIBUTE} = (3, 32, 32)"
+        return ()
+    problem = f"{INPUT_ATTRIBUTE} = {value!r} in {where!r} is not an input like --input's"
+    fix = f'write e.g. {INPUT_ATTRIBUTE} = "3x32x32" (one sample), or a list such as ["16x64", "16:int64"]'
     if isinstance(value, str):
-        from convcalc.inputs import parse_shape
-
-        try:
-            return parse_shape(value, min_dims=1, max_dims=3)
-        except InputSpecError:
-            raise ModelLoadError(problem, fix) from None
-    try:
-        dims = tuple(value)
-    except TypeError:
-        raise ModelLoadError(problem, fix) from None
-    if not 1 <= len(dims) <= 3 or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in dims):
+        texts: list[str] = [value]
+    elif isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
+        texts = list(value)
+    elif (isinstance(value, (list, tuple)) and value
+          and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in value)):
+        texts = ["x".join(str(d) for d in value)]
+    else:
         raise ModelLoadError(problem, fix)
-    return dims
+    for text in texts:
+        try:
+            parse_input(text)
+        except InputSpecError as err:
+            raise ModelLoadError(f"{problem} ({err.problem})", fix) from None
+    return tuple(t.strip() for t in texts)

@@ -41,6 +41,11 @@ def shape_text(shape) -> str:
     return "[" + ", ".join(quantity(d).replace(",", "") for d in shape) + "]"
 
 
+def shapes_text(shapes, first=()) -> str:
+    """Several shapes (a layer's outputs, a model's inputs): ``[1, 4, 6, 6] + [1, 4, 6, 6]``."""
+    return " + ".join(shape_text(s) for s in shapes) if shapes else shape_text(first)
+
+
 def _axis_pair(h, w, attr) -> str:
     a, b = getattr(h, attr), getattr(w, attr)
     ta, tb = quantity(a).replace(",", ""), quantity(b).replace(",", "")
@@ -148,7 +153,7 @@ def report_renderables(report: Report, depth: int | None = None) -> list:
     from rich.text import Text
 
     conv = report.convention.value
-    shape = shape_text(report.input_shape)
+    shape = shapes_text(report.input_shapes, report.input_shape)
     title = f"{report.model}  input {shape}  FLOPs convention: {conv}"
     if report.symbols:
         title += "  (symbolic)"
@@ -175,12 +180,12 @@ def report_renderables(report: Report, depth: int | None = None) -> list:
             if not rec.has_rule:
                 flops += " (no rule)"
                 name.stylize("red")
-            table.add_row(name, shape_text(rec.output_shape), params, flops, size, jump, start)
+            table.add_row(name, shapes_text(rec.output_shapes, rec.output_shape), params, flops, size, jump, start)
         else:
             g_params, g_flops = groups.get(rec.path, (sympy.Integer(0), sympy.Integer(0)))
             name.stylize("bold")
             table.add_row(
-                name, shape_text(rec.output_shape), Text(quantity(g_params), style="dim"),
+                name, shapes_text(rec.output_shapes, rec.output_shape), Text(quantity(g_params), style="dim"),
                 Text(group_flops_text(g_flops, rec.path, incomplete), style="dim"), size, jump, start,
             )
     return [table, totals_text(report)]
@@ -231,6 +236,7 @@ def record_dict(rec: LayerRecord) -> dict:
         "summary_name": rec.summary_name or None,
         "input_shapes": [[json_quantity(d) for d in s] for s in rec.input_shapes],
         "output_shape": [json_quantity(d) for d in rec.output_shape],
+        "output_shapes": [[json_quantity(d) for d in s] for s in (rec.output_shapes or (rec.output_shape,))],
         "params": json_quantity(rec.params),
         "params_trainable": json_quantity(rec.params_trainable),
         "params_non_trainable": json_quantity(rec.params_non_trainable),
@@ -247,6 +253,8 @@ def report_dict(report: Report) -> dict:
     return {
         "model": report.model,
         "input_shape": [json_quantity(d) for d in report.input_shape],
+        "input_shapes": [[json_quantity(d) for d in s] for s in (report.input_shapes or (report.input_shape,))],
+        "input_dtypes": list(report.input_dtypes or ("float32",) * max(1, len(report.input_shapes))),
         "convention": report.convention.value,
         "symbolic": bool(report.symbols),
         "symbols": [str(s) for s in report.symbols],
@@ -305,7 +313,8 @@ def report_csv(report: Report, depth: int | None = None) -> str:
 def report_markdown(report: Report, depth: int | None = None) -> str:
     conv = report.convention.value
     lines = [
-        f"### {report.model} — input {shape_text(report.input_shape)} — FLOPs convention `{conv}`",
+        f"### {report.model} — input {shapes_text(report.input_shapes, report.input_shape)} "
+        f"— FLOPs convention `{conv}`",
         "",
         f"| Layer (type) | Output shape | Params | FLOPs ({conv}) | RF | Jump | Start |",
         "|---|---|---:|---:|---:|---:|---:|",
@@ -323,7 +332,8 @@ def report_markdown(report: Report, depth: int | None = None) -> str:
             gp, gf = groups.get(rec.path, (0, 0))
             params, flops = f"*{quantity(gp)}*", f"*{group_flops_text(gf, rec.path, incomplete)}*"
             label = f"{indent}**{rec.path or report.model}** ({rec.kind})"
-        lines.append(f"| {label} | {shape_text(rec.output_shape)} | {params} | {flops} | {size} | {jump} | {start} |")
+        out = shapes_text(rec.output_shapes, rec.output_shape)
+        lines.append(f"| {label} | {out} | {params} | {flops} | {size} | {jump} | {start} |")
     lines += ["", totals_text(report).plain.replace("\n", "  \n"), ""]
     return "\n".join(lines)
 
