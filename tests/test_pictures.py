@@ -152,14 +152,7 @@ def test_summary_views(lenet_summary):
 
 
 def test_summary_accepts_what_paddle_summary_users_pass():
-    import inspect
-
     import paddle
-
-    from convcalc.analysis import analyze
-
-    if "input_spec" not in inspect.signature(analyze).parameters:  # TODO(lead): drop once i9-run has landed
-        pytest.skip("analyze(input_spec=..., input_data=...) lands with issue 9")
 
     import convcalc
     from convcalc.models.book import Paddle_LeNet

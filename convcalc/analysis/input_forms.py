@@ -24,7 +24,7 @@ from numbers import Integral
 from typing import Any
 
 from convcalc.errors import InputSpecError
-from convcalc.inputs import InputHint, ModelInput, check_dtype, forward_arguments, input_hint
+from convcalc.inputs import ModelInput, check_dtype, forward_arguments, input_hint
 
 __all__ = ["model_inputs"]
 
@@ -72,10 +72,7 @@ def model_inputs(
         )
     if isinstance(input_size, (list, tuple)) and input_size and all(isinstance(i, ModelInput) for i in input_size):
         return list(input_size), None
-    if hasattr(model, "named_sublayers"):
-        hint = input_hint(model)
-    else:  # an exported program (convcalc.program.ProgramModel): its data op gives the rank
-        hint = InputHint(len(getattr(model, "data_shape", ())) or None, type(model).__name__)
+    hint = input_hint(model)
     if input_size is not None:
         items = _items(input_size, _is_shape)
         inputs = []

@@ -334,7 +334,9 @@ def _build_from_program(spec: str) -> BuiltModel:
 
     program = load_program(spec)
     kind = "PIR program" if spec.lower().endswith(".json") else "ProgramDesc"
-    return BuiltModel(spec, program, program.default_input, f"exported inference {kind} {spec}", "program")
+    default = program.default_input
+    texts = ("x".join(str(d) for d in default),) if default else ()
+    return BuiltModel(spec, program, default, f"exported inference {kind} {spec}", "program", texts)
 
 
 # ----------------------------------------------------------------- user files
