@@ -110,13 +110,16 @@ def group_totals(report: Report) -> dict[str, tuple[sympy.Expr, sympy.Expr]]:
     containers = [r.path for r in report.records if not r.is_leaf]
     seen: set[str] = set()
     for r in report.records:
-        if not r.is_leaf:
-            continue
         owner = r.parent if r.is_functional else r.path
         first = r.is_functional or r.path not in seen
         seen.add(r.path)
+        if not r.is_leaf:  # a container's own parameters (its FLOPs are its subtree's)
+            for c in containers:
+                if c == "" or owner == c or owner.startswith(c + "."):
+                    out.setdefault(c, [sympy.Integer(0), sympy.Integer(0)])[0] += r.params if first else 0
+            continue
         for c in containers:
-            if c and (owner == c or owner.startswith(c + ".")):
+            if c == "" or owner == c or owner.startswith(c + "."):
                 acc = out.setdefault(c, [sympy.Integer(0), sympy.Integer(0)])
                 if first:
                     acc[0] += r.params
@@ -201,8 +204,8 @@ def totals_text(report: Report):
     ]
     if t.params_unused:
         lines.append(
-            f"Params in the model: {t.params_in_model:,}  ({t.params_unused:,} in layers that never ran, "
-            "not counted above, as paddle.summary does)"
+            f"Params in the model: {t.params_in_model:,}  ({t.params_unused:,} not used by the forward pass at this "
+            "input, not counted above: see the note)"
         )
     lines.append(f"Total FLOPs ({report.convention.value}): {total_flops_text(report)}")
     total_mem = t.input_bytes + t.activation_bytes + t.param_bytes
@@ -212,6 +215,9 @@ def totals_text(report: Report):
     )
     for note in report.notes:
         lines.append(f"Note: {note}")
+    for rec in report.records:
+        for note in rec.notes:
+            lines.append(f"Note ({rec.path or report.model}): {note}")
     g = report.gaps
     lines.extend(gap_lines(report))
     if g.layers_never_called:
