@@ -144,6 +144,7 @@ def analyze(
         gaps=gaps,
         symbols=symbols,
         notes=tuple(notes),
+        parameters=params.params,
     )
     if symbolic:
         from dataclasses import replace
@@ -293,7 +294,7 @@ def _root_record(trace: Trace, shapes: dict, params: ParamAccount) -> LayerRecor
     """A row for the root model when it owns parameters itself (the root's forward is not hooked)."""
     tr, fr = params.on_row("")
     out = next((op.outputs[0] for op in reversed(trace.ops) if op.outputs and op.name not in BOOKKEEPING_OPS), "")
-    owned = [p for p in params.used if params.shown_on.get(p.name) == ""]
+    owned = [p for p in params.used if p.row == ""]
     return LayerRecord(
         index=0, path="", kind=params.root_kind,
         depth=0, parent="", is_leaf=False, is_functional=False,
@@ -338,7 +339,7 @@ def _param_notes(call, params: ParamAccount, first_call: bool) -> tuple[str, ...
     if not first_call:
         return ("called again: its parameters are counted on its first call",)
     return tuple(
-        f"{p.name.rsplit('.', 1)[-1]} ({p.numel:,}) is tied to {p.owner or 'the root'}: counted on that row"
+        f"{p.name.rsplit('.', 1)[-1]} ({p.numel:,}) is tied to {p.row or 'the root'}: counted on that row"
         for p in params.tied_into(call.path)
     )
 
@@ -365,13 +366,12 @@ def _unused_notes(params: ParamAccount, never_called: set[str], totals: Totals) 
 
     idle = [p for p in unused if in_never_run(p)]
     unread = [p for p in unused if not in_never_run(p)]
-    notes = [f"the model holds {totals.params_in_model:,} parameters; {totals.params_unused:,} of them are not "
-             "counted above:"]
+    parts = []
     if idle:
-        notes[0] += (f" {sum(p.numel for p in idle):,} in layers that never ran (as paddle.summary leaves them "
-                     "out)")
+        parts.append(f"{sum(p.numel for p in idle):,} are in layers that never ran")
     if unread:
         names = ", ".join(p.name for p in unread[:6]) + (", ..." if len(unread) > 6 else "")
-        notes[0] += ("," if idle else "") + (f" {sum(p.numel for p in unread):,} never read by the forward pass "
-                                               f"({names})")
+        parts.append(f"{sum(p.numel for p in unread):,} are never read by the forward pass ({names})")
+    notes = [f"the model holds {totals.params_in_model:,} parameters; " + " and ".join(parts)
+             + ": not counted above (paddle.summary also leaves out layers that never ran)"]
     return notes

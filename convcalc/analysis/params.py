@@ -34,6 +34,7 @@ class ParamInfo:
     trainable: bool
     holders: tuple[str, ...]  # every layer path holding it (more than one when tied)
     read: bool  # read by an op of the traced program
+    row: str = ""  # the layer path of the report row that shows it
 
 
 @dataclass(frozen=True)
@@ -41,14 +42,13 @@ class ParamAccount:
     """Every parameter of a model, and which layer row shows it."""
 
     params: tuple[ParamInfo, ...]
-    shown_on: dict[str, str]  # parameter name -> the path of the row that shows it
     root_kind: str = ""  # the root model's class name
 
     def on_row(self, path: str) -> tuple[int, int]:
         """(trainable, frozen) used parameters shown on the row of ``path``."""
         tr = fr = 0
         for p in self.params:
-            if p.read and self.shown_on.get(p.name) == path:
+            if p.read and p.row == path:
                 if p.trainable:
                     tr += p.numel
                 else:
@@ -57,7 +57,7 @@ class ParamAccount:
 
     def tied_into(self, path: str) -> tuple[ParamInfo, ...]:
         """Parameters ``path`` holds that are counted on another row (tied weights)."""
-        return tuple(p for p in self.params if path in p.holders[1:] and p.owner != path)
+        return tuple(p for p in self.params if path in p.holders and p.row != path and len(p.holders) > 1)
 
     @property
     def used(self) -> tuple[ParamInfo, ...]:
@@ -101,14 +101,11 @@ def account(model: Any, read: set[str], called: set[str]) -> ParamAccount:
             if p is not None:
                 holders.setdefault(id(p), []).append(path)
     params = []
-    shown_on: dict[str, str] = {}
     for name, p in model.named_parameters():
         owner = name.rsplit(".", 1)[0] if "." in name else ""
         held = tuple(holders.get(id(p), [owner]))
-        info = ParamInfo(name, owner, int(prod(p.shape)), not p.stop_gradient, held, p.name in read)
-        params.append(info)
         row = next((h for h in held if h in called), owner)
         while row and row not in called:
             row = row.rsplit(".", 1)[0] if "." in row else ""
-        shown_on[name] = row
-    return ParamAccount(tuple(params), shown_on, type(model).__name__)
+        params.append(ParamInfo(name, owner, int(prod(p.shape)), not p.stop_gradient, held, p.name in read, row))
+    return ParamAccount(tuple(params), type(model).__name__)
