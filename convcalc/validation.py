@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from convcalc.errors import ConvcalcError
+from convcalc.workers import CRASHED_TWICE, run_isolated
 
 __all__ = [
     "SizeCase",
@@ -862,87 +863,18 @@ def _run_task(task: tuple) -> Any:
         return _crashed(task, _one_line(f"{type(err).__name__}: {err}"))
 
 
-def _ignore_sigint() -> None:
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
-
-
-def _worker_task(task: tuple) -> Any:
-    """``_run_task`` in a worker: Paddle's fatal-signal report is silenced for the pool's SIGTERM."""
-    import signal
-
-    import paddle  # noqa: F401 - installs Paddle's signal handlers, replaced next
-
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    return _run_task(task)
-
-
 def _crashed(task: tuple, reason: str) -> Any:
     kind, name = task[0], task[1]
+    if reason == CRASHED_TWICE:
+        reason += "; run it alone with --models to see"
     if kind == "zoo":
         return ModelSizes(name, (), (), error=reason)
     return RFModelResult(name, (), error=reason)
 
 
-def _run_tasks(tasks: list[tuple], jobs: int) -> list:
-    """Run tasks inline (``jobs`` 1) or in worker processes, longest first.
-
-    Each worker handles a few tasks and is then replaced (Paddle keeps global
-    state).  A worker that dies (a crash inside Paddle) breaks the pool: the
-    unfinished tasks are retried in a fresh pool, and a task that was running
-    in two broken pools is reported as crashed, not retried forever.
-    """
-    if jobs <= 1 or len(tasks) <= 1:
-        return [_run_task(t) for t in tasks]
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
-
-    def cost(i: int) -> int:
-        kind, name = tasks[i][0], tasks[i][1]
-        return _COST.get(name, 1) if kind == "zoo" else _RF_COST.get(name, 1)
-
-    pending = sorted(range(len(tasks)), key=lambda i: -cost(i))
-    results: dict[int, Any] = {}
-    strikes: dict[int, int] = {}
-    ctx = multiprocessing.get_context("spawn")
-    while pending:
-        pool = ProcessPoolExecutor(min(jobs, len(pending)), mp_context=ctx, initializer=_ignore_sigint,
-                                   max_tasks_per_child=4)
-        futures: dict = {}
-        broken = False
-        try:
-            queue = list(pending)
-            while queue or futures:
-                while queue and len(futures) < jobs:  # submit lazily: a crash loses only running tasks
-                    i = queue.pop(0)
-                    futures[pool.submit(_worker_task, tasks[i])] = i
-                done, _ = wait(futures, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    i = futures.pop(fut)
-                    try:
-                        results[i] = fut.result()
-                    except BrokenProcessPool:
-                        broken = True
-                        strikes[i] = strikes.get(i, 0) + 1
-                if broken:
-                    for i in futures.values():
-                        strikes[i] = strikes.get(i, 0) + 1
-                    break
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            for proc in list((getattr(pool, "_processes", None) or {}).values()):
-                proc.terminate()
-            raise
-        pool.shutdown(wait=not broken, cancel_futures=True)
-        pending = [i for i in pending if i not in results]
-        for i in list(pending):
-            if strikes.get(i, 0) >= 2:
-                results[i] = _crashed(tasks[i], "the worker process crashed twice while checking it "
-                                      "(a fault inside Paddle); run it alone with --models to see")
-                pending.remove(i)
-    return [results[i] for i in range(len(tasks))]
+def _cost(task: tuple) -> int:
+    kind, name = task[0], task[1]
+    return _COST.get(name, 1) if kind == "zoo" else _RF_COST.get(name, 1)
 
 
 def run_validation(models: Sequence[str] | None = None, fast: bool = False, rf: bool = True,
@@ -971,7 +903,7 @@ def run_validation(models: Sequence[str] | None = None, fast: bool = False, rf: 
             get_entry(m)
     tasks = [("zoo", n, fast, progress) for n in names]
     tasks += [("rf", m, fast, progress) for m in (rf_models if rf else ())]
-    done = _run_tasks(tasks, jobs)
+    done = run_isolated(tasks, _run_task, _crashed, jobs, _cost)
     return ValidationRun(
         models=tuple(done[: len(names)]),
         rf=tuple(done[len(names):]),

@@ -310,34 +310,44 @@ def compare(model: Any, report: Report) -> Comparison:
 
 # ------------------------------------------------------------------ known Paddle differences
 def _summary_extra(report: Report, path: str, trainable: bool = False) -> tuple[int, str]:
-    """What ``paddle.summary`` adds on the row of ``path`` beyond ours, and why.
+    """What ``paddle.summary`` adds on the row of ``path`` beyond ours, and why."""
+    extra, reasons = 0, []
+    for p, tied in _summary_extras(report, path, trainable):
+        extra += p.numel
+        reasons.append(_extra_reason(p, tied))
+    return extra, "; ".join(reasons)
+
+
+def _summary_extras(report: Report, path: str, trainable: bool) -> list[tuple[Any, bool]]:
+    """(parameter, tied?) that paddle.summary counts on the row of ``path`` and we do not.
 
     paddle.summary counts every parameter a layer holds (``layer._parameters``):
     a weight tied to another layer again on each holder, and parameters no op
     reads.  Ours counts each parameter once, on one row, when it is used.
     """
-    extra, reasons = 0, []
-    for p in report.parameters:
-        if path not in p.holders or (p.row == path and p.read) or (trainable and not p.trainable):
-            continue
-        extra += p.numel
-        if p.row != path and p.read:
-            reasons.append(f"{p.name} ({p.numel:,}) is tied to {p.row or 'the root model'} and paddle.summary "
-                           "counts it again on every layer holding it")
-        else:
-            reasons.append(f"{p.name} ({p.numel:,}) is never read by the forward pass; paddle.summary counts "
-                           "every parameter of a layer that ran")
-    return extra, "; ".join(reasons)
+    return [(p, p.row != path and p.read) for p in report.parameters
+            if path in p.holders and not (p.row == path and p.read) and (p.trainable or not trainable)]
+
+
+def _extra_reason(p: Any, tied: bool, where: str = "this row") -> str:
+    if tied:
+        return (f"{p.name} ({p.numel:,}) is tied to {p.row or 'the root model'}; paddle.summary counts it again "
+                f"on {where}")
+    return f"{p.name} ({p.numel:,}) is never read by the forward pass; paddle.summary counts it on {where}"
 
 
 def _total_reasons(report: Report, summarised: set[str], trainable: bool) -> tuple[int, list[str]]:
     """paddle.summary's total minus ours, as the sum of its known blind spots, with the reasons."""
-    delta, reasons = 0, []
+    delta = 0
+    rows_of: dict[str, list[str]] = {}
+    info: dict[str, tuple[Any, bool]] = {}
     for path in sorted(summarised):
-        extra, reason = _summary_extra(report, path, trainable)
-        if extra:
-            delta += extra
-            reasons.append(reason)
+        for p, tied in _summary_extras(report, path, trainable):
+            delta += p.numel
+            rows_of.setdefault(p.name, []).append(path)
+            info[p.name] = (p, tied)
+    reasons = [_extra_reason(p, tied, "the row" + ("s " if len(rows_of[n]) > 1 else " ") + ", ".join(rows_of[n]))
+               for n, (p, tied) in info.items()]
     dropped = [p for p in report.parameters
                if p.read and p.row not in summarised and (p.trainable or not trainable)]
     if dropped:

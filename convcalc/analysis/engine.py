@@ -121,7 +121,7 @@ def analyze(
         shapes, symbols, sym_notes, back = symbolic_shapes(trace, fields, assume_divisible)
         notes.extend(sym_notes)
 
-    called = {c.path for c in trace.calls}
+    called = {"", *(c.path for c in trace.calls)}  # the root always runs (its own hooks do not fire)
     params = account(model, parameters_read(trace.ops), called)
     records = _records(trace, fields, shapes, conv, params)
     totals = _totals(trace, records, shapes, params)
