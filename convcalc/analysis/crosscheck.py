@@ -121,9 +121,12 @@ def summary_rows(
 
     shapes = [tuple(input_shape), *(tuple(s) for s in more)]
     was_training = model.training
-    text, info = summary_string(model, shapes, list(dtypes or ("float32",) * len(shapes)))
-    if was_training:
-        model.train()
+    model.eval()  # as convcalc's trace and paddle.flops run it (a training-only branch must not run here)
+    try:
+        text, info = summary_string(model, shapes, list(dtypes or ("float32",) * len(shapes)))
+    finally:
+        if was_training:
+            model.train()
     rows = []
     for line in text.splitlines():
         m = _ROW.match(line)

@@ -209,7 +209,8 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
                 cls, rule = found
                 cost = rule.cost(RuleContext(call.layer, in_shapes, out_shape, conv))
                 flops, formula = cost.flops, cost.formula
-                notes += tuple(cost.notes) + _formula_note(call, cost, tr + fr, first_call, params)
+                notes += tuple(cost.notes) + _formula_note(cost, tr + fr, first_call, params.tied_into(call.path),
+                                                           cls.__name__)
                 if conv is Convention.PADDLE and type(call.layer) is not cls and cls.__module__.startswith("paddle."):
                     flops = sympy.Integer(0)
                     formula = "0: paddle.flops matches layer types exactly"
@@ -344,15 +345,15 @@ def _param_notes(call, params: ParamAccount, first_call: bool) -> tuple[str, ...
     )
 
 
-def _formula_note(call, cost: Cost, held: int, first_call: bool, params: ParamAccount) -> tuple[str, ...]:
+def _formula_note(cost: Cost, held: int, first_call: bool, tied: tuple, kind: str) -> tuple[str, ...]:
     """A note when the layer holds other parameters than its kind's formula says (reparametrised, extended)."""
-    if cost.params_trainable is None or not first_call or params.tied_into(call.path):
+    if cost.params_trainable is None or not first_call or tied:
         return ()
     formula = sympy.sympify(cost.params_trainable + (cost.params_non_trainable or 0))
     if not formula.is_number or int(formula) == held:
         return ()
-    return (f"holds {held:,} parameters, not the {int(formula):,} of the {cost.formula.split(' ')[0]} "
-            "configuration (reparametrised or extended layer): counted from its parameter objects",)
+    return (f"holds {held:,} parameters, not the {int(formula):,} of a plain {kind}: counted from its parameter "
+            "objects (a reparametrised or extended layer)",)
 
 
 def _unused_notes(params: ParamAccount, never_called: set[str], totals: Totals) -> list[str]:

@@ -1,0 +1,61 @@
+"""The corpus of custom models: convcalc beside the truth Paddle itself gives (convcalc/corpus).
+
+All cases run once per session in spawned worker processes (a failed
+``to_static`` build can make the next build in the same process segfault);
+each case is then its own test.  The truth (shapes from eager hooks, counts
+from ``model.parameters()`` by identity, Paddle's refusals, hand counts) never
+comes from convcalc: see convcalc/corpus/truth.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("paddle")
+
+from convcalc.corpus import all_cases  # noqa: E402
+
+CASES = all_cases()
+
+
+@pytest.fixture(scope="session")
+def corpus_outcomes():
+    from convcalc.corpus.check import run_corpus
+
+    run = run_corpus(CASES, jobs=2)
+    return {o.name: o for o in run.outcomes}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_case_matches_paddle(case, corpus_outcomes):
+    outcome = corpus_outcomes[case.name]
+    assert outcome.ok, "\n".join(outcome.mismatches)
+
+
+def test_corpus_has_every_parameter_kind():
+    names = {c.name for c in CASES if c.kind == "parameters"}
+    assert len(names) >= 15
+    for needed in ("tied_autoencoder", "conv_called_three_times", "frozen_stop_gradient", "frozen_paramattr",
+                   "vit_root_embeddings", "container_functional_conv", "weight_norm", "lora_linear_subclass",
+                   "conv2d_subclass_gain", "buffer_not_parameter"):
+        assert needed in names
+
+
+def test_check_finds_a_wrong_count():
+    """The harness is not a rubber stamp: a report with a wrong parameter count is caught."""
+    from dataclasses import replace
+
+    from convcalc.corpus import check
+    from convcalc.corpus.truth import make_inputs, truth_for
+
+    case = next(c for c in CASES if c.name == "tied_autoencoder")
+    model = case.build()
+    report = check.run_analyze(model, case, make_inputs(case))
+    truth = truth_for(case)
+    assert check._compare(report, truth) == []
+    wrong = replace(report, totals=replace(report.totals, params=report.totals.params + 64))
+    assert any("params 368" in m for m in check._compare(wrong, truth))
+    rows = list(report.records)
+    i = next(i for i, r in enumerate(rows) if r.path == "dec")
+    rows[i] = replace(rows[i], output_shape=(1, 9))
+    assert any(m.startswith("dec: output") for m in check._compare(replace(report, records=tuple(rows)), truth))
