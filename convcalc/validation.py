@@ -189,6 +189,7 @@ class ValidationRun:
     fast: bool
     seconds: float
     environment: dict = field(default_factory=dict)
+    corpus: Any = None  # convcalc.corpus.check.CorpusRun, or None when not run
 
     @property
     def mismatches(self) -> int:
@@ -201,7 +202,8 @@ class ValidationRun:
 
     @property
     def ok(self) -> bool:
-        return self.mismatches == 0 and self.rf_disagreements == 0
+        corpus_ok = self.corpus is None or self.corpus.wrong == 0
+        return self.mismatches == 0 and self.rf_disagreements == 0 and corpus_ok
 
 
 Progress = Callable[[str], None]
@@ -879,11 +881,12 @@ def _cost(task: tuple) -> int:
 
 def run_validation(models: Sequence[str] | None = None, fast: bool = False, rf: bool = True,
                    rf_models: Sequence[str] | None = None, progress: Progress = _quiet,
-                   jobs: int = 1) -> ValidationRun:
-    """The zoo cross-check, the receptive-field cross-check and the property-test counts.
+                   jobs: int = 1, corpus: bool | None = None) -> ValidationRun:
+    """The zoo cross-check, the receptive-field cross-check, the custom-model corpus and the property-test counts.
 
     ``jobs`` > 1 runs models in that many worker processes (``progress`` must
-    then be picklable, e.g. a module-level function).
+    then be picklable, e.g. a module-level function).  ``corpus`` (default:
+    when no ``models`` are named) also checks the custom-model corpus.
     """
     import paddle  # noqa: F401 - first: Ctrl-C during Paddle's own import gives its traceback, not ours
 
@@ -904,6 +907,11 @@ def run_validation(models: Sequence[str] | None = None, fast: bool = False, rf: 
     tasks = [("zoo", n, fast, progress) for n in names]
     tasks += [("rf", m, fast, progress) for m in (rf_models if rf else ())]
     done = run_isolated(tasks, _run_task, _crashed, jobs, _cost)
+    corpus_run = None
+    if corpus or (corpus is None and not models):
+        from convcalc.corpus.check import run_corpus
+
+        corpus_run = run_corpus(jobs=max(1, jobs), progress=progress)
     return ValidationRun(
         models=tuple(done[: len(names)]),
         rf=tuple(done[len(names):]),
@@ -911,4 +919,5 @@ def run_validation(models: Sequence[str] | None = None, fast: bool = False, rf: 
         fast=fast,
         seconds=time.perf_counter() - t0,
         environment=dict(_environment(), jobs=max(1, jobs)),
+        corpus=corpus_run,
     )

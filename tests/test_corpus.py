@@ -59,3 +59,21 @@ def test_check_finds_a_wrong_count():
     i = next(i for i, r in enumerate(rows) if r.path == "dec")
     rows[i] = replace(rows[i], output_shape=(1, 9))
     assert any(m.startswith("dec: output") for m in check._compare(replace(report, records=tuple(rows)), truth))
+
+
+def test_validate_renders_the_corpus_table(corpus_outcomes):
+    """docs/validation.md's second table: kinds x right/wrong, every case with its reason; JSON round trip."""
+    import json
+
+    from convcalc.corpus.check import CaseOutcome, CorpusRun
+    from convcalc.render.corpus import corpus_dict, corpus_from_dict, corpus_markdown
+
+    outcomes = [corpus_outcomes[c.name] for c in CASES]
+    broken = CaseOutcome("made_up", "parameters", ("params 1 vs Paddle's parameter objects 2",), "1x3x8x8:float32")
+    run = CorpusRun(tuple(outcomes) + (broken,), 12.0)
+    text = "\n".join(corpus_markdown(run))
+    assert "## Custom-model corpus" in text
+    n = sum(c.kind == "parameters" for c in CASES)
+    assert f"| parameters | {n + 1} | {n} | **1** |" in text
+    assert "| made_up | parameters | 1x3x8x8:float32 | **wrong** | params 1 vs Paddle's parameter objects 2 |" in text
+    assert corpus_from_dict(json.loads(json.dumps(corpus_dict(run)))) == run

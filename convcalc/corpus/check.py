@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CaseOutcome", "CorpusRun", "check_case", "run_analyze", "run_corpus"]
+__all__ = ["CaseOutcome", "CorpusRun", "check_case", "inputs_text", "run_analyze", "run_corpus"]
 
 BATCH = 6  # accepted cases per worker task
 
@@ -27,6 +27,7 @@ class CaseOutcome:
     name: str
     kind: str
     mismatches: tuple[str, ...] = ()
+    inputs: str = ""  # e.g. "1x3x16x16:float32"
     refused: str = ""  # Paddle's refusal, when the case is one
     seconds: float = 0.0
     note: str = ""
@@ -140,7 +141,13 @@ def check_case(case: Any) -> CaseOutcome:
             bad += _compare(report, truth)
             for check in case.checks:
                 bad += check(report, truth)
-    return CaseOutcome(case.name, case.kind, tuple(bad), truth.refused, time.perf_counter() - t0, case.note)
+    return CaseOutcome(case.name, case.kind, tuple(bad), inputs_text(case), truth.refused,
+                       time.perf_counter() - t0, case.note)
+
+
+def inputs_text(case: Any) -> str:
+    """``"1x3x16x16:float32"``, one per model input."""
+    return " ".join("x".join(str(d) for d in shape) + f":{dtype}" for shape, dtype in case.inputs)
 
 
 # ------------------------------------------------------------------ isolation
@@ -154,15 +161,17 @@ def _run_batch(names: tuple[str, ...]) -> list[CaseOutcome]:
         try:
             out.append(check_case(case))
         except Exception as err:  # noqa: BLE001 - one case's failure must not end the run
-            out.append(CaseOutcome(name, case.kind, (f"the check itself failed: {type(err).__name__}: {err}",)))
+            out.append(CaseOutcome(name, case.kind, (f"the check itself failed: {type(err).__name__}: {err}",),
+                                   inputs_text(case), note=case.note))
     return out
 
 
 def _crashed_batch(names: tuple[str, ...], reason: str) -> list[CaseOutcome]:
     from convcalc.corpus import all_cases
 
-    kinds = {c.name: c.kind for c in all_cases()}
-    return [CaseOutcome(n, kinds.get(n, "?"), (f"{reason} (batch: {', '.join(names)})",)) for n in names]
+    cases = {c.name: c for c in all_cases()}
+    return [CaseOutcome(n, cases[n].kind, (f"{reason} (batch: {', '.join(names)})",), inputs_text(cases[n]),
+                        note=cases[n].note) for n in names]
 
 
 def run_corpus(cases: Sequence[Any] | None = None, jobs: int = 2,
