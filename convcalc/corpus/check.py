@@ -17,7 +17,7 @@ from typing import Any
 
 __all__ = ["CaseOutcome", "CorpusRun", "check_case", "inputs_text", "run_analyze", "run_corpus"]
 
-BATCH = 6  # accepted cases per worker task
+BATCH = 20  # cases per worker (each worker starts fresh)
 
 
 @dataclass(frozen=True)
@@ -176,18 +176,30 @@ def _crashed_batch(names: tuple[str, ...], reason: str) -> list[CaseOutcome]:
 
 def run_corpus(cases: Sequence[Any] | None = None, jobs: int = 2,
                progress: Callable[[str], None] = lambda message: None) -> CorpusRun:
-    """Every case (default: :func:`convcalc.corpus.all_cases`) checked in spawned workers."""
+    """Every case (default: :func:`convcalc.corpus.all_cases`) checked in spawned workers.
+
+    Starting a worker (importing Paddle, the first trace) costs several
+    seconds, so the cases are split into a few batches, one fresh worker
+    each, with the cases Paddle refuses last in their batch (a refused build
+    is what can poison a process).  A batch whose worker crashes is run
+    again one case per worker, so a crash is pinned on the case that caused it.
+    """
     from convcalc.corpus import all_cases
-    from convcalc.workers import run_isolated
+    from convcalc.workers import CRASHED_TWICE, run_isolated
 
     t0 = time.perf_counter()
     cases = list(all_cases() if cases is None else cases)
-    refused = [(c.name,) for c in cases if c.refused]
-    accepted = [c.name for c in cases if not c.refused]
-    tasks = refused + [tuple(accepted[i:i + BATCH]) for i in range(0, len(accepted), BATCH)]
-    progress(f"corpus: {len(cases)} cases in {len(tasks)} worker task(s)")
+    ordered = [c.name for c in cases if not c.refused] + [c.name for c in cases if c.refused]
+    n_tasks = max(1, min(len(ordered), max(jobs, -(-len(ordered) // BATCH))))
+    tasks = [tuple(ordered[i::n_tasks]) for i in range(n_tasks)]
+    progress(f"corpus: {len(cases)} cases in {len(tasks)} worker(s)")
     results = run_isolated(tasks, _run_batch, _crashed_batch, jobs, cost=len, tasks_per_child=1, inline=False)
     by_name = {o.name: o for batch in results for o in batch}
+    crashed = [(o.name,) for o in by_name.values() if any(CRASHED_TWICE in m for m in o.mismatches)]
+    if crashed:
+        progress(f"corpus: a worker crashed; {len(crashed)} case(s) again, one per worker")
+        alone = run_isolated(crashed, _run_batch, _crashed_batch, jobs, tasks_per_child=1, inline=False)
+        by_name.update({o.name: o for batch in alone for o in batch})
     outcomes = tuple(by_name[c.name] for c in cases)
     progress(f"corpus: {sum(o.ok for o in outcomes)}/{len(outcomes)} cases right")
     return CorpusRun(outcomes, time.perf_counter() - t0)
