@@ -25,7 +25,8 @@ def corpus_markdown(run: CorpusRun | None) -> list[str]:
         "layer call from Paddle's eager forward with hooks; the parameters from `model.parameters()` by "
         "identity (total, trainable, per owning layer, the layers that never ran); Paddle's own refusal "
         "message where its eager forward refuses the input (convcalc must refuse with that reason); and "
-        "the counts worked out by hand where a case gives them.  Each case runs in a spawned worker process; "
+        "the counts worked out by hand where a case gives them.  The cases run in a few fresh spawned worker "
+        "processes (a case Paddle refuses last in its worker; a crashed worker's cases again one per worker); "
         f"the whole corpus took {run.seconds:.0f} s.  `tests/test_corpus.py` runs the same check in CI.",
         "",
         "| Kind | Cases | Right | Wrong |",
