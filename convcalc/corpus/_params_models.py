@@ -288,3 +288,18 @@ class TiedOutsideOrder(nn.Layer):
     def forward(self, x):
         x = self.stem(x)
         return self.b(F.relu(self.a(x)))
+
+
+class TiedLM(nn.Layer):
+    """A language model whose output projection reuses the embedding matrix, with a root-owned output bias."""
+
+    def __init__(self, vocab=50, dim=16):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.encoder = nn.Linear(dim, dim)
+        self.norm = nn.LayerNorm(dim)
+        self.out_bias = self.create_parameter([vocab], is_bias=True)
+
+    def forward(self, ids):
+        h = self.norm(F.gelu(self.encoder(self.embed(ids))))
+        return paddle.matmul(h, self.embed.weight, transpose_y=True) + self.out_bias

@@ -40,13 +40,14 @@ def hand(total: int, trainable: int, in_model: int | None = None) -> Callable[[A
 
 
 def _case(name: str, cls: str, total: int, trainable: int, shape=(1, 3, 16, 16), in_model: int | None = None,
-          note: str = "") -> Case:
+          note: str = "", dtype: str = "float32") -> Case:
+    cli = "x".join(str(d) for d in shape[1:]) + ("" if dtype == "float32" else f":{dtype}")
     return Case(
         name=name,
         kind=KIND,
         build=_model(cls),
-        inputs=((tuple(shape), "float32"),),
-        cli=("x".join(str(d) for d in shape[1:]),),
+        inputs=((tuple(shape), dtype),),
+        cli=(cli,),
         checks=(hand(total, trainable, in_model),),
         note=note,
     )
@@ -81,6 +82,8 @@ CASES = [
     _case("batchnorm_statistics", "BNNet", 216 + 32 + 32, 248,
           note="running mean/variance are non-trainable parameters, as paddle.summary counts them"),
     _case("buffer_not_parameter", "BufferNet", 112, 112, note="register_buffer: state, not a parameter"),
+    _case("tied_embedding_lm_head", "TiedLM", 800 + 272 + 32 + 50, 1154, shape=(1, 12), dtype="int64",
+          note="token ids in, logits out through the embedding matrix; a root-owned output bias"),
     _case("aux_head_never_runs", "AuxHeadNet", 224 + 36, 260, in_model=278,
           note="a training-only auxiliary head never runs at inference"),
 ]
