@@ -57,7 +57,7 @@ def test_check_finds_a_wrong_count():
     assert any("params 368" in m for m in check._compare(wrong, truth))
     rows = list(report.records)
     i = next(i for i, r in enumerate(rows) if r.path == "dec")
-    rows[i] = replace(rows[i], output_shape=(1, 9))
+    rows[i] = replace(rows[i], output_shape=(1, 9), output_shapes=((1, 9),))
     assert any(m.startswith("dec: output") for m in check._compare(replace(report, records=tuple(rows)), truth))
 
 
