@@ -77,3 +77,25 @@ def test_validate_renders_the_corpus_table(corpus_outcomes):
     assert f"| parameters | {n + 1} | {n} | **1** |" in text
     assert "| made_up | parameters | 1x3x8x8:float32 | **wrong** | params 1 vs Paddle's parameter objects 2 |" in text
     assert corpus_from_dict(json.loads(json.dumps(corpus_dict(run)))) == run
+
+
+def test_validate_fast_includes_the_corpus_and_a_wrong_case_exits_1(monkeypatch, tmp_path, capsys):
+    """`convcalc validate --fast` runs the corpus (stubbed here: the real run is the test above) and
+    renders it as the second table; a wrong case makes the exit status 1.  `--no-corpus` leaves it out."""
+    from convcalc import validation as V
+    from convcalc.cli import main
+    from convcalc.corpus import check
+    from convcalc.corpus.check import CaseOutcome, CorpusRun
+
+    wrong = CorpusRun((CaseOutcome("tied_autoencoder", "parameters", ("params 368 vs 304",), "1x3x16x16:float32"),),
+                      1.0)
+    monkeypatch.setattr(V, "resolve_models", lambda names, fast: ["book_paddle_lenet"])
+    monkeypatch.setattr(check, "run_corpus", lambda **kwargs: wrong)
+    target = tmp_path / "validation.md"
+    assert main(["validate", "--fast", "--no-rf", "-q", "-j", "1", "-o", str(target)]) == 1
+    text = target.read_text()
+    assert "## Custom-model corpus" in text and "| tied_autoencoder | parameters |" in text
+    assert "1 right" not in text and "**1 wrong** (below)" in text
+    assert main(["validate", "--fast", "--no-rf", "--no-corpus", "-q", "-j", "1", "-o", str(target)]) == 0
+    assert "Custom-model corpus" not in target.read_text()
+    capsys.readouterr()

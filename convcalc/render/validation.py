@@ -165,7 +165,7 @@ def _corpus_summary(run: ValidationRun) -> list[str]:
         return []
     n, wrong = len(run.corpus.outcomes), run.corpus.wrong
     return [f"- Custom-model corpus: {n} cases against Paddle's own truth: {n - wrong} right, "
-            (f"**{wrong} wrong** (below)." if wrong else "0 wrong.")]
+            + (f"**{wrong} wrong** (below)." if wrong else "0 wrong.")]
 
 
 def _bold_if(n: int) -> str:
