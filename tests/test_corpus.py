@@ -99,3 +99,18 @@ def test_validate_fast_includes_the_corpus_and_a_wrong_case_exits_1(monkeypatch,
     assert main(["validate", "--fast", "--no-rf", "--no-corpus", "-q", "-j", "1", "-o", str(target)]) == 0
     assert "Custom-model corpus" not in target.read_text()
     capsys.readouterr()
+
+
+def test_a_worker_that_dies_is_reported_not_fatal(monkeypatch):
+    """The isolation the corpus relies on: a task that kills its worker (as a crash inside Paddle would) is
+    reported; the tasks that ran beside it still run."""
+    from pathlib import Path
+
+    from convcalc.workers import CRASHED_TWICE, run_isolated
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "data"))
+    import crashing_tasks
+
+    results = run_isolated([2, 1, 4], crashing_tasks.dies_on_odd, crashing_tasks.crashed, jobs=2,
+                           tasks_per_child=1, paddle=False)
+    assert results == ["ran 2", f"crashed 1: {CRASHED_TWICE}", "ran 4"]

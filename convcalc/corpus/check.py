@@ -151,13 +151,29 @@ def inputs_text(case: Any) -> str:
 
 
 # ------------------------------------------------------------------ isolation
-def _run_batch(names: tuple[str, ...]) -> list[CaseOutcome]:
+def _where(case: Any) -> tuple[str, str]:
+    """(module, case name): the corpus module whose ``CASES`` holds ``case`` (a worker imports it)."""
+    import sys
+
+    module = getattr(case.build, "__module__", "") or ""
+    if any(c.name == case.name for c in getattr(sys.modules.get(module), "CASES", ())):
+        return module, case.name
+    return "convcalc.corpus", case.name
+
+
+def _find(module: str, name: str) -> Any:
+    import importlib
+
     from convcalc.corpus import all_cases
 
-    by_name = {c.name: c for c in all_cases()}
+    cases = all_cases() if module == "convcalc.corpus" else importlib.import_module(module).CASES
+    return next(c for c in cases if c.name == name)
+
+
+def _run_batch(items: tuple[tuple[str, str], ...]) -> list[CaseOutcome]:
     out = []
-    for name in names:
-        case = by_name[name]
+    for module, name in items:
+        case = _find(module, name)
         try:
             out.append(check_case(case))
         except Exception as err:  # noqa: BLE001 - one case's failure must not end the run
@@ -166,12 +182,13 @@ def _run_batch(names: tuple[str, ...]) -> list[CaseOutcome]:
     return out
 
 
-def _crashed_batch(names: tuple[str, ...], reason: str) -> list[CaseOutcome]:
-    from convcalc.corpus import all_cases
-
-    cases = {c.name: c for c in all_cases()}
-    return [CaseOutcome(n, cases[n].kind, (f"{reason} (batch: {', '.join(names)})",), inputs_text(cases[n]),
-                        note=cases[n].note) for n in names]
+def _crashed_batch(items: tuple[tuple[str, str], ...], reason: str) -> list[CaseOutcome]:
+    names = ", ".join(name for _, name in items)
+    out = []
+    for module, name in items:
+        case = _find(module, name)
+        out.append(CaseOutcome(name, case.kind, (f"{reason} (worker: {names})",), inputs_text(case), note=case.note))
+    return out
 
 
 def run_corpus(cases: Sequence[Any] | None = None, jobs: int = 2,
@@ -189,13 +206,14 @@ def run_corpus(cases: Sequence[Any] | None = None, jobs: int = 2,
 
     t0 = time.perf_counter()
     cases = list(all_cases() if cases is None else cases)
-    ordered = [c.name for c in cases if not c.refused] + [c.name for c in cases if c.refused]
+    ordered = [_where(c) for c in cases if not c.refused] + [_where(c) for c in cases if c.refused]
     n_tasks = max(1, min(len(ordered), max(jobs, -(-len(ordered) // BATCH))))
     tasks = [tuple(ordered[i::n_tasks]) for i in range(n_tasks)]
     progress(f"corpus: {len(cases)} cases in {len(tasks)} worker(s)")
     results = run_isolated(tasks, _run_batch, _crashed_batch, jobs, cost=len, tasks_per_child=1, inline=False)
     by_name = {o.name: o for batch in results for o in batch}
-    crashed = [(o.name,) for o in by_name.values() if any(CRASHED_TWICE in m for m in o.mismatches)]
+    where = {c.name: _where(c) for c in cases}
+    crashed = [(where[o.name],) for o in by_name.values() if any(CRASHED_TWICE in m for m in o.mismatches)]
     if crashed:
         progress(f"corpus: a worker crashed; {len(crashed)} case(s) again, one per worker")
         alone = run_isolated(crashed, _run_batch, _crashed_batch, jobs, tasks_per_child=1, inline=False)
