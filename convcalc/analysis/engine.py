@@ -302,7 +302,7 @@ def _root_record(trace: Trace, shapes: dict, params: ParamAccount) -> LayerRecor
         input_shapes=(shapes.get(trace.input_value, ()),), output_shape=shapes.get(out, ()),
         params_trainable=sympy.Integer(tr), params_non_trainable=sympy.Integer(fr),
         flops=sympy.Integer(0), formula="container",
-        notes=("owns " + ", ".join(f"{p.name} ({p.numel:,})" for p in owned) + " directly",),
+        notes=(_owns_note(owned),),
     )
 
 
@@ -339,10 +339,18 @@ def _param_notes(call, params: ParamAccount, first_call: bool) -> tuple[str, ...
     """Why a row's parameters are not what the layer holds: a repeated call, tied weights."""
     if not first_call:
         return ("called again: its parameters are counted on its first call",)
+    owned = [p for p in params.used if p.row == call.path]
+    if not call.is_leaf and owned:
+        return (_owns_note(owned),)
     return tuple(
         f"{p.name.rsplit('.', 1)[-1]} ({p.numel:,}) is tied to {p.row or 'the root'}: counted on that row"
         for p in params.tied_into(call.path)
     )
+
+
+def _owns_note(owned) -> str:
+    """A container's (or the root's) own parameters, by name."""
+    return "owns " + ", ".join(f"{p.name.rsplit('.', 1)[-1]} ({p.numel:,})" for p in owned) + " directly"
 
 
 def _formula_note(cost: Cost, held: int, first_call: bool, tied: tuple, kind: str) -> tuple[str, ...]:
