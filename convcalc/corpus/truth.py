@@ -8,6 +8,8 @@
   ``not p.stop_gradient``.  *Used* parameters are those held by a layer whose
   forward ran (the root always runs): what a report's totals count.
 - **Refusals**: the message of the exception Paddle's eager forward raises.
+- **Never ran**: layers none of whose hooks fired and none of whose
+  parameters a layer that ran holds (an RNN runs its cells' weights itself).
 
 Inputs are made by :func:`make_inputs` (seeded, so convcalc can be given the
 very same tensors): floats uniform in [0, 1), integers zero (a valid id for
@@ -27,7 +29,8 @@ __all__ = ["Truth", "make_inputs", "truth_for", "paddle_reason"]
 class Truth:
     """What Paddle itself says about one case."""
 
-    refused: str = ""  # Paddle's own message when its eager forward refuses the input
+    refused: str = ""  # the informative line of Paddle's message when its eager forward refuses the input
+    refused_text: str = ""  # Paddle's whole message, on one line (hints included)
     leaf_outputs: dict[str, tuple[tuple[tuple[int, ...], ...], ...]] = field(default_factory=dict)
     never_ran: tuple[str, ...] = ()
     params_in_model: int = 0
@@ -87,12 +90,12 @@ def truth_for(case: Any, model: Any | None = None) -> Truth:
             outputs.setdefault(path, []).append(_shapes(output))
 
     handles = [layer.register_forward_post_hook(hook) for _, layer in model.named_sublayers()]
-    refused = ""
+    refused = refused_text = ""
     try:
         with paddle.no_grad():
             model(*make_inputs(case))
     except Exception as err:  # noqa: BLE001 - Paddle's refusal is the truth for this case
-        refused = paddle_reason(err)
+        refused, refused_text = paddle_reason(err), " ".join(str(err).split())
     finally:
         for h in handles:
             h.remove()
@@ -113,12 +116,19 @@ def truth_for(case: Any, model: Any | None = None) -> Truth:
         used += n
         trainable += n if not p.stop_gradient else 0
         by_owner[owner] = by_owner.get(owner, 0) + n
-    never = tuple(
-        p for p, layer in model.named_sublayers()
-        if p not in ran and not any(paths[id(s)] in ran for s in layer.sublayers())
-    )
+    used_ids = {id(p) for p in model.parameters() if any(h in ran for h in holders[id(p)])}
+
+    def idle(layer) -> bool:
+        """Neither it nor a sublayer ran, and no parameter in it is used by a layer that ran
+        (an RNN's cells: the RNN runs their weights itself, without calling them)."""
+        subtree = [layer, *layer.sublayers()]
+        return (not any(paths[id(s)] in ran for s in subtree)
+                and not any(id(p) in used_ids for s in subtree for p in s._parameters.values() if p is not None))
+
+    never = tuple(p for p, layer in model.named_sublayers() if idle(layer))
     return Truth(
         refused=refused,
+        refused_text=refused_text,
         leaf_outputs={k: tuple(v) for k, v in outputs.items()},
         never_ran=never if not refused else (),
         params_in_model=in_model,
