@@ -103,6 +103,7 @@ class Report:
     notes: tuple[str, ...] = ()
     input_shapes: tuple[Shape, ...] = ()  # every model input, in forward's order; input_shape is the first
     input_dtypes: tuple[str, ...] = ()
+    parameters: tuple = ()  # every parameter object (convcalc.analysis.params.ParamInfo), for compare's reasons
 
     def __repr__(self) -> str:
         """Short on purpose: ``print(report)`` in a notebook is not 36 kB of dataclass fields.

@@ -15,8 +15,12 @@ The registry is data (fvcore-style): a dict from layer class to a
             formula="conv_flops (5.21)",
         )
 
-Layers with no rule are reported as gaps (never silently zero FLOPs); their
-parameters are still counted from the layer itself.  The same rules can be
+Layers with no rule are reported as gaps (never silently zero FLOPs).
+Parameters are never taken from a rule: they are counted from the model's
+parameter objects, once each by identity (:mod:`convcalc.analysis.params`).
+A rule's ``params_*`` state what its layer kind's formula gives; a row whose
+layer holds something else (``weight_norm``, a subclass adding parameters)
+gets a note saying so.  The same rules can be
 handed to ``paddle.flops(custom_ops=...)`` through :func:`paddle_custom_ops`,
 so a custom layer is counted identically on both sides.
 """
@@ -48,7 +52,12 @@ class RuleContext:
 
 @dataclass(frozen=True)
 class Cost:
-    """What a rule returns.  ``params_*=None`` means: count the layer's own parameters."""
+    """What a rule returns.  ``params_*``: what the layer kind's formula gives (None: no formula).
+
+    The counts in a report always come from the parameter objects; these
+    only describe the formula, and a layer that holds other parameters gets
+    a note on its row.
+    """
 
     flops: sympy.Expr
     formula: str
@@ -93,17 +102,18 @@ def find_rule(layer: Any) -> tuple[type, Rule] | None:
 
 
 def layer_params(layer: Any) -> tuple[int, int]:
-    """(trainable, non-trainable) parameters held directly by ``layer``.
+    """(trainable, non-trainable) parameters held directly by ``layer`` (its own ``_parameters``).
 
-    Same selection as ``paddle.summary``: the layer's own ``_parameters``;
-    trainable means ``trainable and not stop_gradient``.
+    Same selection as ``paddle.summary``; trainable means ``not stop_gradient``
+    (``ParamAttr(trainable=False)`` sets it).  A rule's formula only: report
+    counts come from :mod:`convcalc.analysis.params` (tied weights once).
     """
     trainable = frozen = 0
     for p in layer._parameters.values():
         if p is None:
             continue
         n = int(prod(p.shape))
-        if getattr(p, "trainable", True) and not p.stop_gradient:
+        if not p.stop_gradient:
             trainable += n
         else:
             frozen += n

@@ -32,17 +32,17 @@ Receptive fields by gradient (:func:`rf_crosscheck`)
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 from convcalc.errors import ConvcalcError
+from convcalc.property_counts import PropertyCounts, property_test_counts
+from convcalc.workers import CRASHED_TWICE, run_isolated
 
 __all__ = [
     "SizeCase",
@@ -173,14 +173,6 @@ class RFModelResult:
 
 
 @dataclass(frozen=True)
-class PropertyCounts:
-    """How many examples each property test of tests/test_formulas_paddle.py runs."""
-
-    source: str
-    rows: tuple[tuple[str, int, int], ...]  # (test, default examples, --long examples)
-
-
-@dataclass(frozen=True)
 class ValidationRun:
     models: tuple[ModelSizes, ...]
     rf: tuple[RFModelResult, ...]
@@ -188,6 +180,7 @@ class ValidationRun:
     fast: bool
     seconds: float
     environment: dict = field(default_factory=dict)
+    corpus: Any = None  # convcalc.corpus.check.CorpusRun, or None when not run
 
     @property
     def mismatches(self) -> int:
@@ -200,7 +193,8 @@ class ValidationRun:
 
     @property
     def ok(self) -> bool:
-        return self.mismatches == 0 and self.rf_disagreements == 0
+        corpus_ok = self.corpus is None or self.corpus.wrong == 0
+        return self.mismatches == 0 and self.rf_disagreements == 0 and corpus_ok
 
 
 Progress = Callable[[str], None]
@@ -510,40 +504,6 @@ def resolve_models(names: Sequence[str] | None, fast: bool) -> list[str]:
 def validate_zoo(names: Sequence[str] | None = None, fast: bool = False,
                  progress: Progress = _quiet) -> list[ModelSizes]:
     return [validate_model(n, fast, progress) for n in resolve_models(names, fast)]
-
-
-# ------------------------------------------------------------------ property-test counts
-def property_test_counts(path: str | Path | None = None) -> PropertyCounts | None:
-    """Read the example budgets from ``tests/test_formulas_paddle.py`` (without importing it)."""
-    path = Path(path) if path else Path(__file__).resolve().parents[1] / "tests" / "test_formulas_paddle.py"
-    if not path.is_file():
-        return None
-    consts: dict[str, int] = {}
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
-        if isinstance(node, ast.Assign):
-            targets = node.targets[0]
-            names = [t.id for t in getattr(targets, "elts", [targets]) if isinstance(t, ast.Name)]
-            value = node.value
-            values = getattr(value, "elts", [value])
-            for n, v in zip(names, values):
-                if isinstance(v, ast.Constant) and isinstance(v.value, int):
-                    consts[n] = v.value
-    rows = []
-    if "DEFAULT_CONV" in consts:
-        rows.append(("conv output size == Paddle's conv2d shape", consts["DEFAULT_CONV"], consts.get("LONG_CONV", 0)))
-    if "DEFAULT_POOL" in consts:
-        rows.append(("max-pool output size == Paddle's max_pool2d", consts["DEFAULT_POOL"],
-                     consts.get("LONG_POOL", 0)))
-        rows.append(("avg-pool output size == Paddle's avg_pool2d", consts["DEFAULT_POOL"],
-                     consts.get("LONG_POOL", 0)))
-    if "FLOPS_EXAMPLES" in consts:
-        rows.append(("paddle-convention FLOPs == paddle.flops (per layer kind)", consts["FLOPS_EXAMPLES"],
-                     consts["FLOPS_EXAMPLES"] * 10))
-    try:
-        source = str(path.relative_to(Path.cwd()))
-    except ValueError:
-        source = "tests/test_formulas_paddle.py"
-    return PropertyCounts(source, tuple(rows))
 
 
 # ------------------------------------------------------------------ receptive fields by gradient
@@ -862,96 +822,28 @@ def _run_task(task: tuple) -> Any:
         return _crashed(task, _one_line(f"{type(err).__name__}: {err}"))
 
 
-def _ignore_sigint() -> None:
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
-
-
-def _worker_task(task: tuple) -> Any:
-    """``_run_task`` in a worker: Paddle's fatal-signal report is silenced for the pool's SIGTERM."""
-    import signal
-
-    import paddle  # noqa: F401 - installs Paddle's signal handlers, replaced next
-
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    return _run_task(task)
-
-
 def _crashed(task: tuple, reason: str) -> Any:
     kind, name = task[0], task[1]
+    if reason == CRASHED_TWICE:
+        reason += "; run it alone with --models to see"
     if kind == "zoo":
         return ModelSizes(name, (), (), error=reason)
     return RFModelResult(name, (), error=reason)
 
 
-def _run_tasks(tasks: list[tuple], jobs: int) -> list:
-    """Run tasks inline (``jobs`` 1) or in worker processes, longest first.
-
-    Each worker handles a few tasks and is then replaced (Paddle keeps global
-    state).  A worker that dies (a crash inside Paddle) breaks the pool: the
-    unfinished tasks are retried in a fresh pool, and a task that was running
-    in two broken pools is reported as crashed, not retried forever.
-    """
-    if jobs <= 1 or len(tasks) <= 1:
-        return [_run_task(t) for t in tasks]
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
-
-    def cost(i: int) -> int:
-        kind, name = tasks[i][0], tasks[i][1]
-        return _COST.get(name, 1) if kind == "zoo" else _RF_COST.get(name, 1)
-
-    pending = sorted(range(len(tasks)), key=lambda i: -cost(i))
-    results: dict[int, Any] = {}
-    strikes: dict[int, int] = {}
-    ctx = multiprocessing.get_context("spawn")
-    while pending:
-        pool = ProcessPoolExecutor(min(jobs, len(pending)), mp_context=ctx, initializer=_ignore_sigint,
-                                   max_tasks_per_child=4)
-        futures: dict = {}
-        broken = False
-        try:
-            queue = list(pending)
-            while queue or futures:
-                while queue and len(futures) < jobs:  # submit lazily: a crash loses only running tasks
-                    i = queue.pop(0)
-                    futures[pool.submit(_worker_task, tasks[i])] = i
-                done, _ = wait(futures, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    i = futures.pop(fut)
-                    try:
-                        results[i] = fut.result()
-                    except BrokenProcessPool:
-                        broken = True
-                        strikes[i] = strikes.get(i, 0) + 1
-                if broken:
-                    for i in futures.values():
-                        strikes[i] = strikes.get(i, 0) + 1
-                    break
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            for proc in list((getattr(pool, "_processes", None) or {}).values()):
-                proc.terminate()
-            raise
-        pool.shutdown(wait=not broken, cancel_futures=True)
-        pending = [i for i in pending if i not in results]
-        for i in list(pending):
-            if strikes.get(i, 0) >= 2:
-                results[i] = _crashed(tasks[i], "the worker process crashed twice while checking it "
-                                      "(a fault inside Paddle); run it alone with --models to see")
-                pending.remove(i)
-    return [results[i] for i in range(len(tasks))]
+def _cost(task: tuple) -> int:
+    kind, name = task[0], task[1]
+    return _COST.get(name, 1) if kind == "zoo" else _RF_COST.get(name, 1)
 
 
 def run_validation(models: Sequence[str] | None = None, fast: bool = False, rf: bool = True,
                    rf_models: Sequence[str] | None = None, progress: Progress = _quiet,
-                   jobs: int = 1) -> ValidationRun:
-    """The zoo cross-check, the receptive-field cross-check and the property-test counts.
+                   jobs: int = 1, corpus: bool | None = None) -> ValidationRun:
+    """The zoo cross-check, the receptive-field cross-check, the custom-model corpus and the property-test counts.
 
     ``jobs`` > 1 runs models in that many worker processes (``progress`` must
-    then be picklable, e.g. a module-level function).
+    then be picklable, e.g. a module-level function).  ``corpus`` (default:
+    when no ``models`` are named) also checks the custom-model corpus.
     """
     import paddle  # noqa: F401 - first: Ctrl-C during Paddle's own import gives its traceback, not ours
 
@@ -971,7 +863,12 @@ def run_validation(models: Sequence[str] | None = None, fast: bool = False, rf: 
             get_entry(m)
     tasks = [("zoo", n, fast, progress) for n in names]
     tasks += [("rf", m, fast, progress) for m in (rf_models if rf else ())]
-    done = _run_tasks(tasks, jobs)
+    done = run_isolated(tasks, _run_task, _crashed, jobs, _cost)
+    corpus_run = None
+    if corpus or (corpus is None and not models):
+        from convcalc.corpus.check import run_corpus
+
+        corpus_run = run_corpus(jobs=max(1, jobs), progress=progress)
     return ValidationRun(
         models=tuple(done[: len(names)]),
         rf=tuple(done[len(names):]),
@@ -979,4 +876,5 @@ def run_validation(models: Sequence[str] | None = None, fast: bool = False, rf: 
         fast=fast,
         seconds=time.perf_counter() - t0,
         environment=dict(_environment(), jobs=max(1, jobs)),
+        corpus=corpus_run,
     )

@@ -37,15 +37,32 @@ class RowComparison:
     paddle_params: int
     ours_flops: int | None = None
     paddle_flops: int | None = None
+    known: str = ""  # why paddle.summary's parameter count differs here (a known Paddle blind spot)
+
+    @property
+    def exact(self) -> bool:
+        """Every number equal."""
+        return self.ok and self.ours_params == self.paddle_params
 
     @property
     def ok(self) -> bool:
+        """Equal, or the parameters differ only by a known Paddle difference."""
         return (
             self.ours_input == self.paddle_input
             and self.ours_output == self.paddle_output
-            and self.ours_params == self.paddle_params
+            and (self.ours_params == self.paddle_params or bool(self.known))
             and self.ours_flops == self.paddle_flops
         )
+
+
+@dataclass(frozen=True)
+class KnownDifference:
+    """A number where ``paddle.summary`` is wrong in a known way: both values and the reason."""
+
+    where: str  # "row Linear-2 (b)", "total params", "trainable params"
+    ours: int
+    paddle: int
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -60,13 +77,18 @@ class Comparison:
     missing_in_ours: tuple[str, ...] = ()
     ours_trainable: int = 0
     paddle_trainable: int = 0
+    known: tuple[KnownDifference, ...] = ()
+
+    def _explained(self, where: str) -> bool:
+        return any(k.where == where for k in self.known)
 
     @property
     def mismatches(self) -> int:
+        """Differences no known Paddle blind spot explains."""
         totals = (
-            (self.ours_params != self.paddle_params)
+            (self.ours_params != self.paddle_params and not self._explained("total params"))
             + (self.ours_flops != self.paddle_flops)
-            + (self.ours_trainable != self.paddle_trainable)
+            + (self.ours_trainable != self.paddle_trainable and not self._explained("trainable params"))
         )
         return sum(not r.ok for r in self.rows) + totals + len(self.missing_in_ours)
 
@@ -99,9 +121,12 @@ def summary_rows(
 
     shapes = [tuple(input_shape), *(tuple(s) for s in more)]
     was_training = model.training
-    text, info = summary_string(model, shapes, list(dtypes or ("float32",) * len(shapes)))
-    if was_training:
-        model.train()
+    model.eval()  # as convcalc's trace and paddle.flops run it (a training-only branch must not run here)
+    try:
+        text, info = summary_string(model, shapes, list(dtypes or ("float32",) * len(shapes)))
+    finally:
+        if was_training:
+            model.train()
     rows = []
     for line in text.splitlines():
         m = _ROW.match(line)
@@ -223,7 +248,13 @@ def compare(model: Any, report: Report) -> Comparison:
         if r.is_leaf and not r.is_functional:
             ours_flops_by_path[r.path] = ours_flops_by_path.get(r.path, 0) + int(r.flops)
 
+    ours_params_by_path: dict[str, int] = {}
+    for r in report.records:
+        if not r.is_functional:
+            ours_params_by_path[r.path] = ours_params_by_path.get(r.path, 0) + int(r.params)
+
     out, missing = [], []
+    known: list[KnownDifference] = []
     for key, p_in, p_out, p_params in rows:
         rec = by_key.get(key)
         if rec is None:
@@ -233,20 +264,38 @@ def compare(model: Any, report: Report) -> Comparison:
         if rec.is_leaf:
             ours_flops = ours_flops_by_path.get(rec.path, 0)
             paddle_flops = per_layer.get(id(layers.get(rec.path)), 0)
+        ours_params = ours_params_by_path.get(rec.path, 0)
+        reason = ""
+        if ours_params != p_params:
+            extra, reason = _summary_extra(report, rec.path)
+            if not reason or ours_params + extra != p_params:
+                reason = ""
+            else:
+                known.append(KnownDifference(f"row {key} ({rec.path})", ours_params, p_params, reason))
         out.append(
             RowComparison(
                 key=key,
                 path=rec.path,
                 ours_input=_shape_text(rec.input_shapes),
                 ours_output=_shapes_text([[int(d) for d in o] for o in (rec.output_shapes or (rec.output_shape,))]),
-                ours_params=int(rec.params),
+                ours_params=ours_params,
                 paddle_input=p_in,
                 paddle_output=_shapes_text(_flat_shapes(p_out)),
                 paddle_params=p_params,
                 ours_flops=ours_flops,
                 paddle_flops=paddle_flops,
+                known=reason,
             )
         )
+    summarised = {by_key[k].path for k, *_ in rows if k in by_key}
+    for trainable in (False, True):
+        where = "trainable params" if trainable else "total params"
+        ours = int(report.totals.params_trainable if trainable else report.totals.params)
+        theirs = paddle_totals["trainable_params" if trainable else "total_params"]
+        if ours != theirs:
+            delta, reasons = _total_reasons(report, summarised, trainable)
+            if reasons and ours + delta == theirs:
+                known.append(KnownDifference(where, ours, theirs, "; ".join(reasons)))
     return Comparison(
         model=report.model,
         input_shape=shape,
@@ -258,4 +307,59 @@ def compare(model: Any, report: Report) -> Comparison:
         missing_in_ours=tuple(missing),
         ours_trainable=int(report.totals.params_trainable),
         paddle_trainable=paddle_totals["trainable_params"],
+        known=tuple(known),
     )
+
+
+# ------------------------------------------------------------------ known Paddle differences
+def _summary_extra(report: Report, path: str, trainable: bool = False) -> tuple[int, str]:
+    """What ``paddle.summary`` adds on the row of ``path`` beyond ours, and why."""
+    extra, reasons = 0, []
+    for p, tied in _summary_extras(report, path, trainable):
+        extra += p.numel
+        reasons.append(_extra_reason(p, tied))
+    return extra, "; ".join(reasons)
+
+
+def _summary_extras(report: Report, path: str, trainable: bool) -> list[tuple[Any, bool]]:
+    """(parameter, tied?) that paddle.summary counts on the row of ``path`` and we do not.
+
+    paddle.summary counts every parameter a layer holds (``layer._parameters``):
+    a weight tied to another layer again on each holder, and parameters no op
+    reads.  Ours counts each parameter once, on one row, when it is used.
+    """
+    return [(p, p.row != path and p.read) for p in report.parameters
+            if path in p.holders and not (p.row == path and p.read) and (p.trainable or not trainable)]
+
+
+def _extra_reason(p: Any, tied: bool, where: str = "this row") -> str:
+    if tied:
+        return (f"{p.name} ({p.numel:,}) is tied to {p.row or 'the root model'}; paddle.summary counts it again "
+                f"on {where}")
+    return f"{p.name} ({p.numel:,}) is never read by the forward pass; paddle.summary counts it on {where}"
+
+
+def _total_reasons(report: Report, summarised: set[str], trainable: bool) -> tuple[int, list[str]]:
+    """paddle.summary's total minus ours, as the sum of its known blind spots, with the reasons."""
+    delta = 0
+    rows_of: dict[str, list[str]] = {}
+    info: dict[str, tuple[Any, bool]] = {}
+    for path in sorted(summarised):
+        for p, tied in _summary_extras(report, path, trainable):
+            delta += p.numel
+            rows_of.setdefault(p.name, []).append(path)
+            info[p.name] = (p, tied)
+    reasons = [_extra_reason(p, tied, "the row" + ("s " if len(rows_of[n]) > 1 else " ") + ", ".join(rows_of[n]))
+               for n, (p, tied) in info.items()]
+    dropped = [p for p in report.parameters
+               if p.read and p.row not in summarised and (p.trainable or not trainable)]
+    if dropped:
+        delta -= sum(p.numel for p in dropped)
+        owners = sorted({p.row or "the root model" for p in dropped})
+        reasons.append(
+            ", ".join(f"{p.name} ({p.numel:,})" for p in dropped[:6]) + (", ..." if len(dropped) > 6 else "")
+            + f" {'is' if len(dropped) == 1 else 'are'} owned by {', '.join(owners)}, which paddle.summary gives "
+            "no row (it hooks neither the root model nor a Sequential/LayerList), so it leaves "
+            + ("it out" if len(dropped) == 1 else "them out")
+        )
+    return delta, reasons

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from collections import Counter
-from math import prod
 from typing import Any
 
 import sympy
 
 from convcalc.analysis.input_forms import model_inputs
+from convcalc.analysis.params import ParamAccount, account, parameters_read
 from convcalc.analysis.receptive import GraphView, Spatial, propagate
 from convcalc.errors import InputSpecError
 from convcalc.formulas import Convention, as_convention
 from convcalc.inputs import ModelInput
 from convcalc.op_rules import OpContext, op_cost
 from convcalc.records import Gaps, LayerRecord, Report, Totals
-from convcalc.rules import RuleContext, find_rule, layer_params
+from convcalc.rules import Cost, RuleContext, find_rule
 from convcalc.trace import BOOKKEEPING_OPS, Trace, op_key, trace_model
 
 BYTES_PER_VALUE = 4  # float32
@@ -121,8 +121,10 @@ def analyze(
         shapes, symbols, sym_notes, back = symbolic_shapes(trace, fields, assume_divisible)
         notes.extend(sym_notes)
 
-    records = _records(trace, fields, shapes, conv, model)
-    totals = _totals(trace, records, shapes, model)
+    called = {"", *(c.path for c in trace.calls)}  # the root always runs (its own hooks do not fire)
+    params = account(model, parameters_read(trace.ops), called)
+    records = _records(trace, fields, shapes, conv, params)
+    totals = _totals(trace, records, shapes, params)
     gaps = Gaps(
         layers_without_rule=tuple(r.path for r in records if r.is_leaf and not r.is_functional and not r.has_rule),
         ops_without_rule=tuple(sorted(Counter(r.kind for r in records if r.is_functional and not r.has_rule).items())),
@@ -130,11 +132,7 @@ def analyze(
         ops_without_rf_rule=tuple(sorted(set(fields.unsupported_ops))),
         misaligned_merges=tuple(fields.misaligned),
     )
-    if totals.params_unused:
-        notes.append(
-            f"the model holds {totals.params_in_model:,} parameters; {totals.params_unused:,} of them "
-            "are in layers that never ran and are not counted (as paddle.summary does)"
-        )
+    notes.extend(_unused_notes(params, set(trace.never_called), totals))
     report = Report(
         model=name,
         input_shape=tuple(shapes.get(trace.input_value, shape)),
@@ -146,6 +144,7 @@ def analyze(
         gaps=gaps,
         symbols=symbols,
         notes=tuple(notes),
+        parameters=params.params,
     )
     if symbolic:
         from dataclasses import replace
@@ -178,8 +177,9 @@ def trace_for(model: Any, inputs: Any, name: str = "model", values: list[Any] | 
     return trace_model(model, list(inputs), static_forward=static_forward, name=name, values=values)
 
 
-def _records(trace: Trace, fields, shapes: dict, conv: Convention, model) -> list[LayerRecord]:
+def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: ParamAccount) -> list[LayerRecord]:
     records: list[LayerRecord] = []
+    shown: set[str] = set()
     leaf_ranges = sorted((c.op_start, c.op_end) for c in trace.calls if c.is_leaf)
     covered = set()
     for start, end in leaf_ranges:
@@ -199,31 +199,27 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, model) -> lis
         out_shape = shapes.get(call.outputs[0], ()) if call.outputs else ()
         out_shapes = tuple(shapes.get(v, ()) for v in call.outputs)
         state = fields.get(call.outputs[0]) if call.outputs else None
-        notes: tuple[str, ...] = ()
         has_rule = True
+        first_call = call.path not in shown
+        shown.add(call.path)
+        tr, fr = params.on_row(call.path) if first_call else (0, 0)
+        p_tr, p_fr = sympy.Integer(tr), sympy.Integer(fr)
+        notes = _param_notes(call, params, first_call)
         if call.is_leaf:
             found = find_rule(call.layer)
             if found is None:
-                trainable, frozen = layer_params(call.layer)
                 flops, formula, has_rule = sympy.Integer(0), "no rule (FLOPs unknown)", False
-                p_tr, p_fr = sympy.Integer(trainable), sympy.Integer(frozen)
             else:
                 cls, rule = found
                 cost = rule.cost(RuleContext(call.layer, in_shapes, out_shape, conv))
-                flops, formula, notes = cost.flops, cost.formula, cost.notes
-                if cost.params_trainable is None:
-                    trainable, frozen = layer_params(call.layer)
-                    p_tr, p_fr = sympy.Integer(trainable), sympy.Integer(frozen)
-                else:
-                    p_tr = cost.params_trainable
-                    p_fr = cost.params_non_trainable or sympy.Integer(0)
+                flops, formula = cost.flops, cost.formula
+                notes += tuple(cost.notes) + _formula_note(cost, tr + fr, first_call, params.tied_into(call.path),
+                                                           cls.__name__)
                 if conv is Convention.PADDLE and type(call.layer) is not cls and cls.__module__.startswith("paddle."):
                     flops = sympy.Integer(0)
                     formula = "0: paddle.flops matches layer types exactly"
-                    notes = (f"{call.kind} subclasses {cls.__name__}; paddle.flops counts it as 0",)
+                    notes += (f"{call.kind} subclasses {cls.__name__}; paddle.flops counts it as 0",)
         else:
-            trainable, frozen = layer_params(call.layer)
-            p_tr, p_fr = sympy.Integer(trainable), sympy.Integer(frozen)
             flops, formula = sympy.Integer(0), "container"
         rows.append(
             (
@@ -291,10 +287,27 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, model) -> lis
                 ),
             )
         )
+    if "" not in shown and sum(params.on_row("")):
+        rows.append(((-1, -1), _root_record(trace, shapes, params)))
     rows.sort(key=lambda kv: kv[0])
     for i, (_, rec) in enumerate(rows):
         records.append(_with_index(rec, i))
     return records
+
+
+def _root_record(trace: Trace, shapes: dict, params: ParamAccount) -> LayerRecord:
+    """A row for the root model when it owns parameters itself (the root's forward is not hooked)."""
+    tr, fr = params.on_row("")
+    out = next((op.outputs[0] for op in reversed(trace.ops) if op.outputs and op.name not in BOOKKEEPING_OPS), "")
+    owned = [p for p in params.used if p.row == ""]
+    return LayerRecord(
+        index=0, path="", kind=params.root_kind,
+        depth=0, parent="", is_leaf=False, is_functional=False,
+        input_shapes=(shapes.get(trace.input_value, ()),), output_shape=shapes.get(out, ()),
+        params_trainable=sympy.Integer(tr), params_non_trainable=sympy.Integer(fr),
+        flops=sympy.Integer(0), formula="container",
+        notes=(_owns_note(owned),),
+    )
 
 
 def _with_index(rec: LayerRecord, i: int) -> LayerRecord:
@@ -303,25 +316,14 @@ def _with_index(rec: LayerRecord, i: int) -> LayerRecord:
     return replace(rec, index=i)
 
 
-def _totals(trace: Trace, records: list[LayerRecord], shapes: dict, model) -> Totals:
-    seen: set[str] = set()
-    p_tr = p_fr = sympy.Integer(0)
-    for r in records:
-        if r.is_functional or not r.is_leaf or r.path in seen:
-            continue
-        seen.add(r.path)
-        p_tr += r.params_trainable
-        p_fr += r.params_non_trainable
-    # Containers can own parameters directly too (rare); count those once as well.
-    for r in records:
-        if not r.is_leaf and r.path not in seen:
-            seen.add(r.path)
-            p_tr += r.params_trainable
-            p_fr += r.params_non_trainable
+def _totals(trace: Trace, records: list[LayerRecord], shapes: dict, params: ParamAccount) -> Totals:
+    """Totals; parameters once each by identity (every used one is on exactly one row)."""
+    p_tr = sympy.Integer(sum(p.numel for p in params.used if p.trainable))
+    p_fr = sympy.Integer(sum(p.numel for p in params.used if not p.trainable))
     flops = sympy.Add(*[r.flops for r in records if r.is_leaf])
-    in_model = sum(int(prod(p.shape)) for p in model.parameters())
-    used = sympy.sympify(p_tr + p_fr)
-    unused = in_model - int(used) if used.is_number else 0
+    in_model = params.in_model
+    used = p_tr + p_fr
+    unused = in_model - int(used)
     activations = sympy.Add(*[_numel(r.output_shape) for r in records if r.is_leaf and not r.is_functional])
     input_numel = _numel(shapes.get(trace.input_value, trace.input_shape))
     return Totals(
@@ -335,3 +337,54 @@ def _totals(trace: Trace, records: list[LayerRecord], shapes: dict, model) -> To
         activation_bytes=sympy.expand(2 * activations * BYTES_PER_VALUE),
         param_bytes=sympy.expand(used * BYTES_PER_VALUE),
     )
+
+
+def _param_notes(call, params: ParamAccount, first_call: bool) -> tuple[str, ...]:
+    """Why a row's parameters are not what the layer holds: a repeated call, tied weights."""
+    if not first_call:
+        return ("called again: its parameters are counted on its first call",)
+    owned = [p for p in params.used if p.row == call.path]
+    if not call.is_leaf and owned:
+        return (_owns_note(owned),)
+    return tuple(
+        f"{p.name.rsplit('.', 1)[-1]} ({p.numel:,}) is tied to {p.row or 'the root'}: counted on that row"
+        for p in params.tied_into(call.path)
+    )
+
+
+def _owns_note(owned) -> str:
+    """A container's (or the root's) own parameters, by name."""
+    return "owns " + ", ".join(f"{p.name.rsplit('.', 1)[-1]} ({p.numel:,})" for p in owned) + " directly"
+
+
+def _formula_note(cost: Cost, held: int, first_call: bool, tied: tuple, kind: str) -> tuple[str, ...]:
+    """A note when the layer holds other parameters than its kind's formula says (reparametrised, extended)."""
+    if cost.params_trainable is None or not first_call or tied:
+        return ()
+    formula = sympy.sympify(cost.params_trainable + (cost.params_non_trainable or 0))
+    if not formula.is_number or int(formula) == held:
+        return ()
+    return (f"holds {held:,} parameters, not the {int(formula):,} of a plain {kind}: counted from its parameter "
+            "objects (a reparametrised or extended layer)",)
+
+
+def _unused_notes(params: ParamAccount, never_called: set[str], totals: Totals) -> list[str]:
+    """Which parameters the totals leave out, and why (their layer never ran, or no op reads them)."""
+    unused = params.unused
+    if not unused:
+        return []
+
+    def in_never_run(p) -> bool:
+        return all(any(h == n or h.startswith(n + ".") for n in never_called) for h in p.holders)
+
+    idle = [p for p in unused if in_never_run(p)]
+    unread = [p for p in unused if not in_never_run(p)]
+    parts = []
+    if idle:
+        parts.append(f"{sum(p.numel for p in idle):,} are in layers that never ran")
+    if unread:
+        names = ", ".join(p.name for p in unread[:6]) + (", ..." if len(unread) > 6 else "")
+        parts.append(f"{sum(p.numel for p in unread):,} are never read by the forward pass ({names})")
+    notes = [f"the model holds {totals.params_in_model:,} parameters; " + " and ".join(parts)
+             + ": not counted above (paddle.summary also leaves out layers that never ran)"]
+    return notes

@@ -22,9 +22,12 @@ the concrete one.  Then receptive fields of book_lenet_vectorized, a hand-made
 two-branch model, book_resnet18, resnet18 and mobilenet_v2
 (--fast: the first three) are measured from the gradient of one output unit
 with respect to the input.  Models that cannot take a size are listed with the
-reason.  The full run takes about 10 minutes on 2 CPUs.
+reason.  Last, every case of the custom-model corpus (convcalc/corpus: tied,
+frozen, root-owned, reparametrised, ... models) is checked against a truth
+computed from Paddle alone (also with --fast; --no-corpus or --models skip it).  The full
+run takes about 10 minutes on 2 CPUs.
 
-Exit status: 0 when everything agrees, 1 on any mismatch or disagreeing field,
+Exit status: 0 when everything agrees, 1 on any mismatch, disagreeing field or wrong corpus case,
 2 on a usage error, 130 when interrupted (no output file is written).
 """
 
@@ -46,6 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rf-models", nargs="+", metavar="MODEL",
                    help="models for the receptive-field gradient check (zoo names or two_branch)")
     p.add_argument("--no-rf", action="store_true", help="skip the receptive-field gradient check")
+    p.add_argument("--no-corpus", action="store_true", help="skip the custom-model corpus (convcalc/corpus)")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument("--output", "-o", metavar="FILE", action="append",
                    help="write the report to FILE: JSON if FILE ends in .json, else Markdown "
@@ -93,7 +97,7 @@ def run_validate(args) -> int:
     progress = StderrProgress(args.quiet)
     jobs = args.jobs if args.jobs is not None else (1 if args.models else 2)
     run = run_validation(models=args.models, fast=args.fast, rf=not args.no_rf, rf_models=args.rf_models,
-                         progress=progress, jobs=jobs)
+                         progress=progress, jobs=jobs, corpus=False if args.no_corpus else None)
     import json
 
     from convcalc.files import write_atomic

@@ -6,6 +6,7 @@ import datetime as _dt
 from fractions import Fraction
 from typing import Any
 
+from convcalc.render.corpus import corpus_dict, corpus_from_dict, corpus_markdown, corpus_renderable
 from convcalc.validation import CaseResult, FieldCheck, ModelSizes, RFModelResult, ValidationRun
 
 REGENERATE = "convcalc validate --output docs/validation.md"
@@ -85,7 +86,7 @@ def validation_markdown(run: ValidationRun, when: _dt.datetime | None = None) ->
         "",
         f"(`python benchmarks/validate.py` does the same; `{REGENERATE_FAST}` is the CI subset: the book's "
         "models, resnet18 and mobilenet_v2 at the default and one odd size.)  The command exits 1 if any "
-        "row differs or any receptive field disagrees.",
+        "row differs, any receptive field disagrees or any corpus case is wrong.",
         "",
         "## Summary",
         "",
@@ -97,6 +98,7 @@ def validation_markdown(run: ValidationRun, when: _dt.datetime | None = None) ->
         f"- {t['not_taken']} model-sizes not taken, each with its reason below.",
         f"- Receptive fields by gradient: {t['rf_layers']} layers in {t['rf_models']} models; size agrees on "
         f"{t['rf_size']}, jump on {t['rf_jump']}, start on {t['rf_start']}.",
+        *_corpus_summary(run),
         "",
         "## What is checked",
         "",
@@ -152,9 +154,18 @@ def validation_markdown(run: ValidationRun, when: _dt.datetime | None = None) ->
     if notes:
         lines += ["", "Symbolic reports not available:", ""]
         lines += [f"- {name}: {_md(note)}" for name, note in notes]
+    lines += corpus_markdown(run.corpus)
     lines += _properties_md(run)
     lines += _rf_md(run)
     return "\n".join(lines) + "\n"
+
+
+def _corpus_summary(run: ValidationRun) -> list[str]:
+    if run.corpus is None:
+        return []
+    n, wrong = len(run.corpus.outcomes), run.corpus.wrong
+    return [f"- Custom-model corpus: {n} cases against Paddle's own truth: {n - wrong} right, "
+            + (f"**{wrong} wrong** (below)." if wrong else "0 wrong.")]
 
 
 def _bold_if(n: int) -> str:
@@ -297,6 +308,7 @@ def validation_dict(run: ValidationRun) -> dict[str, Any]:
         "totals": _totals(run),
         "models": [_model_dict(m) for m in run.models],
         "receptive_fields": [_rf_dict(r) for r in run.rf],
+        "corpus": corpus_dict(run.corpus),
         "property_tests": (
             {"source": run.properties.source,
              "tests": [{"test": n, "default": d, "long": lg} for n, d, lg in run.properties.rows]}
@@ -342,12 +354,17 @@ def validation_renderables(run: ValidationRun) -> list:
                 rf.add_row(mark, r.model, str(n), f"{r.count('size')}/{n}", f"{r.count('jump')}/{n}",
                            f"{r.count('start')}/{n}", f"{r.seconds:.1f}")
         out.append(rf)
+    if run.corpus is not None:
+        out.append(corpus_renderable(run.corpus))
     t = _totals(run)
     out.append(Text(
         f"{t['sizes']} model-sizes, {t['summary_rows']:,} rows: {t['mismatches']} mismatches; symbolic "
         f"{t['symbolic_rows']:,} rows: {t['symbolic_mismatches']} mismatches; receptive fields "
         f"{t['rf_size']}/{t['rf_layers']} size, {t['rf_jump']}/{t['rf_layers']} jump, "
-        f"{t['rf_start']}/{t['rf_layers']} start; {_duration(run.seconds)}"
+        f"{t['rf_start']}/{t['rf_layers']} start; "
+        + (f"corpus {len(run.corpus.outcomes) - run.corpus.wrong}/{len(run.corpus.outcomes)} right; "
+           if run.corpus is not None else "")
+        + _duration(run.seconds)
     ))
     return out
 
@@ -387,4 +404,5 @@ def validation_from_dict(data: dict[str, Any]) -> ValidationRun:
         rf.append(RFModelResult(r["model"], checks, tuple(r["not_checked"]), r["seconds"], r["note"], r["error"]))
     p = data.get("property_tests")
     props = PropertyCounts(p["source"], tuple((t["test"], t["default"], t["long"]) for t in p["tests"])) if p else None
-    return ValidationRun(tuple(models), tuple(rf), props, data["fast"], data["seconds"], data["environment"])
+    return ValidationRun(tuple(models), tuple(rf), props, data["fast"], data["seconds"], data["environment"],
+                         corpus_from_dict(data.get("corpus")))
