@@ -28,6 +28,7 @@ from typing import Any
 from convcalc.branches import Decisions, recording, replaying
 from convcalc.errors import ConvcalcError, ModelLoadError, RefusedInputError, ShapeError
 from convcalc.inputs import ModelInput, bind_names, check_rank, in_forward_order, input_hint
+from convcalc.native_logs import quiet_native_logs
 
 # Ops that only move constants or parameters around: not computation.
 BOOKKEEPING_OPS = frozenset(
@@ -389,7 +390,8 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
             for _, layer in model.named_sublayers(include_self=True):
                 handles.append(layer.register_forward_pre_hook(pre_hook))
                 handles.append(layer.register_forward_post_hook(post_hook))
-            with _swapped_forwards(model, static_forward), _fast_op_creation(), replaying(decisions):
+            with _swapped_forwards(model, static_forward), _fast_op_creation(), replaying(decisions), \
+                    quiet_native_logs():
                 specs = [InputSpec(list(i.shape), i.dtype, name=i.name) for i in inputs]
                 try:
                     static = paddle.jit.to_static(model, input_spec=specs, full_graph=True)

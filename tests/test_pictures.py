@@ -170,6 +170,7 @@ def test_library_use_prints_no_paddle_log_lines(capfd):
     import convcalc
 
     convcalc.summary(paddle.vision.models.LeNet(), input_size=(1, 1, 28, 28))
+    convcalc.analyze(paddle.vision.models.LeNet(), (1, 1, 28, 28))
     err = capfd.readouterr().err
     assert "not support input out tensor" not in err and "eager_utils.cc" not in err
 
