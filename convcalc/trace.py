@@ -108,6 +108,7 @@ class Trace:
     constants: dict[str, Any]
     calls: list[LayerCall]
     never_called: list[str]
+    guards: Any = None  # convcalc.shape_guards.GuardLog: shape tests user code took while tracing
 
 
 def _plain(value: Any) -> Any:
@@ -262,7 +263,9 @@ def trace_model(
         for _, layer in model.named_sublayers(include_self=True):
             handles.append(layer.register_forward_pre_hook(pre_hook))
             handles.append(layer.register_forward_post_hook(post_hook))
-        with _swapped_forwards(model, static_forward), _fast_op_creation():
+        from convcalc.shape_guards import recording
+
+        with _swapped_forwards(model, static_forward), _fast_op_creation(), recording() as guards:
             spec = InputSpec(list(input_shape), "float32", name="x")
             try:
                 static = paddle.jit.to_static(model, input_spec=[spec], full_graph=True)
@@ -331,7 +334,7 @@ def trace_model(
         for p, layer in model.named_sublayers()
         if id(layer) not in called and not any(id(s) in called for s in layer.sublayers())
     ]
-    return Trace(tuple(input_shape), input_value, ops, shapes, constants, calls, never)
+    return Trace(tuple(input_shape), input_value, ops, shapes, constants, calls, never, guards)
 
 
 def _check_nonempty(ops, shapes, calls, input_shape, name) -> None:
