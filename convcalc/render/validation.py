@@ -20,13 +20,16 @@ def _q(x: Fraction) -> str:
     return str(x.numerator) if x.denominator == 1 else f"{x.numerator}/{x.denominator}"
 
 
-def _field(f: tuple[Fraction, Fraction, Fraction]) -> str:
+def _field(f: tuple[Fraction, Fraction, Fraction] | str) -> str:
+    if isinstance(f, str):
+        return f
     return f"{_q(f[0])}, {_q(f[1])}, {_q(f[2])}"
 
 
 def _pair(values: tuple) -> str:
-    a, b = (_field(v) for v in values)
-    return a if a == b else f"{a} / {b}"
+    """Per-axis fields: one when all axes agree, else ``a / b / c`` (axis order as in the input)."""
+    parts = [_field(v) for v in values]
+    return parts[0] if len(set(parts)) == 1 else " / ".join(parts)
 
 
 def _duration(seconds: float) -> str:
@@ -214,7 +217,7 @@ def _rf_md(run: ValidationRun) -> list[str]:
             lines.append(f"| {r.model} | error: {_md(r.error)} | | | | | |")
             continue
         n = len(r.checks)
-        largest = max((c.input_size[0] for c in r.checks), default=0)
+        largest = max((max(c.input_size[1:] or (0,)) for c in r.checks), default=0)
         lines.append(
             f"| {r.model} | {n} | {r.count('size')}/{n} | {r.count('jump')}/{n} | {r.count('start')}/{n} | "
             f"{largest} | {r.seconds:.1f} |"
@@ -228,8 +231,8 @@ def _rf_md(run: ValidationRun) -> list[str]:
                          + ", ".join(f"`{p}`" for p in r.not_checked) + ".")
             lines.append("")
         lines += [
-            "| Layer | Kind | Input | Units (i, j) | convcalc size, jump, start (h / w) | "
-            "gradient size, jump, start (h / w) | Agree |",
+            f"| Layer | Kind | Input | Units | convcalc size, jump, start ({_axes(r)}) | "
+            f"gradient size, jump, start ({_axes(r)}) | Agree |",
             "|---|---|---:|---|---|---|---|",
         ]
         for c in r.checks:
@@ -237,12 +240,17 @@ def _rf_md(run: ValidationRun) -> list[str]:
     return lines
 
 
+def _axes(r: RFModelResult) -> str:
+    return " / ".join(a.lower() for a in (r.checks[0].axes if r.checks else ("H", "W")))
+
+
 def _rf_row(c: FieldCheck) -> str:
     name = c.path + (f" (call {c.occurrence + 1})" if c.occurrence else "")
     measured = _pair(c.measured) if c.measured else "-"
     agree = "yes" if c.ok else "**no**" + (f" ({c.note})" if c.note else "")
-    units = f"({c.units[0][0]}, {c.units[0][1]})"
-    return f"| `{name}` | {c.kind} | {c.input_size[0]} | {units} | {_pair(c.ours)} | {measured} | {agree} |"
+    units = "(" + ", ".join(map(str, c.units[0])) + ")"
+    size = "x".join(map(str, c.input_size[1:])) if len(c.input_size) > 2 else str(c.input_size[0])
+    return f"| `{name}` | {c.kind} | {size} | {units} | {_pair(c.ours)} | {measured} | {agree} |"
 
 
 # ------------------------------------------------------------------ JSON
@@ -267,7 +275,9 @@ def _model_dict(m: ModelSizes) -> dict[str, Any]:
     }
 
 
-def _fjson(f) -> dict[str, str]:
+def _fjson(f) -> dict[str, str] | str:
+    if isinstance(f, str):
+        return f
     return {"size": _q(f[0]), "jump": _q(f[1]), "start": _q(f[2])}
 
 
@@ -278,10 +288,10 @@ def _rf_dict(r: RFModelResult) -> dict[str, Any]:
         "agree": {w: r.count(w) for w in ("size", "jump", "start")},
         "layers": [
             {
-                "path": c.path, "kind": c.kind, "call": c.occurrence + 1, "input_size": c.input_size[0],
-                "units": [list(u) for u in c.units], "ok": c.ok, "note": c.note,
-                "convcalc": {"h": _fjson(c.ours[0]), "w": _fjson(c.ours[1])},
-                "gradient": ({"h": _fjson(c.measured[0]), "w": _fjson(c.measured[1])} if c.measured else None),
+                "path": c.path, "kind": c.kind, "call": c.occurrence + 1, "input_size": list(c.input_size),
+                "units": [list(u) for u in c.units], "ok": c.ok, "note": c.note, "axes": list(c.axes),
+                "convcalc": {a.lower(): _fjson(f) for a, f in zip(c.axes, c.ours)},
+                "gradient": ({a.lower(): _fjson(f) for a, f in zip(c.axes, c.measured)} if c.measured else None),
             }
             for c in r.checks
         ],
@@ -353,7 +363,9 @@ def validation_renderables(run: ValidationRun) -> list:
 
 
 # ------------------------------------------------------------------ JSON back to a run
-def _ffrom(d: dict[str, str]) -> tuple[Fraction, Fraction, Fraction]:
+def _ffrom(d: dict[str, str] | str) -> tuple[Fraction, Fraction, Fraction] | str:
+    if isinstance(d, str):
+        return d
     return (Fraction(d["size"]), Fraction(d["jump"]), Fraction(d["start"]))
 
 
@@ -376,11 +388,12 @@ def validation_from_dict(data: dict[str, Any]) -> ValidationRun:
     for r in data["receptive_fields"]:
         checks = tuple(
             FieldCheck(
-                r["model"], c["path"], c["kind"], c["call"] - 1, (c["input_size"], c["input_size"]),
+                r["model"], c["path"], c["kind"], c["call"] - 1,
+                tuple(c["input_size"]) if isinstance(c["input_size"], list) else (1, c["input_size"], c["input_size"]),
                 tuple(tuple(u) for u in c["units"]),
-                (_ffrom(c["convcalc"]["h"]), _ffrom(c["convcalc"]["w"])),
-                (_ffrom(c["gradient"]["h"]), _ffrom(c["gradient"]["w"])) if c["gradient"] else None,
-                c["note"],
+                tuple(_ffrom(c["convcalc"][a.lower()]) for a in c.get("axes", ("H", "W"))),
+                tuple(_ffrom(c["gradient"][a.lower()]) for a in c.get("axes", ("H", "W"))) if c["gradient"] else None,
+                c["note"], tuple(c.get("axes", ("H", "W"))),
             )
             for c in r["layers"]
         )
