@@ -62,6 +62,28 @@ def _user_frame(depth: int):
     return f
 
 
+def _describe(frame) -> str:
+    """``Branchy.forward: if x.shape[-1] > 16`` (Paddle runs a rewritten copy of forward: name the method)."""
+    if frame is None:
+        return "forward"
+    import linecache
+
+    owner = frame.f_locals.get("self")
+    name = f"{type(owner).__name__}.{frame.f_code.co_name}" if owner is not None else frame.f_code.co_name
+    path, lineno = frame.f_code.co_filename, frame.f_lineno
+    try:  # map the rewritten line back to the user's own (as Paddle's error messages do)
+        from paddle.jit.dy2static.origin_info import global_origin_info_map
+
+        origin = global_origin_info_map.get((path, lineno))
+        if origin is not None:
+            path, lineno = origin.location.filepath, origin.location.lineno
+    except ImportError:
+        pass
+    line = linecache.getline(path, lineno).strip()
+    where = f"{name} ({os.path.basename(path)}:{lineno})"
+    return f"{where}: {line}" if line else where
+
+
 class TracedDim(int):
     """An int read from a traced shape that remembers its expression and logs comparisons."""
 
@@ -117,8 +139,7 @@ class TracedDim(int):
         holds = op(int(self), other if not isinstance(other, TracedDim) else int(other))
         if isinstance(other, int) and not isinstance(other, bool):
             b = other.expr if isinstance(other, TracedDim) else sympy.Integer(other)
-            frame = _user_frame(3)
-            where = f"{frame.f_code.co_name} line {frame.f_lineno}" if frame is not None else "forward"
+            where = _describe(_user_frame(3))
             self.log.guards.append(ShapeGuard(rel(self.expr, b), bool(holds), where))
         return holds
 
