@@ -76,8 +76,13 @@ FAST_MODELS = (
 )
 """The CI subset (``--fast``): the book's models, resnet18 and mobilenet_v2, default + one odd size."""
 
-RF_MODELS = ("book_lenet_vectorized", "two_branch", "book_resnet18", "resnet18", "mobilenet_v2")
-RF_MODELS_FAST = ("book_lenet_vectorized", "two_branch", "book_resnet18")
+FIELD_CASES = ("rf_groupnorm", "rf_instancenorm", "rf_layernorm_chw", "rf_layernorm_w", "rf_softmax_w", "rf_mean_h",
+               "rf_conv1d", "rf_conv1d_nlc", "rf_conv3d", "rf_nhwc_same", "rf_dilation")
+"""The ``fields`` corpus cases (convcalc.corpus.fields): norms, softmax and reductions along one axis, 1-D and 3-D,
+channel-last with SAME padding, dilation; each a second of gradients."""
+
+RF_MODELS = ("book_lenet_vectorized", "two_branch", "book_resnet18", "resnet18", "mobilenet_v2", *FIELD_CASES)
+RF_MODELS_FAST = ("book_lenet_vectorized", "two_branch", "book_resnet18", *FIELD_CASES)
 
 _BOOK_LENETS = ("book_lenet", "book_lenet_vectorized", "book_paddle_lenet")
 _SQUEEZE_REASON = (
@@ -703,6 +708,17 @@ def _unit_for(field_: tuple[Fraction, Fraction, Fraction]) -> tuple[int, int]:
 _LADDER = (32, 48, 64, 96, 128, 160, 192, 256, 320, 384, 448, 512, 576, 640, 768, 1024)
 
 
+def _gradient_size(need: int, traced: int, jump: int, max_size: int) -> int:
+    """The input length to measure a field on: at least ``need``, and congruent to the traced length modulo the
+    jump, so every layer up to this one sees the same remainder as in the report (SAME padding depends on it).
+    The smallest such value of the ladder (few distinct sizes, few forward passes), else the smallest one."""
+    jump = max(jump, 1)
+    fits = next((s for s in _LADDER if s >= need and (s - traced) % jump == 0), None)
+    if fits is None:
+        fits = need + (traced - need) % jump
+    return fits if fits <= max_size else max_size + 1
+
+
 def _extent(mask_1d) -> tuple[int, int] | None:
     import numpy as np
 
@@ -858,7 +874,7 @@ def rf_crosscheck(name: str, build: Callable[[], Any] | None = None, input_shape
             i, need = _unit_for(f)
             ours.append(f)
             units.append(i)
-            size[in_axes[a.axis]] = next((s for s in _LADDER if s >= need), max_size + 1)
+            size[in_axes[a.axis]] = _gradient_size(need, full[in_axes[a.axis]], int(f[1]), max_size)
         targets.append((rec.path, rec.kind, occ, tuple(ours), tuple(units), tuple(size), axes))
 
     checks: list[FieldCheck] = []
@@ -1075,7 +1091,7 @@ def run_validation(models: Sequence[str] | None = None, fast: bool = False, rf: 
         if models:
             rf_models = [m for m in rf_models if m in names]
     for m in rf_models:
-        if m != "two_branch":
+        if m != "two_branch" and m not in FIELD_CASES:
             from convcalc.models.zoo import get_entry
 
             get_entry(m)
