@@ -194,20 +194,27 @@ def _rf_md(run: ValidationRun) -> list[str]:
         "",
         "An independent second method (`convcalc.validation.rf_crosscheck`): in a float32 copy of the model "
         "with every conv/linear weight a positive constant (1/fan-in), biases zero, BatchNorm in eval mode "
-        "with identity statistics and a small positive input (1e-6 everywhere, so every ReLU passes, no ReLU6 "
+        "with identity statistics, GroupNorm/LayerNorm/InstanceNorm with scale 1 and bias 1 (so a following "
+        "ReLU stays open) and a small positive input (1e-6 everywhere, so every ReLU passes, no ReLU6 "
         "saturates and nothing cancels), the input pixels where the gradient of one output unit is non-zero "
-        "are that unit's receptive field.  Its "
-        "extent along each axis gives the **size**, its centre minus `i x jump` the **start**, and the shift of "
-        "the centre between unit (i, j) and its neighbour (i+1, j+1) the **jump**.  Max pooling sends the "
-        "gradient to one pixel per window, so in the copy `F.max_pool2d` is replaced by average pooling of "
-        "the same geometry (kernel, stride, padding, ceil mode).  The forward pass stops right after the "
-        "layer checked, and the input is the smallest square from a ladder (32 ... 1024) that holds both "
-        "units' fields without touching the border.  convcalc's fields come from its report at the "
-        "model's default input.  Every leaf layer with a numeric field is checked; layers after global "
-        "pooling or flatten (whole input) are listed as not checked.  A gradient is a sum of positive path "
-        "products, so it cannot cancel to zero; an underflow would show as a disagreement, never as a false "
-        "agreement.  Merges are covered: residual adds (book_resnet18, resnet18, mobilenet_v2, two_branch's "
-        "`merge`, whose branches have different starts 0 and 1/2) and a concat (two_branch's `joined`).",
+        "are that unit's receptive field.  Each spatial axis of the input is measured on its own, for any "
+        "rank and layout (L; H, W; D, H, W; channel first or last): the extent along the axis gives the "
+        "**size**, its centre minus `i x jump` the **start**, and the shift of the centre between unit i and "
+        "its neighbour i+1 the **jump**; an axis convcalc reports `whole` (after a norm, a softmax or a "
+        "reduction along it) must have a gradient reaching both ends of the input.  Max pooling sends the "
+        "gradient to one pixel per window, so in the copy `F.max_pool1d/2d/3d` are replaced by average "
+        "pooling of the same geometry (kernel, stride, padding, ceil mode).  The forward pass stops right "
+        "after the layer checked; along each measured axis the input is the smallest length from a ladder "
+        "(32 ... 1024) that holds both units' fields without touching the border and has the traced length's "
+        "remainder modulo the jump (SAME padding depends on it).  convcalc's fields come from its report at "
+        "the model's default input.  Every leaf layer with a known field is checked; layers whose field is "
+        "unknown or depends on the input size (adaptive pooling), and 1-wide maps squeezed away, are listed "
+        "as not checked.  A gradient is a sum of positive path products, so it cannot cancel to zero; an "
+        "underflow would show as a disagreement, never as a false agreement.  Merges are covered: residual "
+        "adds (book_resnet18, resnet18, mobilenet_v2, two_branch's `merge`, whose branches have different "
+        "starts 0 and 1/2, rf_dilation) and a concat (two_branch's `joined`).  The `rf_*` models are the "
+        "`fields` corpus (convcalc/corpus/fields.py): norms, softmax and a mean along one axis, Conv1D and "
+        "Conv3D stacks, NLC and NHWC with SAME padding on odd inputs, dilation per axis.",
         "",
         "| Model | Layers checked | Size agrees | Jump agrees | Start agrees | Largest input | Seconds |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -227,7 +234,7 @@ def _rf_md(run: ValidationRun) -> list[str]:
             continue
         lines += ["", f"### {r.model}", ""]
         if r.not_checked:
-            lines.append("Not checked (field is the whole input or depends on the input size): "
+            lines.append("Not checked (field unknown, squeezed to one unit, or depends on the input size): "
                          + ", ".join(f"`{p}`" for p in r.not_checked) + ".")
             lines.append("")
         lines += [
