@@ -141,3 +141,29 @@ def test_records_do_not_import_the_analysis_layer():
     code = "import sys, convcalc.records; print(any(m.startswith('convcalc.analysis') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+class SquareNHWC(nn.Layer):
+    """Channel-last, a square-only assertion, and a reshape built from the traced shape."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2D(3, 8, 3, stride=2, padding="SAME", data_format="NHWC")
+
+    def forward(self, x):
+        assert x.shape[1] == x.shape[2], "square images only"
+        n, h, w, c = x.shape
+        return paddle.reshape(self.conv(x), [n, h // 2, w // 2 * 8])
+
+
+def test_channel_last_symbolic_with_an_equality_test_and_a_reshape():
+    report = analyze(SquareNHWC(), (1, 16, 16, 3), symbolic=True)
+    (cond,) = report.conditions
+    h, w = report.symbols
+    assert cond.relation == sympy.Eq(h, w)
+    assert "square images only" in cond.where
+    for size in (24, 32):
+        got = [int(d) for d in report.subs({H: size, W: size}).records[-1].output_shape]
+        assert got == eager_shape(SquareNHWC(), [1, size, size, 3])
+    with pytest.raises(SubstitutionError):
+        report.subs({H: 16, W: 32})

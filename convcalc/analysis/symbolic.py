@@ -167,17 +167,67 @@ def _flatten(op, ins, consts, trace):
 
 
 def _reshape(op, ins, consts, trace):
+    """A reshape as groups of dims with equal element counts: a dim kept keeps its size, merged dims multiply,
+    a split of a size that follows the input cannot be followed (refused, never guessed)."""
     x = ins[0]
-    before = trace.shapes.get(op.inputs[0], ())
+    before = [int(d) for d in trace.shapes.get(op.inputs[0], ())]
     after = _concrete(trace, op.outputs[0])
-    if len(after) >= 4 and len(before) >= 4 and tuple(int(d) for d in after[-2:]) == tuple(before[-2:]):
-        return [tuple(after[:-2]) + tuple(x[-2:])] + [_concrete(trace, v) for v in op.outputs[1:]]
-    if len(after) == 2 and len(before) >= 2 and int(after[0]) == before[0]:
-        return [(x[0], sympy.Mul(*x[1:]))] + [_concrete(trace, v) for v in op.outputs[1:]]
-    if all(not d.free_symbols for d in x):
-        return [after] + [_concrete(trace, v) for v in op.outputs[1:]]
+    rest = [_concrete(trace, v) for v in op.outputs[1:]]
+    if all(not sympy.sympify(d).free_symbols for d in x):
+        return [after] + rest
+    if before == [int(d) for d in after]:
+        return [tuple(x)] + rest
+    out: list = [None] * len(after)
+    ins_left = [i for i, d in enumerate(before) if d != 1]
+    outs_left = [j for j, d in enumerate(after) if int(d) != 1]
+    for j, d in enumerate(after):
+        if int(d) == 1:
+            out[j] = sympy.Integer(1)
+    dropped = [i for i, d in enumerate(before) if d == 1 and sympy.sympify(x[i]).free_symbols]
+    groups: list[tuple[list[int], list[int]]] = []
+    i = j = 0
+    ok = True
+    while ok and i < len(ins_left) and j < len(outs_left):
+        gi, gj = [ins_left[i]], [outs_left[j]]
+        pi, pj = before[ins_left[i]], int(after[outs_left[j]])
+        while pi != pj:
+            if pi < pj:
+                i += 1
+                if i >= len(ins_left):
+                    break
+                gi.append(ins_left[i])
+                pi *= before[ins_left[i]]
+            else:
+                j += 1
+                if j >= len(outs_left):
+                    break
+                gj.append(outs_left[j])
+                pj *= int(after[outs_left[j]])
+        if pi != pj:
+            ok = False
+            break
+        groups.append((gi, gj))
+        sizes = [x[k] for k in gi]
+        if len(gj) == 1:
+            out[gj[0]] = sympy.Mul(*sizes)
+        elif all(not sympy.sympify(d).free_symbols for d in sizes):
+            for k in gj:
+                out[k] = after[k]
+        else:
+            ok = False
+        i += 1
+        j += 1
+    for k in dropped:  # a size that is 1 at the traced size joins the merged dim next to it, if any
+        near = [g for g in groups if len(g[1]) == 1 and min(g[0]) - 1 <= k <= max(g[0]) + 1]
+        if not near:
+            ok = False
+            break
+        out[near[0][1][0]] = out[near[0][1][0]] * x[k]
+    if ok and all(d is not None for d in out):
+        return [tuple(out)] + rest
     raise SymbolicUnsupportedError(
-        f"a reshape to {list(map(int, after))} (op #{op.index}) cannot be followed symbolically",
+        f"a reshape to {list(map(int, after))} (op #{op.index}) splits a size that follows the input, "
+        "which cannot be followed symbolically",
         "use a concrete report (without --symbolic)",
     )
 
