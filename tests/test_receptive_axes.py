@@ -157,3 +157,29 @@ def test_rank_two_input_has_no_spatial_axes():
     ops = [OpNode(0, "pd_op.relu", ("x",), ("y",))]
     fields = propagate(g(ops, {"y": (1, 12)}, (1, 12)))
     assert fields.get("y").axes == ()
+
+
+def _record(rf):
+    import sympy
+
+    from convcalc.records import LayerRecord
+
+    zero = sympy.Integer(0)
+    return LayerRecord(0, "x", "Conv2D", 1, "", True, False, (), (1, 1, 4, 4), zero, zero, zero, "", rf=rf)
+
+
+def test_table_and_json_show_axes_where_they_differ():
+    from convcalc.formulas import AxisField, Field
+    from convcalc.render.report import field_text, record_dict
+
+    same = _record((AxisField("H", Field(5, 2, 0), 2), AxisField("W", Field(5, 2, 0), 3)))
+    mixed = _record((AxisField("H", Field(whole=True), 2), AxisField("W", Field(5, 1, 2), 3)))
+    three = _record(tuple(AxisField(a, Field(k, 1, 0), d) for a, k, d in (("D", 3, 2), ("H", 5, 3), ("W", 5, 4))))
+    unknown = _record((AxisField("L", None, 2),))
+    assert field_text(same) == ("5", "2", "0")
+    assert field_text(mixed) == ("whole x 5", "- x 1", "- x 2")
+    assert field_text(three) == ("3x5x5", "1", "0")
+    assert field_text(unknown) == ("?", "", "")
+    assert record_dict(mixed)["receptive_field"] == {"h": "whole", "w": {"size": 5, "jump": 1, "start": 2}}
+    assert record_dict(unknown)["receptive_field"] == {"l": None}
+    assert mixed.rf_h.whole and mixed.rf_axis("W").size == 5 and three.rf_axis("D").size == 3

@@ -352,9 +352,11 @@ def report_csv(report: Report, depth: int | None = None) -> str:
 
 def report_markdown(report: Report, depth: int | None = None) -> str:
     conv = report.convention.value
+    axes = rf_axes(report)
     lines = [
         f"### {report.model} — input {shape_text(report.input_shape)} — FLOPs convention `{conv}`",
         "",
+        *([f"RF / Jump / Start per axis ({axes}) where the axes differ.", ""] if "x" in axes else []),
         f"| Layer (type) | Output shape | Params | FLOPs ({conv}) | RF | Jump | Start |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
