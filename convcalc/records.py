@@ -161,7 +161,7 @@ class SubstitutionError(ConvcalcError, ValueError):
     """``Report.subs`` with a name the report does not have, or at sizes where it does not hold."""
 
 
-def _xsubs(expr, values: dict, cache: dict):
+def cached_xreplace(expr, values: dict, cache: dict):
     """Structural substitution (``xreplace``), memoised: far faster than ``subs`` here."""
     expr = sympy.sympify(expr)
     try:
@@ -194,8 +194,8 @@ def _substitute_field(f: AxisField, values: dict, cache: dict) -> AxisField:
     if f.field is None or f.field.whole:
         return f
     x = f.field
-    return replace(f, field=Field(_xsubs(x.size, values, cache), _xsubs(x.jump, values, cache),
-                                  _xsubs(x.start, values, cache)))
+    return replace(f, field=Field(cached_xreplace(x.size, values, cache), cached_xreplace(x.jump, values, cache),
+                                  cached_xreplace(x.start, values, cache)))
 
 
 def substitute_report(report: Report, values: dict) -> Report:
@@ -218,16 +218,16 @@ def replace_symbols(report: Report, values: dict) -> Report:
     cache: dict = {}
 
     def shape(s):
-        return tuple(_xsubs(d, values, cache) for d in s)
+        return tuple(cached_xreplace(d, values, cache) for d in s)
 
     records = tuple(
         replace(
             r,
             input_shapes=tuple(shape(s) for s in r.input_shapes),
             output_shape=shape(r.output_shape),
-            params_trainable=_xsubs(r.params_trainable, values, cache),
-            params_non_trainable=_xsubs(r.params_non_trainable, values, cache),
-            flops=_xsubs(r.flops, values, cache),
+            params_trainable=cached_xreplace(r.params_trainable, values, cache),
+            params_non_trainable=cached_xreplace(r.params_non_trainable, values, cache),
+            flops=cached_xreplace(r.flops, values, cache),
             rf=None if r.rf is None else tuple(_substitute_field(f, values, cache) for f in r.rf),
         )
         for r in report.records
@@ -235,7 +235,7 @@ def replace_symbols(report: Report, values: dict) -> Report:
     t = report.totals
     totals = replace(
         t,
-        **{name: _xsubs(getattr(t, name), values, cache) for name in (
+        **{name: cached_xreplace(getattr(t, name), values, cache) for name in (
             "params", "params_trainable", "params_non_trainable", "flops", "input_bytes", "activation_bytes",
             "param_bytes")},
     )

@@ -24,7 +24,15 @@ import sympy
 from convcalc.analysis.receptive import FieldMap, axis_paddings, pool_kernel, spatial_dims
 from convcalc.errors import ConvcalcError
 from convcalc.formulas import conv_output_size, pool_output_size
-from convcalc.records import Condition, LayerRecord, Report, expand_report, replace_symbols, substitute_report
+from convcalc.records import (
+    Condition,
+    LayerRecord,
+    Report,
+    expand_report,
+    replace_symbols,
+    substitute_report,
+)
+from convcalc.records import cached_xreplace as _xsubs
 from convcalc.trace import ELEMENTWISE_OPS, OpNode, Trace, op_key
 
 __all__ = ["H", "W", "SymbolicUnsupportedError", "symbolic_shapes", "finish_symbolic", "total_stride",
@@ -404,16 +412,6 @@ def traced_values(trace: Trace, back: dict) -> dict:
     if back:
         return {_h: sympy.Integer(h0) * back[_h].subs(H, 1), _w: sympy.Integer(w0) * back[_w].subs(W, 1)}
     return {H: sympy.Integer(h0), W: sympy.Integer(w0)}
-
-
-def _xsubs(expr, values: dict, cache: dict):
-    """Structural substitution (``xreplace``), memoised: far faster than ``subs`` here."""
-    expr = sympy.sympify(expr)
-    try:
-        return cache[expr]
-    except KeyError:
-        out = cache[expr] = expr.xreplace(values)
-        return out
 
 
 def _where(trace: Trace, index: int) -> str:
