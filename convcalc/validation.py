@@ -77,7 +77,7 @@ FAST_MODELS = (
 """The CI subset (``--fast``): the book's models, resnet18 and mobilenet_v2, default + one odd size."""
 
 FIELD_CASES = ("rf_groupnorm", "rf_instancenorm", "rf_layernorm_chw", "rf_layernorm_w", "rf_softmax_w", "rf_mean_h",
-               "rf_conv1d", "rf_conv1d_nlc", "rf_conv3d", "rf_nhwc_same", "rf_dilation")
+               "rf_conv1d", "rf_conv1d_nlc", "rf_conv3d", "rf_nhwc_same", "rf_dilation", "rf_hwc_transposed")
 """The ``fields`` corpus cases (convcalc.corpus.fields): norms, softmax and reductions along one axis, 1-D and 3-D,
 channel-last with SAME padding, dilation; each a second of gradients."""
 
@@ -835,7 +835,7 @@ def rf_crosscheck(name: str, build: Callable[[], Any] | None = None, input_shape
 
     from convcalc.analysis import analyze
     from convcalc.analysis.engine import normalise_input
-    from convcalc.analysis.receptive import input_state
+    from convcalc.analysis.receptive import input_axes
 
     t0 = time.perf_counter()
     build, shape, case_shape = _rf_source(name, build, input_shape if full_shape is None else full_shape)
@@ -846,7 +846,7 @@ def rf_crosscheck(name: str, build: Callable[[], Any] | None = None, input_shape
     trace = _trace_full(reference, full, name)
     if report is None:
         report = analyze(reference, full, name=name, trace=trace)
-    in_axes = {a.axis: a.dim for a in input_state(len(full), trace.ops).axes}
+    in_axes = input_axes(trace)
     layers = dict(reference.named_sublayers())
     del reference
 

@@ -183,3 +183,16 @@ def test_table_and_json_show_axes_where_they_differ():
     assert record_dict(mixed)["receptive_field"] == {"h": "whole", "w": {"size": 5, "jump": 1, "start": 2}}
     assert record_dict(unknown)["receptive_field"] == {"l": None}
     assert mixed.rf_h.whole and mixed.rf_axis("W").size == 5 and three.rf_axis("D").size == 3
+
+
+def test_channel_last_input_transposed_in_forward():
+    """An HWC image transposed to NCHW in forward: H is input dim 1, W dim 2, found through the transpose.
+    Conv k (3, 5), s 2, p (1, 2): H r 3 j 2 start 0; W r 5 j 2 start 0."""
+    ops = [OpNode(0, "pd_op.transpose", ("x",), ("t",), {"perm": [0, 3, 1, 2]}),
+           conv(1, "t", "w", "y", [2, 2], [1, 2])]
+    graph = g(ops, {"t": (1, 3, 8, 16), "w": (4, 3, 3, 5), "y": (1, 4, 4, 8)}, (1, 8, 16, 3))
+    fields = propagate(graph)
+    assert fields.input_dims == {"H": 1, "W": 2}
+    y = fields.get("y")
+    assert field(y, "H") == (3, 2, 0) and field(y, "W") == (5, 2, 0)
+    assert [(a.axis, a.dim) for a in fields.get("t").axes] == [("H", 2), ("W", 3)]

@@ -36,6 +36,7 @@ __all__ = [
     "axis_names",
     "axis_paddings",
     "input_state",
+    "input_axes",
     "pool_kernel",
     "propagate",
 ]
@@ -86,6 +87,7 @@ class FieldMap:
     states: dict = field(default_factory=dict)
     unsupported_ops: list[str] = field(default_factory=list)
     misaligned: list[str] = field(default_factory=list)
+    input_dims: dict[str, int] = field(default_factory=dict)  # spatial axis name -> its dim in the input
 
     def get(self, value_id: str) -> Spatial | None:
         return self.states.get(value_id)
@@ -157,19 +159,26 @@ def _int_list(value) -> list[int]:
 
 
 # ------------------------------------------------------------------ state helpers
-def input_state(rank: int, ops: Iterable[OpNode] = ()) -> Spatial | None:
-    """The input's own state: each spatial axis at its dimension, field = one pixel.
+LAYOUT_OPS = frozenset({"conv2d", "depthwise_conv2d", "conv3d", "pool2d", "pool3d", "max_pool2d_with_index",
+                        "max_pool3d_with_index", "batch_norm", "group_norm", "instance_norm"})
+"""Ops whose ``data_format`` says which dims of their operand are spatial."""
 
-    The layout is the first ``data_format`` attribute in the program
-    (channel-last for NHWC/NLC/NDHWC, else channel first); a rank-2 input
-    (features) has no spatial axes.
+
+def input_state(rank: int) -> Spatial:
+    """The input's own state before its layout is known: every non-batch dim a provisional axis ``#d``.
+
+    :func:`propagate` names them once the first layout-aware op (conv, pool, norm) reads them: the dims it
+    treats as spatial become ``L``; ``H``, ``W``; ``D``, ``H``, ``W`` (so an NHWC input transposed to NCHW
+    in ``forward`` is right), the others (channels) are dropped.  A rank-2 input has no spatial axes.
     """
-    fmt = next((op.attrs.get("data_format") for op in ops if op.attrs.get("data_format")), None)
-    if rank < 3:
-        return Spatial(())
-    channel_last = str(fmt or "").upper() in CHANNEL_LAST
-    dims = list(range(1, rank - 1)) if channel_last else list(range(2, rank))
-    return Spatial(tuple(AxisField(name, INPUT_FIELD, d) for name, d in zip(axis_names(len(dims)), dims)))
+    return Spatial(tuple(AxisField(f"#{d}", INPUT_FIELD, d) for d in range(1, rank)) if rank >= 3 else ())
+
+
+def _spatial_of(op: OpNode, state: Spatial, g: GraphView) -> list[str]:
+    """The provisional axes a layout-aware op reads as spatial, in its order of dims."""
+    dims = spatial_dims(_rank(g, op.inputs[0]), op.attrs.get("data_format"))
+    by_dim = {a.dim: a.axis for a in state.axes if a.dim is not None}
+    return [by_dim[d] for d in dims if d in by_dim]
 
 
 def _whole_at(state: Spatial, dims: Iterable[int]) -> Spatial:
@@ -517,20 +526,22 @@ _MERGING = {elementwise_handler, concat_handler, matmul_handler}
 
 
 def propagate(graph: GraphView) -> FieldMap:
-    """Fields of every value reachable from the input."""
+    """Fields of every value reachable from the input, per spatial axis of the input."""
     result = FieldMap()
     states = result.states
-    state = input_state(len(graph.shapes.get(graph.input_value, ())), graph.ops)
-    if state is None:
-        return result
-    states[graph.input_value] = state
+    rank = len(graph.shapes.get(graph.input_value, ()))
+    states[graph.input_value] = input_state(rank)
+    spatial: list[str] | None = None
     for op in graph.ops:
         if op.name in BOOKKEEPING_OPS and op.name not in ("builtin.split", "builtin.combine"):
             continue
         ins = [states.get(v) for v in op.inputs]
         if all(s is None for s in ins):
             continue
-        handler = HANDLERS.get(op_key(op.name))
+        key = op_key(op.name)
+        if spatial is None and key in LAYOUT_OPS and isinstance(ins[0], Spatial):
+            spatial = _spatial_of(op, ins[0], graph)
+        handler = HANDLERS.get(key)
         if handler is None:
             result.unsupported_ops.append(op.name)
             handler = _unknown
@@ -546,7 +557,21 @@ def propagate(graph: GraphView) -> FieldMap:
         else:
             # Multi-output ops (batch_norm_ returns running stats too): the first is the data.
             states[op.outputs[0]] = out
-            if op_key(op.name) in ("split", "split_with_num"):
+            if key in ("split", "split_with_num"):
                 for v in op.outputs[1:]:
                     states[v] = out
+    if spatial is None:  # no conv, pool or norm: channel first
+        spatial = [f"#{d}" for d in range(2, rank)]
+    names = dict(zip(spatial, axis_names(len(spatial))))
+    result.input_dims = {names[f"#{d}"]: d for d in range(1, rank) if f"#{d}" in names}
+    order = {n: i for i, n in enumerate(spatial)}
+    for vid, state in states.items():
+        if isinstance(state, Spatial):
+            kept = sorted((a for a in state.axes if a.axis in names), key=lambda a: order[a.axis])
+            states[vid] = Spatial(tuple(replace(a, axis=names[a.axis]) for a in kept))
     return result
+
+
+def input_axes(trace) -> dict[str, int]:
+    """A trace's input spatial axes and their dims (``{"H": 1, "W": 2}`` for NHWC), as :func:`propagate` finds."""
+    return propagate(GraphView(trace.ops, trace.shapes, trace.constants, trace.input_value)).input_dims

@@ -345,9 +345,10 @@ def symbolic_shapes(trace: Trace, fields: FieldMap, assume_divisible: bool = Tru
         raise SymbolicUnsupportedError(
             f"symbolic sizes take a 4-D input (N, C, H, W or N, H, W, C), not {list(trace.input_shape)}",
             "use a concrete report (without --symbolic)")
-    from convcalc.analysis.receptive import input_state
-
-    dims = [a.dim for a in input_state(4, trace.ops).axes]
+    dims = [fields.input_dims[a] for a in ("H", "W") if a in fields.input_dims]
+    if len(dims) != 2:
+        raise SymbolicUnsupportedError("symbolic sizes need an input with two spatial axes (H, W)",
+                                       "use a concrete report (without --symbolic)")
     h0, w0 = (trace.input_shape[d] for d in dims)
     concrete_in = tuple(sympy.Integer(d) for d in trace.input_shape)
     sh, sw = total_stride(trace)
@@ -520,6 +521,7 @@ def finish_symbolic(report: Report, trace: Trace, shapes: dict, back: dict,
 
 
 def _hw_values(trace: Trace) -> tuple[int, int]:
-    from convcalc.analysis.receptive import input_state
+    from convcalc.analysis.receptive import input_axes
 
-    return tuple(trace.input_shape[a.dim] for a in input_state(4, trace.ops).axes)  # type: ignore[return-value]
+    dims = input_axes(trace)
+    return trace.input_shape[dims["H"]], trace.input_shape[dims["W"]]

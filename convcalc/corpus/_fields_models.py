@@ -160,5 +160,16 @@ class DilatedGroups(nn.Layer):
         return self.c(self.join(self.a(x) + self.b(x)))
 
 
-def _unused() -> None:  # keeps ruff from flagging the paddle import used only for type context
-    paddle.zeros([1])
+class HWCImage(nn.Layer):
+    """Images arrive as H x W x C and are transposed to NCHW in forward (a common user pattern)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2D(3, 8, (3, 5), stride=2, padding=(1, 2))
+        self.pool = nn.MaxPool2D(2, 2)
+        self.conv2 = nn.Conv2D(8, 8, 3, padding=1)
+
+    def forward(self, x):
+        x = paddle.transpose(x, [0, 3, 1, 2])
+        return self.conv2(self.pool(self.conv1(x)))
+

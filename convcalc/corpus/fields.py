@@ -85,4 +85,5 @@ CASES = [
     _case("rf_conv3d", "Conv3DStack", (1, 2, 6, 16, 16), note="Conv3D stack: fields along D, H, W"),
     _case("rf_nhwc_same", "ChannelLastSame", (1, 15, 15, 3), note="NHWC with SAME padding on an odd input"),
     _case("rf_dilation", "DilatedGroups", (1, 3, 24, 24), note="per-axis dilation, groups, residual add"),
+    _case("rf_hwc_transposed", "HWCImage", (1, 16, 24, 3), note="an HWC input transposed to NCHW in forward"),
 ]
