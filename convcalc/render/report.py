@@ -75,9 +75,10 @@ def field_text(rec: LayerRecord) -> tuple[str, str, str]:
 
 
 def rf_axes(report: Report) -> str:
-    """The axis names the RF columns list per axis, e.g. ``HxW`` (from the first row with fields)."""
+    """The axis names (``HxW``) when some row shows its RF columns per axis, else ``""``."""
     for rec in report.records:
-        if rec.rf:
+        if rec.rf and len(rec.rf) > 1 and any(len({_axis_value(a.field, attr) for a in rec.rf}) > 1
+                                              for attr in ("size", "jump", "start")):
             return "x".join(a.axis for a in rec.rf)
     return ""
 
@@ -195,7 +196,7 @@ def report_renderables(report: Report, depth: int | None = None) -> list:
         title += "  (symbolic)"
     caption = f"{conv}: {CONVENTION_HELP[conv]}"
     axes = rf_axes(report)
-    if "x" in axes:
+    if axes:
         caption += f"; RF/Jump/Start per axis ({axes}) where the axes differ"
     table = Table(title=title, caption=caption, header_style="bold")
     table.add_column("Layer (type)", no_wrap=True)
@@ -356,7 +357,7 @@ def report_markdown(report: Report, depth: int | None = None) -> str:
     lines = [
         f"### {report.model} — input {shape_text(report.input_shape)} — FLOPs convention `{conv}`",
         "",
-        *([f"RF / Jump / Start per axis ({axes}) where the axes differ.", ""] if "x" in axes else []),
+        *([f"RF / Jump / Start per axis ({axes}) where the axes differ.", ""] if axes else []),
         f"| Layer (type) | Output shape | Params | FLOPs ({conv}) | RF | Jump | Start |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
