@@ -339,7 +339,7 @@ def symbolic_shapes(trace: Trace, fields: FieldMap, assume_divisible: bool = Tru
 
     With divisibility assumed the shapes are in the internal symbols ``h = H/S``
     (so that rules simplify their floors too); ``back`` maps them to ``H``/``W``
-    and is applied to the finished report by :func:`substitute_report`.
+    and is applied to the finished report by :func:`finish_symbolic`.
     """
     if len(trace.input_shape) != 4:
         raise SymbolicUnsupportedError(
