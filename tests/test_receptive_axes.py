@@ -131,7 +131,7 @@ def test_transpose_to_channel_last_and_concat_along_w():
     assert field(c, "H") == (3, 1, 0) and field(c, "W") is None
 
 
-def test_flatten_is_whole_squeeze_of_a_single_unit_keeps_its_field():
+def test_flatten_and_squeeze_of_the_map_are_whole_keepdim_map_keeps_its_field():
     ops = [
         conv(0, "x", "w", "a", [1, 1], [0, 0]),
         OpNode(1, "pd_op.flatten", ("a",), ("f",), {"start_axis": 1, "stop_axis": -1}),
@@ -139,9 +139,9 @@ def test_flatten_is_whole_squeeze_of_a_single_unit_keeps_its_field():
     ]
     fields = propagate(g(ops, {"w": (4, 3, 3, 3), "a": (1, 4, 1, 1), "f": (1, 4), "s": (1, 4)}, (1, 3, 3, 3),
                          {"axes": [2, 3]}))
-    assert fields.get("f").whole
-    s = fields.get("s")
-    assert field(s, "H") == field(s, "W") == (3, 1, 1)  # the one 3x3 window, centred on pixel 1
+    assert fields.get("f").whole and fields.get("s").whole
+    a = fields.get("a")
+    assert field(a, "H") == field(a, "W") == (3, 1, 1)  # the one 3x3 window, centred on pixel 1
 
 
 def test_linear_contracts_features_not_positions():

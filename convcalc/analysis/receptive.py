@@ -215,10 +215,11 @@ def _merge(parts: Sequence[tuple[Spatial, int]], out_rank: int, where: str, misa
     return Spatial(tuple(merged))
 
 
-def _reshaped(state: Spatial, before: Sequence[int], after: Sequence[int], squeeze: bool = False) -> Spatial:
+def _reshaped(state: Spatial, before: Sequence[int], after: Sequence[int]) -> Spatial:
     """Follow each axis through a reshape: a dimension kept whole (same size, same elements before it) keeps
     its axis; an axis whose dimension is merged with others or split sees the whole input (as after flatten).
-    A size-1 dimension removed by ``squeeze`` leaves its axis with no dimension and its field unchanged."""
+    A size-1 dimension squeezed away with its axis counts as merged (the book's LeNet squeezes its 1x1 map
+    before the Linear layers: they see the whole input); Conv1D's own unsqueeze/squeeze dim carries no axis."""
     def prefix(shape, i):
         return prod(shape[:i])
 
@@ -231,7 +232,7 @@ def _reshaped(state: Spatial, before: Sequence[int], after: Sequence[int], squee
                 if size != 1 or sum(1 for k in range(d) if before[k] == 1 and prefix(before, k) == pre) == sum(
                         1 for k in range(j) if after[k] == 1 and prefix(after, k) == pre):
                     return j
-        return None if size == 1 and squeeze else "merged"
+        return "merged"
 
     out = []
     for a in state.axes:
@@ -414,7 +415,7 @@ def reshape_handler(op: OpNode, states: list, g: GraphView):
     x = states[0]
     if x is None:
         return None
-    return _reshaped(x, g.shapes.get(op.inputs[0], ()), g.shapes.get(op.outputs[0], ()), op_key(op.name) == "squeeze")
+    return _reshaped(x, g.shapes.get(op.inputs[0], ()), g.shapes.get(op.outputs[0], ()))
 
 
 def transpose_handler(op: OpNode, states: list, g: GraphView):
