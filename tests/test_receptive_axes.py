@@ -169,7 +169,8 @@ def _record(rf):
 
 
 def test_table_and_json_show_axes_where_they_differ():
-    from convcalc.formulas import AxisField, Field
+    from convcalc.formulas import Field
+    from convcalc.formulas.receptive import AxisField
     from convcalc.render.report import field_text, record_dict
 
     same = _record((AxisField("H", Field(5, 2, 0), 2), AxisField("W", Field(5, 2, 0), 3)))

@@ -6,7 +6,8 @@ import pytest
 
 from convcalc.analysis.receptive import GraphView, Spatial, propagate
 from convcalc.errors import MisalignedBranchesError
-from convcalc.formulas import AxisField, Field, merge_fields
+from convcalc.formulas import Field, merge_fields
+from convcalc.formulas.receptive import AxisField
 from convcalc.trace import OpNode
 
 

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field, replace
 from math import prod
 
 from convcalc.errors import MisalignedBranchesError
-from convcalc.formulas import INPUT_FIELD, WHOLE_INPUT, AxisField, Field, field_after, merge_fields, resolve_padding
+from convcalc.formulas import INPUT_FIELD, WHOLE_INPUT, Field, field_after, merge_fields, resolve_padding
+from convcalc.formulas.receptive import AxisField
 from convcalc.trace import BOOKKEEPING_OPS, ELEMENTWISE_OPS, OpNode, op_key
 
 __all__ = [

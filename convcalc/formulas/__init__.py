@@ -44,7 +44,6 @@ from convcalc.formulas.params import (
 from convcalc.formulas.receptive import (
     INPUT_FIELD,
     WHOLE_INPUT,
-    AxisField,
     Field,
     field_after,
     merge_fields,
@@ -107,7 +106,6 @@ __all__ = [
     "rnn_cell_flops",
     # receptive field (5.1.4)
     "Field",
-    "AxisField",
     "INPUT_FIELD",
     "WHOLE_INPUT",
     "rf_jump",
