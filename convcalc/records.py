@@ -8,12 +8,13 @@ for a symbolic one).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sympy
 
+from convcalc.errors import ConvcalcError
 from convcalc.formulas.flops import Convention
-from convcalc.formulas.receptive import Field
+from convcalc.formulas.receptive import AxisField, Field
 
 Shape = tuple  # tuple of sympy expressions, e.g. (1, 64, 8, 8)
 
@@ -41,8 +42,7 @@ class LayerRecord:
     params_non_trainable: sympy.Expr
     flops: sympy.Expr
     formula: str
-    rf_h: Field | None = None
-    rf_w: Field | None = None
+    rf: tuple[AxisField, ...] | None = None
     summary_name: str = ""
     has_rule: bool = True
     notes: tuple[str, ...] = ()
@@ -51,6 +51,18 @@ class LayerRecord:
     @property
     def params(self) -> sympy.Expr:
         return self.params_trainable + self.params_non_trainable
+
+    def rf_axis(self, name: str) -> Field | None:
+        """The field along input axis ``name`` (``"L"``, ``"D"``, ``"H"``, ``"W"``); None if unknown or absent."""
+        return next((a.field for a in self.rf or () if a.axis == name), None)
+
+    @property
+    def rf_h(self) -> Field | None:
+        return self.rf_axis("H")
+
+    @property
+    def rf_w(self) -> Field | None:
+        return self.rf_axis("W")
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,23 @@ class Gaps:
 
 
 @dataclass(frozen=True)
+class Condition:
+    """Where a symbolic report holds, found while tracing (sympy relation in the report's symbols).
+
+    ``kind`` is ``"range"`` (a branch on a shape taken in ``forward``: the
+    report holds where ``relation`` holds) or ``"fixed"`` (a layer of fixed
+    size, such as a Linear after flatten: the report holds only where
+    ``relation``, an equation, holds; ``at`` are the traced sizes).
+    ``where`` says what imposed it.
+    """
+
+    kind: str
+    relation: sympy.Basic
+    where: str
+    at: tuple[tuple[sympy.Symbol, int], ...] = ()
+
+
+@dataclass(frozen=True)
 class Report:
     """A whole analysis: rows, totals, gaps and what was asked for."""
 
@@ -104,6 +133,7 @@ class Report:
     input_shapes: tuple[Shape, ...] = ()  # every model input, in forward's order; input_shape is the first
     input_dtypes: tuple[str, ...] = ()
     parameters: tuple = ()  # every parameter object (convcalc.analysis.params.ParamInfo), for compare's reasons
+    conditions: tuple[Condition, ...] = ()
 
     def __repr__(self) -> str:
         """Short on purpose: ``print(report)`` in a notebook is not 36 kB of dataclass fields.
@@ -122,7 +152,115 @@ class Report:
         return tuple(r for r in self.records if r.is_leaf and not r.is_functional)
 
     def subs(self, values: dict) -> Report:
-        """Evaluate a symbolic report at concrete sizes, e.g. ``{H: 32, W: 32}``."""
-        from convcalc.analysis.symbolic import substitute_report
+        """Evaluate a symbolic report at concrete sizes, e.g. ``{H: 32, W: 32}``.
 
+        Keys are the report's symbols, symbols of the same name (``sympy.symbols('H W')``)
+        or their names as strings.  Refused (:class:`SubstitutionError`) for unknown
+        names and for sizes where the report's conditions do not hold.
+        """
         return substitute_report(self, values)
+
+
+class SubstitutionError(ConvcalcError, ValueError):
+    """``Report.subs`` with a name the report does not have, or at sizes where it does not hold."""
+
+
+def cached_xreplace(expr, values: dict, cache: dict):
+    """Structural substitution (``xreplace``), memoised: far faster than ``subs`` here."""
+    expr = sympy.sympify(expr)
+    try:
+        return cache[expr]
+    except KeyError:
+        out = cache[expr] = expr.xreplace(values)
+        return out
+
+
+def _report_values(report: Report, values: dict) -> dict:
+    """``values`` keyed by the report's own symbols: user-made ``Symbol('H')`` and ``'H'`` map by name."""
+    own = {s.name: s for s in report.symbols}
+    out = {}
+    for key, value in values.items():
+        name = key if isinstance(key, str) else getattr(key, "name", None)
+        if name is None:
+            raise SubstitutionError(f"cannot substitute for {key!r}", "use the symbols' names, e.g. {'H': 224}")
+        if own and name not in own:
+            shown = ", ".join(own) or "none"
+            raise SubstitutionError(f"the report has no symbol {name!r} (its symbols: {shown})",
+                                    "substitute for the report's own symbols, e.g. report.subs({'H': 224, 'W': 224})")
+        symbol = own.get(name)
+        if symbol is None:  # a report without declared symbols (internal substitutions): take keys as given
+            symbol = key if isinstance(key, sympy.Symbol) else sympy.Symbol(name, positive=True, integer=True)
+        out[symbol] = sympy.sympify(value)
+    return out
+
+
+def _substitute_field(f: AxisField, values: dict, cache: dict) -> AxisField:
+    if f.field is None or f.field.whole:
+        return f
+    x = f.field
+    return replace(f, field=Field(cached_xreplace(x.size, values, cache), cached_xreplace(x.jump, values, cache),
+                                  cached_xreplace(x.start, values, cache)))
+
+
+def substitute_report(report: Report, values: dict) -> Report:
+    """A symbolic report evaluated at concrete sizes (``{H: 224, W: 224}``); see :meth:`Report.subs`."""
+    values = _report_values(report, values)
+    numeric = all(v.is_number for v in values.values()) and set(values) >= set(report.symbols)
+    for c in report.conditions:
+        if numeric and c.relation.xreplace(values) is sympy.false:
+            shown = ", ".join(f"{k} = {v}" for k, v in values.items())
+            raise SubstitutionError(
+                f"the report does not hold at {shown}: {c.where} (valid {'only at' if c.kind == 'fixed' else 'for'} "
+                f"{sympy.sstr(c.relation)})",
+                "make a report traced at that size instead (convcalc report MODEL --input ...)")
+    out = replace_symbols(report, values)
+    return replace(out, symbols=tuple(s for s in report.symbols if s not in values))
+
+
+def replace_symbols(report: Report, values: dict) -> Report:
+    """Every expression of ``report`` (shapes, counts, fields, conditions) with ``values`` substituted as given."""
+    cache: dict = {}
+
+    def shape(s):
+        return tuple(cached_xreplace(d, values, cache) for d in s)
+
+    records = tuple(
+        replace(
+            r,
+            input_shapes=tuple(shape(s) for s in r.input_shapes),
+            output_shape=shape(r.output_shape),
+            params_trainable=cached_xreplace(r.params_trainable, values, cache),
+            params_non_trainable=cached_xreplace(r.params_non_trainable, values, cache),
+            flops=cached_xreplace(r.flops, values, cache),
+            rf=None if r.rf is None else tuple(_substitute_field(f, values, cache) for f in r.rf),
+        )
+        for r in report.records
+    )
+    t = report.totals
+    totals = replace(
+        t,
+        **{name: cached_xreplace(getattr(t, name), values, cache) for name in (
+            "params", "params_trainable", "params_non_trainable", "flops", "input_bytes", "activation_bytes",
+            "param_bytes")},
+    )
+    conditions = tuple(replace(c, relation=c.relation.xreplace(values)) for c in report.conditions)
+    conditions = tuple(c for c in conditions if c.relation is not sympy.true)
+    return replace(report, input_shape=shape(report.input_shape), records=records, totals=totals,
+                   conditions=conditions)
+
+
+def expand_report(report: Report) -> Report:
+    """Expand every shape and FLOP expression of a symbolic report (after substitution)."""
+    def ex(e):
+        return sympy.expand(e)
+
+    records = tuple(
+        replace(
+            r,
+            input_shapes=tuple(tuple(ex(d) for d in s) for s in r.input_shapes),
+            output_shape=tuple(ex(d) for d in r.output_shape),
+            flops=ex(r.flops),
+        )
+        for r in report.records
+    )
+    return replace(report, records=records)

@@ -29,6 +29,7 @@ from convcalc.branches import Decisions, recording, replaying
 from convcalc.errors import ConvcalcError, ModelLoadError, RefusedInputError, ShapeError
 from convcalc.inputs import ModelInput, bind_names, check_rank, in_forward_order, input_hint
 from convcalc.native_logs import quiet_native_logs
+from convcalc.shape_guards import recording as recording_guards
 
 # Ops that only move constants or parameters around: not computation.
 BOOKKEEPING_OPS = frozenset(
@@ -120,6 +121,7 @@ class Trace:
     input_values: tuple[str, ...] = ()
     input_dtypes: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    guards: Any = None  # convcalc.shape_guards.GuardLog: shape tests user code took while tracing
 
 
 def _plain(value: Any) -> Any:
@@ -301,7 +303,7 @@ def trace_model(
     paths = {id(layer): path for path, layer in model.named_sublayers(include_self=True)}
 
     probe = Decisions(probe=True)
-    program, finished = _build(model, inputs, static_forward, name, paths, probe)
+    program, finished, guards = _build(model, inputs, static_forward, name, paths, probe)
     ops, shapes, constants, input_values = _read_program(program, inputs)
     calls = _calls(finished, paths, model)
     _check_nonempty(ops, shapes, calls, inputs, name)
@@ -317,7 +319,7 @@ def trace_model(
         )
         if probe.asked != decisions.values:  # the eager forward went another way than the probe
             try:
-                program, finished = _build(model, inputs, static_forward, name, paths, decisions)
+                program, finished, guards = _build(model, inputs, static_forward, name, paths, decisions)
             except ConvcalcError:
                 raise cannot from None
             ops, shapes, constants, input_values = _read_program(program, inputs)
@@ -348,6 +350,7 @@ def trace_model(
         input_values=input_values,
         input_dtypes=tuple(i.dtype for i in inputs),
         notes=notes,
+        guards=guards,
     )
 
 
@@ -391,7 +394,7 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
                 handles.append(layer.register_forward_pre_hook(pre_hook))
                 handles.append(layer.register_forward_post_hook(post_hook))
             with _swapped_forwards(model, static_forward), _fast_op_creation(), replaying(decisions), \
-                    quiet_native_logs():
+                    quiet_native_logs(), recording_guards() as guards:
                 specs = [InputSpec(list(i.shape), i.dtype, name=i.name) for i in inputs]
                 try:
                     static = paddle.jit.to_static(model, input_spec=specs, full_graph=True)
@@ -405,7 +408,7 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
                 model.forward = old_forward
             elif "forward" in model.__dict__:
                 del model.__dict__["forward"]
-    return program, finished
+    return program, finished, guards
 
 
 def _read_program(program, inputs):

@@ -76,8 +76,13 @@ FAST_MODELS = (
 )
 """The CI subset (``--fast``): the book's models, resnet18 and mobilenet_v2, default + one odd size."""
 
-RF_MODELS = ("book_lenet_vectorized", "two_branch", "book_resnet18", "resnet18", "mobilenet_v2")
-RF_MODELS_FAST = ("book_lenet_vectorized", "two_branch", "book_resnet18")
+FIELD_CASES = ("rf_groupnorm", "rf_instancenorm", "rf_layernorm_chw", "rf_layernorm_w", "rf_softmax_w", "rf_mean_h",
+               "rf_conv1d", "rf_conv1d_nlc", "rf_conv3d", "rf_nhwc_same", "rf_dilation", "rf_hwc_transposed")
+"""The ``fields`` corpus cases (convcalc.corpus.fields): norms, softmax and reductions along one axis, 1-D and 3-D,
+channel-last with SAME padding, dilation; each a second of gradients."""
+
+RF_MODELS = ("book_lenet_vectorized", "two_branch", "book_resnet18", "resnet18", "mobilenet_v2", *FIELD_CASES)
+RF_MODELS_FAST = ("book_lenet_vectorized", "two_branch", "book_resnet18", *FIELD_CASES)
 
 _BOOK_LENETS = ("book_lenet", "book_lenet_vectorized", "book_paddle_lenet")
 _SQUEEZE_REASON = (
@@ -129,26 +134,38 @@ class ModelSizes:
     error: str = ""  # the checks themselves failed (counted as a mismatch)
 
 
+AxisTuple = "tuple[Fraction, Fraction, Fraction] | str"  # (size, jump, start), or "whole"
+
+
 @dataclass(frozen=True)
 class FieldCheck:
-    """convcalc's field of one layer beside the gradient-measured one, per axis (h, w)."""
+    """convcalc's field of one layer beside the gradient-measured one, per axis (``axes``, e.g. H, W).
+
+    Each axis entry is ``(size, jump, start)`` or ``"whole"`` (the unit sees the whole input along that axis:
+    measured as a gradient that reaches both ends of the input on that axis).
+    """
 
     model: str
     path: str
     kind: str
     occurrence: int
-    input_size: tuple[int, int]
-    units: tuple[tuple[int, int], tuple[int, int]]
-    ours: tuple[tuple[Fraction, Fraction, Fraction], tuple[Fraction, Fraction, Fraction]]
-    measured: tuple[tuple[Fraction, Fraction, Fraction], tuple[Fraction, Fraction, Fraction]] | None
+    input_size: tuple[int, ...]
+    units: tuple[tuple[int, ...], tuple[int, ...]]
+    ours: tuple
+    measured: tuple | None
     note: str = ""
+    axes: tuple[str, ...] = ("H", "W")
 
     def agrees(self, what: str) -> bool:
-        """``what`` is ``"size"``, ``"jump"`` or ``"start"``; both axes must agree."""
+        """``what`` is ``"size"``, ``"jump"`` or ``"start"``; every axis must agree."""
         if self.measured is None:
             return False
         i = ("size", "jump", "start").index(what)
-        return all(self.ours[a][i] == self.measured[a][i] for a in (0, 1))
+
+        def part(f):
+            return f if isinstance(f, str) else f[i]
+
+        return all(part(o) == part(m) for o, m in zip(self.ours, self.measured))
 
     @property
     def ok(self) -> bool:
@@ -560,8 +577,16 @@ def _positive_copy(build: Callable[[], Any], dtype: str = "float32") -> Any:
     model = build()
     model.eval()
     model.to(dtype=dtype)
+    # Norms that normalise over positions give values of either sign; a bias of 1 keeps a following ReLU open.
+    shifted_norms = (nn.GroupNorm, nn.LayerNorm, nn.layer.norm._InstanceNormBase)
     with paddle.no_grad():
         for layer in model.sublayers(include_self=True):
+            if isinstance(layer, shifted_norms):
+                for attr, value in (("weight", 1.0), ("scale", 1.0), ("bias", 1.0)):
+                    p = getattr(layer, attr, None)
+                    if p is not None:
+                        p.set_value(paddle.full(p.shape, value, dtype=p.dtype))
+                continue
             if isinstance(layer, nn.layer.norm._BatchNormBase):
                 for attr, value in (("weight", 1.0), ("bias", 0.0), ("_mean", 0.0), ("_variance", 1.0)):
                     p = getattr(layer, attr, None)
@@ -569,8 +594,10 @@ def _positive_copy(build: Callable[[], Any], dtype: str = "float32") -> Any:
                         p.set_value(paddle.full(p.shape, value, dtype=p.dtype))
                 continue
             for pname, p in layer.named_parameters(include_sublayers=False):
-                if "bias" in pname or len(p.shape) <= 1:
+                if "bias" in pname:
                     p.set_value(paddle.zeros(p.shape, dtype=p.dtype))
+                elif len(p.shape) <= 1:  # norm scales (GroupNorm, LayerNorm, InstanceNorm): identity
+                    p.set_value(paddle.ones(p.shape, dtype=p.dtype))
                 else:
                     fan_in = 1
                     for d in p.shape[1:]:
@@ -581,26 +608,38 @@ def _positive_copy(build: Callable[[], Any], dtype: str = "float32") -> Any:
 
 @contextlib.contextmanager
 def _max_as_avg_pooling() -> Iterator[None]:
-    """Within the block, ``F.max_pool2d`` (and adaptive) compute average pooling of the same geometry."""
+    """Within the block, ``F.max_pool1d/2d/3d`` (and adaptive) compute average pooling of the same geometry."""
     import paddle.nn.functional as F
 
-    saved = F.max_pool2d, F.adaptive_max_pool2d
+    names = ("max_pool1d", "max_pool2d", "max_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d",
+             "adaptive_max_pool3d")
+    saved = {n: getattr(F, n) for n in names}
 
-    def max_pool2d(x, kernel_size, stride=None, padding=0, return_mask=False, ceil_mode=False,
-                   data_format="NCHW", name=None):
-        if return_mask:
-            raise NotImplementedError("max_pool2d(return_mask=True) in the gradient check")
-        return F.avg_pool2d(x, kernel_size, stride=stride, padding=padding, ceil_mode=ceil_mode,
-                            exclusive=True, data_format=data_format)
+    def as_average(nd: str):
+        avg = getattr(F, f"avg_pool{nd}")
 
-    def adaptive_max_pool2d(x, output_size, return_mask=False, name=None):
-        return F.adaptive_avg_pool2d(x, output_size)
+        def max_pool(x, kernel_size, stride=None, padding=0, return_mask=False, ceil_mode=False,
+                     data_format=None, name=None):
+            if return_mask:
+                raise NotImplementedError(f"max_pool{nd}(return_mask=True) in the gradient check")
+            kwargs = {"data_format": data_format} if data_format else {}
+            return avg(x, kernel_size, stride=stride, padding=padding, ceil_mode=ceil_mode, exclusive=True,
+                       **kwargs)
 
-    F.max_pool2d, F.adaptive_max_pool2d = max_pool2d, adaptive_max_pool2d
+        return max_pool
+
+    def as_adaptive_average(nd: str):
+        avg = getattr(F, f"adaptive_avg_pool{nd}")
+        return lambda x, output_size, return_mask=False, name=None: avg(x, output_size)
+
+    for nd in ("1d", "2d", "3d"):
+        setattr(F, f"max_pool{nd}", as_average(nd))
+        setattr(F, f"adaptive_max_pool{nd}", as_adaptive_average(nd))
     try:
         yield
     finally:
-        F.max_pool2d, F.adaptive_max_pool2d = saved
+        for n, fn in saved.items():
+            setattr(F, n, fn)
 
 
 class _Stop(Exception):
@@ -629,6 +668,17 @@ def _unit_for(field_: tuple[Fraction, Fraction, Fraction]) -> tuple[int, int]:
 _LADDER = (32, 48, 64, 96, 128, 160, 192, 256, 320, 384, 448, 512, 576, 640, 768, 1024)
 
 
+def _gradient_size(need: int, traced: int, jump: int, max_size: int) -> int:
+    """The input length to measure a field on: at least ``need``, and congruent to the traced length modulo the
+    jump, so every layer up to this one sees the same remainder as in the report (SAME padding depends on it).
+    The smallest such value of the ladder (few distinct sizes, few forward passes), else the smallest one."""
+    jump = max(jump, 1)
+    fits = next((s for s in _LADDER if s >= need and (s - traced) % jump == 0), None)
+    if fits is None:
+        fits = need + (traced - need) % jump
+    return fits if fits <= max_size else max_size + 1
+
+
 def _extent(mask_1d) -> tuple[int, int] | None:
     import numpy as np
 
@@ -638,9 +688,9 @@ def _extent(mask_1d) -> tuple[int, int] | None:
     return int(idx[0]), int(idx[-1])
 
 
-def _forward_until(model: Any, sub: dict, wanted: set, channels: int, size: int,
+def _forward_until(model: Any, sub: dict, wanted: set, shape: Sequence[int],
                    dtype: str = "float32") -> tuple[Any, dict]:
-    """Run ``model`` on a small positive input until every wanted (path, call) has run.
+    """Run ``model`` on a small positive input of ``shape`` (with batch) until every wanted (path, call) ran.
 
     The input is 1e-6 everywhere: small enough that no activation reaches a
     saturating region (ReLU6 caps at 6, and residual sums grow block by block).
@@ -664,7 +714,7 @@ def _forward_until(model: Any, sub: dict, wanted: set, channels: int, size: int,
         return hook
 
     handles = [sub[path].register_forward_post_hook(hook_for(path)) for path in {p for p, _ in wanted}]
-    x = paddle.full([1, channels, size, size], 1e-6, dtype=dtype)
+    x = paddle.full(list(shape), 1e-6, dtype=dtype)
     x.stop_gradient = False
     try:
         with _max_as_avg_pooling():
@@ -678,38 +728,89 @@ def _forward_until(model: Any, sub: dict, wanted: set, channels: int, size: int,
     return x, outputs
 
 
-def rf_crosscheck(name: str, build: Callable[[], Any] | None = None, input_shape: Sequence[int] | None = None,
-                  max_size: int = 1024, progress: Progress = _quiet, dtype: str = "float32") -> RFModelResult:
-    """Every layer with a numeric field in convcalc's report of ``name``, against the gradient method.
+def _rf_source(name: str, build: Callable[[], Any] | None, input_shape: Sequence[int] | None):
+    """(build, input shape, full shape with batch or None) of a zoo model, ``two_branch`` or a ``fields`` case."""
+    if build is not None:
+        assert input_shape is not None
+        return build, tuple(input_shape), None
+    if name == "two_branch":
+        return two_branch_model, tuple(input_shape or (3, 32, 32)), None
+    from convcalc.corpus import fields as corpus_fields
 
-    ``build`` makes a fresh model (default: the zoo's factory); convcalc's
-    fields come from the report at ``input_shape`` (default: the zoo's
-    default input).  The gradient input is the smallest size in a ladder that
-    holds the checked unit's field and its neighbour's without clipping.
+    case = next((c for c in corpus_fields.CASES if c.name == name), None)
+    if case is not None:
+        full = tuple(input_shape or case.inputs[0][0])
+        return case.build, full, full
+    from convcalc.models.zoo import get_entry
+
+    entry = get_entry(name)
+    return entry.factory, tuple(input_shape or entry.default_input), None
+
+
+def _trace_full(model: Any, full: tuple, name: str):
+    """Trace at a full input shape (with batch, any rank), with the rules' opaque layers swapped in."""
+    from convcalc.rules import find_rule
+    from convcalc.trace import trace_model
+
+    def static_forward(layer):
+        found = find_rule(layer)
+        return found[1].static_forward if found else None
+
+    return trace_model(model, full, static_forward=static_forward, name=name)
+
+
+def _measure_axis(mask: Any, dim: int, unit: int | None, neighbour_mask: Any, whole: bool):
+    """(size, jump, start) of the non-zero extent of ``mask`` along ``dim`` (``"whole"`` if it spans it)."""
+    other = tuple(d for d in range(mask.ndim) if d != dim)
+    ext = _extent(mask.any(axis=other))
+    if ext is None:
+        return None
+    lo, hi = ext
+    if whole or unit is None:
+        return "whole" if (lo, hi) == (0, mask.shape[dim] - 1) else (Fraction(hi - lo + 1), Fraction(0), Fraction(lo))
+    ext2 = _extent(neighbour_mask.any(axis=other))
+    if ext2 is None:
+        return None
+    centre, centre2 = Fraction(lo + hi, 2), Fraction(ext2[0] + ext2[1], 2)
+    jump = centre2 - centre
+    return (Fraction(hi - lo + 1), jump, centre - unit * jump)
+
+
+def rf_crosscheck(name: str, build: Callable[[], Any] | None = None, input_shape: Sequence[int] | None = None,
+                  max_size: int = 1024, progress: Progress = _quiet, dtype: str = "float32",
+                  report: Any = None, full_shape: Sequence[int] | None = None) -> RFModelResult:
+    """Every layer with a known field in convcalc's report of ``name``, against the gradient method.
+
+    Any rank and layout: each spatial axis of the input (L; H, W; D, H, W; channel first or last) is
+    measured on its own.  A numeric field is measured from two neighbouring units (size, jump, start);
+    a "whole" axis must have a gradient reaching both ends of the input along it.  ``build`` makes a
+    fresh model (default: the zoo's factory, ``two_branch`` or a ``fields`` corpus case); convcalc's
+    fields come from ``report`` or the report at ``input_shape`` (default: the model's default input,
+    without batch).  Along each axis with a numeric field the gradient input is the smallest size in a
+    ladder that holds the checked unit's field and its neighbour's without clipping; other axes keep
+    the traced size.
     """
     import numpy as np
     import paddle
 
     from convcalc.analysis import analyze
+    from convcalc.analysis.engine import normalise_input
+    from convcalc.analysis.receptive import input_axes
 
     t0 = time.perf_counter()
-    if build is None:
-        if name == "two_branch":
-            build, input_shape = two_branch_model, input_shape or (3, 32, 32)
-        else:
-            from convcalc.models.zoo import get_entry
-
-            entry = get_entry(name)
-            build, input_shape = entry.factory, input_shape or entry.default_input
-    assert input_shape is not None
-    shape = tuple(int(d) for d in input_shape)[-3:]
+    build, shape, case_shape = _rf_source(name, build, input_shape if full_shape is None else full_shape)
+    full_shape = full_shape or case_shape
     reference = build()
     reference.eval()
-    report = analyze(reference, shape, name=name)
+    full = tuple(int(d) for d in full_shape) if full_shape is not None else normalise_input(shape)
+    trace = _trace_full(reference, full, name)
+    if report is None:
+        report = analyze(reference, full, name=name, trace=trace)
+    in_axes = input_axes(trace)
     layers = dict(reference.named_sublayers())
     del reference
 
-    # Targets: (path, occurrence) of leaf layer calls with a numeric field on both axes.
+    # Targets: (path, occurrence) of leaf layer calls with a known field on every axis.
     targets = []
     not_checked = []
     seen: dict[str, int] = {}
@@ -718,68 +819,93 @@ def rf_crosscheck(name: str, build: Callable[[], Any] | None = None, input_shape
             continue
         occ = seen.get(rec.path, 0)
         seen[rec.path] = occ + 1
-        h, w = rec.rf_h, rec.rf_w
-        if h is None or w is None or h.whole or w.whole or rec.path not in layers:
-            not_checked.append(rec.path)
+        axes = rec.rf or ()
+        if (not axes or any(a.field is None for a in axes) or rec.path not in layers or "Adaptive" in rec.kind
+                or any(a.axis not in in_axes or (a.dim is None and not a.field.whole) for a in axes)):
+            not_checked.append(rec.path)  # unknown, squeezed to one unit, or (adaptive) size-dependent
             continue
-        if "Adaptive" in rec.kind:  # its field depends on the input size
-            not_checked.append(rec.path)
-            continue
-        fh, fw = _field_tuple(h), _field_tuple(w)
-        (ih, need_h), (iw, need_w) = _unit_for(fh), _unit_for(fw)
-        need = max(need_h, need_w)
-        size = next((s for s in _LADDER if s >= need), None)
-        targets.append((rec.path, rec.kind, occ, (fh, fw), (ih, iw), size))
+        ours, units, size = [], [], list(full)
+        for a in axes:
+            if a.field.whole:
+                ours.append("whole")
+                units.append(None)
+                continue
+            f = _field_tuple(a.field)
+            i, need = _unit_for(f)
+            ours.append(f)
+            units.append(i)
+            size[in_axes[a.axis]] = _gradient_size(need, full[in_axes[a.axis]], int(f[1]), max_size)
+        targets.append((rec.path, rec.kind, occ, tuple(ours), tuple(units), tuple(size), axes))
 
     checks: list[FieldCheck] = []
-    by_size: dict[int | None, list] = {}
+    by_size: dict[tuple, list] = {}
     for t in targets:
-        by_size.setdefault(t[5] if t[5] is not None and t[5] <= max_size else None, []).append(t)
-    for path, kind, occ, fields, units, _ in by_size.pop(None, []):
-        checks.append(FieldCheck(name, path, kind, occ, (0, 0), (units, units), fields, None,
-                                 f"field larger than the largest input tried ({max_size})"))
+        too_big = any(d > max_size for d in t[5])
+        if too_big:
+            u = tuple(0 if i is None else i for i in t[4])
+            checks.append(FieldCheck(name, t[0], t[1], t[2], t[5], (u, u), t[3], None,
+                                     f"field larger than the largest input tried ({max_size})",
+                                     tuple(a.axis for a in t[6])))
+            continue
+        by_size.setdefault(t[5], []).append(t)
 
     model = _positive_copy(build, dtype)
     sub = dict(model.named_sublayers())
-    channels = shape[0]
     for size in sorted(by_size):
         group = by_size[size]
-        progress(f"receptive fields {name}: {len(group)} layer(s) at {size}x{size}")
-        wanted = {(p, o) for p, _, o, _, _, _ in group}
-        x, outputs = _forward_until(model, sub, wanted, channels, size, dtype)
-        for path, kind, occ, fields, (ih, iw), _ in group:
+        shown = "x".join(map(str, size[1:]))
+        progress(f"receptive fields {name}: {len(group)} layer(s) at {shown}")
+        wanted = {(p, o) for p, _, o, _, _, _, _ in group}
+        try:
+            x, outputs = _forward_until(model, sub, wanted, size, dtype)
+        except Exception as err:  # noqa: BLE001 - the model refuses this size: say so per layer
+            for path, kind, occ, ours, units, _, axes in group:
+                u = tuple(0 if i is None else i for i in units)
+                checks.append(FieldCheck(name, path, kind, occ, size, (u, u), ours, None,
+                                         f"the model refused input {shown}: {_one_line(str(err))[:120]}",
+                                         tuple(a.axis for a in axes)))
+            continue
+        for path, kind, occ, ours, units, _, axes in group:
+            names = tuple(a.axis for a in axes)
+            u0 = tuple(0 if i is None else i for i in units)
+            u1 = tuple(0 if i is None else i + 1 for i in units)
             out = outputs.get((path, occ))
             if out is None:
-                checks.append(FieldCheck(name, path, kind, occ, (size, size), ((ih, iw), (ih, iw)), fields, None,
-                                         "the layer did not run"))
+                checks.append(FieldCheck(name, path, kind, occ, size, (u0, u1), ours, None, "the layer did not run",
+                                         names))
                 continue
-            ho, wo = out.shape[2], out.shape[3]
-            if ih + 1 >= ho or iw + 1 >= wo:
-                checks.append(FieldCheck(name, path, kind, occ, (size, size), ((ih, iw), (ih + 1, iw + 1)), fields,
-                                         None, f"output {ho}x{wo} has no unit ({ih + 1}, {iw + 1})"))
+            index_sets = []
+            bad = ""
+            for unit in (u0, u1):
+                idx: list = [slice(None)] * len(out.shape)
+                for a, i in zip(axes, unit):
+                    if a.dim is not None:
+                        if i >= out.shape[a.dim]:
+                            bad = f"output {list(out.shape)} has no unit {i} on axis {a.axis}"
+                        idx[a.dim] = slice(i, i + 1)
+                index_sets.append(tuple(idx))
+            if bad:
+                checks.append(FieldCheck(name, path, kind, occ, size, (u0, u1), ours, None, bad, names))
                 continue
-            grads = []
-            for uh, uw in ((ih, iw), (ih + 1, iw + 1)):
-                (g,) = paddle.grad(out[:, :, uh, uw].sum(), x, retain_graph=True)
-                grads.append(np.abs(g.numpy()).sum(axis=(0, 1)) != 0)
-            measured = []
+            masks = []
+            for idx in index_sets:
+                (g,) = paddle.grad(out[idx].sum(), x, retain_graph=True)
+                masks.append(np.abs(g.numpy()) != 0)
+            measured: list | None = []
             note = ""
-            for axis, unit in ((0, ih), (1, iw)):
-                ext = [_extent(m.any(axis=1 - axis)) for m in grads]
-                if ext[0] is None or ext[1] is None:
-                    note = "no input pixel has a non-zero gradient"
-                    measured = None
+            for a, o, unit in zip(axes, ours, units):
+                dim = in_axes[a.axis]
+                m = _measure_axis(masks[0], dim, unit, masks[1], o == "whole")
+                if m is None:
+                    note, measured = "no input pixel has a non-zero gradient", None
                     break
-                (lo, hi), (lo2, hi2) = ext
-                centre, centre2 = Fraction(lo + hi, 2), Fraction(lo2 + hi2, 2)
-                jump = centre2 - centre
-                measured.append((Fraction(hi - lo + 1), jump, centre - unit * jump))
-                if (lo == 0 or hi2 == size - 1) and measured[-1] != fields[axis]:
+                measured.append(m)
+                if not isinstance(m, str) and m != o and (m[2] - (m[0] - 1) / 2 <= 0):
                     note = "the measured field touches the image border (it may be clipped)"
-            checks.append(FieldCheck(name, path, kind, occ, (size, size), ((ih, iw), (ih + 1, iw + 1)), fields,
-                                     tuple(measured) if measured else None, note))
+            checks.append(FieldCheck(name, path, kind, occ, size, (u0, u1), ours,
+                                     tuple(measured) if measured else None, note, names))
         outputs.clear()
-    order = {(p, o): i for i, (p, _, o, _, _, _) in enumerate(targets)}
+    order = {(p, o): i for i, (p, _, o, _, _, _, _) in enumerate(targets)}
     checks.sort(key=lambda c: order.get((c.path, c.occurrence), 0))
     progress(f"receptive fields {name}: {sum(c.ok for c in checks)}/{len(checks)} layers agree")
     note = f"max pooling replaced by average pooling of the same geometry in the {dtype} copy"
@@ -857,7 +983,7 @@ def run_validation(models: Sequence[str] | None = None, fast: bool = False, rf: 
         if models:
             rf_models = [m for m in rf_models if m in names]
     for m in rf_models:
-        if m != "two_branch":
+        if m != "two_branch" and m not in FIELD_CASES:
             from convcalc.models.zoo import get_entry
 
             get_entry(m)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from convcalc.analysis.receptive import UNKNOWN, WHOLE, GraphView, Spatial, propagate
+from convcalc.analysis.receptive import GraphView, Spatial, propagate
 from convcalc.errors import MisalignedBranchesError
 from convcalc.formulas import Field, merge_fields
+from convcalc.formulas.receptive import AxisField
 from convcalc.trace import OpNode
 
 
@@ -59,8 +60,8 @@ def test_misaligned_branches_are_reported_not_guessed():
     shapes = {"w3": (1, 1, 3, 3), "a": (1, 1, 16, 16), "b": (1, 1, 32, 32), "y": (1, 1, 16, 16),
               "z": (1, 1, 16, 16)}
     fields = propagate(graph(ops, shapes))
-    assert fields.get("y") is UNKNOWN
-    assert fields.get("z") is UNKNOWN
+    assert fields.get("y").h is None and fields.get("y").w is None  # unknown, not guessed
+    assert fields.get("z").h is None
     assert len(fields.misaligned) == 1 and "jump" in fields.misaligned[0]
 
 
@@ -79,14 +80,14 @@ def test_concat_merges_and_global_pool_is_whole_input():
     fields = propagate(graph(ops, shapes, {"axis": 1, "k": [1, 1]}))
     c = fields.get("c")
     assert (c.h.size, c.h.jump) == (5, 1)
-    assert fields.get("p") == WHOLE
-    assert fields.get("f") == WHOLE
+    assert fields.get("p").whole
+    assert fields.get("f").whole
 
 
 def test_unknown_op_is_listed():
     ops = [OpNode(0, "pd_op.mystery", ("x",), ("y",))]
     fields = propagate(graph(ops, {"y": (1, 1, 32, 32)}))
-    assert fields.get("y") is UNKNOWN
+    assert not fields.get("y").known
     assert fields.unsupported_ops == ["pd_op.mystery"]
 
 
@@ -100,5 +101,6 @@ def test_merge_fields_rule():
 
 
 def test_spatial_state_dataclass():
-    s = Spatial(Field(3, 1, 1), Field(5, 1, 2))
-    assert not s.whole and WHOLE.whole
+    s = Spatial((AxisField("H", Field(3, 1, 1), 2), AxisField("W", Field(5, 1, 2), 3)))
+    assert not s.whole and s.h == Field(3, 1, 1) and s.w.size == 5
+    assert Spatial((AxisField("L", Field(whole=True), None),)).whole

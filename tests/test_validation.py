@@ -109,9 +109,13 @@ def test_gradient_method_catches_a_wrong_field(monkeypatch):
     def wrong(op, states, g):
         out = real(op, states, g)
         if isinstance(out, receptive.Spatial) and not out.whole:
+            from dataclasses import replace
+
             from convcalc.formulas import Field
 
-            return receptive.Spatial(Field(out.h.size + 1, out.h.jump, out.h.start), out.w)
+            h = next(a for a in out.axes if a.dim == 2)  # the height axis (NCHW)
+            grown = replace(h, field=Field(h.field.size + 1, h.field.jump, h.field.start))
+            return receptive.Spatial(tuple(grown if a is h else a for a in out.axes))
         return out
 
     monkeypatch.setitem(receptive.HANDLERS, "pool2d", wrong)

@@ -48,11 +48,9 @@ def _functional_cost(key: str, op, shapes: dict, constants: dict, combined: dict
     return cost.flops, cost.formula, True
 
 
-def _field(state, axis: int):
-    """One axis of a value's field (``WHOLE`` is a Spatial of two whole-input fields); None if unknown."""
-    if isinstance(state, Spatial):
-        return (state.h, state.w)[axis]
-    return None
+def _rf(state) -> tuple | None:
+    """A value's per-axis fields for its record; None when it does not depend on the input."""
+    return state.axes if isinstance(state, Spatial) else None
 
 
 def analyze(
@@ -111,7 +109,8 @@ def analyze(
     graph = GraphView(trace.ops, trace.shapes, trace.constants, trace.input_value)
     fields = propagate(graph)
 
-    shapes: dict = {k: tuple(sympy.Integer(d) for d in v) for k, v in trace.shapes.items()}
+    concrete: dict = {k: tuple(sympy.Integer(d) for d in v) for k, v in trace.shapes.items()}
+    shapes = concrete
     symbols: tuple = ()
     notes: list[str] = list(trace.notes)
     back: dict = {}
@@ -147,13 +146,9 @@ def analyze(
         parameters=params.params,
     )
     if symbolic:
-        from dataclasses import replace
+        from convcalc.analysis.symbolic import finish_symbolic
 
-        from convcalc.analysis.symbolic import simplify_report, substitute_report
-
-        if back:
-            report = substitute_report(report, back)
-        report = replace(simplify_report(report), symbols=symbols)
+        report = finish_symbolic(report, trace, shapes, back, lambda: _records(trace, fields, concrete, conv, model))
     return report
 
 
@@ -238,8 +233,7 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
                     params_non_trainable=p_fr,
                     flops=flops,
                     formula=formula,
-                    rf_h=_field(state, 0),
-                    rf_w=_field(state, 1),
+                    rf=_rf(state),
                     summary_name=call.summary_name if call.in_summary else "",
                     has_rule=has_rule,
                     notes=notes,
@@ -281,8 +275,7 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
                     params_non_trainable=sympy.Integer(0),
                     flops=flops,
                     formula=formula,
-                    rf_h=_field(state, 0),
-                    rf_w=_field(state, 1),
+                    rf=_rf(state),
                     has_rule=has_rule,
                 ),
             )

@@ -21,11 +21,22 @@ from dataclasses import dataclass, replace
 
 import sympy
 
-from convcalc.analysis.receptive import FieldMap, axis_paddings, pool_kernel
+from convcalc.analysis.receptive import FieldMap, axis_paddings, pool_kernel, spatial_dims
 from convcalc.errors import ConvcalcError
 from convcalc.formulas import conv_output_size, pool_output_size
-from convcalc.records import Report, Totals
+from convcalc.records import (
+    Condition,
+    LayerRecord,
+    Report,
+    expand_report,
+    replace_symbols,
+    substitute_report,
+)
+from convcalc.records import cached_xreplace as _xsubs
 from convcalc.trace import ELEMENTWISE_OPS, OpNode, Trace, op_key
+
+__all__ = ["H", "W", "SymbolicUnsupportedError", "symbolic_shapes", "finish_symbolic", "total_stride",
+           "substitute_report"]
 
 H = sympy.Symbol("H", positive=True, integer=True)
 W = sympy.Symbol("W", positive=True, integer=True)
@@ -45,29 +56,45 @@ def _concrete(trace: Trace, vid: str) -> Shape:
     return tuple(sympy.Integer(d) for d in trace.shapes.get(vid, ()))
 
 
+def _placed(x: Shape, dims: list[int], values: list, channel=None) -> Shape:
+    """``x`` with ``values`` at the spatial ``dims`` (and ``channel`` at the channel dim, if given)."""
+    out = list(x)
+    for d, v in zip(dims, values):
+        out[d] = v
+    if channel is not None:
+        out[1 if dims[0] == 2 else len(x) - 1] = channel
+    return tuple(out)
+
+
 def _conv(op, ins, consts, trace):
     x = ins[0]
     wshape = trace.shapes[op.inputs[1]]
     a = op.attrs
-    strides, dil = a.get("strides", [1, 1]), a.get("dilations", [1, 1])
-    pads = axis_paddings(a.get("paddings"), a.get("padding_algorithm"))
-    out = [conv_output_size(x[2 + i], wshape[2 + i], strides[i], pads[i], dil[i]) for i in (0, 1)]
-    return [(x[0], sympy.Integer(wshape[0]), *out)]
+    dims = spatial_dims(len(x), a.get("data_format"))
+    n = len(dims)
+    strides, dil = a.get("strides", [1] * n), a.get("dilations", [1] * n)
+    pads = axis_paddings(a.get("paddings"), a.get("padding_algorithm"), n)
+    out = [conv_output_size(x[d], wshape[2 + i], strides[i], pads[i], dil[i]) for i, d in enumerate(dims)]
+    return [_placed(x, dims, out, sympy.Integer(wshape[0]))]
 
 
 def _pool(op, ins, consts, trace):
     x = ins[0]
     a = op.attrs
+    dims = spatial_dims(len(x), a.get("data_format"))
+    n = len(dims)
     if a.get("global_pooling"):
-        return [(x[0], x[1], sympy.Integer(1), sympy.Integer(1))]
-    if a.get("adaptive"):
-        return [(x[0], x[1], *_concrete(trace, op.outputs[0])[2:])]
-    kernel = pool_kernel(op, consts)
-    strides = a.get("strides", kernel)
-    pads = axis_paddings(a.get("paddings"), a.get("padding_algorithm"))
-    ceil = bool(a.get("ceil_mode", False))
-    out = [pool_output_size(x[2 + i], kernel[i], strides[i], pads[i], ceil) for i in (0, 1)]
-    return [(x[0], x[1], *out)] + [(x[0], x[1], *out)] * (len(op.outputs) - 1)
+        out = [sympy.Integer(1)] * n
+    elif a.get("adaptive"):
+        conc = _concrete(trace, op.outputs[0])
+        out = [conc[d] for d in dims]
+    else:
+        kernel = pool_kernel(op, consts, n)
+        strides = a.get("strides", kernel)
+        pads = axis_paddings(a.get("paddings"), a.get("padding_algorithm"), n)
+        ceil = bool(a.get("ceil_mode", False))
+        out = [pool_output_size(x[d], kernel[i], strides[i], pads[i], ceil) for i, d in enumerate(dims)]
+    return [_placed(x, dims, out)] * len(op.outputs)
 
 
 def _broadcast(op, ins, consts, trace):
@@ -148,17 +175,67 @@ def _flatten(op, ins, consts, trace):
 
 
 def _reshape(op, ins, consts, trace):
+    """A reshape as groups of dims with equal element counts: a dim kept keeps its size, merged dims multiply,
+    a split of a size that follows the input cannot be followed (refused, never guessed)."""
     x = ins[0]
-    before = trace.shapes.get(op.inputs[0], ())
+    before = [int(d) for d in trace.shapes.get(op.inputs[0], ())]
     after = _concrete(trace, op.outputs[0])
-    if len(after) >= 4 and len(before) >= 4 and tuple(int(d) for d in after[-2:]) == tuple(before[-2:]):
-        return [tuple(after[:-2]) + tuple(x[-2:])] + [_concrete(trace, v) for v in op.outputs[1:]]
-    if len(after) == 2 and len(before) >= 2 and int(after[0]) == before[0]:
-        return [(x[0], sympy.Mul(*x[1:]))] + [_concrete(trace, v) for v in op.outputs[1:]]
-    if all(not d.free_symbols for d in x):
-        return [after] + [_concrete(trace, v) for v in op.outputs[1:]]
+    rest = [_concrete(trace, v) for v in op.outputs[1:]]
+    if all(not sympy.sympify(d).free_symbols for d in x):
+        return [after] + rest
+    if before == [int(d) for d in after]:
+        return [tuple(x)] + rest
+    out: list = [None] * len(after)
+    ins_left = [i for i, d in enumerate(before) if d != 1]
+    outs_left = [j for j, d in enumerate(after) if int(d) != 1]
+    for j, d in enumerate(after):
+        if int(d) == 1:
+            out[j] = sympy.Integer(1)
+    dropped = [i for i, d in enumerate(before) if d == 1 and sympy.sympify(x[i]).free_symbols]
+    groups: list[tuple[list[int], list[int]]] = []
+    i = j = 0
+    ok = True
+    while ok and i < len(ins_left) and j < len(outs_left):
+        gi, gj = [ins_left[i]], [outs_left[j]]
+        pi, pj = before[ins_left[i]], int(after[outs_left[j]])
+        while pi != pj:
+            if pi < pj:
+                i += 1
+                if i >= len(ins_left):
+                    break
+                gi.append(ins_left[i])
+                pi *= before[ins_left[i]]
+            else:
+                j += 1
+                if j >= len(outs_left):
+                    break
+                gj.append(outs_left[j])
+                pj *= int(after[outs_left[j]])
+        if pi != pj:
+            ok = False
+            break
+        groups.append((gi, gj))
+        sizes = [x[k] for k in gi]
+        if len(gj) == 1:
+            out[gj[0]] = sympy.Mul(*sizes)
+        elif all(not sympy.sympify(d).free_symbols for d in sizes):
+            for k in gj:
+                out[k] = after[k]
+        else:
+            ok = False
+        i += 1
+        j += 1
+    for k in dropped:  # a size that is 1 at the traced size joins the merged dim next to it, if any
+        near = [g for g in groups if len(g[1]) == 1 and min(g[0]) - 1 <= k <= max(g[0]) + 1]
+        if not near:
+            ok = False
+            break
+        out[near[0][1][0]] = out[near[0][1][0]] * x[k]
+    if ok and all(d is not None for d in out):
+        return [tuple(out)] + rest
     raise SymbolicUnsupportedError(
-        f"a reshape to {list(map(int, after))} (op #{op.index}) cannot be followed symbolically",
+        f"a reshape to {list(map(int, after))} (op #{op.index}) splits a size that follows the input, "
+        "which cannot be followed symbolically",
         "use a concrete report (without --symbolic)",
     )
 
@@ -262,18 +339,27 @@ def symbolic_shapes(trace: Trace, fields: FieldMap, assume_divisible: bool = Tru
 
     With divisibility assumed the shapes are in the internal symbols ``h = H/S``
     (so that rules simplify their floors too); ``back`` maps them to ``H``/``W``
-    and is applied to the finished report by :func:`substitute_report`.
+    and is applied to the finished report by :func:`finish_symbolic`.
     """
-    n, c, h0, w0 = trace.input_shape
+    if len(trace.input_shape) != 4:
+        raise SymbolicUnsupportedError(
+            f"symbolic sizes take a 4-D input (N, C, H, W or N, H, W, C), not {list(trace.input_shape)}",
+            "use a concrete report (without --symbolic)")
+    dims = [fields.input_dims[a] for a in ("H", "W") if a in fields.input_dims]
+    if len(dims) != 2:
+        raise SymbolicUnsupportedError("symbolic sizes need an input with two spatial axes (H, W)",
+                                       "use a concrete report (without --symbolic)")
+    h0, w0 = (trace.input_shape[d] for d in dims)
+    concrete_in = tuple(sympy.Integer(d) for d in trace.input_shape)
     sh, sw = total_stride(trace)
     notes = []
     divisible = assume_divisible and h0 % sh == 0 and w0 % sw == 0
     if divisible:
-        base = (sympy.Integer(n), sympy.Integer(c), sh * _h, sw * _w)
+        base = _placed(concrete_in, dims, [sh * _h, sw * _w])
         back = {_h: H / sh, _w: W / sw}
         notes.append(f"sizes simplified for H divisible by {sh} and W divisible by {sw} (the total stride)")
     else:
-        base = (sympy.Integer(n), sympy.Integer(c), H, W)
+        base = _placed(concrete_in, dims, [H, W])
         back = {}
         if assume_divisible:
             notes.append(
@@ -321,67 +407,121 @@ def symbolic_shapes(trace: Trace, fields: FieldMap, assume_divisible: bool = Tru
     return shapes, (H, W), notes, back
 
 
-def _xsubs(expr, values: dict, cache: dict):
-    """Structural substitution (``xreplace``), memoised: far faster than ``subs`` here."""
-    expr = sympy.sympify(expr)
+def traced_values(trace: Trace, back: dict) -> dict:
+    """The traced size in the symbols the shapes are written in (``h``/``w`` when divisible, else ``H``/``W``)."""
+    h0, w0 = _hw_values(trace)
+    if back:
+        return {_h: sympy.Integer(h0) * back[_h].subs(H, 1), _w: sympy.Integer(w0) * back[_w].subs(W, 1)}
+    return {H: sympy.Integer(h0), W: sympy.Integer(w0)}
+
+
+def _where(trace: Trace, index: int) -> str:
+    leaf = [c for c in trace.calls if c.is_leaf and c.op_start <= index < c.op_end]
+    return f"layer {leaf[0].path} ({leaf[0].kind})" if leaf else f"op #{index}"
+
+
+_BINARY_OPS = frozenset({"add", "subtract", "multiply", "divide", "maximum", "minimum", "elementwise_pow"})
+
+
+def _fixed_size_conditions(trace: Trace, shapes: dict) -> list[tuple[sympy.Basic, str]]:
+    """Equations where a size that follows the input meets a fixed one (a Linear's weight, a parameter added)."""
+    found = []
+
+    def symbolic(d) -> bool:
+        return bool(sympy.sympify(d).free_symbols)
+
+    for op in trace.ops:
+        key = op_key(op.name)
+        ins = [shapes.get(v) for v in op.inputs]
+        if key == "matmul" and len(ins) >= 2 and ins[0] and ins[1]:
+            x, y = ins[0], ins[1]
+            kx = x[-2] if op.attrs.get("transpose_x") else x[-1]
+            ky = y[-1] if op.attrs.get("transpose_y") else y[-2]
+            if symbolic(kx) != symbolic(ky):
+                found.append((sympy.Eq(kx, ky), f"{_where(trace, op.index)} takes {ky if not symbolic(ky) else kx} "
+                              "features"))
+        elif key in _BINARY_OPS and len([s for s in ins if s]) >= 2:
+            live = [s for s in ins if s]
+            for pos in range(1, max(len(s) for s in live) + 1):
+                dims = [s[-pos] for s in live if len(s) >= pos]
+                sym = [d for d in dims if symbolic(d)]
+                fixed = [d for d in dims if not symbolic(d) and d != 1]
+                if sym and fixed:
+                    found.append((sympy.Eq(sym[0], fixed[0]), f"{_where(trace, op.index)} adds a fixed-size operand"))
+    return found
+
+
+def _guard_conditions(trace: Trace, shapes: dict) -> list[tuple[sympy.Basic, str]]:
+    """Shape tests in ``forward`` written in the report's symbols, each as the side the trace took."""
+    log = trace.guards
+    if log is None:
+        return []
+    values = {}
+    for sym, (vid, dim) in log.placeholders.items():
+        shape = shapes.get(vid)
+        if shape is None or dim >= len(shape):
+            continue
+        values[sym] = shape[dim]
+    found = []
+    for g in log.guards:
+        rel = g.relation.xreplace(values)
+        if rel.free_symbols & set(log.placeholders):
+            continue  # a value convcalc has no symbolic size for
+        found.append((rel if g.holds else sympy.Not(rel), f"a shape test in {g.where}"))
+    return found
+
+
+def _simplified(rel: sympy.Basic) -> sympy.Basic:
     try:
-        return cache[expr]
-    except KeyError:
-        out = cache[expr] = expr.xreplace(values)
-        return out
+        return sympy.simplify(rel)
+    except Exception:  # noqa: BLE001 - sympy may refuse on floors; keep the relation as is
+        return rel
 
 
-def _subs(expr, values, cache=None):
-    return _xsubs(expr, values, {} if cache is None else cache)
+def finish_symbolic(report: Report, trace: Trace, shapes: dict, back: dict,
+                    concrete_records: Callable[[], list[LayerRecord]]) -> Report:
+    """Self-check a symbolic report at the traced size, attach its conditions, and write it in ``H``/``W``.
 
-
-def substitute_report(report: Report, values: dict) -> Report:
-    """A symbolic report evaluated at concrete sizes (``{H: 224, W: 224}``)."""
-    values = {(sympy.Symbol(k, positive=True, integer=True) if isinstance(k, str) else k): sympy.sympify(v)
-              for k, v in values.items()}
+    Every row's FLOPs and parameters, evaluated at the traced size, must equal
+    the concrete report's (as shapes are checked in :func:`symbolic_shapes`).
+    Conditions: the shape tests the forward took and the fixed-size layers met;
+    each must hold at the traced size (else an internal error), those that hold
+    everywhere are dropped.
+    """
+    values = traced_values(trace, back)
     cache: dict = {}
+    for sym_rec, conc_rec in zip(report.records, concrete_records()):
+        for what in ("flops", "params_trainable", "params_non_trainable"):
+            got = sympy.sympify(_xsubs(getattr(sym_rec, what), values, cache))
+            want = sympy.sympify(getattr(conc_rec, what))
+            if sympy.simplify(got - want) != 0:
+                raise ConvcalcError(
+                    f"internal check failed: symbolic {what} of {sym_rec.path} ({sym_rec.kind}) "
+                    f"{getattr(sym_rec, what)} gives {got} at the traced size, the concrete report {want}",
+                    "please report this model; use a concrete report meanwhile")
+    at = tuple(zip((H, W), _hw_values(trace)))
+    conditions: list[Condition] = []
+    seen = set()
+    for kind, found in (("range", _guard_conditions(trace, shapes)), ("fixed", _fixed_size_conditions(trace, shapes))):
+        for rel, where in found:
+            holds = rel.xreplace(values)
+            if holds is sympy.false:
+                raise ConvcalcError(
+                    f"internal check failed: condition {rel} ({where}) is false at the traced size",
+                    "please report this model; use a concrete report meanwhile")
+            rel = _simplified(rel.xreplace(back)) if back else _simplified(rel)
+            if rel is sympy.true or rel in seen:
+                continue
+            seen.add(rel)
+            conditions.append(Condition(kind, rel, where, at if kind == "fixed" else ()))
+    symbols = (H, W)
+    if back:
+        report = replace_symbols(report, back)
+    return replace(expand_report(report), symbols=symbols, conditions=tuple(conditions))
 
-    def shape(s):
-        return tuple(_subs(d, values, cache) for d in s)
 
-    records = tuple(
-        replace(
-            r,
-            input_shapes=tuple(shape(s) for s in r.input_shapes),
-            output_shape=shape(r.output_shape),
-            params_trainable=_subs(r.params_trainable, values, cache),
-            params_non_trainable=_subs(r.params_non_trainable, values, cache),
-            flops=_subs(r.flops, values, cache),
-        )
-        for r in report.records
-    )
-    t = report.totals
-    totals = Totals(
-        params=_subs(t.params, values),
-        params_trainable=_subs(t.params_trainable, values),
-        params_non_trainable=_subs(t.params_non_trainable, values),
-        params_in_model=t.params_in_model,
-        params_unused=t.params_unused,
-        flops=_subs(t.flops, values),
-        input_bytes=_subs(t.input_bytes, values),
-        activation_bytes=_subs(t.activation_bytes, values),
-        param_bytes=_subs(t.param_bytes, values),
-    )
-    return replace(report, input_shape=shape(report.input_shape), records=records, totals=totals, symbols=())
+def _hw_values(trace: Trace) -> tuple[int, int]:
+    from convcalc.analysis.receptive import input_axes
 
-
-def simplify_report(report: Report) -> Report:
-    """Expand every expression of a symbolic report (after substitution)."""
-    def ex(e):
-        return sympy.expand(e)
-
-    records = tuple(
-        replace(
-            r,
-            input_shapes=tuple(tuple(ex(d) for d in s) for s in r.input_shapes),
-            output_shape=tuple(ex(d) for d in r.output_shape),
-            flops=ex(r.flops),
-        )
-        for r in report.records
-    )
-    return replace(report, records=records)
+    dims = input_axes(trace)
+    return trace.input_shape[dims["H"]], trace.input_shape[dims["W"]]

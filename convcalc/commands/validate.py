@@ -47,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fast", action="store_true",
                    help="CI subset: book models, resnet18 and mobilenet_v2 at the default and one odd size")
     p.add_argument("--rf-models", nargs="+", metavar="MODEL",
-                   help="models for the receptive-field gradient check (zoo names or two_branch)")
+                   help="models for the receptive-field gradient check (zoo names, two_branch, or a "
+                        "fields corpus case such as rf_conv1d)")
     p.add_argument("--no-rf", action="store_true", help="skip the receptive-field gradient check")
     p.add_argument("--no-corpus", action="store_true", help="skip the custom-model corpus (convcalc/corpus)")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")

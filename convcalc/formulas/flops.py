@@ -491,11 +491,19 @@ def _adaptive_window_total(size: sympy.Expr, out: sympy.Expr) -> sympy.Expr:
     """Sum of the adaptive window lengths on one axis.
 
     Window ``i`` spans ``[floor(i*M/M'), ceil((i+1)*M/M'))``.  Exact for
-    numbers; for symbols it assumes ``M'`` divides ``M`` (total ``M``).
+    numbers, and for a symbolic ``M`` with a numeric ``M'`` (the sum of the
+    ``M'`` window lengths in ``M``); for a symbolic ``M'`` it assumes ``M'``
+    divides ``M`` (total ``M``).
+
+    >>> _adaptive_window_total(sympy.Integer(10), sympy.Integer(3))
+    12
     """
     if size.is_number and out.is_number:
         m, o = int(size), int(out)
         return sympy.Integer(sum(-((-(i + 1) * m) // o) - (i * m) // o for i in range(o)))
+    if out.is_number:
+        o = int(out)
+        return sympy.Add(*[sympy.ceiling((i + 1) * size / o) - sympy.floor(i * size / o) for i in range(o)])
     return size
 
 

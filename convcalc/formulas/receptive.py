@@ -36,6 +36,7 @@ from convcalc.formulas.shapes import effective_kernel
 
 __all__ = [
     "Field",
+    "AxisField",
     "INPUT_FIELD",
     "WHOLE_INPUT",
     "rf_jump",
@@ -69,6 +70,22 @@ INPUT_FIELD = Field(size=1, jump=1, start=0)
 
 WHOLE_INPUT = Field(whole=True)
 """After global pooling, flatten or a fully connected layer: every input pixel."""
+
+@dataclass(frozen=True)
+class AxisField:
+    """The field of one unit along one named input axis (``L``; ``H``, ``W``; ``D``, ``H``, ``W``).
+
+    ``field`` is ``None`` when unknown (after an op convcalc cannot follow, or
+    a misaligned merge); ``dim`` is the dimension of the value this axis sits
+    in (``None`` once it was reduced or squeezed away).
+
+    >>> AxisField("L", field_after(INPUT_FIELD, 3), 2).field.size
+    3
+    """
+
+    axis: str
+    field: Field | None
+    dim: int | None = None
 
 
 def rf_jump(jump_in: Quantity, stride: Quantity) -> sympy.Expr:

@@ -13,7 +13,7 @@ from typing import Any
 import sympy
 
 from convcalc.formulas.receptive import Field
-from convcalc.records import LayerRecord, Report
+from convcalc.records import Condition, LayerRecord, Report
 
 CONVENTION_HELP = {
     "paddle": "as paddle.flops counts (seed 5.21): conv with bias, linear without, BN 2/elem, ReLU/max-pool 0",
@@ -46,22 +46,46 @@ def shapes_text(shapes, first=()) -> str:
     return " + ".join(shape_text(s) for s in shapes) if shapes else shape_text(first)
 
 
-def _axis_pair(h, w, attr) -> str:
-    a, b = getattr(h, attr), getattr(w, attr)
-    ta, tb = quantity(a).replace(",", ""), quantity(b).replace(",", "")
-    return ta if ta == tb else f"{ta}x{tb}"
+def _axis_value(f: Field | None, attr: str) -> str:
+    if f is None:
+        return "?"
+    if f.whole:
+        return "whole" if attr == "size" else "-"
+    return quantity(getattr(f, attr)).replace(",", "")
+
+
+def _per_axis(fields: list, attr: str) -> str:
+    parts = [_axis_value(f, attr) for f in fields]
+    if len(set(parts)) == 1:
+        return parts[0]
+    return ("x" if all(p[0].isdigit() for p in parts) else " x ").join(parts)
 
 
 def field_text(rec: LayerRecord) -> tuple[str, str, str]:
-    """(size, jump, start) columns; 'whole input' after global pooling/flatten; '?' if unknown."""
-    h, w = rec.rf_h, rec.rf_w
-    if h is None or w is None:
+    """(size, jump, start) columns, one value when every axis agrees, else per axis (``5x3``, ``whole x 5``).
+
+    'whole' where a unit sees the whole input along every axis (after global pooling, flatten, a norm or a
+    reduction over them), '?' where unknown, '' when the value does not depend on the input's positions.
+    """
+    if rec.rf is None:
         return ("?", "", "")
-    if h.whole and w.whole:
+    fields = [a.field for a in rec.rf]
+    if not fields:
+        return ("", "", "")
+    if all(f is not None and f.whole for f in fields):
         return ("whole", "", "")
-    if h.whole or w.whole:
+    if all(f is None for f in fields):
         return ("?", "", "")
-    return (_axis_pair(h, w, "size"), _axis_pair(h, w, "jump"), _axis_pair(h, w, "start"))
+    return (_per_axis(fields, "size"), _per_axis(fields, "jump"), _per_axis(fields, "start"))
+
+
+def rf_axes(report: Report) -> str:
+    """The axis names (``HxW``) when some row shows its RF columns per axis, else ``""``."""
+    for rec in report.records:
+        if rec.rf and len(rec.rf) > 1 and any(len({_axis_value(a.field, attr) for a in rec.rf}) > 1
+                                              for attr in ("size", "jump", "start")):
+            return "x".join(a.axis for a in rec.rf)
+    return ""
 
 
 def field_json(f: Field | None) -> Any:
@@ -94,6 +118,24 @@ def gap_lines(report: Report) -> list[str]:
     for kind, count in g.ops_without_rule:
         lines.append(f"  op {kind} ×{count}")
     return lines
+
+
+def condition_text(c: Condition) -> str:
+    """``valid for W > 16``; ``valid only at H*W = 64 (traced at H = 8, W = 8)``."""
+    rel = c.relation
+    if isinstance(rel, sympy.Eq):
+        shown = f"{sympy.sstr(rel.lhs)} = {sympy.sstr(rel.rhs)}"
+    else:
+        shown = sympy.sstr(rel).replace("==", "=")
+    if c.kind == "fixed":
+        at = ", ".join(f"{s} = {v}" for s, v in c.at)
+        return f"valid only at {shown}" + (f" (traced at {at})" if at and shown != at else "") + f": {c.where}"
+    return f"valid for {shown}: {c.where}"
+
+
+def condition_json(c: Condition) -> dict:
+    return {"kind": c.kind, "relation": sympy.sstr(c.relation), "where": c.where,
+            "at": {str(s): int(v) for s, v in c.at}, "text": condition_text(c)}
 
 
 def mib(nbytes) -> str:
@@ -160,7 +202,11 @@ def report_renderables(report: Report, depth: int | None = None) -> list:
     title = f"{report.model}  input {shape}  FLOPs convention: {conv}"
     if report.symbols:
         title += "  (symbolic)"
-    table = Table(title=title, caption=f"{conv}: {CONVENTION_HELP[conv]}", header_style="bold")
+    caption = f"{conv}: {CONVENTION_HELP[conv]}"
+    axes = rf_axes(report)
+    if axes:
+        caption += f"; RF/Jump/Start per axis ({axes}) where the axes differ"
+    table = Table(title=title, caption=caption, header_style="bold")
     table.add_column("Layer (type)", no_wrap=True)
     table.add_column("Output shape", no_wrap=not report.symbols)
     table.add_column("Params", justify="right", no_wrap=True)
@@ -208,6 +254,8 @@ def totals_text(report: Report):
             "input, not counted above: see the note)"
         )
     lines.append(f"Total FLOPs ({report.convention.value}): {total_flops_text(report)}")
+    for c in report.conditions:
+        lines.append(f"Condition: {condition_text(c)}")
     total_mem = t.input_bytes + t.activation_bytes + t.param_bytes
     lines.append(
         f"Memory estimate (float32): input {mib(t.input_bytes)}, forward/backward activations "
@@ -249,7 +297,7 @@ def record_dict(rec: LayerRecord) -> dict:
         "flops": json_quantity(rec.flops),
         "formula": rec.formula,
         "has_rule": rec.has_rule,
-        "receptive_field": {"h": field_json(rec.rf_h), "w": field_json(rec.rf_w)},
+        "receptive_field": None if rec.rf is None else {a.axis.lower(): field_json(a.field) for a in rec.rf},
         "notes": list(rec.notes),
     }
 
@@ -264,6 +312,7 @@ def report_dict(report: Report) -> dict:
         "convention": report.convention.value,
         "symbolic": bool(report.symbols),
         "symbols": [str(s) for s in report.symbols],
+        "conditions": [condition_json(c) for c in report.conditions],
         "layers": [record_dict(r) for r in report.records],
         "totals": {
             "params": json_quantity(t.params),
@@ -318,10 +367,12 @@ def report_csv(report: Report, depth: int | None = None) -> str:
 
 def report_markdown(report: Report, depth: int | None = None) -> str:
     conv = report.convention.value
+    axes = rf_axes(report)
     lines = [
         f"### {report.model} — input {shapes_text(report.input_shapes, report.input_shape)} "
         f"— FLOPs convention `{conv}`",
         "",
+        *([f"RF / Jump / Start per axis ({axes}) where the axes differ.", ""] if axes else []),
         f"| Layer (type) | Output shape | Params | FLOPs ({conv}) | RF | Jump | Start |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]

@@ -21,13 +21,16 @@ def _q(x: Fraction) -> str:
     return str(x.numerator) if x.denominator == 1 else f"{x.numerator}/{x.denominator}"
 
 
-def _field(f: tuple[Fraction, Fraction, Fraction]) -> str:
+def _field(f: tuple[Fraction, Fraction, Fraction] | str) -> str:
+    if isinstance(f, str):
+        return f
     return f"{_q(f[0])}, {_q(f[1])}, {_q(f[2])}"
 
 
 def _pair(values: tuple) -> str:
-    a, b = (_field(v) for v in values)
-    return a if a == b else f"{a} / {b}"
+    """Per-axis fields: one when all axes agree, else ``a / b / c`` (axis order as in the input)."""
+    parts = [_field(v) for v in values]
+    return parts[0] if len(set(parts)) == 1 else " / ".join(parts)
 
 
 def _duration(seconds: float) -> str:
@@ -202,20 +205,27 @@ def _rf_md(run: ValidationRun) -> list[str]:
         "",
         "An independent second method (`convcalc.validation.rf_crosscheck`): in a float32 copy of the model "
         "with every conv/linear weight a positive constant (1/fan-in), biases zero, BatchNorm in eval mode "
-        "with identity statistics and a small positive input (1e-6 everywhere, so every ReLU passes, no ReLU6 "
+        "with identity statistics, GroupNorm/LayerNorm/InstanceNorm with scale 1 and bias 1 (so a following "
+        "ReLU stays open) and a small positive input (1e-6 everywhere, so every ReLU passes, no ReLU6 "
         "saturates and nothing cancels), the input pixels where the gradient of one output unit is non-zero "
-        "are that unit's receptive field.  Its "
-        "extent along each axis gives the **size**, its centre minus `i x jump` the **start**, and the shift of "
-        "the centre between unit (i, j) and its neighbour (i+1, j+1) the **jump**.  Max pooling sends the "
-        "gradient to one pixel per window, so in the copy `F.max_pool2d` is replaced by average pooling of "
-        "the same geometry (kernel, stride, padding, ceil mode).  The forward pass stops right after the "
-        "layer checked, and the input is the smallest square from a ladder (32 ... 1024) that holds both "
-        "units' fields without touching the border.  convcalc's fields come from its report at the "
-        "model's default input.  Every leaf layer with a numeric field is checked; layers after global "
-        "pooling or flatten (whole input) are listed as not checked.  A gradient is a sum of positive path "
-        "products, so it cannot cancel to zero; an underflow would show as a disagreement, never as a false "
-        "agreement.  Merges are covered: residual adds (book_resnet18, resnet18, mobilenet_v2, two_branch's "
-        "`merge`, whose branches have different starts 0 and 1/2) and a concat (two_branch's `joined`).",
+        "are that unit's receptive field.  Each spatial axis of the input is measured on its own, for any "
+        "rank and layout (L; H, W; D, H, W; channel first or last): the extent along the axis gives the "
+        "**size**, its centre minus `i x jump` the **start**, and the shift of the centre between unit i and "
+        "its neighbour i+1 the **jump**; an axis convcalc reports `whole` (after a norm, a softmax or a "
+        "reduction along it) must have a gradient reaching both ends of the input.  Max pooling sends the "
+        "gradient to one pixel per window, so in the copy `F.max_pool1d/2d/3d` are replaced by average "
+        "pooling of the same geometry (kernel, stride, padding, ceil mode).  The forward pass stops right "
+        "after the layer checked; along each measured axis the input is the smallest length from a ladder "
+        "(32 ... 1024) that holds both units' fields without touching the border and has the traced length's "
+        "remainder modulo the jump (SAME padding depends on it).  convcalc's fields come from its report at "
+        "the model's default input.  Every leaf layer with a known field is checked; layers whose field is "
+        "unknown or depends on the input size (adaptive pooling), and 1-wide maps squeezed away, are listed "
+        "as not checked.  A gradient is a sum of positive path products, so it cannot cancel to zero; an "
+        "underflow would show as a disagreement, never as a false agreement.  Merges are covered: residual "
+        "adds (book_resnet18, resnet18, mobilenet_v2, two_branch's `merge`, whose branches have different "
+        "starts 0 and 1/2, rf_dilation) and a concat (two_branch's `joined`).  The `rf_*` models are the "
+        "`fields` corpus (convcalc/corpus/fields.py): norms, softmax and a mean along one axis, Conv1D and "
+        "Conv3D stacks, NLC and NHWC with SAME padding on odd inputs, dilation per axis.",
         "",
         "| Model | Layers checked | Size agrees | Jump agrees | Start agrees | Largest input | Seconds |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -225,7 +235,7 @@ def _rf_md(run: ValidationRun) -> list[str]:
             lines.append(f"| {r.model} | error: {_md(r.error)} | | | | | |")
             continue
         n = len(r.checks)
-        largest = max((c.input_size[0] for c in r.checks), default=0)
+        largest = max((max(c.input_size[1:] or (0,)) for c in r.checks), default=0)
         lines.append(
             f"| {r.model} | {n} | {r.count('size')}/{n} | {r.count('jump')}/{n} | {r.count('start')}/{n} | "
             f"{largest} | {r.seconds:.1f} |"
@@ -235,12 +245,12 @@ def _rf_md(run: ValidationRun) -> list[str]:
             continue
         lines += ["", f"### {r.model}", ""]
         if r.not_checked:
-            lines.append("Not checked (field is the whole input or depends on the input size): "
+            lines.append("Not checked (field unknown, squeezed to one unit, or depends on the input size): "
                          + ", ".join(f"`{p}`" for p in r.not_checked) + ".")
             lines.append("")
         lines += [
-            "| Layer | Kind | Input | Units (i, j) | convcalc size, jump, start (h / w) | "
-            "gradient size, jump, start (h / w) | Agree |",
+            f"| Layer | Kind | Input | Units | convcalc size, jump, start ({_axes(r)}) | "
+            f"gradient size, jump, start ({_axes(r)}) | Agree |",
             "|---|---|---:|---|---|---|---|",
         ]
         for c in r.checks:
@@ -248,12 +258,17 @@ def _rf_md(run: ValidationRun) -> list[str]:
     return lines
 
 
+def _axes(r: RFModelResult) -> str:
+    return " / ".join(a.lower() for a in (r.checks[0].axes if r.checks else ("H", "W")))
+
+
 def _rf_row(c: FieldCheck) -> str:
     name = c.path + (f" (call {c.occurrence + 1})" if c.occurrence else "")
     measured = _pair(c.measured) if c.measured else "-"
     agree = "yes" if c.ok else "**no**" + (f" ({c.note})" if c.note else "")
-    units = f"({c.units[0][0]}, {c.units[0][1]})"
-    return f"| `{name}` | {c.kind} | {c.input_size[0]} | {units} | {_pair(c.ours)} | {measured} | {agree} |"
+    units = "(" + ", ".join(map(str, c.units[0])) + ")"
+    size = "x".join(map(str, c.input_size[1:])) if len(c.input_size) > 2 else str(c.input_size[0])
+    return f"| `{name}` | {c.kind} | {size} | {units} | {_pair(c.ours)} | {measured} | {agree} |"
 
 
 # ------------------------------------------------------------------ JSON
@@ -278,7 +293,9 @@ def _model_dict(m: ModelSizes) -> dict[str, Any]:
     }
 
 
-def _fjson(f) -> dict[str, str]:
+def _fjson(f) -> dict[str, str] | str:
+    if isinstance(f, str):
+        return f
     return {"size": _q(f[0]), "jump": _q(f[1]), "start": _q(f[2])}
 
 
@@ -289,10 +306,10 @@ def _rf_dict(r: RFModelResult) -> dict[str, Any]:
         "agree": {w: r.count(w) for w in ("size", "jump", "start")},
         "layers": [
             {
-                "path": c.path, "kind": c.kind, "call": c.occurrence + 1, "input_size": c.input_size[0],
-                "units": [list(u) for u in c.units], "ok": c.ok, "note": c.note,
-                "convcalc": {"h": _fjson(c.ours[0]), "w": _fjson(c.ours[1])},
-                "gradient": ({"h": _fjson(c.measured[0]), "w": _fjson(c.measured[1])} if c.measured else None),
+                "path": c.path, "kind": c.kind, "call": c.occurrence + 1, "input_size": list(c.input_size),
+                "units": [list(u) for u in c.units], "ok": c.ok, "note": c.note, "axes": list(c.axes),
+                "convcalc": {a.lower(): _fjson(f) for a, f in zip(c.axes, c.ours)},
+                "gradient": ({a.lower(): _fjson(f) for a, f in zip(c.axes, c.measured)} if c.measured else None),
             }
             for c in r.checks
         ],
@@ -370,7 +387,9 @@ def validation_renderables(run: ValidationRun) -> list:
 
 
 # ------------------------------------------------------------------ JSON back to a run
-def _ffrom(d: dict[str, str]) -> tuple[Fraction, Fraction, Fraction]:
+def _ffrom(d: dict[str, str] | str) -> tuple[Fraction, Fraction, Fraction] | str:
+    if isinstance(d, str):
+        return d
     return (Fraction(d["size"]), Fraction(d["jump"]), Fraction(d["start"]))
 
 
@@ -393,11 +412,12 @@ def validation_from_dict(data: dict[str, Any]) -> ValidationRun:
     for r in data["receptive_fields"]:
         checks = tuple(
             FieldCheck(
-                r["model"], c["path"], c["kind"], c["call"] - 1, (c["input_size"], c["input_size"]),
+                r["model"], c["path"], c["kind"], c["call"] - 1,
+                tuple(c["input_size"]) if isinstance(c["input_size"], list) else (1, c["input_size"], c["input_size"]),
                 tuple(tuple(u) for u in c["units"]),
-                (_ffrom(c["convcalc"]["h"]), _ffrom(c["convcalc"]["w"])),
-                (_ffrom(c["gradient"]["h"]), _ffrom(c["gradient"]["w"])) if c["gradient"] else None,
-                c["note"],
+                tuple(_ffrom(c["convcalc"][a.lower()]) for a in c.get("axes", ("H", "W"))),
+                tuple(_ffrom(c["gradient"][a.lower()]) for a in c.get("axes", ("H", "W"))) if c["gradient"] else None,
+                c["note"], tuple(c.get("axes", ("H", "W"))),
             )
             for c in r["layers"]
         )
