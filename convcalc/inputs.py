@@ -210,7 +210,7 @@ def input_hint(model: Any) -> InputHint:
         (3, (nn.Conv1D, nn.Conv1DTranspose, nn.MaxPool1D, nn.AvgPool1D, nn.AdaptiveAvgPool1D,
              nn.AdaptiveMaxPool1D)),
     )
-    if not hasattr(model, "named_sublayers"):  # an exported program (convcalc.program): its data op's rank
+    if hasattr(model, "convcalc_trace"):  # an exported program (convcalc.program): its data op's rank
         return InputHint(len(getattr(model, "data_shape", ())) or None, type(model).__name__)
     for path, layer in model.named_sublayers(include_self=True):
         if layer.sublayers():

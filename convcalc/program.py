@@ -107,6 +107,26 @@ class ProgramModel:
     def parameters(self) -> list[ProgramParameter]:
         return list(self.params)
 
+    @property
+    def _parameters(self) -> dict:
+        return {}  # the program itself holds none directly: each belongs to the layer group that reads it
+
+    def named_sublayers(self, include_self: bool = False) -> list[tuple[str, Any]]:
+        """The layer groups that carry parameters, as ``paddle.nn.Layer.named_sublayers`` lists sublayers."""
+        found = [(g.path, g.layer) for g in self.groups if g.path and g.layer is not None]
+        return ([("", self)] if include_self else []) + found
+
+    def named_parameters(self) -> list[tuple[str, ProgramParameter]]:
+        """``(holder path.name, parameter)``; a parameter no group holds is named by its own program name."""
+        out, seen = [], set()
+        for path, layer in self.named_sublayers():
+            for key, param in getattr(layer, "_parameters", {}).items():
+                if param is not None and param.name not in seen:  # stand-ins hold copies: one per program name
+                    seen.add(param.name)
+                    out.append((f"{path}.{key}", param))
+        out.extend((p.name, p) for p in self.params if p.name not in seen)
+        return out
+
     def eval(self) -> ProgramModel:
         return self
 
