@@ -43,6 +43,10 @@ UNKNOWN = _Unknown()
 """State of a value downstream of an op convcalc cannot follow."""
 
 
+class FieldUnknown(Exception):
+    """A handler's reason why an op's output has no single field (listed under the report's table)."""
+
+
 @dataclass
 class FieldMap:
     """Result of propagation: value id -> Spatial, UNKNOWN, or absent (no dependence on the input)."""
@@ -146,12 +150,12 @@ def pool_handler(op: OpNode, states: list, g: GraphView):
                 fields.append(WHOLE_INPUT)
             elif i % o == 0:
                 fields.append(field_after(f, i // o, i // o, 0))
-            else:
-                return UNKNOWN  # overlapping windows of varying size: no single field
+            else:  # overlapping windows of varying size: no single field
+                raise FieldUnknown(f"adaptive pooling {i}->{o} on {'HW'[axis]}: windows of different sizes")
         if all(f.whole for f in fields):
             return WHOLE
         if any(f.whole for f in fields):
-            return UNKNOWN
+            raise FieldUnknown("adaptive pooling to 1 on one axis only: the whole input on one axis, not the other")
         return Spatial(*fields)
     kernel = pool_kernel(op, g.constants)
     strides = a.get("strides", kernel)
@@ -291,6 +295,9 @@ def propagate(graph: GraphView) -> FieldMap:
         else:
             try:
                 out = handler(op, ins, graph)
+            except FieldUnknown as err:
+                result.unsupported_ops.append(f"op #{op.index} {op.name} ({err})")
+                out = UNKNOWN
             except MisalignedBranchesError as err:
                 result.misaligned.append(f"op #{op.index} {op.name}: {err}")
                 out = UNKNOWN

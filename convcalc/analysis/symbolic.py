@@ -337,8 +337,8 @@ def _subs(expr, values, cache=None):
 
 def substitute_report(report: Report, values: dict) -> Report:
     """A symbolic report evaluated at concrete sizes (``{H: 224, W: 224}``)."""
-    values = {(sympy.Symbol(k, positive=True, integer=True) if isinstance(k, str) else k): sympy.sympify(v)
-              for k, v in values.items()}
+    # Keys by name: 'H', sympy.Symbol('H') and the report's own H (positive integer) are the same size.
+    values = {sympy.Symbol(str(k), positive=True, integer=True): sympy.sympify(v) for k, v in values.items()}
     cache: dict = {}
 
     def shape(s):

@@ -22,7 +22,7 @@ the concrete one.  Then receptive fields of book_lenet_vectorized, a hand-made
 two-branch model, book_resnet18, resnet18 and mobilenet_v2
 (--fast: the first three) are measured from the gradient of one output unit
 with respect to the input.  Models that cannot take a size are listed with the
-reason.  The full run takes about 10 minutes on 2 CPUs.
+reason.  The header of docs/validation.md records how long the last full run took.
 
 Exit status: 0 when everything agrees, 1 on any mismatch or disagreeing field,
 2 on a usage error, 130 when interrupted (no output file is written).
