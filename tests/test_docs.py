@@ -100,7 +100,7 @@ _MARK = re.compile(r"<!--\s*docs-test:\s*(.*?)\s*-->")
 _FENCE = re.compile(r"^(\s*)```\s*([\w+-]*)\s*$")
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)*")
 _PLACEHOLDER = re.compile(r"\b[A-Z][A-Z_]{2,}\b")
-_ERROR_LINE = re.compile(r"^convcalc [\w-]+: ")
+_ERROR_LINE = re.compile(r"^convcalc(?: [\w-]+)*: ")
 _RUNNABLE = ("convcalc ", "python ", "python3 ")
 
 
@@ -165,7 +165,7 @@ def _is_synopsis(line: str) -> bool:
 
 
 def _block_examples(path: Path, start: int, lang: str, lines: list[str], marks: list[dict]) -> list[Example]:
-    rel = path.relative_to(ROOT).as_posix()
+    rel = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.name
     group = f"{rel}:{start}"
     found: list[tuple[int, str, str]] = []  # (line in block, command, shown output)
     if lang == "python":
@@ -199,7 +199,7 @@ def _block_examples(path: Path, start: int, lang: str, lines: list[str], marks: 
         cmd, code = _command_exit(raw)
         m = _mark_for(cmd, marks) or _marks(COMMAND_MARKS.get(cmd, ""))
         if code is None:
-            code = m.get("exit", 2 if re.match(r"convcalc [\w-]+: error:", shown.strip()) else 0)
+            code = m.get("exit", 2 if re.match(r"convcalc(?: [\w-]+)*: error:", shown.strip()) else 0)
         e = Example(f"{rel}:{start + 1 + i}", "shell", cmd, shown=shown, exit=code, mark=m.get("mark", ""),
                     group=group)
         out.append(e)
@@ -263,7 +263,7 @@ def help_examples() -> list[Example]:
             s = ln.strip()
             if not s.startswith("convcalc ") or _is_synopsis(s):
                 continue
-            cmd = re.split(r"\s{2,}(?!#)", s)[0]  # text after two spaces describes the example
+            cmd = re.split(r"\s{2,}(?![\s#])", s)[0]  # text after two spaces describes the example
             cmd, code = _command_exit(cmd)
             if cmd in seen:
                 continue
@@ -549,3 +549,31 @@ def test_every_command_and_flag_in_cli_md():
         if needed not in text:
             missing.append(needed)
     assert not missing, f"docs/cli.md does not mention: {', '.join(missing)}"
+
+
+def test_harness_reads_marks_codes_and_shown_output(tmp_path):
+    """The collector and the number check can fail: a wrong number, a stated exit code, marks."""
+    doc = tmp_path / "doc.md"
+    doc.write_text(textwrap.dedent("""\
+        <!-- docs-test: skip (needs internet) ; on: convcalc train* -->
+        ```console
+        $ convcalc formulas conv_params   # exit 0
+        parameters = 168 and 1,025
+        $ convcalc train lenet --download
+        $ convcalc explain conv3d --input 3x8x8
+        convcalc explain: error: unknown layer kind
+        ```
+
+        ```bash
+        convcalc check bad.toml   # exit 1: wrong answers
+        ```
+        """))
+    got = doc_examples(doc)
+    assert [(e.where, e.code, e.exit, e.mark) for e in got] == [
+        ("doc.md:3", "convcalc formulas conv_params", 0, ""),
+        ("doc.md:5", "convcalc train lenet --download", 0, "skip (needs internet)"),
+        ("doc.md:6", "convcalc explain conv3d --input 3x8x8", 2, ""),
+        ("doc.md:11", "convcalc check bad.toml", 1, ""),
+    ]
+    assert _missing_numbers(got[0].shown, "parameters = 168 and 1,025") == []
+    assert _missing_numbers(got[0].shown, "parameters = 1680 and 1,025.5") == ["168", "1,025"]
