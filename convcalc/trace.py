@@ -360,6 +360,8 @@ def _first_empty_layer(finished: list[dict], paths: dict, input_shape, name) -> 
     input can come out as a size of 1 and the build fails later, in an innocent layer (GoogLeNet
     at 3x64x64 fails in a Linear after ``_pool_o1``).  The formulas name the real culprit.
     """
+    import paddle
+
     from convcalc.formulas import shapes as F
 
     for entry in sorted(finished, key=lambda e: e["order"]):
@@ -367,13 +369,13 @@ def _first_empty_layer(finished: list[dict], paths: dict, input_shape, name) -> 
         if layer.sublayers() or len(hw) != 2 or not all(isinstance(d, int) and d > 0 for d in hw):
             continue
         try:
-            if hasattr(layer, "_kernel_size") and hasattr(layer, "_dilation"):  # paddle.nn.Conv2D & co.
-                if getattr(layer, "_data_format", "NCHW") != "NCHW" or len(layer._kernel_size) != 2:
+            if isinstance(layer, paddle.nn.Conv2D):  # and its subclasses; not Conv2DTranspose
+                if layer._data_format != "NCHW" or len(layer._kernel_size) != 2:
                     continue
                 for axis in (0, 1):
                     F.conv_output_size(hw[axis], layer._kernel_size[axis], layer._stride[axis],
                                        _axis_padding(layer._padding, axis), layer._dilation[axis])
-            elif hasattr(layer, "ksize") and getattr(layer, "data_format", "NCHW") == "NCHW":  # Max/AvgPool2D
+            elif isinstance(layer, (paddle.nn.MaxPool2D, paddle.nn.AvgPool2D)) and layer.data_format == "NCHW":
                 pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)  # noqa: E731
                 kernel = pair(layer.ksize)
                 stride = kernel if layer.stride is None else pair(layer.stride)

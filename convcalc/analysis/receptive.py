@@ -251,10 +251,18 @@ def reduce_handler(op: OpNode, states: list, g: GraphView):
     return WHOLE
 
 
+def _transposed(states: list):
+    if not states or states[0] is None:
+        return None
+    if states[0] is UNKNOWN:
+        return UNKNOWN
+    raise FieldUnknown("transposed convolution: convcalc has no field rule for it yet")
+
+
 HANDLERS: dict[str, Handler] = {
     "conv2d": conv_handler,
     "depthwise_conv2d": conv_handler,
-    "conv2d_transpose": lambda op, s, g: UNKNOWN if s and s[0] is not None else None,
+    "conv2d_transpose": lambda op, s, g: _transposed(s),
     "pool2d": pool_handler,
     "max_pool2d_with_index": pool_handler,
     "builtin.combine": combine_handler,
