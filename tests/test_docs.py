@@ -413,7 +413,7 @@ def _run_batch(examples: list[Example], ws: Workspace) -> dict[tuple[str, str], 
 def docs_results(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Run every selected example once, a few processes at a time; a block's examples run in order."""
     wanted = [item.callspec.params["example"] for item in request.session.items
-              if item.originalname == "test_doc_example" and _selected(item)]
+              if getattr(item, "originalname", None) == "test_doc_example" and _selected(item)]
     groups: dict[str, list[Example]] = {}
     for e in wanted:
         groups.setdefault(e.group, []).append(e)
