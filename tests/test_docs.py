@@ -69,7 +69,17 @@ USER_COPIES = {
     "my_conv.py": "tests/data/homework/ops/good_conv.py",
     "my_pool.py": "tests/data/homework/ops/good_pool.py",
     "student.py": "tests/data/homework/ops/good_conv.py",
+    "digit.png": "examples/shapes.png",
 }
+# ... and the ones a user makes with convcalc itself (reports to diff, weights of a model), made once.
+USER_MADE = """
+import paddle
+from convcalc.cli import main
+from convcalc.models.zoo import build_model
+main(["report", "book_lenet", "--format", "json", "--output", "before.json"])
+main(["report", "book_paddle_lenet", "--format", "json", "--output", "after.json"])
+paddle.save(build_model("book_lenet").model.state_dict(), "lenet.pdparams")
+"""
 TIMEOUT = 600  # seconds per example; a hang fails with this reason
 
 # --help examples (and generated docs) cannot carry HTML comments; their marks live here, keyed by the
@@ -330,6 +340,9 @@ def _workspace(tmp: Path) -> Workspace:
                PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])]),
                CONVCALC_DATA_DIR=str(MNIST), COLUMNS="200", NO_COLOR="1", OMP_NUM_THREADS="1")
     env.pop("FORCE_COLOR", None)
+    made = subprocess.run([sys.executable, "-c", USER_MADE], cwd=repo, env=env, capture_output=True, text=True,
+                          timeout=TIMEOUT)
+    assert made.returncode == 0, f"making the user's files (USER_MADE) failed:\n{made.stderr[-2000:]}"
     return Workspace(repo, env)
 
 
@@ -380,7 +393,7 @@ def _selected(item: pytest.Item) -> bool:
 # Cheap, self-contained commands run in-process, several per interpreter, through the very entry point
 # `convcalc` calls (convcalc.cli.main): one Paddle import instead of one per example.  Each line out is
 # one command's exit code and output; if the interpreter dies, the commands it did not finish run alone.
-_BATCHABLE = re.compile(r"convcalc (formulas|explain|models|report|compare|check)\b[^&|;<>$`*?]*$")
+_BATCHABLE = re.compile(r"convcalc (formulas|explain|models|report|diff|compare|check)\b[^&|;<>$`*?]*$")
 _BATCH_MARK = "@@docs-test@@ "
 _BATCH_RUNNER = """
 import contextlib, io, json, sys
