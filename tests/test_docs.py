@@ -102,6 +102,8 @@ COMMAND_MARKS: dict[str, str] = {
     "convcalc train book_lenet --naive --limit 128 --max-steps 2 --data-dir ../shared/data/mnist": "slow (the "
     "book's loop Conv2D, about half a minute); fast: convcalc train book_lenet --naive --limit 8 --max-steps 1 "
     "--data-dir ../shared/data/mnist",
+    "convcalc check answers.toml --feedback hints --gradescope /autograder/results/results.json": "skip (runs "
+    "inside Gradescope's container, in its /autograder folders)",
     "convcalc reproduce --seeds 3 --data-dir ../shared/data/mnist": "skip (three ResNet18 trainings per seed, "
     "about an hour; docs/reproduction.md records such a run)",
 }
@@ -177,6 +179,12 @@ def _is_synopsis(line: str) -> bool:
 def _block_examples(path: Path, start: int, lang: str, lines: list[str], marks: list[dict]) -> list[Example]:
     rel = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.name
     group = f"{rel}:{start}"
+    if lang != "python":  # a command continued with a trailing backslash is one line (on its first line)
+        lines = list(lines)
+        for i in range(len(lines) - 1, 0, -1):
+            if lines[i - 1].rstrip().endswith("\\"):
+                lines[i - 1] = lines[i - 1].rstrip()[:-1].rstrip() + " " + lines[i].strip()
+                lines[i] = ""
     found: list[tuple[int, str, str]] = []  # (line in block, command, shown output)
     if lang == "python":
         code = textwrap.dedent("\n".join(lines))
@@ -443,8 +451,14 @@ def docs_results(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
     batch: dict[tuple[str, str], Example] = {}
     alone: list[list[Example]] = []
+    def batchable(e: Example) -> bool:
+        try:
+            return e.kind == "shell" and bool(_BATCHABLE.match(e.code)) and bool(shlex.split(e.code))
+        except ValueError:  # not one plain command line: bash runs it
+            return False
+
     for g in groups.values():
-        if all(e.kind == "shell" and _BATCHABLE.match(e.code) for e in g):
+        if all(batchable(e) for e in g):
             for e in g:
                 batch.setdefault((e.kind, e.code), e)
         else:
