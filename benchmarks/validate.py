@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/validate.py              # full run, writes docs/validation.md (~10 min on 2 CPUs)
+    python benchmarks/validate.py              # full run, writes docs/validation.md (its header has the time)
     python benchmarks/validate.py --fast       # CI subset, prints the summary table
 
 Any other arguments are those of ``convcalc validate`` (see ``convcalc validate --help``).

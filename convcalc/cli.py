@@ -56,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subcommands(parser: argparse.ArgumentParser) -> list[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices)
+    return []
+
+
 def _quiet_paddle() -> None:
     """Keep Paddle's C++ log lines and import-time warnings out of a one-line error.
 
@@ -69,8 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
-        parser.print_help()
-        return 2
+        commands = ", ".join(name for name in _subcommands(parser))
+        parser.error(f"a command is required: one of {commands}")
     try:
         return int(args.func(args) or 0)
     except ConvcalcError as err:

@@ -306,6 +306,7 @@ def trace_model(
     program, finished, guards = _build(model, inputs, static_forward, name, paths, probe)
     ops, shapes, constants, input_values = _read_program(program, inputs)
     calls = _calls(finished, paths, model)
+    _refuse_empty(finished, paths, inputs, name)
     _check_nonempty(ops, shapes, calls, inputs, name)
     decisions = Decisions()
     eager_paths = eager_check(model, inputs, static_forward, name, values, decisions)
@@ -324,6 +325,7 @@ def trace_model(
                 raise cannot from None
             ops, shapes, constants, input_values = _read_program(program, inputs)
             calls = _calls(finished, paths, model)
+            _refuse_empty(finished, paths, inputs, name)
             _check_nonempty(ops, shapes, calls, inputs, name)
             if decisions.used != len(decisions.values):
                 raise cannot
@@ -377,6 +379,7 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
                 "start": program_len(),
                 "order": next(pre_order),
                 "inputs": tuple(v.id for v in _values(args)),
+                "in_shape": next((tuple(v.shape) for v in _values(args)), ()),
             }
         )
 
@@ -400,7 +403,8 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
                     static = paddle.jit.to_static(model, input_spec=specs, full_graph=True)
                     program = static.forward.concrete_program.main_program
                 except Exception as exc:  # noqa: BLE001 - any failure of user code is reported
-                    raise _forward_error(exc, stack, paths, inputs, name) from None
+                    raise (_first_empty_layer(finished, paths, inputs[0].shape, name)
+                           or _forward_error(exc, stack, paths, inputs, name)) from None
         finally:
             for h in handles:
                 h.remove()
@@ -527,6 +531,69 @@ def eager_check(
             for h in handles:
                 h.remove()
     return done
+
+
+def _axis_padding(padding: Any, axis: int) -> Any:
+    """One axis of a Conv2D/pool layer's ``padding`` in the form the formulas take; None if unreadable."""
+    if isinstance(padding, (int, str)):
+        return padding
+    p = list(padding)
+    if len(p) == 2 and all(isinstance(x, int) for x in p):
+        return p[axis]
+    if len(p) == 4 and all(isinstance(x, int) for x in p):
+        return (p[2 * axis], p[2 * axis + 1])
+    if len(p) == 4 and all(isinstance(x, (list, tuple)) for x in p):
+        return tuple(p[2 + axis])
+    return None
+
+
+def _refuse_empty(finished: list[dict], paths: dict, inputs: list[ModelInput], name: str) -> None:
+    """Refuse the first layer the formulas find empty, even where Paddle's static shapes say 1."""
+    refused = _first_empty_layer(finished, paths, inputs[0].shape, name)
+    if refused:
+        raise refused
+
+
+def _first_empty_layer(finished: list[dict], paths: dict, input_shape, name) -> ShapeError | None:
+    """The first conv/pool layer (in execution order) whose output the formulas find empty.
+
+    Paddle's static shape inference truncates toward zero, so a kernel larger than its padded
+    input can come out as a size of 1 and the build fails later, in an innocent layer (GoogLeNet
+    at 3x64x64 fails in a Linear after ``_pool_o1``).  The formulas name the real culprit.
+    """
+    import paddle
+
+    from convcalc.formulas import shapes as F
+
+    for entry in sorted(finished, key=lambda e: e["order"]):
+        layer, hw = entry["layer"], entry.get("in_shape", ())[-2:]
+        if layer.sublayers() or len(hw) != 2 or not all(isinstance(d, int) and d > 0 for d in hw):
+            continue
+        try:
+            if isinstance(layer, paddle.nn.Conv2D):  # and its subclasses; not Conv2DTranspose
+                if layer._data_format != "NCHW" or len(layer._kernel_size) != 2:
+                    continue
+                for axis in (0, 1):
+                    F.conv_output_size(hw[axis], layer._kernel_size[axis], layer._stride[axis],
+                                       _axis_padding(layer._padding, axis), layer._dilation[axis])
+            elif isinstance(layer, (paddle.nn.MaxPool2D, paddle.nn.AvgPool2D)) and layer.data_format == "NCHW":
+                pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)  # noqa: E731
+                kernel = pair(layer.ksize)
+                stride = kernel if layer.stride is None else pair(layer.stride)
+                for axis in (0, 1):
+                    F.pool_output_size(hw[axis], kernel[axis], stride[axis], _axis_padding(layer.padding, axis),
+                                       ceil_mode=bool(layer.ceil_mode))
+        except ShapeError as err:
+            shown = "x".join(str(d) for d in input_shape[1:])
+            path = paths.get(id(layer), type(layer).__name__)
+            return ShapeError(
+                f"input {shown} is too small for {name}: layer {path} ({type(layer).__name__}) would produce "
+                f"an empty output ({err.problem})",
+                "use a larger --input (see `convcalc models` for each model's default)",
+            )
+        except Exception:  # noqa: BLE001 - a form the formulas do not read: Paddle's own checks decide
+            continue
+    return None
 
 
 def _check_nonempty(ops, shapes, calls, inputs, name) -> None:

@@ -33,3 +33,15 @@ def mnist_dir() -> Path:
     if not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists():
         pytest.skip(f"MNIST test set not found at {MNIST_DIR}")
     return MNIST_DIR
+
+
+@pytest.fixture
+def flops_numpy() -> None:
+    """paddle.flops (Paddle 3.3.1) crashes with numpy >= 2.4: stop with convcalc's one-line error naming the fix."""
+    from convcalc.analysis.crosscheck import check_numpy
+    from convcalc.errors import DependencyError
+
+    try:
+        check_numpy()
+    except DependencyError as err:
+        pytest.fail(str(err), pytrace=False)

@@ -79,6 +79,7 @@ def test_lenet_matches_seed_tables(lenets, which):
     assert sum(int(r.params) for r in rows) == int(report.totals.params)
 
 
+@pytest.mark.usefixtures("flops_numpy")
 def test_custom_lenet_handed_to_paddle_flops(lenets):
     """Paddle counts the book's loop Conv2D/Pool2D as 0; the rule hand-off makes both sides agree."""
     model = lenets[0]
@@ -115,6 +116,7 @@ def test_book_resnet18_matches_seed_summary(resnet):
     assert [int(r.flops) for r in rows if r.kind in ("AdaptiveAvgPool2D", "Linear")] == [1024, 5120]
 
 
+@pytest.mark.usefixtures("flops_numpy")
 def test_book_resnet18_summary_rows_match_paddle(resnet):
     report = analyze(resnet, (1, 32, 32))
     result = compare(resnet, report)
@@ -123,6 +125,7 @@ def test_book_resnet18_summary_rows_match_paddle(resnet):
     assert len(result.rows) == 45 + 8
 
 
+@pytest.mark.usefixtures("flops_numpy")
 def test_plain_resnet_reports_unused_shortcuts():
     paddle.seed(0)
     model = book.Model_ResNet18(in_channels=1, num_classes=10, use_residual=False)

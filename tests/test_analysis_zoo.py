@@ -26,6 +26,10 @@ LIGHT = [e.name for e in list_entries() if not e.heavy]
 HEAVY = [e.name for e in list_entries() if e.heavy]
 
 
+# every test here calls paddle.flops (through compare): stop with one line on a numpy it crashes with
+pytestmark = pytest.mark.usefixtures("flops_numpy")
+
+
 def sizes(entry_name: str, default):
     other = OTHER_SIZE.get(entry_name, (default[0], 97, 131))
     return [tuple(default), other]

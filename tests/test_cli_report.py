@@ -60,12 +60,14 @@ def test_report_output_file_and_symbolic(tmp_path, capsys):
     assert "H*W" in data["totals"]["flops"]
 
 
+@pytest.mark.usefixtures("flops_numpy")
 def test_compare_exits_zero_when_equal(capsys):
     code, out, _ = run("compare", "book_lenet", capsys=capsys)
     assert code == 0, out
     assert "all equal" in out
 
 
+@pytest.mark.usefixtures("flops_numpy")
 def test_compare_exits_one_on_difference(tmp_path, capsys, monkeypatch):
     """A deliberately wrong rule must make `compare` fail."""
     from convcalc import rules

@@ -271,6 +271,7 @@ def flop_cases(draw):
     return case
 
 
+@pytest.mark.usefixtures("flops_numpy")
 def test_paddle_convention_flops_equal_paddle_flops(paddle, request):
     nn = paddle.nn
     n = FLOPS_EXAMPLES * (10 if request.config.getoption("--long") else 1)
@@ -315,6 +316,7 @@ def test_paddle_convention_flops_equal_paddle_flops(paddle, request):
     check()
 
 
+@pytest.mark.usefixtures("flops_numpy")
 def test_seed_numbers_are_what_paddle_flops_says(paddle):
     """The seed's 151,200 (5.21) and LeNet's first row, straight from paddle.flops."""
     nn = paddle.nn

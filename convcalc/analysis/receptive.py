@@ -81,6 +81,10 @@ class Spatial:
         return self.with_fields(lambda a: replace(a, field=None))
 
 
+class FieldUnknown(Exception):
+    """A handler's reason why an op's output has no single field (listed under the report's table)."""
+
+
 @dataclass
 class FieldMap:
     """Result of propagation: value id -> :class:`Spatial`, or absent (no dependence on the input)."""
@@ -488,13 +492,27 @@ def _unknown(op: OpNode, states: list, g: GraphView):
     return live[0].unknown() if live else None
 
 
+def _transposed(states: list):
+    if not states or not isinstance(states[0], Spatial):
+        return None
+    raise FieldUnknown("transposed convolution: convcalc has no field rule for it yet")
+
+
+def _lost_axes(before, after) -> list[str]:
+    """Axes whose field an op made unknown (listed with the op, so a '?' always has its reason)."""
+    if not isinstance(before, Spatial) or not isinstance(after, Spatial):
+        return []
+    known = {a.axis for a in before.axes if a.field is not None}
+    return [a.axis for a in after.axes if a.field is None and a.axis in known]
+
+
 HANDLERS: dict[str, Handler] = {
     "conv2d": conv_handler,
     "depthwise_conv2d": conv_handler,
     "conv3d": conv_handler,
-    "conv2d_transpose": _unknown,
-    "conv3d_transpose": _unknown,
-    "depthwise_conv2d_transpose": _unknown,
+    "conv2d_transpose": lambda op, s, g: _transposed(s),
+    "conv3d_transpose": lambda op, s, g: _transposed(s),
+    "depthwise_conv2d_transpose": lambda op, s, g: _transposed(s),
     "pool2d": pool_handler,
     "pool3d": pool_handler,
     "max_pool2d_with_index": pool_handler,
@@ -550,7 +568,16 @@ def propagate(graph: GraphView) -> FieldMap:
         if handler in _MERGING:
             out = handler(op, ins, graph, result.misaligned)  # type: ignore[call-arg]
         else:
-            out = handler(op, ins, graph)
+            try:
+                out = handler(op, ins, graph)
+            except FieldUnknown as err:
+                result.unsupported_ops.append(f"op #{op.index} {op.name} ({err})")
+                out = _unknown(op, ins, graph)
+            else:
+                lost = _lost_axes(ins[0] if ins else None, out)
+                if lost:
+                    why = ": adaptive pooling with windows of different sizes" if op.attrs.get("adaptive") else ""
+                    result.unsupported_ops.append(f"op #{op.index} {op.name} (no single field on {', '.join(lost)}{why})")
         if out is None:
             continue
         if op.name == "builtin.split":

@@ -293,8 +293,8 @@ def run_formulas(args: argparse.Namespace) -> int:
 
 
 def _explain_without_layer(args: argparse.Namespace) -> int:
-    args.explain_parser.print_help()
-    return 2
+    args.explain_parser.error(f"a layer kind is required: one of {', '.join(_KINDS)}")
+    return 2  # not reached: error() exits
 
 
 def _config(args: argparse.Namespace) -> tuple[tuple, dict]:

@@ -18,8 +18,8 @@ examples:
   convcalc check questions.toml --answer-key key.toml
                                                    write the complete answer key
 
-  Try it on the book's exercises:
-  convcalc check examples/homework/chapter5_student.toml
+  Try it on the book's exercises (a student with typical mistakes):
+  convcalc check examples/homework/chapter5_student.toml   # exit 1: some answers are wrong
 
   convcalc check answers.toml --feedback hints --gradescope /autograder/results/results.json
                                                    a Gradescope autograder: no expected values shown

@@ -25,10 +25,11 @@ tested.  Default learning rates are the book's: LeNet 0.1, ResNet18 0.01,
 ResNet18 without residual connections 0.005.  With only the MNIST test set
 present, train/dev come from its images 200..1399 (the output says so).
 
-examples:
+examples (../shared/data/mnist: any folder with the MNIST files; or set
+CONVCALC_DATA_DIR once, or add --download when online):
   convcalc train lenet --data-dir ../shared/data/mnist
-  convcalc train resnet18 --no-residual --epochs 2 --plot curves.png --json
-  convcalc train book_lenet --naive --limit 128 --max-steps 2   # the loop Conv2D
+  convcalc train resnet18 --no-residual --epochs 2 --plot curves.png --json --data-dir ../shared/data/mnist
+  convcalc train book_lenet --naive --limit 128 --max-steps 2 --data-dir ../shared/data/mnist
 """
 
 _REPRODUCE_EPILOG = """\

@@ -24,8 +24,8 @@ two-branch model, book_resnet18, resnet18 and mobilenet_v2
 with respect to the input.  Models that cannot take a size are listed with the
 reason.  Last, every case of the custom-model corpus (convcalc/corpus: tied,
 frozen, root-owned, reparametrised, ... models) is checked against a truth
-computed from Paddle alone (also with --fast; --no-corpus or --models skip it).  The full
-run takes about 10 minutes on 2 CPUs.
+computed from Paddle alone (also with --fast; --no-corpus or --models skip it).
+The header of docs/validation.md records how long the last full run took.
 
 Exit status: 0 when everything agrees, 1 on any mismatch, disagreeing field or wrong corpus case,
 2 on a usage error, 130 when interrupted (no output file is written).

@@ -142,8 +142,21 @@ def conv_output_size(
     >>> conv_output_size(M, 3, 1, P)
     M + 2*P - 2
 
-    Raises :class:`~convcalc.errors.ShapeError` when the result would be <= 0.
+    Raises :class:`~convcalc.errors.ShapeError` when the result would be <= 0,
+    and :class:`~convcalc.errors.InvalidParameterError` for ``'VALID'`` with
+    ``ceil_mode``: Paddle refuses that pair for pooling (the only layers with a
+    ``ceil_mode``), and every caller of the formula refuses it alike.
+
+    >>> conv_output_size(7, 2, 2, 'VALID', ceil_mode=True)
+    Traceback (most recent call last):
+    ...
+    convcalc.errors.InvalidParameterError: ceil_mode cannot be combined with 'VALID' padding ...
     """
+    if ceil_mode and isinstance(padding, str) and padding.upper() == "VALID":
+        raise InvalidParameterError(
+            "ceil_mode cannot be combined with 'VALID' padding (Paddle refuses it)",
+            "drop ceil_mode, or pass a number as padding",
+        )
     m = as_expr(size, "input size")
     check_at_least(m, 1, "input size", "an input has at least one pixel per axis")
     s = as_expr(stride, "stride")
@@ -225,11 +238,6 @@ def pool_output_size(
     >>> pool_output_size(2, 1, 2, 'SAME'), pool_output_size(2, 1, 2, 'SAME', ceil_mode=True)
     (1, 2)
     """
-    if ceil_mode and isinstance(padding, str) and padding.upper() == "VALID":
-        raise InvalidParameterError(
-            "ceil_mode cannot be combined with 'VALID' padding (Paddle refuses it)",
-            "drop ceil_mode, or pass a number as padding",
-        )
     return conv_output_size(size, kernel, kernel if stride is None else stride, padding, 1, ceil_mode)
 
 

@@ -191,6 +191,18 @@ def visible(report: Report, depth: int | None) -> list[LayerRecord]:
     return [r for r in report.records if r.depth <= depth]
 
 
+def row_notes(rows: list[LayerRecord]) -> dict[int, int]:
+    """Record index -> the note number shown on its row ([1], [2], ...), for rows that carry notes."""
+    numbered = [r.index for r in rows if r.notes]
+    return {index: k for k, index in enumerate(numbered, 1)}
+
+
+def row_notes_lines(rows: list[LayerRecord]) -> list[str]:
+    """The notes of numbered rows, listed under the table: ``[1] conv: <note>``."""
+    marks = row_notes(rows)
+    return [f"[{marks[r.index]}] {r.path}: {'; '.join(r.notes)}" for r in rows if r.index in marks]
+
+
 # ---------------------------------------------------------------- table
 def report_renderables(report: Report, depth: int | None = None) -> list:
     """The rich renderables of ``convcalc report``: the table, then totals and notes."""
@@ -216,10 +228,14 @@ def report_renderables(report: Report, depth: int | None = None) -> list:
     table.add_column("Start", justify="right", no_wrap=True)
     groups = group_totals(report)
     incomplete = incomplete_groups(report)
-    for rec in visible(report, depth):
+    rows = visible(report, depth)
+    marks = row_notes(rows)
+    for rec in rows:
         indent = "  " * max(rec.depth - 1, 0)
         label = rec.path.rsplit(".", 1)[-1] if not rec.is_functional else rec.path.split(":", 1)[1]
         name = Text(f"{indent}{label or report.model} ({rec.kind})")
+        if rec.index in marks:
+            name.append(f" [{marks[rec.index]}]")
         size, jump, start = field_text(rec)
         if rec.is_leaf:
             params = quantity(rec.params) if not rec.is_functional else "-"
@@ -237,14 +253,16 @@ def report_renderables(report: Report, depth: int | None = None) -> list:
                 name, shapes_text(rec.output_shapes, rec.output_shape), Text(quantity(g_params), style="dim"),
                 Text(group_flops_text(g_flops, rec.path, incomplete), style="dim"), size, jump, start,
             )
-    return [table, totals_text(report)]
+    return [table, totals_text(report, rows)]
 
 
-def totals_text(report: Report):
+def totals_text(report: Report, rows: list[LayerRecord] | None = None):
+    """Totals, memory, the report's notes and gaps; with ``rows``, the notes of the numbered rows first."""
     from rich.text import Text
 
     t = report.totals
-    lines = [
+    lines = row_notes_lines(rows or [])
+    lines += [
         f"Total params: {quantity(t.params)}  (trainable {quantity(t.params_trainable)}, "
         f"non-trainable {quantity(t.params_non_trainable)})",
     ]
@@ -378,7 +396,9 @@ def report_markdown(report: Report, depth: int | None = None) -> str:
     ]
     groups = group_totals(report)
     incomplete = incomplete_groups(report)
-    for rec in visible(report, depth):
+    rows = visible(report, depth)
+    marks = row_notes(rows)
+    for rec in rows:
         size, jump, start = field_text(rec)
         indent = "&nbsp;&nbsp;" * max(rec.depth - 1, 0)
         if rec.is_leaf:
@@ -390,8 +410,10 @@ def report_markdown(report: Report, depth: int | None = None) -> str:
             params, flops = f"*{quantity(gp)}*", f"*{group_flops_text(gf, rec.path, incomplete)}*"
             label = f"{indent}**{rec.path or report.model}** ({rec.kind})"
         out = shapes_text(rec.output_shapes, rec.output_shape)
+        if rec.index in marks:
+            label += f" [{marks[rec.index]}]"
         lines.append(f"| {label} | {out} | {params} | {flops} | {size} | {jump} | {start} |")
-    lines += ["", totals_text(report).plain.replace("\n", "  \n"), ""]
+    lines += ["", totals_text(report, rows).plain.replace("\n", "  \n"), ""]
     return "\n".join(lines)
 
 
@@ -402,13 +424,15 @@ def comparison_renderables(cmp) -> list:
 
     table = Table(title=f"{cmp.model}  input {list(cmp.input_shape)}: convcalc vs paddle.summary / paddle.flops",
                   header_style="bold")
-    for col in ("", "Layer", "Output (ours | paddle)", "Params (ours | paddle)", "FLOPs (ours | paddle)"):
+    for col in ("", "Layer", "Input (ours | paddle)", "Output (ours | paddle)", "Params (ours | paddle)",
+                "FLOPs (ours | paddle)"):
         table.add_column(col, justify="right" if "Params" in col or "FLOPs" in col else "left")
     for row in cmp.rows:
         if row.ok and not row.exact:
             mark = Text("≈", style="bold yellow")  # a known Paddle difference, explained below
         else:
             mark = Text("✓", style="green") if row.ok else Text("✗", style="bold red")
+        inp = row.ours_input if row.ours_input == row.paddle_input else f"{row.ours_input} | {row.paddle_input}"
         out = row.ours_output if row.ours_output == row.paddle_output else f"{row.ours_output} | {row.paddle_output}"
         params = f"{row.ours_params:,}" if row.ours_params == row.paddle_params else (
             f"{row.ours_params:,} | {row.paddle_params:,}")
@@ -418,9 +442,7 @@ def comparison_renderables(cmp) -> list:
             flops = f"{row.ours_flops:,}"
         else:
             flops = f"{row.ours_flops:,} | {row.paddle_flops:,}"
-        if row.ours_input != row.paddle_input:
-            out += f" (input {row.ours_input} | {row.paddle_input})"
-        table.add_row(mark, f"{row.key} {row.path}", out, params, flops)
+        table.add_row(mark, f"{row.key} {row.path}", inp, out, params, flops)
     explained = {k.where for k in cmp.known}
 
     def mark_total(ours, theirs, where) -> str:
