@@ -1,7 +1,7 @@
 """Worked derivations of one layer: each formula, the numbers put in, the result.
 
 ``explain_layer("conv2d", (3, 32, 32), out_channels=6, kernel=3)`` walks the
-seed's equations for that layer -- output size (5.6/5.7), parameters (5.20),
+book's equations for that layer -- output size (5.6/5.7), parameters (5.20),
 FLOPs (5.4/5.8/5.21) in the three conventions, and the receptive-field step
 from one input pixel (5.1.4) -- and returns a frozen :class:`Derivation`.
 Inputs may be ints or sympy symbols (then the results are expressions).  No

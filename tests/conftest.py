@@ -1,4 +1,4 @@
-"""Shared test configuration: the --runslow flag and the seed's data folder."""
+"""Shared test configuration: the --runslow flag and the book's data folder."""
 
 from __future__ import annotations
 

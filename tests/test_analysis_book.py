@@ -1,4 +1,4 @@
-"""The book's models reproduce the seed's paddle.summary / paddle.flops tables row by row."""
+"""The book's models reproduce the book's paddle.summary / paddle.flops tables row by row."""
 
 from __future__ import annotations
 

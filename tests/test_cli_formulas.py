@@ -1,6 +1,6 @@
 """``convcalc formulas`` and ``convcalc explain``: happy paths and bad input.
 
-Numbers expected are the seed's (5.20/5.21, LeNet and ResNet18 tables).
+Numbers expected are the book's (5.20/5.21, LeNet and ResNet18 tables).
 Bad input must give exactly one line on stderr, exit code 2 and no
 traceback, and the library must raise the documented exception with the
 same message.
@@ -42,7 +42,7 @@ def run(argv, capsys):
 def test_explain_conv2d_seed_example(capsys):
     rc, out, err = run(["explain", "conv2d", "--input", "3x32x32", "--out-channels", "6", "--kernel", "3"], capsys)
     assert rc == 0 and err == ""
-    for text in ("168", "151,200", "(6, 30, 30)", "6*3*3*3 + 6", "floor((32 + 0 + 0 - 3)/1) + 1", "seed 5.21"):
+    for text in ("168", "151,200", "(6, 30, 30)", "6*3*3*3 + 6", "floor((32 + 0 + 0 - 3)/1) + 1", "book eq. 5.21"):
         assert text in out
 
 
@@ -119,7 +119,7 @@ def test_formulas_all_and_one(capsys):
     assert rc == 0
     for name in catalog.names():
         assert name in out
-    assert "seed 5.20" in out and "seed 5.6, 5.7" in out
+    assert "book eq. 5.20" in out and "book eq. 5.6, 5.7" in out
     rc, out, _ = run(["formulas", "conv_output_size", "--latex"], capsys)
     assert rc == 0 and r"\left\lfloor" in out and "conv_flops" not in out
     rc, out, _ = run(["formulas", "--json"], capsys)

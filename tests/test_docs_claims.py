@@ -168,5 +168,5 @@ def test_report_subs_takes_any_symbols_named_h_and_w():
     H, W = sympy.symbols("H W")  # plain symbols, as a user writes them
     for values in ({H: 32, W: 32}, {"H": 32, "W": 32}):
         at = sym.subs(values)
-        assert at.totals.flops == 423_344  # seed 5.3.2: LeNet-5's paddle.flops total
+        assert at.totals.flops == 423_344  # book §5.3.2: LeNet-5's paddle.flops total
         assert at.totals.params == 61_706

@@ -318,7 +318,7 @@ def test_paddle_convention_flops_equal_paddle_flops(paddle, request):
 
 @pytest.mark.usefixtures("flops_numpy")
 def test_seed_numbers_are_what_paddle_flops_says(paddle):
-    """The seed's 151,200 (5.21) and LeNet's first row, straight from paddle.flops."""
+    """The book's 151,200 (5.21) and LeNet's first row, straight from paddle.flops."""
     nn = paddle.nn
     assert _paddle_flops(paddle, nn.Conv2D(3, 6, 3), [1, 3, 32, 32]) == f.conv_flops(30, 30, 6, 3, 3) == 151200
     assert _paddle_flops(paddle, nn.AdaptiveAvgPool2D((3, 2)), [1, 5, 7, 5]) == f.adaptive_avgpool_flops(

@@ -1,7 +1,7 @@
-"""Every worked number in the seed chapter comes out of ``convcalc.formulas``.
+"""Every worked number in the book chapter comes out of ``convcalc.formulas``.
 
-Expected values are the seed's own (section or equation number in each test),
-or hand-worked from the seed's definitions where noted.
+Expected values are the book's own (section or equation number in each test),
+or hand-worked from the book's definitions where noted.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def test_lenet_params_and_flops():  # 5.3.2 "参数量" and "计算量"
     flops = [int(d.step("flops_paddle").result) for d in derivations]
     assert [p for p in params if p] == [156, 2416, 48120, 10164, 850]
     assert sum(params) == 61706
-    # network order (the seed lists the avg pool's 400 after the three convs)
+    # network order (the book lists the avg pool's 400 after the three convs)
     assert [x for x in flops if x] == [122304, 241600, 400, 48120, 10080, 840]
     assert sorted(x for x in flops if x) == sorted([122304, 241600, 48120, 400, 10080, 840])
     assert sum(flops) == 423344
@@ -121,7 +121,7 @@ def test_lenet_params_and_flops():  # 5.3.2 "参数量" and "计算量"
         assert tuple(out) == next_shape or (d.kind == "conv2d" and tuple(out) == (120, 1, 1))
 
 
-def test_lenet_by_the_seed_arithmetic():  # the seed's own products
+def test_lenet_by_the_seed_arithmetic():  # the book's own products
     assert f.conv_params(1, 6, 5) == 6 * 1 * 5 * 5 + 6 == 156
     assert f.conv_params(6, 16, 5) == 16 * 6 * 5 * 5 + 16 == 2416
     assert f.conv_params(16, 120, 5) == 120 * 16 * 5 * 5 + 120 == 48120

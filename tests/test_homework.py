@@ -1,6 +1,6 @@
 """Homework checking: the answer-file format, grading with hints and derivations, class mode.
 
-Expected numbers come from the seed (chapter 5) or are worked by hand in the
+Expected numbers come from the book (chapter 5) or are worked by hand in the
 comments; none is copied from convcalc's output.
 """
 
@@ -45,7 +45,7 @@ def run_cli(argv, capsys):
     return code, out, err
 
 
-# --------------------------------------------------------------------------- the seed grades correct
+# --------------------------------------------------------------------------- the book grades correct
 
 
 def test_seed_layer_answers_grade_correct():
@@ -58,7 +58,7 @@ def test_seed_layer_answers_grade_correct():
 
 
 def test_seed_answers_file_exit_0_with_lenet_model_question(capsys):
-    # Includes the LeNet model question (paddle.summary / paddle.flops table of the seed).
+    # Includes the LeNet model question (paddle.summary / paddle.flops table of the book).
     code, out, _ = run_cli(["check", DATA / "seed_answers.toml", "--no-derivation"], capsys)
     assert code == 0, out
     assert "21/21 cells right" in out
@@ -117,7 +117,7 @@ def test_example_key_grades_correct_and_matches_the_seed(capsys):
 
 
 def test_off_by_one_is_wrong_with_hint_and_derivation():
-    # 8x8, k3, p1, s2: floor((8 + 2 - 3)/2) + 1 = 4 (seed 5.1.6); 3 forgets the + 1.
+    # 8x8, k3, p1, s2: floor((8 + 2 - 3)/2) + 1 = 4 (book §5.1.6); 3 forgets the + 1.
     r = grade(
         """
 [[question]]
@@ -133,14 +133,14 @@ output_height = 3
     assert shape.status == "wrong" and shape.expected == (1, 4, 4)
     assert "off by one" in shape.hint and "+ 1" in shape.hint
     assert "floor((8 + 1 + 1 - 3)/2) + 1" in shape.derivation
-    assert "seed 5.6" in shape.derivation
+    assert "book eq. 5.6" in shape.derivation
     height = field(r, "stride", "output_height")
     assert "off by one" in height.hint and height.expected == 4
     assert not r.all_correct and r.score == 0
 
 
 def test_bias_forgotten_is_wrong_with_hint_and_derivation():
-    # 6*3*3*3 = 162 without the + 6 biases (seed 5.20 gives 168).
+    # 6*3*3*3 = 162 without the + 6 biases (book eq. 5.20 gives 168).
     r = grade(CONV_6x3 + "[question.answer]\nparams = 162\nflops = 145800\n")
     params = field(r, "q", "params")
     assert params.status == "wrong" and params.expected == 168

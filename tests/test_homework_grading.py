@@ -1,6 +1,6 @@
 """Fair grading (issue 11 point 3): shapes need channels, one bad answer loses only itself, tables.
 
-Expected numbers are worked by hand in the comments or typed from the seed
+Expected numbers are worked by hand in the comments or typed from the book
 (chapter 5's paddle.summary table of LeNet); none is copied from convcalc.
 """
 
@@ -13,7 +13,7 @@ import pytest
 from convcalc.cli import main
 from convcalc.homework import grade_homework, parse_text
 
-# The seed's paddle.summary table of Paddle_LeNet at 1x1x32x32, row names as printed in the book
+# The book's paddle.summary table of Paddle_LeNet at 1x1x32x32, row names as printed in the book
 # (paddle numbers layers across the whole process: Conv2D-22, not Conv2D-1).
 SEED_SUMMARY_ROWS = [
     ("Conv2D-22", [1, 6, 28, 28], 156, 122304),
@@ -87,7 +87,7 @@ def test_batched_question_accepts_the_shape_without_batch_but_not_without_channe
 
 # --------------------------------------------------------------------------- one bad answer loses only itself
 
-CONV = '{ kind = "conv2d", out_channels = 6, kernel = 3 }'  # on 3x32x32: params 168, flops 151200 (seed 5.20, 5.21)
+CONV = '{ kind = "conv2d", out_channels = 6, kernel = 3 }'  # on 3x32x32: params 168, flops 151200 (book eq. 5.20, 5.21)
 INVALID_ANSWERS = [
     ("string", 'params = "168"', "params", ["expected a number", "the string '168'", "write e.g. params = 168"]),
     ("misspelt", "paramz = 168", "params", ["unknown field 'paramz'", "did you mean 'params'"]),
@@ -191,7 +191,7 @@ def test_table_partial_credit_per_cell():
 # A propagated mistake: conv1's '+1' forgotten (27x27), then every later value follows from it.
 # pool2: floor(27/2) = 13; conv3 on 6x13x13: 13-5+1 = 9, flops 9*9*16*(6*25+1) = 195696;
 # pool4 (avg 2x2 s2) on 16x9x9: 4x4, flops 16*4*4 = 256.  conv5 (5x5) cannot follow a 4x4 map,
-# so the student writes the rest as in the seed.
+# so the student writes the rest as in the book.
 PROPAGATED = [
     ("conv1", [1, 6, 27, 27], 156, 122304),
     ("pool2", [1, 6, 13, 13], 0, 0),

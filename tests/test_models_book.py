@@ -1,6 +1,6 @@
-"""The book's operators and models (seed 5.1.2, 5.1.6, 5.2.1.2, 5.2.2, 5.3.2, 5.4.1).
+"""The book's operators and models (book §5.1.2, 5.1.6, 5.2.1.2, 5.2.2, 5.3.2, 5.4.1).
 
-Expected numbers come from the seed's printed outputs or from Paddle's own
+Expected numbers come from the book's printed outputs or from Paddle's own
 layers run in the test.
 """
 
@@ -226,7 +226,7 @@ def _parse_rows(text: str) -> list[tuple[str, str, str, int]]:
 
 
 def _seed_table(after: str) -> list[tuple[str, str, str, int]]:
-    """The first paddle.summary table printed in the seed after the line ``after``."""
+    """The first paddle.summary table printed in the book after the line ``after``."""
     text = SEED.read_text(encoding="utf-8")
     start = text.index(after)
     table = text[start : text.index("Total params", start)]
@@ -251,10 +251,10 @@ def test_model_lenet_rows_and_parameter_shapes_seed_5_3_2(capsys, seed_available
     model = Model_LeNet(in_channels=1, num_classes=10, vectorized=True)
     rows, info = _summary_rows(model, (1, 1, 32, 32), capsys)
     seed = _seed_table("params_info = paddle.summary(model, (1, 1, 32, 32))")
-    # same shapes and parameter counts as the seed's Paddle_LeNet table, row by row
+    # same shapes and parameter counts as the book's Paddle_LeNet table, row by row
     assert [r[1:] for r in rows] == [r[1:] for r in seed]
     assert int(info["total_params"]) == 61706
-    # the seed's printout of Model_LeNet's weights (5.3.2): [out, in, k, k] and [out, 1]
+    # the book's printout of Model_LeNet's weights (5.3.2): [out, in, k, k] and [out, 1]
     shapes = {k: list(v.shape) for k, v in model.state_dict().items()}
     assert shapes["conv1.weight"] == [6, 1, 5, 5] and shapes["conv1.bias"] == [6, 1]
     assert shapes["conv3.weight"] == [16, 6, 5, 5] and shapes["conv3.bias"] == [16, 1]

@@ -1,4 +1,4 @@
-"""Weight transfer (seed 5.3.2 LeNet <-> Paddle_LeNet, 5.4.4 vision resnet18 -> book ResNet18).
+"""Weight transfer (book §5.3.2 LeNet <-> Paddle_LeNet, 5.4.4 vision resnet18 -> book ResNet18).
 
 BatchNorm weights *and running statistics* are randomised first: with fresh
 BatchNorm layers (identities) a wrong mapping would pass unnoticed, which is
@@ -129,7 +129,7 @@ def test_wrong_mapping_passes_with_fresh_batchnorm_which_is_why_we_randomise(
 
 
 def _book_mapping(params: dict) -> dict:
-    """The seed's 5.4.4 mapping, verbatim in logic (typo 'shorcutt' and slices included)."""
+    """The book's 5.4.4 mapping, verbatim in logic (typo 'shorcutt' and slices included)."""
     new_params = {}
     for key in params:
         if "layer" in key:
@@ -154,7 +154,7 @@ def test_the_books_mapping_only_passes_with_fresh_batchnorm(vision_resnet18, fre
     book = Model_ResNet18(3, 1000)
     book.set_state_dict(_book_mapping(fresh_vision.state_dict()))  # skips 'shorcutt' keys
     book.eval()
-    assert max_abs_diff(fresh_vision, book, x) <= TINY  # the seed's "[0.]"
+    assert max_abs_diff(fresh_vision, book, x) <= TINY  # the book's "[0.]"
     book = Model_ResNet18(3, 1000)
     book.set_state_dict(_book_mapping(vision_resnet18.state_dict()))
     book.eval()

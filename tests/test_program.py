@@ -111,7 +111,7 @@ def test_layers_without_a_paddle_class_are_gaps_with_parameters_counted(tmp_path
     model = Model_LeNet(1, 10, vectorized=True)
     path = _export(model, tmp_path, (1, 32, 32))
     report = analyze(load_program(str(path)), (1, 32, 32))
-    assert int(report.totals.params) == 61706  # the seed's LeNet-5 total (5.3.2)
+    assert int(report.totals.params) == 61706  # the book's LeNet-5 total (5.3.2)
     assert {r.kind for r in report.records if r.path in report.gaps.layers_without_rule} == {
         "VectorizedConv2D", "VectorizedPool2D"}
 

@@ -1,6 +1,6 @@
 """Per-axis receptive fields on tiny hand-built graphs (any rank, channel-last layouts, norms, reductions).
 
-Every expected value is worked by hand from the recurrences of seed 5.1.4:
+Every expected value is worked by hand from the recurrences of book §5.1.4:
 ``r_out = r_in + (k_eff - 1) j_in``, ``j_out = j_in s``, ``start_out = start_in + ((k_eff - 1)/2 - p) j_in``.
 """
 

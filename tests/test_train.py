@@ -1,4 +1,4 @@
-"""The trainer, reproduce and edges (seed 5.1.7, 5.3-5.4)."""
+"""The trainer, reproduce and edges (book §5.1.7, 5.3-5.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""MNIST loading and the book's splits (seed 5.3.1; ../shared/data/README.md)."""
+"""MNIST loading and the book's splits (book §5.3.1; ../shared/data/README.md)."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def offline(mnist_dir):
 
 
 def test_offline_split_has_the_book_sizes(offline):
-    assert offline.sizes == (1000, 200, 200)  # seed 5.3.1: 1,000 / 200 / 200
+    assert offline.sizes == (1000, 200, 200)  # book §5.3.1: 1,000 / 200 / 200
     assert offline.layout == "idx-test-only"
 
 

@@ -2,7 +2,7 @@
 
 Truth: Paddle's own ``nn.Conv2D`` / ``nn.MaxPool2D`` / ``nn.AvgPool2D`` with
 copied weights (values and gradients), the loop operators, Paddle's static
-program (which ops actually run), ``paddle.flops`` and the seed's 61,706.
+program (which ops actually run), ``paddle.flops`` and the book's 61,706.
 """
 
 from __future__ import annotations
@@ -200,7 +200,7 @@ def test_report_of_vectorised_lenet_equals_paddle_lenets() -> None:
         theirs = analyze(Paddle_LeNet(1, 10), (1, 32, 32), convention=convention)
         assert [r.kind for r in ours.records][:3] == ["VectorizedConv2D", "relu", "VectorizedPool2D"]
         assert rows(ours) == rows(theirs)
-        assert ours.totals.params == theirs.totals.params == 61706  # the seed's total (5.3.2)
+        assert ours.totals.params == theirs.totals.params == 61706  # the book's total (5.3.2)
         assert ours.totals.flops == theirs.totals.flops
         if convention == "paddle":
             assert int(ours.totals.flops) == paddle.flops(Paddle_LeNet(1, 10), [1, 1, 32, 32])

@@ -1,4 +1,4 @@
-"""Receptive fields propagated over the traced dataflow graph (seed 5.1.4), per axis, any rank and layout.
+"""Receptive fields propagated over the traced dataflow graph (book §5.1.4), per axis, any rank and layout.
 
 Each value that depends on the input carries a :class:`Spatial` state: for
 every spatial axis of the input (``L`` for rank 3, ``H``/``W`` for rank 4,
@@ -577,7 +577,8 @@ def propagate(graph: GraphView) -> FieldMap:
                 lost = _lost_axes(ins[0] if ins else None, out)
                 if lost:
                     why = ": adaptive pooling with windows of different sizes" if op.attrs.get("adaptive") else ""
-                    result.unsupported_ops.append(f"op #{op.index} {op.name} (no single field on {', '.join(lost)}{why})")
+                    axes = ", ".join(lost)
+                    result.unsupported_ops.append(f"op #{op.index} {op.name} (no single field on {axes}{why})")
         if out is None:
             continue
         if op.name == "builtin.split":

@@ -14,7 +14,7 @@ _KINDS = ("conv2d", "pool2d", "linear", "batchnorm", "conv_transpose2d", "layern
 FORMULAS_EPILOG = """\
 examples:
   convcalc formulas                     every formula, grouped, in pretty unicode
-  convcalc formulas conv_output_size    one formula (seed 5.6/5.7) with all its forms
+  convcalc formulas conv_output_size    one formula (book eq. 5.6/5.7) with all its forms
   convcalc formulas conv_flops --latex  LaTeX, for papers and notes
   convcalc formulas --json              machine-readable catalogue
 """
@@ -35,7 +35,7 @@ examples:
 
 _LAYER_EPILOGS = {
     "conv2d": "example:\n  convcalc explain conv2d --input 3x32x32 --out-channels 6 --kernel 3 --stride 1 "
-    "--padding 1\n  (6 kernels 3x3x3: 168 parameters and 151,200 FLOPs without padding, seed 5.20/5.21)\n",
+    "--padding 1\n  (6 kernels 3x3x3: 168 parameters and 151,200 FLOPs without padding, book eq. 5.20/5.21)\n",
     "pool2d": "example:\n  convcalc explain pool2d --input 6x28x28 --kernel 2 --stride 2 --mode max\n"
     "  (LeNet's S2: 6x28x28 -> 6x14x14)\n",
     "linear": "example:\n  convcalc explain linear --in-features 120 --out-features 84\n"
@@ -73,10 +73,10 @@ def register(subparsers) -> None:
     """Add ``formulas`` and ``explain`` to the ``convcalc`` command."""
     fp = subparsers.add_parser(
         "formulas",
-        help="print the formulas with their seed equation numbers",
+        help="print the formulas with their book equation numbers",
         description=(
             "Print every formula convcalc uses -- output size, parameters, FLOPs in three "
-            "conventions, receptive field -- with the seed's equation numbers, in words and "
+            "conventions, receptive field -- with the book's equation numbers, in words and "
             "symbols.  The symbolic forms are made by calling the very functions that "
             "compute every number."
         ),
@@ -92,7 +92,7 @@ def register(subparsers) -> None:
         "explain",
         help="worked derivation of one layer: shape, params, FLOPs, receptive field",
         description=(
-            "Derive one layer step by step: each formula (with the seed's equation number), "
+            "Derive one layer step by step: each formula (with the book's equation number), "
             "the numbers substituted, the result.  Output shape, parameters, FLOPs in the "
             "paddle/macs/flops conventions and the receptive-field step.  Sizes may be "
             "symbols (--input 3xHxW) to get expressions."
@@ -121,7 +121,7 @@ def register(subparsers) -> None:
     conv = layer(
         "conv2d",
         "a 2-D convolution",
-        "Worked derivation of a 2-D convolution (seed 5.6/5.7, 5.20, 5.4/5.8/5.21, 5.1.4).",
+        "Worked derivation of a 2-D convolution (book eq. 5.6/5.7, 5.20, 5.4/5.8/5.21, 5.1.4).",
     )
     conv.add_argument("--input", required=True, metavar="CxHxW", help="input shape, e.g. 3x32x32 or 3xHxW")
     conv.add_argument("--out-channels", required=True, metavar="P", help="number of kernels P")
@@ -139,7 +139,7 @@ def register(subparsers) -> None:
     pool = layer(
         "pool2d",
         "max or average pooling",
-        "Worked derivation of 2-D max/average pooling (seed 5.20/5.21 of 5.2.2, 5.1.4).",
+        "Worked derivation of 2-D max/average pooling (book eq. 5.20/5.21 of 5.2.2, 5.1.4).",
     )
     pool.add_argument("--input", required=True, metavar="CxHxW", help="input shape, e.g. 6x28x28")
     pool.add_argument("--kernel", required=True, metavar="K", help="window size: 2, or 2x3")

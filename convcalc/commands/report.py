@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", metavar="MODEL", help="zoo name, path/to/file.py:Name or path/to/inference.json")
     _input_args(p)
     p.add_argument("--convention", default="paddle", choices=("paddle", "macs", "flops"),
-                   help="how FLOPs are counted (default: paddle, as paddle.flops and the seed's 5.21)")
+                   help="how FLOPs are counted (default: paddle, as paddle.flops and the book's eq. 5.21)")
     p.add_argument("--depth", type=_depth, default=None, metavar="N",
                    help="show layers down to nesting depth N (containers show subtotals)")
     p.add_argument("--symbolic", action="store_true",

@@ -1,4 +1,4 @@
-"""``convcalc train``, ``convcalc reproduce`` and ``convcalc edges`` (seed 5.1.7, 5.3-5.4).
+"""``convcalc train``, ``convcalc reproduce`` and ``convcalc edges`` (book §5.1.7, 5.3-5.4).
 
 Import-light: argparse only at module level; paddle and rich load in the handlers.
 """

@@ -1,14 +1,14 @@
 """The catalogue behind ``convcalc formulas [NAME]``: every formula, in words and symbols.
 
-Each entry names a function of :mod:`convcalc.formulas`, the seed's equation
+Each entry names a function of :mod:`convcalc.formulas`, the book's equation
 numbers, a one-line description and a legend of its symbols.  The symbolic
 forms are made by *calling the function with sympy symbols*, so the printed
 equation is the code that computes every number (one source of truth).
 Never imports paddle.
 
-Symbols follow the seed: ``M, N`` input height/width, ``U, V`` kernel
+Symbols follow the book: ``M, N`` input height/width, ``U, V`` kernel
 height/width, ``S`` stride, ``P`` padding (5.6) or output channels (5.20),
-``D`` input channels, ``M', N'`` output height/width.  Two extensions the seed
+``D`` input channels, ``M', N'`` output height/width.  Two extensions the book
 does not name: ``d`` dilation and ``g`` groups.
 
 >>> e = entry("conv_output_size")
@@ -46,7 +46,7 @@ class Form:
 
 @dataclass(frozen=True)
 class FormulaInfo:
-    """A catalogue entry: the function's name, seed equations, words and symbolic forms."""
+    """A catalogue entry: the function's name, book equations, words and symbolic forms."""
 
     name: str
     group: str
@@ -408,7 +408,7 @@ _PA = "params"
 _F = "flops"
 _R = "receptive"
 
-# name -> (group, seed equations, description, legend, builder)
+# name -> (group, book equations, description, legend, builder)
 _TABLE: dict[str, tuple[str, str, str, str, Callable[[], tuple[Form, ...]]]] = {
     "conv_output_size": (
         _S, "5.6, 5.7",

@@ -1,7 +1,7 @@
-"""FLOPs in three named conventions (seed eqs. 5.4, 5.8, 5.21).
+"""FLOPs in three named conventions (book eqs. 5.4, 5.8, 5.21).
 
 ``paddle`` (default)
-    What ``paddle.flops`` counts, which is also the seed's 5.21: conv (every
+    What ``paddle.flops`` counts, which is also the book's eq. 5.21: conv (every
     rank, and the transposed forms) ``numel(out)*(C_in/g*prod(k) + bias)``,
     linear ``in*out`` per row (bias not counted), BatchNorm2D/BatchNorm
     ``2*numel``, AvgPool (1/2/3-D) ``numel(out)``, AdaptiveAvgPool
@@ -146,7 +146,7 @@ def convnd_flops(
     batch: Quantity = 1,
     convention: str | Convention = Convention.PADDLE,
 ) -> sympy.Expr:
-    """FLOPs of a 1-, 2- or 3-D convolution (seed 5.4, 5.8, 5.21 on each output axis).
+    """FLOPs of a 1-, 2- or 3-D convolution (book eq. 5.4, 5.8, 5.21 on each output axis).
 
     With ``K = D/g * prod(kernel)`` weights per output value and ``n =
     B*P*prod(out_sizes)`` output values: paddle ``n*(K + bias)``; macs
@@ -187,14 +187,14 @@ def conv_flops(
     batch: Quantity = 1,
     convention: str | Convention = Convention.PADDLE,
 ) -> sympy.Expr:
-    """FLOPs of a 2-D convolution (seed 5.4, 5.8, 5.21); :func:`convnd_flops` on two axes.
+    """FLOPs of a 2-D convolution (book eq. 5.4, 5.8, 5.21); :func:`convnd_flops` on two axes.
 
     paddle: ``B*M'*N'*P*(D/g*U*V + bias)``; macs: ``B*M'*N'*P*D/g*U*V``;
     flops: ``B*M'*N'*P*(2*D/g*U*V - 1 + bias)``.
 
-    >>> conv_flops(30, 30, 1, 1, 3, bias=False)   # seed 5.4: 3x3 on 32x32
+    >>> conv_flops(30, 30, 1, 1, 3, bias=False)   # book eq. 5.4: 3x3 on 32x32
     8100
-    >>> conv_flops(30, 30, 6, 3, 3)               # seed 5.21
+    >>> conv_flops(30, 30, 6, 3, 3)               # book eq. 5.21
     151200
     >>> M, N, P, D, U = sympy.symbols("M' N' P D U", positive=True, integer=True)
     >>> conv_flops(M, N, P, D, U)
@@ -288,7 +288,7 @@ def linear_flops(
     paddle and macs: ``B*in*out`` (``paddle.flops`` ignores the bias);
     flops: ``B*out*(2*in - 1 + bias)``.
 
-    >>> linear_flops(120, 84)     # LeNet F6 in the seed
+    >>> linear_flops(120, 84)     # LeNet F6 in the book
     10080
     >>> linear_flops(120, 84, convention='flops')
     20160
@@ -446,7 +446,7 @@ def norm_flops(
 
 
 def _window(kernel_size) -> sympy.Expr:
-    """Values in a pooling window: one number means a square 2-D window (the seed's U x U)."""
+    """Values in a pooling window: one number means a square 2-D window (the book's U x U)."""
     if isinstance(kernel_size, (tuple, list)):
         return _prod(_seq(kernel_size, "kernel_size"))
     u, v = pair(kernel_size, "kernel_size")
@@ -461,7 +461,7 @@ def avgpool_flops(
     paddle: ``numel(out)``; macs: 0; flops: ``prod(k)*numel(out)`` (``prod(k)-1``
     adds and one divide per output; padded positions counted as window values).
 
-    >>> avgpool_flops(16 * 5 * 5, 2)   # LeNet S4 in the seed
+    >>> avgpool_flops(16 * 5 * 5, 2)   # LeNet S4 in the book
     400
     >>> avgpool_flops(8 * 31, (2,), convention='flops')   # AvgPool1D(2)
     496
@@ -624,7 +624,7 @@ def activation_flops(
 
 
 def add_flops(numel: Quantity, convention: str | Convention = Convention.PADDLE, inputs: int = 2) -> sympy.Expr:
-    """FLOPs of an elementwise sum of ``inputs`` tensors (a residual add, seed 5.22).
+    """FLOPs of an elementwise sum of ``inputs`` tensors (a residual add, book eq. 5.22).
 
     paddle and macs: 0 (``paddle.flops`` only sees layers); flops:
     ``(inputs-1)*numel``.

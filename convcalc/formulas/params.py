@@ -1,8 +1,8 @@
-"""Parameter counts (seed eq. 5.20 and 5.1.3).
+"""Parameter counts (book eq. 5.20 and 5.1.3).
 
->>> conv_params(3, 6, 3)          # 6 kernels of 3x3x3: seed 5.2.1.3
+>>> conv_params(3, 6, 3)          # 6 kernels of 3x3x3: book §5.2.1.3
 168
->>> linear_params(32 * 32, 1)     # one fully connected neuron on 32x32: seed 5.1.3
+>>> linear_params(32 * 32, 1)     # one fully connected neuron on 32x32: book §5.1.3
 1025
 """
 
@@ -23,7 +23,7 @@ __all__ = [
 
 
 def kernel_params(kernel_size) -> sympy.Expr:
-    """Weights of one single-channel kernel: ``U*V`` (seed 5.1.3).
+    """Weights of one single-channel kernel: ``U*V`` (book §5.1.3).
 
     >>> kernel_params(3)
     9
@@ -52,7 +52,7 @@ def conv_params(
     groups: Quantity = 1,
     bias: bool = True,
 ) -> sympy.Expr:
-    """Parameters of a 2-D convolution: ``P*(D/g)*U*V + P`` (seed 5.20).
+    """Parameters of a 2-D convolution: ``P*(D/g)*U*V + P`` (book eq. 5.20).
 
     ``D`` input channels, ``P`` output channels, ``g`` groups; the ``+P``
     bias term is dropped with ``bias=False``.

@@ -1,4 +1,4 @@
-"""Receptive-field recurrences (seed 5.1.4), one axis at a time.
+"""Receptive-field recurrences (book §5.1.4), one axis at a time.
 
 A unit's field is described, in input pixels, by its size ``r``, its jump
 ``j`` (distance in input pixels between neighbouring units: the product of
@@ -11,7 +11,7 @@ kernel ``k``, stride ``s``, padding before ``p`` and dilation ``d``, with
     r_out     = r_in + (k_eff - 1) * j_in
     start_out = start_in + ((k_eff - 1)/2 - p) * j_in
 
-Two 3x3 convolutions give a 5x5 field, as in the seed's figure 5.5:
+Two 3x3 convolutions give a 5x5 field, as in the book's figure 5.5:
 
 >>> f = field_after(field_after(INPUT_FIELD, 3), 3)
 >>> (f.size, f.jump, f.start)

@@ -1,4 +1,4 @@
-"""Output sizes of convolution and pooling (seed eqs. 5.2-5.3, 5.6-5.14).
+"""Output sizes of convolution and pooling (book eqs. 5.2-5.3, 5.6-5.14).
 
 Every function takes ints or sympy expressions and returns a sympy expression
 (an ``Integer`` when all inputs are numbers).  The general form, with dilation
@@ -124,7 +124,7 @@ def conv_output_size(
     dilation: Quantity = 1,
     ceil_mode: bool = False,
 ) -> sympy.Expr:
-    """Output length of a convolution on one axis (seed 5.6/5.7, with dilation).
+    """Output length of a convolution on one axis (book eq. 5.6/5.7, with dilation).
 
     ``M' = floor((M + P_before + P_after - D*(U-1) - 1) / S) + 1``.
 
@@ -134,7 +134,7 @@ def conv_output_size(
     Paddle then rounds the general formula up, e.g. 2 outputs for ``M=2,
     U=1, S=2``, and so does this function.
 
-    >>> conv_output_size(8, 3, stride=1, padding=1)   # seed 5.1.6
+    >>> conv_output_size(8, 3, stride=1, padding=1)   # book §5.1.6
     8
     >>> conv_output_size(8, 3, stride=2, padding=1)
     4
@@ -221,7 +221,7 @@ def pool_output_size(
     padding: Padding = 0,
     ceil_mode: bool = False,
 ) -> sympy.Expr:
-    """Output length of max/avg pooling on one axis (seed 5.20/5.21 of 5.2.2).
+    """Output length of max/avg pooling on one axis (book eq. 5.20/5.21 of 5.2.2).
 
     Same formula as convolution; the stride defaults to the kernel size.
     With ``ceil_mode`` the division rounds up, exactly as Paddle does (no
@@ -242,7 +242,7 @@ def pool_output_size(
 
 
 def narrow_conv_output_size(size: Quantity, kernel: Quantity) -> sympy.Expr:
-    """Narrow convolution, ``S=1, P=0``: ``M' = M - U + 1`` (seed 5.9/5.10, also 5.2/5.3).
+    """Narrow convolution, ``S=1, P=0``: ``M' = M - U + 1`` (book eq. 5.9/5.10, also 5.2/5.3).
 
     >>> narrow_conv_output_size(3, 2)
     2
@@ -259,7 +259,7 @@ def narrow_conv_output_size(size: Quantity, kernel: Quantity) -> sympy.Expr:
 
 
 def wide_conv_output_size(size: Quantity, kernel: Quantity) -> sympy.Expr:
-    """Wide convolution, ``S=1, P=U-1``: ``M' = M + U - 1`` (seed 5.11/5.12).
+    """Wide convolution, ``S=1, P=U-1``: ``M' = M + U - 1`` (book eq. 5.11/5.12).
 
     >>> wide_conv_output_size(32, 5)
     36
@@ -270,7 +270,7 @@ def wide_conv_output_size(size: Quantity, kernel: Quantity) -> sympy.Expr:
 
 
 def same_conv_output_size(size: Quantity, kernel: Quantity) -> sympy.Expr:
-    """Same ("equal-width") convolution, ``S=1, P=(U-1)/2``: ``M' = M`` (seed 5.13/5.14).
+    """Same ("equal-width") convolution, ``S=1, P=(U-1)/2``: ``M' = M`` (book eq. 5.13/5.14).
 
     Needs an odd kernel so that ``(U-1)/2`` is a whole padding.
 

@@ -72,7 +72,7 @@ def _layer_text(question: Question, index: int, res: compute.LayerResult, name: 
 def _rf_lines(question: Question, result: compute.StackResult) -> list[str]:
     """The receptive-field recurrence through the stack (5.1.4), height axis first."""
     lines = [
-        "receptive field through the stack (seed 5.1.4), from one input pixel r=1, j=1, start=0:",
+        "receptive field through the stack (book §5.1.4), from one input pixel r=1, j=1, start=0:",
         "    r = r_in + (k_eff - 1)*j_in,  j = j_in*s,  start = start_in + ((k_eff - 1)/2 - p)*j_in",
     ]
     prev = compute.formulas_field()

@@ -1,6 +1,6 @@
-"""The seed's operators and models, with the book's signatures and attribute names.
+"""The book's operators and models, with the book's signatures and attribute names.
 
-Everything here follows chapter 5 of the seed so that the book's own code runs
+Everything here follows chapter 5 of the book so that the book's own code runs
 against it:
 
 - :class:`SimpleConv2D` -- the single-channel operator of 5.1.2 / 5.1.6 (one

@@ -1,4 +1,4 @@
-"""Weight transfer between the book's models and Paddle's (seed 5.3.2 and 5.4.4).
+"""Weight transfer between the book's models and Paddle's (book §5.3.2 and 5.4.4).
 
 - ``paddle.vision.models.resnet18`` -> the book's :class:`Model_ResNet18`
   (:func:`transfer_resnet18`, :func:`book_resnet18_from_vision`).  The vision

@@ -4,7 +4,7 @@ Listing the zoo (:data:`ZOO`, :func:`list_entries`, :func:`get_entry`) never
 imports paddle; each entry's ``factory`` imports paddle when called.
 
 Zoo names
-    The seed's models (``book_*``, chapter 5.3-5.4), the classification
+    The book's models (``book_*``, chapter 5.3-5.4), the classification
     models of ``paddle.vision.models`` that build offline with
     ``pretrained=False`` in Paddle 3.3.1, and two vision transformers written
     in plain ``paddle.nn`` (``vit_b_16``, ``deit_tiny``;
@@ -132,7 +132,7 @@ def _vision(
 
 def _make_zoo() -> dict[str, ZooEntry]:
     entries = [
-        # The seed's models (5.3.2, 5.4.1), all at the book's 1x32x32 MNIST input.
+        # The book's models (5.3.2, 5.4.1), all at the book's 1x32x32 MNIST input.
         _book(
             "book_lenet",
             "The book's LeNet-5 from its loop Conv2D/Pool2D operators (5.3.2); slow forward",

@@ -3,7 +3,7 @@
 Each step prints as the formula in symbols, the numbers substituted and the
 result, e.g.::
 
-    output_height  (seed 5.6)  conv_output_size
+    output_height  (book eq. 5.6)  conv_output_size
         M' = ⌊(M + 2·P − U)/S⌋ + 1      (unicode, or LaTeX with latex=True)
            = floor((32 + 0 + 0 - 3)/1) + 1
            = 30
@@ -156,7 +156,7 @@ def _blocks(derivation: Derivation, latex: bool) -> list[tuple[str, list[str]]]:
     blocks = []
     for step in derivation.steps:
         lhs = LHS.get(step.quantity, step.quantity)
-        eq = f"seed {step.equation}" if step.equation else "not in the seed"
+        eq = f"book eq. {step.equation}" if step.equation else "not in the book"
         fn = f", {step.formula}" if step.formula else ""
         title = _TITLES.get(step.quantity, step.quantity.replace("_", " "))
         heading = f"{title}  ({eq}{fn})"

@@ -19,7 +19,7 @@ __all__ = ["to_text", "to_rich", "to_json_list", "entry_json"]
 _GROUP_TITLES = {
     "shapes": "Output sizes",
     "params": "Parameters",
-    "flops": "FLOPs (conventions: paddle = paddle.flops and the seed; macs; flops = every op)",
+    "flops": "FLOPs (conventions: paddle = paddle.flops and the book; macs; flops = every op)",
     "receptive": "Receptive field (one axis, in input pixels)",
 }
 
@@ -35,7 +35,7 @@ def _lines(entries: Iterable[FormulaInfo], latex: bool) -> list[tuple[str, str]]
                 out.append(("", ""))
             out.append((f"== {_GROUP_TITLES.get(group, group)} ==", "bold magenta"))
             out.append(("", ""))
-        seed = f"seed {e.equations}" if e.equations else "not in the seed"
+        seed = f"book eq. {e.equations}" if e.equations else "not in the book"
         out.append((f"{e.name}  ({seed})", "bold cyan"))
         out.append((f"    {e.description}", ""))
         out.append((f"    symbols: {e.legend}", "dim"))

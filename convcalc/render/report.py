@@ -16,7 +16,7 @@ from convcalc.formulas.receptive import Field
 from convcalc.records import Condition, LayerRecord, Report
 
 CONVENTION_HELP = {
-    "paddle": "as paddle.flops counts (seed 5.21): conv with bias, linear without, BN 2/elem, ReLU/max-pool 0",
+    "paddle": "as paddle.flops counts (book eq. 5.21): conv with bias, linear without, BN 2/elem, ReLU/max-pool 0",
     "macs": "multiply-accumulates of the dot products: conv, linear, matmul/einsum, attention, RNN gates",
     "flops": "every arithmetic op once (docs/formulas.md): K mults + K-1 adds per dot product, + bias; "
              "pooling, norms, softmax, activations, adds",

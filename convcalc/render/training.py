@@ -1,4 +1,4 @@
-"""Rendering for the trainer (seed 5.3-5.4): progress, result tables, JSON, curves, images.
+"""Rendering for the trainer (book §5.3-5.4): progress, result tables, JSON, curves, images.
 
 Every string and picture ``convcalc train``/``reproduce``/``edges`` shows is made
 here; the library (:mod:`convcalc.train`) only returns dataclasses.

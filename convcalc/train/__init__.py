@@ -1,4 +1,4 @@
-"""The book's MNIST experiments (seed 5.3-5.4) and its edge-detection demo (5.1.7).
+"""The book's MNIST experiments (book §5.3-5.4) and its edge-detection demo (5.1.7).
 
 - :mod:`convcalc.train.data`: MNIST from IDX files or the book's ``mnist.json.gz``,
   split as the book does (train 1000 / dev 200 / test 200), preprocessed as the book.

@@ -1,4 +1,4 @@
-"""MNIST for the book's experiments (seed 5.3.1): find, read, validate, split, preprocess.
+"""MNIST for the book's experiments (book §5.3.1): find, read, validate, split, preprocess.
 
 Three sources, tried in this order inside the data folder:
 

@@ -1,4 +1,4 @@
-"""Laplacian edge detection with the book's ``Conv2D`` (seed 5.1.7, equations 5.15-5.17).
+"""Laplacian edge detection with the book's ``Conv2D`` (book §5.1.7, equations 5.15-5.17).
 
 The 8-neighbour Laplacian ``[[-1,-1,-1],[-1,8,-1],[-1,-1,-1]]`` sums to zero,
 so flat regions give 0 and changes of intensity (edges) light up.  As in the

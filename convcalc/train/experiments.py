@@ -1,4 +1,4 @@
-"""The book's three MNIST experiments (seed 5.3.3-5.4.3) over several seeds.
+"""The book's three MNIST experiments (book §5.3.3-5.4.3) over several seeds.
 
 LeNet-5 at lr 0.1, ResNet18 without residual connections at lr 0.005 and with
 them at lr 0.01, each with the book's protocol (:mod:`convcalc.train.runner`).

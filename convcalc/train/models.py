@@ -1,4 +1,4 @@
-"""The trainable book models (seed 5.3-5.4): names, aliases and the book's learning rates.
+"""The trainable book models (book §5.3-5.4): names, aliases and the book's learning rates.
 
 ``convcalc train`` trains only the book's MNIST models.  Canonical names are the
 zoo's (``book_lenet``, ``book_paddle_lenet``, ``book_resnet18``,

@@ -1,4 +1,4 @@
-"""The book's training protocol (seed 5.3.3-5.3.4, RunnerV3) as a library call.
+"""The book's training protocol (book §5.3.3-5.3.4, RunnerV3) as a library call.
 
 SGD (or Adam/Momentum), cross-entropy, shuffled train loader; evaluate on dev
 every ``eval_steps`` steps (step > 0) and at the last step; keep the best dev
