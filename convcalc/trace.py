@@ -379,7 +379,8 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
                 "start": program_len(),
                 "order": next(pre_order),
                 "inputs": tuple(v.id for v in _values(args)),
-                "in_shape": next((tuple(v.shape) for v in _values(args)), ()),
+                # plain ints: the shape guards must not log the formulas' own comparisons
+                "in_shape": next((tuple(int(d) for d in v.shape) for v in _values(args)), ()),
             }
         )
 

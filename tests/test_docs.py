@@ -89,6 +89,12 @@ _VALIDATE_FAST = "fast: convcalc validate --models book_lenet --rf-models book_l
 TRAIN_RESNET_FAST = ("convcalc train resnet18 --no-residual --epochs 2 --plot curves.png --json "
                      "--data-dir ../shared/data/mnist --limit 64 --max-steps 2")
 COMMAND_MARKS: dict[str, str] = {
+    "convcalc report two.py:Net --input 16x64 --input 16:int64": "skip (a user's two-input model file; "
+    "tests/test_custom_inputs.py runs the same forms on the corpus)",
+    "convcalc report video.py:Net --batch 1 --input 2x4x8x8": "skip (a user's Conv3D model file; "
+    "tests/test_custom_inputs.py runs the same forms on the corpus)",
+    "convcalc report export/inference.json --input 8x3x224x224": "skip (needs an exported program; "
+    "tests/test_program.py exports zoo models and checks these reports)",
     "convcalc validate --output docs/validation.md": "skip (the full validation run, see the time in the "
     "header of docs/validation.md)",
     "convcalc validate -o docs/validation.md -o validation.json": "skip (the full validation run, as above)",

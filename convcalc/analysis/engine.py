@@ -148,7 +148,7 @@ def analyze(
     if symbolic:
         from convcalc.analysis.symbolic import finish_symbolic
 
-        report = finish_symbolic(report, trace, shapes, back, lambda: _records(trace, fields, concrete, conv, model))
+        report = finish_symbolic(report, trace, shapes, back, lambda: _records(trace, fields, concrete, conv, params))
     return report
 
 

@@ -498,12 +498,12 @@ def _transposed(states: list):
     raise FieldUnknown("transposed convolution: convcalc has no field rule for it yet")
 
 
-def _lost_axes(before, after) -> list[str]:
+def _lost_axes(before, after) -> list[AxisField]:
     """Axes whose field an op made unknown (listed with the op, so a '?' always has its reason)."""
     if not isinstance(before, Spatial) or not isinstance(after, Spatial):
         return []
     known = {a.axis for a in before.axes if a.field is not None}
-    return [a.axis for a in after.axes if a.field is None and a.axis in known]
+    return [a for a in after.axes if a.field is None and a.axis in known and a.dim is not None]
 
 
 HANDLERS: dict[str, Handler] = {
@@ -574,11 +574,12 @@ def propagate(graph: GraphView) -> FieldMap:
                 result.unsupported_ops.append(f"op #{op.index} {op.name} ({err})")
                 out = _unknown(op, ins, graph)
             else:
-                lost = _lost_axes(ins[0] if ins else None, out)
-                if lost:
-                    why = ": adaptive pooling with windows of different sizes" if op.attrs.get("adaptive") else ""
-                    axes = ", ".join(lost)
-                    result.unsupported_ops.append(f"op #{op.index} {op.name} (no single field on {axes}{why})")
+                if op.attrs.get("adaptive"):  # a '?' after adaptive pooling: say which sizes and axes
+                    for ax in _lost_axes(ins[0] if ins else None, out):
+                        i, o = graph.shapes[op.inputs[0]][ax.dim], graph.shapes[op.outputs[0]][ax.dim]
+                        result.unsupported_ops.append(
+                            f"op #{op.index} {op.name} (adaptive pooling {i}->{o} on {ax.axis}: windows of "
+                            "different sizes, no single field)")
         if out is None:
             continue
         if op.name == "builtin.split":
