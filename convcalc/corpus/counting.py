@@ -28,15 +28,9 @@ def _model(cls: str) -> Callable[[], Any]:
 
 
 def _analyze(model: Any, shape: tuple[int, ...], convention: str) -> Any:
-    import inspect
-
     from convcalc.analysis.engine import analyze
 
-    if "input_data" in inspect.signature(analyze).parameters:
-        return analyze(model, input_size=shape, convention=convention)
-    from convcalc.trace import trace_model
-
-    return analyze(model, shape, convention=convention, trace=trace_model(model, shape))
+    return analyze(model, input_size=shape, convention=convention)
 
 
 def _paddle_flops(model: Any, shape: tuple[int, ...]) -> int:
