@@ -282,6 +282,7 @@ def trace_model(
     static_forward: Callable[[Any], Callable | None] = lambda layer: None,
     name: str = "model",
     values: list[Any] | None = None,
+    eager: bool = True,
 ) -> Trace:
     """Trace ``model`` on ``inputs`` (:class:`~convcalc.inputs.ModelInput` values, or one float32 shape).
 
@@ -295,6 +296,8 @@ def trace_model(
     layer).  A forward that raises becomes a
     :class:`~convcalc.errors.ModelLoadError` naming the layer it got to (or a
     :class:`~convcalc.errors.ShapeError` when the input is too small).
+    ``eager=False``: the caller has run :func:`eager_check` at this input
+    already (only a forward that branches on tensor values runs it again).
     """
     bound = bind_names(model, as_inputs(inputs), name)
     check_rank(bound, input_hint(model), name)
@@ -311,12 +314,14 @@ def trace_model(
     _refuse_empty(finished, paths, inputs, name)
     _check_nonempty(ops, shapes, calls, inputs, name)
     decisions = Decisions()
-    # Where no refusal can depend on values, convolutions are checked at their smallest size (stand_ins).
-    light = None if probe.asked or not free else conv_stand_in(expected_calls(finished, shapes))
-    eager_paths = eager_check(model, inputs, static_forward, name, values, decisions, stand_in=light)
-    if light is not None and decisions.values:  # eager-only code read tensor values: the real ones, then
-        decisions = Decisions()
-        eager_paths = eager_check(model, inputs, static_forward, name, values, decisions)
+    eager_paths: list[str] = []
+    if eager or probe.asked:
+        # Where no refusal can depend on values, convolutions are checked at their smallest size (stand_ins).
+        light = None if probe.asked or not free else conv_stand_in(expected_calls(finished, shapes))
+        eager_paths = eager_check(model, inputs, static_forward, name, values, decisions, stand_in=light)
+        if light is not None and decisions.values:  # eager-only code read tensor values: the real ones, then
+            decisions = Decisions()
+            eager_paths = eager_check(model, inputs, static_forward, name, values, decisions)
     notes: tuple[str, ...] = ()
     if probe.asked:  # (truth values asked only by eager-only code, e.g. inside Paddle's layers, change nothing)
         cannot = ModelLoadError(

@@ -194,3 +194,24 @@ def test_resnet_is_value_free_and_checked_on_crops(crops):
     analyze(model, (1, 3, 64, 64))
     assert len(crops) == sum(isinstance(m, nn.Conv2D) for m in model.sublayers())
 
+
+
+def test_validate_runs_one_eager_forward_per_case(monkeypatch):
+    """validate's pre-trace refusal check is the case's only eager forward; a refusal names Paddle's reason."""
+    from convcalc import validation as V
+    from convcalc.models.zoo import build_model
+
+    calls = []
+    real = trace.eager_check
+    monkeypatch.setattr(trace, "eager_check", lambda *a, **k: calls.append(1) or real(*a, **k))
+    name = "book_paddle_lenet"
+    model = build_model(name).model
+    symbolic = V._symbolic_reports(model, (1, 32, 32), name)
+    calls.clear()
+    result = V.validate_case(model, name, V.SizeCase("odd", (1, 33, 35)), symbolic)
+    assert result.ok and len(calls) == 1, (result.details, calls)
+    grey = _eager_refusal(model, paddle.ones([1, 3, 32, 32]))
+    assert "input_channels:3 != filter_channels * groups:1" in grey
+    result = V.validate_case(model, name, V.SizeCase("rgb", (3, 32, 32)), symbolic)
+    assert "input_channels:3 != filter_channels * groups:1" in result.refused
+    assert "layer conv1 (Conv2D)" in result.refused
