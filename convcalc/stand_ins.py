@@ -25,12 +25,14 @@ downstream depends on values: the stand-ins are offered only for programs
 in which every op is in :data:`VALUE_FREE_OPS` (refusals and output shape
 depend on operand shapes, dtypes and attributes alone), every result is
 floating point and every shape is known; :mod:`convcalc.trace` runs the
-check again in full when the eager forward asked a tensor for a truth value.
+check again in full when the eager forward read a tensor's values into
+Python (a truth value, ``item()``, ``numpy()``, ... : :func:`watching_value_reads`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 # Ops whose eager refusals and result shapes depend only on their operands' shapes, dtypes and attributes
@@ -143,3 +145,30 @@ def expected_calls(finished: list[dict], shapes: dict[str, tuple[int, ...]]) -> 
             continue
         out.setdefault(id(layer), []).append((tuple(entry.get("in_shape", ())), shapes.get(entry["outputs"][0], ())))
     return out
+
+
+_READS = ("numpy", "item", "tolist", "__float__", "__int__", "__index__", "__array__")
+
+
+@contextlib.contextmanager
+def watching_value_reads() -> Iterator[list[str]]:
+    """While active, each read of a tensor's values into Python is listed (by method name)."""
+    import paddle
+
+    reads: list[str] = []
+    real = {n: getattr(paddle.Tensor, n) for n in _READS if hasattr(paddle.Tensor, n)}
+
+    def watched(name: str, fn: Callable) -> Callable:
+        def reading(self, *args, **kwargs):
+            reads.append(name)
+            return fn(self, *args, **kwargs)
+
+        return reading
+
+    for name, fn in real.items():
+        setattr(paddle.Tensor, name, watched(name, fn))
+    try:
+        yield reads
+    finally:
+        for name, fn in real.items():
+            setattr(paddle.Tensor, name, fn)

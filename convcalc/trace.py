@@ -30,7 +30,7 @@ from convcalc.errors import ConvcalcError, ModelLoadError, RefusedInputError, Sh
 from convcalc.inputs import ModelInput, bind_names, check_rank, in_forward_order, input_hint
 from convcalc.native_logs import quiet_native_logs
 from convcalc.shape_guards import recording as recording_guards
-from convcalc.stand_ins import conv_stand_in, expected_calls, value_free
+from convcalc.stand_ins import conv_stand_in, expected_calls, value_free, watching_value_reads
 
 # Ops that only move constants or parameters around: not computation.
 BOOKKEEPING_OPS = frozenset(
@@ -318,8 +318,9 @@ def trace_model(
     if eager or probe.asked:
         # Where no refusal can depend on values, convolutions are checked at their smallest size (stand_ins).
         light = None if probe.asked or not free else conv_stand_in(expected_calls(finished, shapes))
-        eager_paths = eager_check(model, inputs, static_forward, name, values, decisions, stand_in=light)
-        if light is not None and decisions.values:  # eager-only code read tensor values: the real ones, then
+        with watching_value_reads() if light is not None else contextlib.nullcontext([]) as reads:
+            eager_paths = eager_check(model, inputs, static_forward, name, values, decisions, stand_in=light)
+        if light is not None and (decisions.values or reads):  # eager-only code read values: the real ones
             decisions = Decisions()
             eager_paths = eager_check(model, inputs, static_forward, name, values, decisions)
     notes: tuple[str, ...] = ()

@@ -23,7 +23,7 @@ import convcalc.trace as trace  # noqa: E402
 from convcalc.analysis import analyze  # noqa: E402
 from convcalc.cli import main  # noqa: E402
 from convcalc.corpus import eager_checks  # noqa: E402
-from convcalc.errors import RefusedInputError  # noqa: E402
+from convcalc.errors import ConvcalcError, RefusedInputError  # noqa: E402
 
 
 def _eager_refusal(model, x) -> str:
@@ -215,3 +215,44 @@ def test_validate_runs_one_eager_forward_per_case(monkeypatch):
     result = V.validate_case(model, name, V.SizeCase("rgb", (3, 32, 32)), symbolic)
     assert "input_channels:3 != filter_channels * groups:1" in result.refused
     assert "layer conv1 (Conv2D)" in result.refused
+
+
+class EagerOnlyGuard(nn.Layer):
+    """A check only the eager forward runs, on a value read into Python (float): zeros would pass it."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2D(3, 4, 3, weight_attr=nn.initializer.Constant(5.0), bias_attr=False)
+
+    def forward(self, x):
+        y = self.conv(x)
+        if paddle.in_dynamic_mode() and float(y.max()) > 100:  # 27 ones times 5
+            raise ValueError("activations blew up")
+        return y
+
+
+def test_an_eager_only_read_of_values_reruns_the_full_forward(crops):
+    model = EagerOnlyGuard()
+    x = paddle.ones([1, 3, 8, 8])
+    assert "activations blew up" in _eager_refusal(model, x)
+    with pytest.raises(ConvcalcError, match="activations blew up"):
+        analyze(model, (1, 3, 8, 8))
+    assert crops  # tried on crops first, then again in full because a value was read
+
+
+def test_resnet_runs_one_eager_check(crops, monkeypatch):
+    from paddle.vision.models import resnet18
+
+    calls = []
+    real = trace.eager_check
+    monkeypatch.setattr(trace, "eager_check", lambda *a, **k: calls.append(k.get("stand_in")) or real(*a, **k))
+    analyze(resnet18(), (1, 3, 64, 64))
+    assert len(calls) == 1 and calls[0] is not None  # on crops, and no full rerun
+
+
+def test_the_read_guard_is_what_refuses(monkeypatch):
+    """Without watching value reads the stand-ins would accept EagerOnlyGuard: the guard matters."""
+    import contextlib
+
+    monkeypatch.setattr(trace, "watching_value_reads", lambda: contextlib.nullcontext([]))
+    analyze(EagerOnlyGuard(), (1, 3, 8, 8))  # wrongly accepted
