@@ -90,12 +90,23 @@ def is_plain_conv(layer: Any) -> bool:
     )
 
 
+def _non_negative(padding: Any) -> bool:
+    """A padding form ('SAME', 2, [1, 2], [[0, 0], [1, 1]], ...) with no negative amount."""
+    if isinstance(padding, str):
+        return True
+    if isinstance(padding, (list, tuple)):
+        return all(_non_negative(p) for p in padding)
+    return isinstance(padding, int) and padding >= 0
+
+
 def _crop(layer: Any, x: Any) -> Any:
     """``x`` cut to one sample and, per spatial axis, to the kernel's dilated extent (None if not a plain input)."""
     kernel, dilation = list(layer._kernel_size), list(layer._dilation)
     shape = list(x.shape)
     if len(shape) != len(kernel) + 2 or len(dilation) != len(kernel):
         return None
+    if not _non_negative(getattr(layer, "_updated_padding", layer._padding)):
+        return None  # (Paddle refuses negative padding; the crop's output is non-empty only without it)
     first = 1 if str(layer._data_format).endswith("C") else 2
     index = [slice(0, 1)] + [slice(None)] * (len(shape) - 1)
     for i, (k, d) in enumerate(zip(kernel, dilation)):
