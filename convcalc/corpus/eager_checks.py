@@ -6,13 +6,15 @@ for their values where no refusal can depend on values
 sit where that could go wrong: functional convolutions, channel-last
 layouts, dilation with 'SAME' padding, asymmetric padding, a conv called at
 two sizes, a conv subclass with its own forward, a custom layer that raises,
-and ids computed from a convolution's values (Paddle refuses them only at
-their real values).  Each refused case has a twin Paddle runs; the truth is
+ids computed from a convolution's values (Paddle refuses them only at their
+real values), a Linear after flatten and a hard-coded reshape after a conv at
+the wrong size, float ids into an embedding.  Each refused case has a twin Paddle runs; the truth is
 Paddle's own eager forward, run by :mod:`convcalc.corpus.truth`.
 """
 
 from __future__ import annotations
 
+import paddle
 import paddle.nn.functional as F
 from paddle import nn
 
@@ -154,6 +156,45 @@ class Signal1D(nn.Layer):
         return self.down(F.relu(self.conv(x)))
 
 
+class SmallClassifier(nn.Layer):
+    """conv -> pool -> flatten -> Linear sized for 16x16 images."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2D(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2D(2))
+        self.classifier = nn.Linear(8 * 8 * 8, 10)
+
+    def forward(self, x):
+        x = self.features(x)
+        x = paddle.flatten(x, 1)
+        return self.classifier(x)
+
+
+class PatchTokens(nn.Layer):
+    """A patch embedding reshaped into 16 tokens of 8 values with a hard-coded size (fits 16x16 only)."""
+
+    def __init__(self):
+        super().__init__()
+        self.patch = nn.Conv2D(3, 8, 4, stride=4)
+        self.norm = nn.LayerNorm(8)
+
+    def forward(self, x):
+        tokens = self.patch(x).reshape([1, 8, 16]).transpose([0, 2, 1])
+        return self.norm(tokens)
+
+
+class TokenConv(nn.Layer):
+    """Token ids -> embeddings -> a Conv1D over the sequence."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(100, 16)
+        self.conv = nn.Conv1D(16, 8, 3, padding=1)
+
+    def forward(self, ids):
+        return self.conv(self.embed(ids).transpose([0, 2, 1]))
+
+
 CHANNELS = "input_channels"
 
 CASES = [
@@ -194,4 +235,16 @@ CASES = [
          note="accepted: dilated 'SAME' Conv1D, then a strided depthwise one"),
     Case("conv1d_dilated_channels", "refusals", Signal1D, (((1, 2, 30), "float32"),), cli=("2x30",),
          refused=CHANNELS),
+    Case("flatten_linear_fits", "refusals", SmallClassifier, (((1, 3, 16, 16), "float32"),), cli=("3x16x16",),
+         note="accepted: the size the Linear was made for"),
+    Case("flatten_linear_wrong_size", "refusals", SmallClassifier, (((1, 3, 20, 20), "float32"),),
+         cli=("3x20x20",), refused="K_lhs:800 != K_rhs:512"),
+    Case("reshape_tokens_fit", "refusals", PatchTokens, (((1, 3, 16, 16), "float32"),), cli=("3x16x16",),
+         note="accepted: 16 patches of 8 values"),
+    Case("reshape_tokens_wrong_size", "refusals", PatchTokens, (((1, 3, 20, 20), "float32"),), cli=("3x20x20",),
+         refused="ReshapeOp is invalid"),
+    Case("token_ids_then_conv1d", "refusals", TokenConv, (((1, 12), "int64"),), cli=("12:int64",),
+         note="accepted: integer ids"),
+    Case("float_ids_then_conv1d", "refusals", TokenConv, (((1, 12), "float32"),), cli=("12:float32",),
+         refused="only support int32 and int64"),
 ]
