@@ -305,7 +305,7 @@ def trace_model(
     probe = Decisions(probe=True)
     program, finished, guards = _build(model, inputs, static_forward, name, paths, probe)
     ops, shapes, constants, input_values = _read_program(program, inputs)
-    calls = _calls(finished, paths, model)
+    calls = _calls(finished, paths, model, ops, input_values)
     _refuse_empty(finished, paths, inputs, name)
     _check_nonempty(ops, shapes, calls, inputs, name)
     decisions = Decisions()
@@ -324,7 +324,7 @@ def trace_model(
             except ConvcalcError:
                 raise cannot from None
             ops, shapes, constants, input_values = _read_program(program, inputs)
-            calls = _calls(finished, paths, model)
+            calls = _calls(finished, paths, model, ops, input_values)
             _refuse_empty(finished, paths, inputs, name)
             _check_nonempty(ops, shapes, calls, inputs, name)
             if decisions.used != len(decisions.values):
@@ -442,7 +442,12 @@ def _read_program(program, inputs):
     return ops, shapes, constants, tuple(data_values.get(i.name, "") for i in inputs)
 
 
-def _calls(finished, paths, model) -> list[LayerCall]:
+def _calls(finished, paths, model, ops: list[OpNode], input_values: tuple[str, ...]) -> list[LayerCall]:
+    """The layer calls the hooks saw; a bare layer (no sublayers) analysed on its own is one leaf call of the root.
+
+    The root's own hooks do not run inside ``to_static``: without this, ``analyze(nn.Conv2D(3, 8, 3), ...)``
+    would show the conv as functional ops with no parameters on their rows.
+    """
     calls = []
     for n, entry in enumerate(finished):
         layer = entry["layer"]
@@ -466,6 +471,13 @@ def _calls(finished, paths, model) -> list[LayerCall]:
                 layer=layer,
             )
         )
+    if not model.sublayers() and not any(c.layer is model for c in calls):
+        out = next((op.outputs[0] for op in reversed(ops) if op.outputs and op.name not in BOOKKEEPING_OPS), "")
+        calls.append(LayerCall(
+            index=len(calls), order=-1, path="", kind=type(model).__name__, depth=0, parent="", is_leaf=True,
+            inputs=tuple(input_values), outputs=(out,) if out else (), op_start=0, op_end=len(ops),
+            summary_name=summary_key(model), in_summary=True, layer=model,
+        ))
     return calls
 
 

@@ -13,19 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from convcalc.corpus import Case
+from convcalc.corpus import Case, lazy_model
 
 KIND = "receptive fields"
 
-
-def _model(cls: str) -> Callable[[], Any]:
-    def build() -> Any:
-        from convcalc.corpus import _fields_models
-
-        return getattr(_fields_models, cls)()
-
-    build.__name__ = f"build_{cls}"
-    return build
 
 
 def gradient_fields(name: str, build: Callable[[], Any], shape: tuple[int, ...],
@@ -55,7 +46,7 @@ def gradient_fields(name: str, build: Callable[[], Any], shape: tuple[int, ...],
 
 
 def _case(name: str, cls: str, shape: tuple[int, ...], whole: dict[str, str] | None = None, note: str = "") -> Case:
-    build = _model(cls)
+    build = lazy_model("_fields_models", cls)
     return Case(
         name=name,
         kind=KIND,
