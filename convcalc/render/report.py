@@ -93,7 +93,10 @@ def field_json(f: Field | None) -> Any:
         return None
     if f.whole:
         return "whole"
-    return {"size": json_quantity(f.size), "jump": json_quantity(f.jump), "start": json_quantity(f.start)}
+    out = {"size": json_quantity(f.size), "jump": json_quantity(f.jump), "start": json_quantity(f.start)}
+    if f.phases is not None:  # after upsampling: size is the largest; each position's (first, last) offsets
+        out["by_position"] = [None if b is None else [json_quantity(b[0]), json_quantity(b[1])] for b in f.phases]
+    return out
 
 
 def total_flops_text(report: Report) -> str:
