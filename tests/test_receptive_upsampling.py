@@ -172,3 +172,26 @@ def test_fields_after_upsampling_are_reported_as_the_largest_with_a_fractional_j
     f = conv.rf_h
     assert (f.size, f.jump) == (2, Fraction(1, 2))
     assert [f.bounds(o) for o in range(1, 5)] == [(0, 1), (0, 1), (1, 2), (1, 2)]
+
+
+def test_merging_fields_that_differ_by_position_by_hand():
+    """A 2x nearest branch (outputs 0, 1 see pixel 0) added to a ConvTranspose k=3, s=2, p=1 branch (output 0
+    sees pixel 0, output 1 pixels 0 and 1): the sum's output 0 sees pixel 0, output 1 pixels 0..1."""
+    from convcalc.formulas import merge_fields, resampled_field
+    from convcalc.formulas.receptive import interpolation_taps
+
+    near = resampled_field(INPUT_FIELD, Fraction(1, 2), Fraction(0), lambda s: interpolation_taps("nearest", s))
+    up = transposed_field(INPUT_FIELD, 3, 2, 1)
+    merged = merge_fields([near, up])
+    assert [merged.bounds(o) for o in range(4)] == [(0, 0), (0, 1), (1, 1), (1, 2)]
+    assert (merged.size, merged.jump) == (2, Fraction(1, 2))
+
+
+def test_a_pattern_too_long_to_follow_is_unknown_with_its_reason():
+    """align_corners from 100 to 5000 values repeats only every 4999 outputs: '?' and the reason, not a guess."""
+    model = nn.Sequential(nn.Conv2D(1, 1, 3, padding=1), nn.Upsample(size=[1, 5000], mode="bilinear",
+                                                                     align_corners=True))
+    report = analyze(model, [1, 1, 1, 100])
+    up = next(r for r in report.records if r.kind == "Upsample")
+    assert up.rf_axis("W") is None
+    assert any("4999" in g for g in report.gaps.ops_without_rf_rule)

@@ -180,9 +180,36 @@ def _numeric(*values) -> bool:
     return all(sympy.sympify(v).is_number for v in values)
 
 
-def _from_bounds(jump: sympy.Expr, bounds: Sequence[tuple | None]) -> Field:
-    """The field whose units ``0 .. len(bounds)-1`` (one period) have these absolute bounds."""
-    jump = sympy.nsimplify(jump)
+def _q(value) -> Fraction:
+    """A numeric sympy quantity as an exact Fraction (the per-position arithmetic runs on Fractions: fast)."""
+    if isinstance(value, Fraction):
+        return value
+    value = sympy.sympify(value)
+    if not value.is_Rational and value.is_number:
+        value = sympy.nsimplify(value)
+    if not value.is_Rational:
+        raise ValueError(f"a field that differs by position needs numeric sizes, got {value}")
+    return Fraction(int(value.p), int(value.q))
+
+
+def _bounds_of(field: Field) -> Callable[[int], tuple[Fraction, Fraction] | None]:
+    """``unit -> (first, last)`` of ``field`` in Fractions (``None``: the unit sees no pixel)."""
+    start, jump = _q(field.start), _q(field.jump)
+    if field.phases is None:
+        half = (_q(field.size) - 1) / 2
+        return lambda unit: (start + unit * jump - half, start + unit * jump + half)
+    phases = [None if b is None else (_q(b[0]), _q(b[1])) for b in field.phases]
+    n = len(phases)
+
+    def bounds(unit: int):
+        b = phases[unit % n]
+        return None if b is None else (start + unit * jump + b[0], start + unit * jump + b[1])
+
+    return bounds
+
+
+def _from_bounds(jump: Fraction, bounds: Sequence[tuple | None]) -> Field:
+    """The field whose units ``0 .. len(bounds)-1`` (one period) have these absolute bounds (Fractions)."""
     seen = [(k, b) for k, b in enumerate(bounds) if b is not None]
     if not seen:
         raise ValueError("no position of this layer sees any input pixel")
@@ -190,26 +217,31 @@ def _from_bounds(jump: sympy.Expr, bounds: Sequence[tuple | None]) -> Field:
     for p in range(1, period + 1):  # the shortest period that repeats
         if period % p == 0 and all(
             (bounds[k] is None) == (bounds[k % p] is None)
-            and (bounds[k] is None or all(sympy.simplify(bounds[k][e] - bounds[k % p][e] - (k - k % p) * jump) == 0
-                                          for e in (0, 1)))
+            and (bounds[k] is None or (bounds[k][0] - bounds[k % p][0] == (k - k % p) * jump
+                                       and bounds[k][1] - bounds[k % p][1] == (k - k % p) * jump))
             for k in range(period)
         ):
             period = p
             break
     k0, (lo0, hi0) = seen[0]
     start = (lo0 + hi0) / 2 - k0 * jump
-    size = sympy.Max(*[b[1] - b[0] + 1 for _, b in seen if _ < period])
-    rel = tuple(None if bounds[k] is None else (bounds[k][0] - start - k * jump, bounds[k][1] - start - k * jump)
-                for k in range(period))
-    uniform = period == 1 and rel[0] is not None and sympy.simplify(rel[0][0] + rel[0][1]) == 0
-    return Field(size=size, jump=jump, start=start, phases=None if uniform else rel)
+    size = max(b[1] - b[0] + 1 for k, b in seen if k < period)
+    rel = [None if bounds[k] is None else (bounds[k][0] - start - k * jump, bounds[k][1] - start - k * jump)
+           for k in range(period)]
+    uniform = period == 1 and rel[0] is not None and rel[0][0] + rel[0][1] == 0
+
+    def r(x: Fraction) -> sympy.Rational:
+        return sympy.Rational(x.numerator, x.denominator)
+
+    phases = None if uniform else tuple(None if b is None else (r(b[0]), r(b[1])) for b in rel)
+    return Field(size=r(size), jump=r(jump), start=r(start), phases=phases)
 
 
 def _union(parts: Iterable[tuple | None]) -> tuple | None:
     parts = [b for b in parts if b is not None]
     if not parts:
         return None
-    return sympy.Min(*[b[0] for b in parts]), sympy.Max(*[b[1] for b in parts])
+    return min(b[0] for b in parts), max(b[1] for b in parts)
 
 
 def _check_period(period: int, what: str) -> None:
@@ -232,8 +264,9 @@ def field_after(
     if field.phases is not None:
         k, s, p, d = (int(v) for v in (kernel, stride, padding, dilation))
         period = field.period // math.gcd(field.period, s)
-        return _from_bounds(field.jump * s, [_union(field.bounds(u * s - p + t * d) for t in range(k))
-                                             for u in range(period)])
+        at = _bounds_of(field)
+        return _from_bounds(_q(field.jump) * s, [_union(at(u * s - p + t * d) for t in range(k))
+                                                 for u in range(period)])
     return Field(
         size=rf_size(field.size, field.jump, kernel, dilation),
         jump=rf_jump(field.jump, stride),
@@ -270,7 +303,8 @@ def merge_fields(fields: Iterable[Field]) -> Field:
     if any(f.phases is not None for f in fields):
         period = math.lcm(*(f.period for f in fields))
         _check_period(period, "merged branches")
-        return _from_bounds(jumps[0], [_union(f.bounds(o) for f in fields) for o in range(period)])
+        ats = [_bounds_of(f) for f in fields]
+        return _from_bounds(_q(jumps[0]), [_union(at(o) for at in ats) for o in range(period)])
     lows = [f.start - (f.size - 1) / sympy.Integer(2) for f in fields]
     highs = [f.start + (f.size - 1) / sympy.Integer(2) for f in fields]
     low, high = sympy.Min(*lows), sympy.Max(*highs)
@@ -300,9 +334,10 @@ def transposed_field(
     k, s, p, d = (int(v) for v in (kernel, stride, padding, dilation))
     period = s * field.period
     _check_period(period, "the transposed convolution")
-    bounds = [_union(field.bounds((o + p - t * d) // s) for t in range(k) if (o + p - t * d) % s == 0)
+    at = _bounds_of(field)
+    bounds = [_union(at((o + p - t * d) // s) for t in range(k) if (o + p - t * d) % s == 0)
               for o in range(period)]
-    return _from_bounds(field.jump / s, bounds)
+    return _from_bounds(_q(field.jump) / s, bounds)
 
 
 def interpolation_taps(mode: str, src: Fraction) -> tuple[int, ...]:
@@ -348,5 +383,6 @@ def resampled_field(field: Field, ratio: Fraction, offset: Fraction, taps: Calla
     shift = ratio.numerator  # ... which moves the source by this many input units
     period = per_input * field.period // math.gcd(shift, field.period)
     _check_period(period, "the interpolation")
-    bounds = [_union(field.bounds(i) for i in taps(ratio * o + offset)) for o in range(period)]
-    return _from_bounds(field.jump * sympy.Rational(ratio.numerator, ratio.denominator), bounds)
+    at = _bounds_of(field)
+    bounds = [_union(at(i) for i in taps(ratio * o + offset)) for o in range(period)]
+    return _from_bounds(_q(field.jump) * ratio, bounds)
