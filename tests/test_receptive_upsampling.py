@@ -195,3 +195,12 @@ def test_a_pattern_too_long_to_follow_is_unknown_with_its_reason():
     up = next(r for r in report.records if r.kind == "Upsample")
     assert up.rf_axis("W") is None
     assert any("4999" in g for g in report.gaps.ops_without_rf_rule)
+
+
+def test_the_report_says_what_its_rf_column_means_after_upsampling():
+    from convcalc.render.report import totals_text
+
+    up = analyze(nn.Sequential(nn.Conv2D(1, 2, 3), nn.Upsample(scale_factor=2)), [1, 1, 8, 8])
+    assert "differ by position: RF is the largest" in totals_text(up).plain
+    plain = analyze(nn.Sequential(nn.Conv2D(1, 2, 3)), [1, 1, 8, 8])
+    assert "differ by position" not in totals_text(plain).plain
