@@ -65,7 +65,7 @@ def draw_unit_field(uf: UnitField, image: np.ndarray, report: Report, path: str 
     layers = [r for r in field_layers(report) if r.is_leaf]
     xs = list(range(len(layers)))
     ax_grow.plot(xs, [int(r.rf_h.size) for r in layers], marker="o", markersize=3, label="size (height)")
-    ax_grow.plot(xs, [int(r.rf_h.jump) for r in layers], marker="s", markersize=3, label="jump (height)")
+    ax_grow.plot(xs, [float(r.rf_h.jump) for r in layers], marker="s", markersize=3, label="jump (height)")
     if any(r.rf_h.size != r.rf_w.size for r in layers):
         ax_grow.plot(xs, [int(r.rf_w.size) for r in layers], marker="o", markersize=3, linestyle="--",
                      label="size (width)")
