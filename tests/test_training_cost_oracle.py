@@ -116,3 +116,15 @@ def test_explain_training_agrees_with_the_report(capsys):
                                                                               conv3["backward_weight"])
     by_hand = 2 * (16 * 6 * 50 * 50) - 6 * 14 * 14  # 2*MACs - the input values reached
     assert steps["backward_input_flops"] == by_hand
+
+
+def test_training_report_of_an_exported_program_is_refused_in_one_line(tmp_path, capsys):
+    from paddle.static import InputSpec
+
+    model = paddle.vision.models.LeNet()
+    model.eval()
+    paddle.jit.save(model, str(tmp_path / "inference"), input_spec=[InputSpec([None, 1, 28, 28], "float32", "x")])
+    code = main(["report", str(tmp_path / "inference.json"), "--training"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "exported inference program" in err and "Python model" in err

@@ -203,6 +203,13 @@ def run_report(args) -> int:
     _training_args(args)
     built, inputs, notes = _build_inputs(args)
     training = None
+    if args.training and built.source == "program":
+        from convcalc.errors import ModelLoadError
+
+        raise ModelLoadError(
+            f"{args.model} is an exported inference program: it has no training graph to count",
+            "run --training on the Python model it was exported from (path/to/file.py:Name or a zoo name)",
+        )
     if args.training:
         from convcalc.analysis.engine import trace_for
         from convcalc.analysis.training import training_from_report
