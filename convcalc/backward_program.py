@@ -278,7 +278,10 @@ def _count(forward, backward, layers, loss_ops) -> BackwardProgram:
             continue  # the grad of the loss convcalc added (mean_grad): not the model's
         grad_ops += 1
         f_index = index_of[fop]
-        row = rows.setdefault(_owner(f_index, layers, key), OracleRow(_owner(f_index, layers, key)))
+        owner = _owner(f_index, layers, key)
+        if ":" in owner and not any(o.source().initialized() and o.source().id in data for o in fop.operands()):
+            owner = _reader_owner(fop, forward, index_of, layers) or owner  # an op on parameters alone
+        row = rows.setdefault(owner, OracleRow(owner))
         row.grad_ops.append(gname)
         grad_owner[gop] = row.name
         inside = {v.id for path, start, end, leaf in layers if start <= f_index < end and leaf
@@ -304,6 +307,19 @@ def _count(forward, backward, layers, loss_ops) -> BackwardProgram:
         union.update(row.saved)
     return BackwardProgram(rows, sum(union.values()), tuple(unattributed), tuple(sorted(set(missing))),
                            tuple(sorted(set(unknown))), grad_ops)
+
+
+def _reader_owner(fop, forward, index_of, layers) -> str | None:
+    """The row of the first forward op that reads ``fop``'s result (a parameter-only op counts there)."""
+    ids = {r.id for r in fop.results()}
+    for op in forward[index_of[fop] + 1:]:
+        if op.name().startswith("builtin."):
+            if any(o.source().initialized() and o.source().id in ids for o in op.operands()):
+                ids |= {r.id for r in op.results()}
+            continue
+        if any(o.source().initialized() and o.source().id in ids for o in op.operands()):
+            return _owner(index_of[op], layers, op_key(op.name()))
+    return None
 
 
 def _accumulations(backward, grad_owner: dict, rows: dict, unattributed: list) -> None:
