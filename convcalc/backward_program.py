@@ -162,9 +162,12 @@ def backward_program(model: Any, inputs: list[ModelInput]) -> BackwardProgram:
     program = concrete.main_program
     n_forward = len(program.global_block().ops)
     outputs = [v for v in concrete.outputs if hasattr(v, "dtype") and "float" in _dtype(v)]
+    import warnings
+
     paddle.enable_static()
     try:
-        with paddle.static.program_guard(program), quiet_native_logs():
+        with paddle.static.program_guard(program), quiet_native_logs(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Paddle's own "Tensor do not have 'place'" while building the loss
             loss = paddle.add_n([paddle.mean(v) for v in outputs]) if len(outputs) > 1 else paddle.mean(outputs[0])
             paddle.static.append_backward(loss)
     finally:
