@@ -100,7 +100,10 @@ def main() -> None:
     print(
         f"batch {BATCH}, input 1x32x32; predicted FLOPs per step in the 'flops' convention (paddle convention beside)"
     )
-    head = f"{'model':<20} {'predicted FLOPs':>16} {'(paddle conv.)':>15} {'median s/step':>14} {'GFLOP/s':>8} {'x matmul':>9}"
+    head = (
+        f"{'model':<20} {'predicted FLOPs':>16} {'(paddle conv.)':>15} {'median s/step':>14} {'GFLOP/s':>8}"
+        f" {'x matmul':>9}"
+    )
     if gpu:
         head += f" {'pred. peak MB':>14} {'GPU peak MB':>12} {'ratio':>6}"
     print(head)
