@@ -101,7 +101,8 @@ def test_step_cost_sums_its_parts():
     assert c.step == 23 and c.convention == "flops"
 
 
-def test_cli_prints_predicted_and_achieved(capsys, mnist_dir):
+def test_cli_prints_predicted_and_achieved(capsys, mnist_dir, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # rich wraps at the terminal's width; keep each phrase on one line
     argv = ["train", "lenet", "--data-dir", str(mnist_dir), "--limit", "40", "--epochs", "2", "--batch-size", "16"]
     assert main(argv) == 0
     out, err = capsys.readouterr()

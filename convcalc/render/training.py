@@ -41,24 +41,27 @@ def _stderr_console(quiet: bool = False) -> Console:
     return Console(stderr=True, quiet=quiet)
 
 
-def giga(value: float) -> str:
-    """``1234567890`` -> ``"1.23 G"`` (three significant digits)."""
-    return f"{value / 1e9:.3g} G"
+def si(value: float, unit: str = "") -> str:
+    """``81088896, "FLOPs"`` -> ``"81.1 MFLOPs"`` (three significant digits, k/M/G/T)."""
+    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}".rstrip()
 
 
 def step_cost_text(cost: StepCost) -> str:
-    """``"1.23 GFLOPs at batch 64 (forward 0.41 G + input gradient ... ; 'flops' convention ...)"``."""
+    """``"81,088,896 at batch 32 (forward 27.0 M + input gradient ... ; 'flops' convention ...)"``."""
     return (
-        f"{cost.step:,} ({giga(cost.step)}FLOPs) at batch {cost.batch}: forward {giga(cost.forward)} + input "
-        f"gradient {giga(cost.backward_input)} + weight gradient {giga(cost.backward_weight)}; "
+        f"{cost.step:,} ({si(cost.step, 'FLOPs')}) at batch {cost.batch}: forward {si(cost.forward)} + input "
+        f"gradient {si(cost.backward_input)} + weight gradient {si(cost.backward_weight)}; "
         f"'{cost.convention}' convention, every multiply and add counted"
     )
 
 
 def epoch_speed_text(epoch: int, seconds: float, flops: int) -> str:
-    """One epoch, measured beside predicted: ``"epoch 1: 3.2 GFLOPs predicted in 1.50 s -> 2.1 GFLOP/s"``."""
-    rate = giga(flops / seconds) if seconds > 0 else "? G"
-    return f"epoch {epoch}: {giga(flops)}FLOPs predicted in {seconds:.2f} s of training steps -> {rate}FLOP/s achieved"
+    """One epoch, measured beside predicted: ``"epoch 1: 3.2 GFLOPs predicted in 1.50 s ... -> 2.1 GFLOP/s"``."""
+    rate = si(flops / seconds, "FLOP/s") if seconds > 0 else "? FLOP/s"
+    return f"epoch {epoch}: {si(flops, 'FLOPs')} predicted in {seconds:.2f} s of training steps -> {rate} achieved"
 
 
 def _status(loss: float | None, dev: float | None, best: float | None) -> str:
@@ -187,7 +190,7 @@ def result_table(result: TrainResult) -> Table:
     if result.step_cost is not None:
         rows.append(("predicted FLOPs per step", step_cost_text(result.step_cost)))
     if result.epoch_flops:
-        speeds = ", ".join(f"{i}: {giga(rate)}FLOP/s" for i, rate in enumerate(result.achieved_flops_per_second, 1))
+        speeds = ", ".join(f"{i}: {si(rate, 'FLOP/s')}" for i, rate in enumerate(result.achieved_flops_per_second, 1))
         rows.append(("achieved per epoch", f"{speeds}  (predicted FLOPs / seconds of training steps)"))
     if result.checkpoint:
         rows.append(("checkpoint", result.checkpoint))
