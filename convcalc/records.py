@@ -47,6 +47,7 @@ class LayerRecord:
     has_rule: bool = True
     notes: tuple[str, ...] = ()
     output_shapes: tuple[Shape, ...] = ()  # every output (a tuple-returning layer); output_shape is the first
+    ops: tuple[int, ...] = ()  # indices of the traced program's ops this row ran (training cost reads them)
 
     @property
     def params(self) -> sympy.Expr:

@@ -238,6 +238,7 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
                     has_rule=has_rule,
                     notes=notes,
                     output_shapes=out_shapes,
+                    ops=tuple(range(call.op_start, call.op_end)) if call.is_leaf else (),
                 ),
             )
         )
@@ -277,6 +278,7 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
                     formula=formula,
                     rf=_rf(state),
                     has_rule=has_rule,
+                    ops=(op.index,),
                 ),
             )
         )

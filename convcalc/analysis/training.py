@@ -1,0 +1,359 @@
+"""What one training step costs: forward, input-gradient and weight-gradient FLOPs per row, and memory.
+
+Built on :func:`convcalc.analysis.analyze`'s records and the one trace behind
+them (no second trace).  Which gradients exist follows Paddle's rules, worked
+out on the traced program's dataflow:
+
+- a value needs a gradient when it depends on a trainable parameter
+  (``not stop_gradient``); the model's inputs need none, so the first conv
+  on the data gets no input gradient, and nothing before the first trainable
+  parameter gets one;
+- a frozen parameter gets no weight gradient;
+- only ops on a path from a parameter to the model's outputs are differentiated.
+
+Each differentiated op is counted by :mod:`convcalc.grad_rules` (the formulas
+of :mod:`convcalc.formulas.backward`), the gradient of an operand that depends
+on the input going to ``backward_input`` and that of a parameter (or a value
+made only from parameters, such as a reshaped bias) to ``backward_weight``.
+In the ``paddle`` convention a row's gradients each cost its forward count
+(:func:`~convcalc.formulas.backward.paddle_backward_flops`).
+
+Memory (bytes): parameters (every used one, in ``dtype``), gradients (the
+trainable ones), optimizer state (sgd 0, momentum 1x, adam/adamw 2x the
+trainable values plus two scalars per trainable tensor; fp32), fp32 master
+weights of the trainable parameters under float16/bfloat16, and the
+activations saved for backward: exactly the forward values the grad ops read
+(:data:`convcalc.grad_rules.SAVED`; a value read by two rows is one value in
+the total).  ``peak`` is all of these at once (the moment the backward starts).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import sympy
+
+from convcalc.analysis.engine import analyze, trace_for
+from convcalc.analysis.input_forms import model_inputs
+from convcalc.errors import UnknownNameError
+from convcalc.formulas.backward import elementwise_grad_flops, paddle_backward_flops
+from convcalc.formulas.flops import Convention, as_convention
+from convcalc.grad_rules import NO_GRADIENT_OPS, SAVED, GradContext, grad_costs
+from convcalc.records import Report
+from convcalc.trace import BOOKKEEPING_OPS, Trace, op_key
+
+__all__ = ["TrainingCost", "TrainingRow", "TrainingTotals", "training_cost", "training_from_report",
+           "OPTIMIZERS", "DTYPES"]
+
+OPTIMIZERS: dict[str, int] = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
+"""Optimizer state per trainable value (fp32 tensors of the parameter's shape)."""
+OPTIMIZER_SCALARS: dict[str, int] = {"sgd": 0, "momentum": 0, "adam": 2, "adamw": 2}
+"""Extra one-element state per trainable tensor (Adam's beta1**t and beta2**t)."""
+DTYPES: dict[str, int] = {"float32": 4, "float16": 2, "bfloat16": 2}
+"""Bytes per value of the training dtype."""
+_DROPOUT_KINDS = ("Dropout", "Dropout2D", "Dropout3D", "AlphaDropout")
+_FLOAT32_RESULTS = {"batch_norm": (3, 4), "layer_norm": (1, 2), "instance_norm": (1, 2), "group_norm": (1, 2)}
+_MULTI_RESULT_OPS = ("split", "split_with_num", "unbind", "chunk", "unstack", "topk", "meshgrid")
+
+
+@dataclass(frozen=True)
+class TrainingRow:
+    """One report row's share of a training step (FLOPs in the cost's convention, bytes)."""
+
+    index: int
+    path: str
+    kind: str
+    forward: int
+    backward_input: int
+    backward_weight: int
+    saved_bytes: int  # activations this row's backward reads (saved from the forward)
+    params_bytes: int = 0
+    grads_bytes: int = 0
+    optimizer_bytes: int = 0
+    master_bytes: int = 0
+    is_leaf: bool = True
+    depth: int = 0
+    input_grad: bool = False  # an input gradient is computed here
+    weight_grad: bool = False  # a weight gradient is computed here
+    formula: str = ""
+    saved: tuple[str, ...] = field(default=(), compare=False, repr=False)  # ids of the saved values
+
+    @property
+    def backward(self) -> int:
+        return self.backward_input + self.backward_weight
+
+    @property
+    def step(self) -> int:
+        return self.forward + self.backward
+
+
+@dataclass(frozen=True)
+class TrainingTotals:
+    forward: int
+    backward_input: int
+    backward_weight: int
+    step: int
+    steps_per_epoch: int | None
+    epoch: int | None
+    params_bytes: int
+    grads_bytes: int
+    optimizer_bytes: int
+    master_bytes: int
+    activations_bytes: int
+    peak_bytes: int
+    samples: int | None = None
+    complete: bool = True  # every differentiated op had a backward rule
+
+
+@dataclass(frozen=True)
+class TrainingCost:
+    model: str
+    rows: tuple[TrainingRow, ...]
+    totals: TrainingTotals
+    convention: Convention
+    optimizer: str
+    dtype: str
+    batch: int
+    ops_without_rule: tuple[tuple[str, int], ...] = ()
+    report: Report | None = field(default=None, compare=False, repr=False)
+
+    def __repr__(self) -> str:
+        t = self.totals
+        return (f"<TrainingCost {self.model} batch {self.batch}: step {t.step:,} FLOPs ({self.convention.value}), "
+                f"peak {t.peak_bytes:,} bytes ({self.optimizer}, {self.dtype})>")
+
+
+def _check(name: str, value: str, allowed) -> str:
+    value = str(value).lower()
+    if value not in allowed:
+        raise UnknownNameError(name, value, list(allowed))
+    return value
+
+
+def training_cost(
+    model: Any,
+    input_size: Any = None,
+    *,
+    input_spec: Any = None,
+    input_data: Any = None,
+    convention: str | Convention = "paddle",
+    optimizer: str = "sgd",
+    dtype: str = "float32",
+    samples: int | None = None,
+    name: str | None = None,
+) -> TrainingCost:
+    """The cost of one training step of ``model`` at the given input (same input forms as ``analyze``).
+
+    >>> tc = training_cost(model, (64, 1, 28, 28), optimizer="adam", samples=1000)   # doctest: +SKIP
+    >>> tc.totals.step, tc.totals.epoch, tc.totals.peak_bytes                          # doctest: +SKIP
+    """
+    conv = as_convention(convention)
+    optimizer = _check("optimizer", optimizer, OPTIMIZERS)
+    dtype = _check("dtype", dtype, DTYPES)
+    samples = _check_samples(samples)
+    name = name or type(model).__name__
+    inputs, values = model_inputs(model, input_size, input_spec, input_data)
+    trace = trace_for(model, inputs, name, values)
+    report = analyze(model, convention=conv, name=name, trace=trace, input_size=[i.shape for i in inputs]
+                     if len(inputs) > 1 else inputs[0].shape)
+    return training_from_report(report, trace, model, optimizer=optimizer, dtype=dtype, samples=samples)
+
+
+def _check_samples(samples) -> int | None:
+    from convcalc.errors import InvalidParameterError
+
+    if samples is None:
+        return None
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise InvalidParameterError(f"samples must be a whole number >= 1, got {samples!r}",
+                                    "pass the number of training samples per epoch, e.g. 1000")
+    return samples
+
+
+def _numel(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n
+
+
+class _Graph:
+    """The traced program's gradient flow: which values need a gradient, which ops are differentiated."""
+
+    def __init__(self, trace: Trace, trainable: dict[str, bool]):
+        self.trace = trace
+        ops = trace.ops
+        self.producer: dict[str, Any] = {}
+        consumers: dict[str, list] = defaultdict(list)
+        self.needs: dict[str, bool] = {}
+        self.data: dict[str, bool] = {v: True for v in trace.input_values}
+        self.param_values: set[str] = set()
+        for op in ops:
+            for v in op.outputs:
+                self.producer[v] = op
+            for v in op.inputs:
+                consumers[v].append(op)
+            if op.name == "builtin.parameter":
+                for v in op.outputs:
+                    self.needs[v] = trainable.get(str(op.attrs.get("parameter_name")), False)
+                    self.param_values.add(v)
+                continue
+            key = op_key(op.name)
+            needs = key not in NO_GRADIENT_OPS and any(self.needs.get(v, False) for v in op.inputs)
+            data = any(self.data.get(v, False) for v in op.inputs)
+            for v in op.outputs:
+                self.needs[v] = needs
+                self.data[v] = data or self.data.get(v, False)
+        # gradient flows back from the model's outputs: unconsumed results (the first, or all of a split)
+        self.live: set[str] = set()
+        for op in reversed(ops):
+            if op.name in BOOKKEEPING_OPS and op.name not in ("builtin.combine", "builtin.split", "builtin.slice"):
+                continue
+            key = op_key(op.name)
+            outs = [v for i, v in enumerate(op.outputs)
+                    if v in self.live or (not consumers.get(v) and (i == 0 or key in _MULTI_RESULT_OPS))]
+            if not outs or not any(self.needs.get(v) for v in outs):
+                continue
+            for v in op.inputs:
+                if self.needs.get(v):
+                    self.live.add(v)
+            for v in outs:
+                self.live.add(v)
+
+    def differentiated(self, op) -> bool:
+        return (op.name not in BOOKKEEPING_OPS and any(v in self.live for v in op.outputs)
+                and any(v in self.live for v in op.inputs))
+
+
+def training_from_report(report: Report, trace: Trace, model: Any, *, optimizer: str = "sgd",
+                         dtype: str = "float32", samples: int | None = None) -> TrainingCost:
+    """The training cost from an analysis already made (``report``) and its ``trace``."""
+    optimizer = _check("optimizer", optimizer, OPTIMIZERS)
+    dtype = _check("dtype", dtype, DTYPES)
+    samples = _check_samples(samples)
+    conv = report.convention
+    exact = conv if conv is not Convention.PADDLE else Convention.FLOPS
+    trainable = {p.name: not p.stop_gradient for p in model.parameters()}
+    graph = _Graph(trace, trainable)
+    width = DTYPES[dtype]
+    int_inputs = {v: d for v, d in zip(trace.input_values, trace.input_dtypes) if "int" in str(d)}
+    combined = {v: op for op in trace.ops if op.name == "builtin.combine" for v in op.outputs}
+    ops_by_index = {op.index: op for op in trace.ops}
+    missing: dict[str, int] = defaultdict(int)
+
+    def value_bytes(v: str, float32: bool = False) -> int:
+        n = _numel(trace.shapes.get(v, ()))
+        if v in int_inputs:
+            return n * (8 if "64" in int_inputs[v] else 4)
+        return n * (4 if float32 else width)
+
+    rows: list[TrainingRow] = []
+    all_saved: dict[str, int] = {}
+    for rec in report.records:
+        dx = dw = sympy.Integer(0)
+        saved: dict[str, int] = {}
+        input_grad = weight_grad = False
+        inside = {v for i in rec.ops for v in ops_by_index[i].outputs}
+        for i in rec.ops:
+            op = ops_by_index[i]
+            if not graph.differentiated(op):
+                continue
+            key = op_key(op.name)
+            operands = []
+            for v in op.inputs:  # list operands arrive through builtin.combine
+                operands.extend(combined[v].inputs if v in combined else (v,))
+            needs = tuple(v in graph.live for v in operands)
+            costs = grad_costs(GradContext(
+                key=key, attrs=op.attrs,
+                input_shapes=tuple(trace.shapes.get(v) if v else None for v in operands),
+                output_shapes=tuple(trace.shapes.get(v, ()) for v in op.outputs),
+                needs=needs, convention=exact, constants=tuple(trace.constants.get(v) for v in operands)))
+            if costs is None:
+                missing[key] += 1
+                costs = (sympy.Integer(0),) * len(operands)
+            for v, need, cost in zip(operands, needs, costs):
+                if not need:
+                    continue
+                if graph.data.get(v, False):
+                    dx += cost
+                    input_grad = input_grad or v not in inside
+                else:
+                    dw += cost
+                    weight_grad = True
+            reads_in, reads_out = SAVED.get(key, ((), ()))
+            for j in reads_in:
+                if j < len(operands) and operands[j] and graph.data.get(operands[j], False):
+                    saved[operands[j]] = value_bytes(operands[j])
+            for j in reads_out:
+                if j < len(op.outputs):
+                    v = op.outputs[j]
+                    saved[v] = value_bytes(v, j in _FLOAT32_RESULTS.get(key, ()))
+        if rec.is_leaf and not rec.is_functional and rec.kind in _DROPOUT_KINDS and not rec.ops:
+            # in eval mode (the trace) dropout is the identity; training runs it: dx = dy * mask / (1 - p)
+            source = _row_value(trace, rec)
+            if source is not None and source in graph.live:
+                numel = _numel(rec.output_shape)
+                dx += elementwise_grad_flops(numel, "dropout", exact)
+                input_grad = True
+                saved[f"{rec.path}:mask"] = numel  # uint8
+        forward = int(rec.flops) if rec.is_leaf and sympy.sympify(rec.flops).is_number else 0
+        if conv is Convention.PADDLE:
+            dx, dw = paddle_backward_flops(forward, input_grad, weight_grad)
+        p_tr, p_all = int(rec.params_trainable), int(rec.params_trainable + rec.params_non_trainable)
+        rows.append(TrainingRow(
+            index=rec.index, path=rec.path, kind=rec.kind, forward=forward,
+            backward_input=int(dx), backward_weight=int(dw),
+            saved_bytes=sum(saved.values()),
+            params_bytes=p_all * width, grads_bytes=p_tr * width,
+            optimizer_bytes=_optimizer_bytes(optimizer, p_tr, _tensors_on_row(report, rec.path, rec)),
+            master_bytes=p_tr * 4 if width != 4 else 0,
+            is_leaf=rec.is_leaf, depth=rec.depth, input_grad=input_grad, weight_grad=weight_grad,
+            formula=rec.formula, saved=tuple(saved),
+        ))
+        all_saved.update(saved)
+
+    used = [p for p in report.parameters if p.read]
+    p_tr = sum(p.numel for p in used if p.trainable)
+    p_all = sum(p.numel for p in used)
+    leaf = [r for r in rows if r.is_leaf]
+    fwd = sum(r.forward for r in leaf)
+    bx = sum(r.backward_input for r in rows)
+    bw = sum(r.backward_weight for r in rows)
+    batch = int(report.input_shape[0]) if report.input_shape else 1
+    step = fwd + bx + bw
+    steps = -(-samples // batch) if samples else None
+    params_bytes, grads_bytes = p_all * width, p_tr * width
+    optimizer_bytes = _optimizer_bytes(optimizer, p_tr, sum(1 for p in used if p.trainable))
+    master_bytes = p_tr * 4 if width != 4 else 0
+    activations = sum(all_saved.values())
+    totals = TrainingTotals(
+        forward=fwd, backward_input=bx, backward_weight=bw, step=step,
+        steps_per_epoch=steps, epoch=step * steps if steps else None,
+        params_bytes=params_bytes, grads_bytes=grads_bytes, optimizer_bytes=optimizer_bytes,
+        master_bytes=master_bytes, activations_bytes=activations,
+        peak_bytes=params_bytes + grads_bytes + optimizer_bytes + master_bytes + activations,
+        samples=samples, complete=not missing,
+    )
+    return TrainingCost(model=report.model, rows=tuple(rows), totals=totals, convention=conv, optimizer=optimizer,
+                        dtype=dtype, batch=batch, ops_without_rule=tuple(sorted(missing.items())), report=report)
+
+
+def _tensors_on_row(report: Report, path: str, rec) -> int:
+    """Trainable parameter tensors shown on a row (Adam keeps two scalars per tensor)."""
+    if not int(rec.params_trainable):
+        return 0
+    return sum(1 for p in report.parameters if p.read and p.trainable and p.row == path)
+
+
+def _optimizer_bytes(optimizer: str, trainable_values: int, trainable_tensors: int) -> int:
+    return 4 * (OPTIMIZERS[optimizer] * trainable_values + OPTIMIZER_SCALARS[optimizer] * trainable_tensors)
+
+
+def _row_value(trace: Trace, rec) -> str | None:
+    """The value a layer with no ops of its own passes through (its input is its output)."""
+    for call in trace.calls:
+        if call.path == rec.path and call.inputs:
+            return call.inputs[0]
+    return None
