@@ -2,6 +2,7 @@
 
 ``stop_gradient = True`` on a parameter freezes it (Paddle's ``requires_grad=False``).
 
+    convcalc report examples/finetune.py:resnet18_full --training
     convcalc report examples/finetune.py:resnet18_last_stages --training
     convcalc report examples/finetune.py:resnet18_head_only --training
 
@@ -21,6 +22,11 @@ def _freeze_all_but(model: paddle.nn.Layer, trainable: tuple[str, ...]) -> paddl
         if not name.startswith(trainable):
             param.stop_gradient = True
     return model
+
+
+def resnet18_full() -> paddle.nn.Layer:
+    """Nothing frozen: the same network trained from scratch (for comparison)."""
+    return resnet18(num_classes=10)
 
 
 def resnet18_last_stages() -> paddle.nn.Layer:
