@@ -11,8 +11,9 @@ with and without residual connections) at batch 64 on MNIST-sized input
 - the median seconds of a real step (forward, cross-entropy, backward, SGD
   step, clear_grad; ``--warmup`` steps first, then ``--steps`` timed);
 - the achieved GFLOP/s (predicted flops-convention FLOPs / median seconds) and
-  its ratio to a baseline measured in the same process: a float32 1024x1024
-  matmul, the dense kernel this CPU runs fastest (2*n^3 FLOPs per product);
+  its ratio to a baseline measured in the same process just before each model's
+  steps (so background load hits both): a float32 1024x1024 matmul, the dense
+  kernel this CPU runs fastest (2*n^3 FLOPs per product);
 - where a GPU is present, the predicted peak training memory beside
   ``paddle.device.cuda.max_memory_allocated`` over the timed steps, and their ratio.
 
@@ -49,7 +50,6 @@ def matmul_gflops(n: int = 1024, repeat: int = 10) -> float:
 
 def measure(name: str, steps: int, warmup: int) -> dict:
     from convcalc.analysis.training import training_cost
-
     from convcalc.train import models
     from convcalc.train.measure import time_training_steps
 
@@ -57,6 +57,7 @@ def measure(name: str, steps: int, warmup: int) -> dict:
     shape = (BATCH, 1, 32, 32)
     flops = training_cost(models.build(spec), list(shape), convention="flops").totals
     paddle_conv = training_cost(models.build(spec), list(shape), convention="paddle").totals
+    baseline = matmul_gflops()
     timing = time_training_steps(models.build(spec), shape, steps=steps, warmup=warmup, lr=spec.book_lr)
     row = {
         "model": name,
@@ -70,6 +71,7 @@ def measure(name: str, steps: int, warmup: int) -> dict:
         "median_seconds": timing.median,
         "seconds": list(timing.seconds),
         "achieved_gflops": flops.step / timing.median / 1e9,
+        "matmul_gflops": baseline,
         "predicted_peak_bytes": int(flops.peak_bytes),
         "measured_peak_bytes": timing.peak_bytes,
     }
@@ -89,20 +91,18 @@ def main() -> None:
     from convcalc.train.measure import gpu_available
 
     load = os.getloadavg()
-    baseline = matmul_gflops()
     rows = [measure(name, args.steps, args.warmup) for name in args.models]
     gpu = gpu_available()
     if args.json:
-        print(json.dumps({"load_average": load, "matmul_gflops": baseline, "gpu": gpu, "rows": rows}, indent=2))
+        print(json.dumps({"load_average": load, "gpu": gpu, "rows": rows}, indent=2))
         return
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {os.cpu_count()} CPUs; device {rows[0]['device']}")
-    print(f"baseline: float32 1024x1024 matmul {baseline:.2f} GFLOP/s")
     print(
         f"batch {BATCH}, input 1x32x32; predicted FLOPs per step in the 'flops' convention (paddle convention beside)"
     )
     head = (
         f"{'model':<20} {'predicted FLOPs':>16} {'(paddle conv.)':>15} {'median s/step':>14} {'GFLOP/s':>8}"
-        f" {'x matmul':>9}"
+        f" {'matmul GFLOP/s':>14} {'ratio':>6}"
     )
     if gpu:
         head += f" {'pred. peak MB':>14} {'GPU peak MB':>12} {'ratio':>6}"
@@ -110,7 +110,8 @@ def main() -> None:
     for r in rows:
         line = (
             f"{r['model']:<20} {r['predicted_flops']:>16,} {r['predicted_paddle']:>15,} {r['median_seconds']:>14.4f} "
-            f"{r['achieved_gflops']:>8.2f} {r['achieved_gflops'] / baseline:>9.2f}"
+            f"{r['achieved_gflops']:>8.2f} {r['matmul_gflops']:>14.2f} "
+            f"{r['achieved_gflops'] / r['matmul_gflops']:>6.2f}"
         )
         if gpu:
             line += (
