@@ -99,3 +99,18 @@ def test_a_batch_multiplies_every_macs_count(batch):
 
     t = training_cost(Model_LeNet(in_channels=1, num_classes=10), [batch, 1, 32, 32], convention="macs").totals
     assert (t.forward, t.backward_input, t.backward_weight) == (batch * 416_520, batch * 298_920, batch * 416_520)
+
+
+def test_the_epoch_arithmetic_of_the_train_section():
+    """1,000 images at batch 64: 15 steps of 64 and one of 40; the doc's sum uses training_cost's steps."""
+    from convcalc.analysis.training import training_cost
+    from convcalc.models.book import Model_LeNet
+
+    def step(batch: int) -> int:
+        model = Model_LeNet(in_channels=1, num_classes=10, vectorized=True)
+        return int(training_cost(model, [batch, 1, 32, 32], convention="flops").totals.step)
+
+    assert divmod(1000, 64) == (15, 40)
+    full, last = step(64), step(40)
+    text = " ".join(DOC.read_text(encoding="utf-8").split())
+    assert f"15 x {full:,} + {last:,} = {15 * full + last:,} FLOPs" in text
