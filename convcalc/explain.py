@@ -635,8 +635,12 @@ _BUILDERS = {"conv2d": _conv2d, "pool2d": _pool2d, "linear": _linear, "batchnorm
              "attention": _attention, "rnn_cell": _rnn_cell}
 
 
-def explain_layer(kind: str, input_shape: tuple, **config) -> Derivation:
+def explain_layer(kind: str, input_shape: tuple, training: bool = False, **config) -> Derivation:
     """Derive one layer's output shape, parameters, FLOPs and receptive-field step.
+
+    ``training=True`` adds the backward of one training step: the input-gradient
+    and weight-gradient FLOPs in the three conventions (``backward_input_*``,
+    ``backward_weight_*``; :mod:`convcalc.explain_backward`).
 
     Raises :class:`~convcalc.errors.UnknownNameError` for an unknown ``kind``
     or option, and the formulas' :class:`~convcalc.errors.ShapeError` /
@@ -663,4 +667,13 @@ def explain_layer(kind: str, input_shape: tuple, **config) -> Derivation:
                 None if allowed else f"{kind} takes no options",
             )
     cfg, shape, steps = build(input_shape, **config)
+    if _check_bool(training, "training"):
+        from convcalc.explain_backward import TRAINING_KINDS, backward_steps
+
+        if kind not in TRAINING_KINDS:
+            raise InvalidParameterError(f"no training derivation for {kind}",
+                                        "use one of: " + ", ".join(TRAINING_KINDS) + " (or convcalc report MODEL "
+                                        "--training for any model)")
+        steps = [*steps, *backward_steps(Step, kind, cfg, shape, steps)]
+        cfg = dict(cfg, training=True)
     return Derivation(kind=kind, config=cfg, input_shape=shape, steps=tuple(steps))

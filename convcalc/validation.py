@@ -198,6 +198,11 @@ class ValidationRun:
     seconds: float
     environment: dict = field(default_factory=dict)
     corpus: Any = None  # convcalc.corpus.check.CorpusRun, or None when not run
+    training: tuple = ()  # convcalc.training_check.TrainingCheck per model (the backward-program check)
+
+    @property
+    def training_mismatches(self) -> int:
+        return sum(not t.ok for t in self.training)
 
     @property
     def mismatches(self) -> int:
@@ -211,7 +216,7 @@ class ValidationRun:
     @property
     def ok(self) -> bool:
         corpus_ok = self.corpus is None or self.corpus.wrong == 0
-        return self.mismatches == 0 and self.rf_disagreements == 0 and corpus_ok
+        return self.mismatches == 0 and self.rf_disagreements == 0 and corpus_ok and self.training_mismatches == 0
 
 
 Progress = Callable[[str], None]
@@ -943,6 +948,12 @@ def _run_task(task: tuple) -> Any:
     try:
         if kind == "zoo":
             return validate_model(name, fast, progress)
+        if kind == "training":
+            from convcalc.training_check import check_training
+
+            result = check_training(name)
+            progress(f"{name}: training cost against Paddle's backward program: {len(result.mismatches)} mismatch(es)")
+            return result
         return rf_crosscheck(name, progress=progress)
     except Exception as err:  # noqa: BLE001 - one model's failure must not end the whole run
         return _crashed(task, _one_line(f"{type(err).__name__}: {err}"))
@@ -954,6 +965,10 @@ def _crashed(task: tuple, reason: str) -> Any:
         reason += "; run it alone with --models to see"
     if kind == "zoo":
         return ModelSizes(name, (), (), error=reason)
+    if kind == "training":
+        from convcalc.training_check import TrainingCheck
+
+        return TrainingCheck(name, "", error=reason)
     return RFModelResult(name, (), error=reason)
 
 
@@ -964,12 +979,14 @@ def _cost(task: tuple) -> int:
 
 def run_validation(models: Sequence[str] | None = None, fast: bool = False, rf: bool = True,
                    rf_models: Sequence[str] | None = None, progress: Progress = _quiet,
-                   jobs: int = 1, corpus: bool | None = None) -> ValidationRun:
+                   jobs: int = 1, corpus: bool | None = None, training: bool = True) -> ValidationRun:
     """The zoo cross-check, the receptive-field cross-check, the custom-model corpus and the property-test counts.
 
     ``jobs`` > 1 runs models in that many worker processes (``progress`` must
     then be picklable, e.g. a module-level function).  ``corpus`` (default:
-    when no ``models`` are named) also checks the custom-model corpus.
+    when no ``models`` are named) also checks the custom-model corpus.  ``training`` checks the training cost
+    against Paddle's backward program (:mod:`convcalc.training_check`) for the same models (``fast``: its CI
+    subset; the full run adds its own cases: frozen layers, a model with no conv first).
     """
     import paddle  # noqa: F401 - first: Ctrl-C during Paddle's own import gives its traceback, not ours
 
@@ -989,6 +1006,12 @@ def run_validation(models: Sequence[str] | None = None, fast: bool = False, rf: 
             get_entry(m)
     tasks = [("zoo", n, fast, progress) for n in names]
     tasks += [("rf", m, fast, progress) for m in (rf_models if rf else ())]
+    n_rf = len(tasks) - len(names)
+    if training:
+        from convcalc.training_check import TRAINING_MODELS, TRAINING_MODELS_FAST
+
+        trained = names if models else list(TRAINING_MODELS_FAST if fast else TRAINING_MODELS())
+        tasks += [("training", n, fast, progress) for n in trained]
     done = run_isolated(tasks, _run_task, _crashed, jobs, _cost)
     corpus_run = None
     if corpus or (corpus is None and not models):
@@ -997,7 +1020,8 @@ def run_validation(models: Sequence[str] | None = None, fast: bool = False, rf: 
         corpus_run = run_corpus(jobs=max(1, jobs), progress=progress)
     return ValidationRun(
         models=tuple(done[: len(names)]),
-        rf=tuple(done[len(names):]),
+        rf=tuple(done[len(names):len(names) + n_rf]),
+        training=tuple(done[len(names) + n_rf:]),
         properties=property_test_counts(),
         fast=fast,
         seconds=time.perf_counter() - t0,

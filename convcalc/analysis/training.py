@@ -54,7 +54,10 @@ OPTIMIZER_SCALARS: dict[str, int] = {"sgd": 0, "momentum": 0, "adam": 2, "adamw"
 DTYPES: dict[str, int] = {"float32": 4, "float16": 2, "bfloat16": 2}
 """Bytes per value of the training dtype."""
 _DROPOUT_KINDS = ("Dropout", "Dropout2D", "Dropout3D", "AlphaDropout")
-_FLOAT32_RESULTS = {"batch_norm": (3, 4), "layer_norm": (1, 2), "instance_norm": (1, 2), "group_norm": (1, 2)}
+_RESULT_BYTES = {("batch_norm", 3): 4, ("batch_norm", 4): 4, ("layer_norm", 1): 4, ("layer_norm", 2): 4,
+                 ("instance_norm", 1): 4, ("instance_norm", 2): 4, ("group_norm", 1): 4, ("group_norm", 2): 4,
+                 ("dropout", 1): 1}
+"""Results of a fixed width whatever the training dtype: fp32 statistics, uint8 dropout masks."""
 _MULTI_RESULT_OPS = ("split", "split_with_num", "unbind", "chunk", "unstack", "topk", "meshgrid")
 
 
@@ -117,6 +120,7 @@ class TrainingCost:
     dtype: str
     batch: int
     ops_without_rule: tuple[tuple[str, int], ...] = ()
+    saved_values: tuple[tuple[str, int], ...] = ()  # (value id, bytes) of every activation saved for backward
     report: Report | None = field(default=None, compare=False, repr=False)
 
     def __repr__(self) -> str:
@@ -243,16 +247,17 @@ def training_from_report(report: Report, trace: Trace, model: Any, *, optimizer:
     ops_by_index = {op.index: op for op in trace.ops}
     missing: dict[str, int] = defaultdict(int)
 
-    def value_bytes(v: str, float32: bool = False) -> int:
+    def value_bytes(v: str, fixed: int | None = None) -> int:
         n = _numel(trace.shapes.get(v, ()))
         if v in int_inputs:
             return n * (8 if "64" in int_inputs[v] else 4)
-        return n * (4 if float32 else width)
+        return n * (fixed or width)
 
+    accumulated = _accumulation(graph, trace, report, combined, exact)
     rows: list[TrainingRow] = []
     all_saved: dict[str, int] = {}
     for rec in report.records:
-        dx = dw = sympy.Integer(0)
+        dx, dw = accumulated.get(rec.index, (sympy.Integer(0), sympy.Integer(0)))
         saved: dict[str, int] = {}
         input_grad = weight_grad = False
         inside = {v for i in rec.ops for v in ops_by_index[i].outputs}
@@ -289,7 +294,7 @@ def training_from_report(report: Report, trace: Trace, model: Any, *, optimizer:
             for j in reads_out:
                 if j < len(op.outputs):
                     v = op.outputs[j]
-                    saved[v] = value_bytes(v, j in _FLOAT32_RESULTS.get(key, ()))
+                    saved[v] = value_bytes(v, _RESULT_BYTES.get((key, j)))
         if rec.is_leaf and not rec.is_functional and rec.kind in _DROPOUT_KINDS and not rec.ops:
             # in eval mode (the trace) dropout is the identity; training runs it: dx = dy * mask / (1 - p)
             source = _row_value(trace, rec)
@@ -337,7 +342,41 @@ def training_from_report(report: Report, trace: Trace, model: Any, *, optimizer:
         samples=samples, complete=not missing,
     )
     return TrainingCost(model=report.model, rows=tuple(rows), totals=totals, convention=conv, optimizer=optimizer,
-                        dtype=dtype, batch=batch, ops_without_rule=tuple(sorted(missing.items())), report=report)
+                        dtype=dtype, batch=batch, ops_without_rule=tuple(sorted(missing.items())),
+                        saved_values=tuple(all_saved.items()), report=report)
+
+
+def _accumulation(graph: _Graph, trace: Trace, report: Report, combined: dict, conv: Convention) -> dict:
+    """Gradient accumulation: a value read by ``k`` differentiated ops sums ``k`` gradients (``(k-1)*numel`` adds).
+
+    Counted on the row whose op produced the value (input part; a parameter read twice, e.g. tied weights:
+    the weight part of the row of its first reader).  macs: none.
+    """
+    uses: dict[str, int] = defaultdict(int)
+    first_reader: dict[str, int] = {}
+    for op in trace.ops:
+        if not graph.differentiated(op):
+            continue
+        for v in op.inputs:
+            for u in (combined[v].inputs if v in combined else (v,)):
+                if u in graph.live:
+                    uses[u] += 1
+                    first_reader.setdefault(u, op.index)
+    row_of = {i: rec.index for rec in report.records for i in rec.ops}
+    out: dict[int, tuple] = {}
+    for v, k in uses.items():
+        if k < 2 or conv is Convention.MACS:
+            continue
+        adds = (k - 1) * _numel(trace.shapes.get(v, ()))
+        producer = graph.producer.get(v)
+        weight = v in graph.param_values or not graph.data.get(v, False)
+        row = None if weight or producer is None else row_of.get(producer.index)
+        row = row_of.get(first_reader[v]) if row is None else row
+        if row is None:
+            continue
+        dx, dw = out.get(row, (sympy.Integer(0), sympy.Integer(0)))
+        out[row] = (dx, dw + adds) if weight else (dx + adds, dw)
+    return out
 
 
 def _tensors_on_row(report: Report, path: str, rec) -> int:

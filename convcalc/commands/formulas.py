@@ -25,6 +25,7 @@ examples:
   convcalc explain conv2d --input 3xHxW --out-channels 6 --kernel 3 --padding same
   convcalc explain pool2d --input 6x28x28 --kernel 2 --mode avg
   convcalc explain linear --in-features 120 --out-features 84
+  convcalc explain conv2d --input 6x14x14 --out-channels 16 --kernel 5 --training   (+ backward)
   convcalc explain batchnorm --input 64x16x16 --json
   convcalc explain conv_transpose2d --input 16x6x6 --out-channels 8 --kernel 2 --stride 2
   convcalc explain attention --input 197x768 --heads 12
@@ -105,6 +106,9 @@ def register(subparsers) -> None:
     )
 
     def common(p: argparse.ArgumentParser) -> None:
+        if p.prog.split()[-1] in ("conv2d", "pool2d", "linear", "batchnorm", "layernorm", "softmax"):
+            p.add_argument("--training", action="store_true",
+                           help="add the backward of a training step: input- and weight-gradient FLOPs")
         p.add_argument("--latex", action="store_true", help="formulas in LaTeX instead of unicode")
         p.add_argument("--json", action="store_true", help="print JSON")
         p.set_defaults(func=run_explain)
@@ -360,7 +364,7 @@ def run_explain(args: argparse.Namespace) -> int:
     from convcalc.render import derivation as render
 
     shape, config = _config(args)
-    d = explain_layer(args.layer, shape, **config)
+    d = explain_layer(args.layer, shape, training=getattr(args, "training", False), **config)
     if args.json:
         import json
 

@@ -18,11 +18,19 @@ examples:
   convcalc report two.py:Net --input 16x64 --input 16:int64        (one --input per forward argument)
   convcalc report video.py:Net --batch 1 --input 2x4x8x8           (Conv3D sample CxDxHxW)
   convcalc report export/inference.json --input 8x3x224x224
+  convcalc report book_lenet --training --batch 64 --samples 1000        (one training step, one epoch)
+  convcalc report resnet18 --training --optimizer adam --dtype float16 --convention flops
 
 MODEL is a zoo name (see `convcalc models`) or path/to/file.py:Name, where Name
 is a paddle.nn.Layer subclass or a zero-argument factory returning one, or an
 exported inference program: path/to/inference.json or .pdmodel, with its
 .pdiparams beside it (paddle.jit.save output; --input may only set the batch).
+--training adds, per layer, the forward FLOPs, the backward FLOPs split into the
+input gradient (dx; none for the first layer on the data or anything before the
+first trainable parameter) and the weight gradients (dW; none for frozen
+parameters), and the bytes of the activations its backward reads; then the step,
+the epoch (--samples) and the memory of a training step: parameters, gradients,
+optimizer state, fp32 master weights (float16/bfloat16), saved activations, peak.
 --input is one sample (the batch, default 1, comes from --batch); a file may
 declare its inputs as CONVCALC_INPUT = "3x32x32" or ["16x64", "16:int64"].
 Paddle's own forward is the judge: an input it refuses is refused (exit 2).
@@ -60,6 +68,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--exact", action="store_true",
                    help="with --symbolic: keep exact floor() expressions instead of assuming H, W "
                    "divisible by the total stride")
+    p.add_argument("--training", action="store_true",
+                   help="add the cost of a training step: backward FLOPs (input and weight gradients) and memory")
+    p.add_argument("--optimizer", default=None, choices=("sgd", "momentum", "adam", "adamw"),
+                   help="with --training: the optimizer whose state is counted (default: sgd)")
+    p.add_argument("--dtype", default=None, choices=("float32", "float16", "bfloat16"),
+                   help="with --training: the training dtype of parameters, gradients and activations "
+                   "(default: float32; float16/bfloat16 add fp32 master weights)")
+    p.add_argument("--samples", type=_at_least_one("samples"), default=None, metavar="N",
+                   help="with --training: training samples per epoch, for the per-epoch total (the book: 1000)")
     p.add_argument("--format", default="table", choices=FORMATS, help="output format (default: table)")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of the terminal")
     p.set_defaults(func=run_report)
@@ -166,41 +183,66 @@ def terminal_console():
     return console if console.is_terminal else Console(width=200)
 
 
+def _training_args(args) -> None:
+    """--optimizer/--dtype/--samples only mean something with --training; --symbolic does not go with it."""
+    from convcalc.errors import InputSpecError
+
+    given = [f"--{n}" for n in ("optimizer", "dtype", "samples") if getattr(args, n, None) is not None]
+    if given and not args.training:
+        raise InputSpecError(f"{', '.join(given)} only apply to a training report",
+                             "add --training (e.g. convcalc report MODEL --training " + " ".join(given) + " ...)")
+    if args.training and args.symbolic:
+        raise InputSpecError("--training counts a concrete training step; it does not go with --symbolic",
+                             "drop --symbolic (give the size with --input)")
+
+
 def run_report(args) -> int:
     from convcalc.analysis import analyze
     from convcalc.render import report as R
 
+    _training_args(args)
     built, inputs, notes = _build_inputs(args)
-    report = analyze(
-        built.model, inputs, convention=args.convention, name=built.name,
-        symbolic=args.symbolic, assume_divisible=not args.exact,
-    )
+    training = None
+    if args.training:
+        from convcalc.analysis.engine import trace_for
+        from convcalc.analysis.training import training_from_report
+
+        trace = trace_for(built.model, inputs, built.name)
+        report = analyze(built.model, [i.shape for i in inputs] if len(inputs) > 1 else inputs[0].shape,
+                         convention=args.convention, name=built.name, trace=trace)
+        training = training_from_report(report, trace, built.model, optimizer=args.optimizer or "sgd",
+                                        dtype=args.dtype or "float32", samples=args.samples)
+    else:
+        report = analyze(
+            built.model, inputs, convention=args.convention, name=built.name,
+            symbolic=args.symbolic, assume_divisible=not args.exact,
+        )
     report = _with_notes(report, notes)
     if args.format == "json":
         import json
 
-        _write(json.dumps(R.report_dict(report), indent=2), args.output)
+        _write(json.dumps(R.report_dict(report, training), indent=2), args.output)
     elif args.format == "csv":
-        _write(R.report_csv(report, args.depth), args.output)
+        _write(R.report_csv(report, args.depth, training), args.output)
     elif args.format == "markdown":
-        _write(R.report_markdown(report, args.depth), args.output)
+        _write(R.report_markdown(report, args.depth, training), args.output)
     elif args.format == "html":
         from convcalc.render.html import report_html
 
-        _write(report_html(report, args.depth), args.output)
+        _write(report_html(report, args.depth, training=training), args.output)
     else:
         from rich.console import Console
 
         if args.output:
             import io
 
-            console = Console(record=True, width=160, file=io.StringIO())
-            for item in R.report_renderables(report, args.depth):
+            console = Console(record=True, width=200 if training else 160, file=io.StringIO())
+            for item in R.report_renderables(report, args.depth, training):
                 console.print(item)
             _write(console.export_text(), args.output)
         else:
             console = terminal_console()
-            for item in R.report_renderables(report, args.depth):
+            for item in R.report_renderables(report, args.depth, training):
                 console.print(item)
     return 0
 

@@ -25,6 +25,10 @@ with respect to the input.  Models that cannot take a size are listed with the
 reason.  Last, every case of the custom-model corpus (convcalc/corpus: tied,
 frozen, root-owned, reparametrised, ... models) is checked against a truth
 computed from Paddle alone (also with --fast; --no-corpus or --models skip it).
+The training cost (backward FLOPs split into input and weight gradients, saved
+activations) is checked against the grad ops of Paddle's own backward program
+(append_backward) for the same models, plus a model with frozen layers and one
+whose first layer is not a conv (--fast: the CI subset; --no-training skips it).
 The header of docs/validation.md records how long the last full run took.
 
 Exit status: 0 when everything agrees, 1 on any mismatch, disagreeing field or wrong corpus case,
@@ -51,6 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "fields corpus case such as rf_conv1d)")
     p.add_argument("--no-rf", action="store_true", help="skip the receptive-field gradient check")
     p.add_argument("--no-corpus", action="store_true", help="skip the custom-model corpus (convcalc/corpus)")
+    p.add_argument("--no-training", action="store_true",
+                   help="skip the training-cost check against Paddle's backward program")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument("--output", "-o", metavar="FILE", action="append",
                    help="write the report to FILE: JSON if FILE ends in .json, else Markdown "
@@ -98,7 +104,8 @@ def run_validate(args) -> int:
     progress = StderrProgress(args.quiet)
     jobs = args.jobs if args.jobs is not None else (1 if args.models else 2)
     run = run_validation(models=args.models, fast=args.fast, rf=not args.no_rf, rf_models=args.rf_models,
-                         progress=progress, jobs=jobs, corpus=False if args.no_corpus else None)
+                         progress=progress, jobs=jobs, corpus=False if args.no_corpus else None,
+                         training=not args.no_training)
     import json
 
     from convcalc.files import write_atomic

@@ -9,6 +9,22 @@ One source of truth for every number convcalc prints.  Never imports paddle.
 168
 """
 
+from convcalc.formulas.backward import (
+    adaptive_pool_input_grad_flops,
+    broadcast_grad_flops,
+    conv_input_grad_flops,
+    conv_transpose_input_grad_flops,
+    conv_transpose_weight_grad_flops,
+    conv_weight_grad_flops,
+    elementwise_grad_flops,
+    embedding_grad_flops,
+    matmul_grad_flops,
+    norm_input_grad_flops,
+    norm_weight_grad_flops,
+    paddle_backward_flops,
+    pool_input_grad_flops,
+    softmax_grad_flops,
+)
 from convcalc.formulas.flops import (
     Convention,
     activation_flops,
@@ -104,6 +120,21 @@ __all__ = [
     "interpolate_flops",
     "embedding_flops",
     "rnn_cell_flops",
+    # backward: one training step's gradients (convcalc.formulas.backward)
+    "paddle_backward_flops",
+    "conv_input_grad_flops",
+    "conv_weight_grad_flops",
+    "conv_transpose_input_grad_flops",
+    "conv_transpose_weight_grad_flops",
+    "matmul_grad_flops",
+    "broadcast_grad_flops",
+    "elementwise_grad_flops",
+    "norm_input_grad_flops",
+    "norm_weight_grad_flops",
+    "pool_input_grad_flops",
+    "adaptive_pool_input_grad_flops",
+    "softmax_grad_flops",
+    "embedding_grad_flops",
     # receptive field (5.1.4)
     "Field",
     "INPUT_FIELD",

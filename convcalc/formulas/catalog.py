@@ -31,7 +31,7 @@ from convcalc.errors import UnknownNameError
 
 __all__ = ["Form", "FormulaInfo", "names", "entry", "catalog", "GROUPS"]
 
-GROUPS = ("shapes", "params", "flops", "receptive")
+GROUPS = ("shapes", "params", "flops", "backward", "receptive")
 """The catalogue's sections, in the order they are printed."""
 
 
@@ -360,6 +360,118 @@ def _rnn_cell_flops():
                  for mode in ("rnn_tanh", "lstm", "gru") for c in ("macs", "flops"))
 
 
+# ---------------------------------------------------------------- backward (training)
+def _exact_conventions(fn: Callable[[str], sympy.Expr], lhs: str = "FLOPs") -> tuple[Form, ...]:
+    return tuple(Form(c, lhs, fn(c)) for c in ("macs", "flops"))
+
+
+def _paddle_backward():
+    from convcalc.formulas import backward
+
+    (f,) = _pos("F,")
+    dx, dw = backward.paddle_backward_flops(f, True, True)
+    return (Form("paddle, input gradient computed", "dx", dx), Form("paddle, weight gradient computed", "dW", dw))
+
+
+def _conv_input_grad():
+    from convcalc.formulas import backward
+
+    mo, no, p, d, u, v, g, b = _pos("M' N' P D U V g B")
+    m, n = _pos("M N")
+    return _exact_conventions(lambda c: backward.conv_input_grad_flops((m, n), (mo, no), d, p, (u, v), groups=g,
+                                                                       batch=b, convention=c), lhs="dx")
+
+
+def _conv_weight_grad():
+    from convcalc.formulas import backward
+
+    mo, no, p, d, u, v, g, b = _pos("M' N' P D U V g B")
+    m, n = _pos("M N")
+    return _exact_conventions(lambda c: backward.conv_weight_grad_flops((m, n), (mo, no), d, p, (u, v), groups=g,
+                                                                        batch=b, convention=c), lhs="dW")
+
+
+def _conv_transpose_input_grad():
+    from convcalc.formulas import backward
+
+    m, n, mo, no, p, d, u, v, g, b = _pos("M N M' N' P D U V g B")
+    return _exact_conventions(lambda c: backward.conv_transpose_input_grad_flops(
+        (m, n), (mo, no), d, p, (u, v), groups=g, batch=b, convention=c), lhs="dx")
+
+
+def _conv_transpose_weight_grad():
+    from convcalc.formulas import backward
+
+    m, n, mo, no, p, d, u, v, g, b = _pos("M N M' N' P D U V g B")
+    return _exact_conventions(lambda c: backward.conv_transpose_weight_grad_flops(
+        (m, n), (mo, no), d, p, (u, v), groups=g, batch=b, convention=c), lhs="dW")
+
+
+def _matmul_grad():
+    from convcalc.formulas import backward
+
+    m, k, n, b, x = _pos("m k n B numel_X")
+    return _exact_conventions(lambda c: backward.matmul_grad_flops(m, k, n, b, x, convention=c), lhs="dX")
+
+
+def _broadcast_grad():
+    from convcalc.formulas import backward
+
+    y, x, k = _pos("numel_out numel_X k")
+    return _exact_conventions(lambda c: backward.broadcast_grad_flops(y, x, k, convention=c), lhs="dX")
+
+
+def _elementwise_grad():
+    from convcalc.formulas import backward
+
+    (n,) = _pos("numel,")
+    return tuple(Form(f"flops, {kind}", "dx", backward.elementwise_grad_flops(n, kind, "flops"))
+                 for kind in ("relu", "sigmoid", "tanh", "gelu"))
+
+
+def _norm_input_grad():
+    from convcalc.formulas import backward
+
+    (n,) = _pos("numel,")
+    return _exact_conventions(lambda c: backward.norm_input_grad_flops(n, convention=c), lhs="dx")
+
+
+def _norm_weight_grad():
+    from convcalc.formulas import backward
+
+    n, f = _pos("numel F")
+    return _exact_conventions(lambda c: backward.norm_weight_grad_flops(n, f, convention=c), lhs="dgamma + dbeta")
+
+
+def _pool_input_grad():
+    from convcalc.formulas import backward
+
+    y, x, u, v = _pos("numel_out numel_in U V")
+    return (Form("flops, max", "dx", backward.pool_input_grad_flops(y, x, (u, v), "max")),
+            Form("flops, avg", "dx", backward.pool_input_grad_flops(y, x, (u, v), "avg")))
+
+
+def _adaptive_pool_input_grad():
+    from convcalc.formulas import backward
+
+    m, mo, c, b = _pos("M M' C B")
+    return (Form("flops, avg 1-D", "dx", backward.adaptive_pool_input_grad_flops((m,), (mo,), c, b, "avg")),)
+
+
+def _softmax_grad():
+    from convcalc.formulas import backward
+
+    n, k = _pos("numel n")
+    return _exact_conventions(lambda c: backward.softmax_grad_flops(n, k, convention=c), lhs="dx")
+
+
+def _embedding_grad():
+    from convcalc.formulas import backward
+
+    (n,) = _pos("numel_out,")
+    return _exact_conventions(lambda c: backward.embedding_grad_flops(n, convention=c), lhs="dW")
+
+
 # ---------------------------------------------------------------- receptive field
 def _rf_jump():
     from convcalc.formulas import receptive
@@ -407,6 +519,8 @@ _S = "shapes"
 _PA = "params"
 _F = "flops"
 _R = "receptive"
+_B = "backward"
+_BACK_LEGEND = "M x N input, M' x N' output, D input channels, P output channels, U x V kernel, g groups, B batch"
 
 # name -> (group, book equations, description, legend, builder)
 _TABLE: dict[str, tuple[str, str, str, str, Callable[[], tuple[Form, ...]]]] = {
@@ -598,6 +712,82 @@ _TABLE: dict[str, tuple[str, str, str, str, Callable[[], tuple[Form, ...]]]] = {
         "FLOPs of T steps of a SimpleRNN/LSTM/GRU cell: G gates of H x (I + H) multiply-adds, then the "
         "gate arithmetic.",
         "I input size, H hidden size, B batch, T steps", _rnn_cell_flops,
+    ),
+    "paddle_backward_flops": (
+        _B, "5.21",
+        "Backward in the paddle convention: each gradient a layer computes (input, weight) costs its forward "
+        "count F, as paddle.flops counts the forward; none where no gradient is needed.",
+        "F the layer's forward FLOPs (paddle)", _paddle_backward,
+    ),
+    "conv_input_grad_flops": (
+        _B, "5.21 (backwards)",
+        "Input gradient of a convolution: the transposed conv of dy; products with padding are not made. "
+        "flops: 2 x MACs minus the input values reached.",
+        _BACK_LEGEND, _conv_input_grad,
+    ),
+    "conv_weight_grad_flops": (
+        _B, "5.21 (backwards)",
+        "Weight gradient of a convolution: each weight sums x * dy over the batch and its output positions.",
+        _BACK_LEGEND, _conv_weight_grad,
+    ),
+    "conv_transpose_input_grad_flops": (
+        _B, "",
+        "Input gradient of a transposed convolution: an ordinary conv of dy over the pairs the forward scattered.",
+        _BACK_LEGEND, _conv_transpose_input_grad,
+    ),
+    "conv_transpose_weight_grad_flops": (
+        _B, "",
+        "Weight gradient of a transposed convolution.",
+        _BACK_LEGEND, _conv_transpose_weight_grad,
+    ),
+    "matmul_grad_flops": (
+        _B, "",
+        "Gradient of one operand of a matmul or linear: dA = dC B^T, dB = A^T dC; a broadcast operand "
+        "(a Linear's weight) also sums over the batch.",
+        "m x k times k x n, B products, numel_X the operand's size", _matmul_grad,
+    ),
+    "broadcast_grad_flops": (
+        _B, "",
+        "Gradient of one operand of an elementwise op (add, multiply, a bias): k ops per output gradient, then "
+        "the broadcast axes summed back.",
+        "numel_out output values, numel_X the operand's size, k ops per element (add 0, multiply 1)",
+        _broadcast_grad,
+    ),
+    "elementwise_grad_flops": (
+        _B, "",
+        "Input gradient of an activation: dy times its derivative, from the saved input or output.",
+        "numel values", _elementwise_grad,
+    ),
+    "norm_input_grad_flops": (
+        _B, "",
+        "Input gradient of BatchNorm/LayerNorm/GroupNorm/InstanceNorm in training mode: 10 ops per value.",
+        "numel values", _norm_input_grad,
+    ),
+    "norm_weight_grad_flops": (
+        _B, "",
+        "Gradients of a norm's scale (sum of dy * x_hat) and shift (sum of dy).",
+        "numel values, F values of the scale (channels for BatchNorm)", _norm_weight_grad,
+    ),
+    "pool_input_grad_flops": (
+        _B, "5.2.2",
+        "Input gradient of pooling: max routes each output gradient to its maximum; avg divides it over the "
+        "window (plus adds where windows overlap).",
+        "numel_out/numel_in values, U x V window", _pool_input_grad,
+    ),
+    "adaptive_pool_input_grad_flops": (
+        _B, "",
+        "Input gradient of adaptive pooling (a global average pool: one divide per output).",
+        "M input size, M' output size, C channels, B batch", _adaptive_pool_input_grad,
+    ),
+    "softmax_grad_flops": (
+        _B, "",
+        "Input gradient of softmax y*(dy - sum(dy*y)) or log_softmax dy - exp(y)*sum(dy): 4n - 1 per row.",
+        "numel values, rows of n", _softmax_grad,
+    ),
+    "embedding_grad_flops": (
+        _B, "",
+        "Weight gradient of an embedding: each looked-up row of dy added into the table.",
+        "numel_out values looked up", _embedding_grad,
     ),
     "rf_jump": (
         _R, "5.1.4",

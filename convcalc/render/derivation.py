@@ -40,6 +40,8 @@ LHS = {
     "flops_paddle": "FLOPs",
     "flops_macs": "MACs",
     "flops_flops": "FLOPs",
+    **{f"backward_{p}_{c}": ("dx" if p == "input" else "dW") for p in ("input", "weight")
+       for c in ("paddle", "macs", "flops")},
     "rf_size": "r",
     "rf_jump": "j",
     "rf_start": "start",
@@ -53,6 +55,10 @@ _TITLES = {
     "rf_size": "receptive field size (from one input pixel)",
     "rf_jump": "receptive field jump",
     "rf_start": "receptive field start (centre of the first unit's field)",
+    **{f"backward_{part}_{c}": f"{what}, {c} convention" + (" (the forward count, per gradient)" if c == "paddle"
+                                                             else "")
+       for part, what in (("input", "input gradient dx (training)"), ("weight", "weight gradients dW (training)"))
+       for c in ("paddle", "macs", "flops")},
 }
 
 

@@ -20,6 +20,7 @@ _GROUP_TITLES = {
     "shapes": "Output sizes",
     "params": "Parameters",
     "flops": "FLOPs (conventions: paddle = paddle.flops and the book; macs; flops = every op)",
+    "backward": "Backward: one training step's gradients (paddle = forward per gradient; macs; flops = every op)",
     "receptive": "Receptive field (one axis, in input pixels)",
 }
 

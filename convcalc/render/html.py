@@ -81,11 +81,15 @@ def _owner(rec: LayerRecord) -> str:
     return rec.parent if rec.is_functional else rec.path
 
 
-def _table(report: Report, depth: int | None) -> str:
+def _table(report: Report, depth: int | None, training=None) -> str:
+    from convcalc.render import training_cost as T
+
     conv = report.convention.value
     groups = group_totals(report)
     incomplete = incomplete_groups(report)
     head = ("Layer (type)", "Output shape", "Params", f"FLOPs ({conv})", "RF", "Jump", "Start")
+    if training is not None:
+        head += tuple(f"{h} ({conv})" if h != "Saved" else h for h in T.HEADERS)
     out = ['<table class="layers"><thead><tr>' + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr></thead><tbody>"]
     for rec in visible(report, depth):
         indent = "&nbsp;&nbsp;&nbsp;" * max(rec.depth - 1, 0)
@@ -110,7 +114,9 @@ def _table(report: Report, depth: int | None) -> str:
             f'<tr class="{" ".join(classes)}" data-path="{_e(rec.path)}" data-owner="{_e(_owner(rec))}">'
             f'<td class="name">{name}</td><td>{_e(shape_text(rec.output_shape))}</td>'
             f'<td class="num">{_e(params)}</td><td class="num">{_e(flops)}</td>'
-            f'<td class="num">{_e(size)}</td><td class="num">{_e(jump)}</td><td class="num">{_e(start)}</td></tr>'
+            f'<td class="num">{_e(size)}</td><td class="num">{_e(jump)}</td><td class="num">{_e(start)}</td>'
+            + "".join(f'<td class="num">{_e(c)}</td>' for c in (T.columns(report, training, rec) if training else ()))
+            + "</tr>"
         )
     out.append("</tbody></table>")
     return "\n".join(out)
@@ -214,7 +220,7 @@ def _charts(report: Report) -> str:
     )
 
 
-def report_html(report: Report, depth: int | None = None, *, fragment: bool = False) -> str:
+def report_html(report: Report, depth: int | None = None, *, fragment: bool = False, training=None) -> str:
     """The report as HTML: a whole page, or (``fragment=True``) the table and totals for Jupyter."""
     conv = report.convention.value
     title = f"{report.model} — input {shape_text(report.input_shape)} — FLOPs convention {conv}"
@@ -222,8 +228,8 @@ def report_html(report: Report, depth: int | None = None, *, fragment: bool = Fa
         f'<div class="convcalc"><style>{STYLE}</style>'
         f"<h2>{_e(title)}</h2>"
         f"<p>{_e(conv)}: {_e(CONVENTION_HELP.get(conv, ''))}</p>"
-        + _table(report, depth)
-        + f'<pre class="totals">{_e(totals_text(report).plain)}</pre>'
+        + _table(report, depth, training)
+        + f'<pre class="totals">{_e(totals_text(report, training=training).plain)}</pre>'
     )
     if fragment:
         return body + "</div>"

@@ -204,10 +204,15 @@ def row_notes_lines(rows: list[LayerRecord]) -> list[str]:
 
 
 # ---------------------------------------------------------------- table
-def report_renderables(report: Report, depth: int | None = None) -> list:
-    """The rich renderables of ``convcalc report``: the table, then totals and notes."""
+def report_renderables(report: Report, depth: int | None = None, training: Any = None) -> list:
+    """The rich renderables of ``convcalc report``: the table, then totals and notes.
+
+    With ``training`` (a :class:`~convcalc.analysis.training.TrainingCost`), the training columns and totals too.
+    """
     from rich.table import Table
     from rich.text import Text
+
+    from convcalc.render import training_cost as T
 
     conv = report.convention.value
     shape = shapes_text(report.input_shapes, report.input_shape)
@@ -226,6 +231,8 @@ def report_renderables(report: Report, depth: int | None = None) -> list:
     table.add_column("RF", justify="right", no_wrap=True)
     table.add_column("Jump", justify="right", no_wrap=True)
     table.add_column("Start", justify="right", no_wrap=True)
+    for head in T.HEADERS if training else ():
+        table.add_column(f"{head} ({conv})" if head != "Saved" else head, justify="right", no_wrap=True)
     groups = group_totals(report)
     incomplete = incomplete_groups(report)
     rows = visible(report, depth)
@@ -245,20 +252,24 @@ def report_renderables(report: Report, depth: int | None = None) -> list:
             if not rec.has_rule:
                 flops += " (no rule)"
                 name.stylize("red")
-            table.add_row(name, shapes_text(rec.output_shapes, rec.output_shape), params, flops, size, jump, start)
+            table.add_row(name, shapes_text(rec.output_shapes, rec.output_shape), params, flops, size, jump, start,
+                          *(T.columns(report, training, rec) if training else ()))
         else:
             g_params, g_flops = groups.get(rec.path, (sympy.Integer(0), sympy.Integer(0)))
             name.stylize("bold")
             table.add_row(
                 name, shapes_text(rec.output_shapes, rec.output_shape), Text(quantity(g_params), style="dim"),
                 Text(group_flops_text(g_flops, rec.path, incomplete), style="dim"), size, jump, start,
+                *(Text(c, style="dim") for c in (T.columns(report, training, rec) if training else ())),
             )
-    return [table, totals_text(report, rows)]
+    return [table, totals_text(report, rows, training)]
 
 
-def totals_text(report: Report, rows: list[LayerRecord] | None = None):
+def totals_text(report: Report, rows: list[LayerRecord] | None = None, training: Any = None):
     """Totals, memory, the report's notes and gaps; with ``rows``, the notes of the numbered rows first."""
     from rich.text import Text
+
+    from convcalc.render.training_cost import training_lines
 
     t = report.totals
     lines = row_notes_lines(rows or [])
@@ -279,6 +290,8 @@ def totals_text(report: Report, rows: list[LayerRecord] | None = None):
         f"Memory estimate (float32): input {mib(t.input_bytes)}, forward/backward activations "
         f"{mib(t.activation_bytes)}, params {mib(t.param_bytes)}, total {mib(total_mem)}"
     )
+    if training is not None:
+        lines.extend(training_lines(training))
     for note in report.notes:
         lines.append(f"Note: {note}")
     for rec in report.records:
@@ -320,7 +333,19 @@ def record_dict(rec: LayerRecord) -> dict:
     }
 
 
-def report_dict(report: Report) -> dict:
+def report_dict(report: Report, training: Any = None) -> dict:
+    """The report as JSON-ready data; with ``training``, each layer's ``training`` fields and the step's totals."""
+    out = _report_dict(report)
+    if training is not None:
+        from convcalc.render import training_cost as T
+
+        for layer, rec in zip(out["layers"], report.records):
+            layer["training"] = T.row_dict(training, rec)
+        out["training"] = T.totals_dict(training)
+    return out
+
+
+def _report_dict(report: Report) -> dict:
     t = report.totals
     return {
         "model": report.model,
@@ -359,10 +384,13 @@ CSV_COLUMNS = ["index", "path", "type", "depth", "functional", "output_shape", "
                "params_trainable", "params_non_trainable", "flops", "rf_size", "rf_jump", "rf_start", "formula"]
 
 
-def report_csv(report: Report, depth: int | None = None) -> str:
+def report_csv(report: Report, depth: int | None = None, training: Any = None) -> str:
+    from convcalc.render import training_cost as T
+
+    extra = T.CSV_HEADERS if training else []
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(CSV_COLUMNS + extra)
     for rec in visible(report, depth):
         if not rec.is_leaf:
             continue
@@ -372,27 +400,35 @@ def report_csv(report: Report, depth: int | None = None) -> str:
             "x".join(str(json_quantity(d)) for d in rec.output_shape), json_quantity(rec.params),
             json_quantity(rec.params_trainable), json_quantity(rec.params_non_trainable),
             json_quantity(rec.flops), size, jump, start, rec.formula,
+            *(T.columns(report, training, rec, raw=True) if training else ()),
         ])
     t = report.totals
     flops = json_quantity(t.flops)
     writer.writerow(["", "TOTAL", "", "", "", "", json_quantity(t.params), json_quantity(t.params_trainable),
                      json_quantity(t.params_non_trainable), flops if report.gaps.flops_complete else f"≥{flops}",
-                     "", "", "", ""])
+                     "", "", "", "",
+                     *((training.totals.forward, training.totals.backward_input, training.totals.backward_weight,
+                        training.totals.activations_bytes) if training else ())])
     for line in gap_lines(report)[1:]:
-        writer.writerow(["", "NO RULE", line.strip(), "", "", "", "", "", "", "", "", "", "", "FLOPs unknown"])
+        writer.writerow(["", "NO RULE", line.strip(), "", "", "", "", "", "", "", "", "", "", "FLOPs unknown",
+                         *([""] * len(extra))])
     return buf.getvalue()
 
 
-def report_markdown(report: Report, depth: int | None = None) -> str:
+def report_markdown(report: Report, depth: int | None = None, training: Any = None) -> str:
+    from convcalc.render import training_cost as T
+
     conv = report.convention.value
+    heads = [f"{h} ({conv})" if h != "Saved" else h for h in T.HEADERS] if training else []
     axes = rf_axes(report)
     lines = [
         f"### {report.model} — input {shapes_text(report.input_shapes, report.input_shape)} "
         f"— FLOPs convention `{conv}`",
         "",
         *([f"RF / Jump / Start per axis ({axes}) where the axes differ.", ""] if axes else []),
-        f"| Layer (type) | Output shape | Params | FLOPs ({conv}) | RF | Jump | Start |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        f"| Layer (type) | Output shape | Params | FLOPs ({conv}) | RF | Jump | Start |"
+        + "".join(f" {h} |" for h in heads),
+        "|---|---|---:|---:|---:|---:|---:|" + "---:|" * len(heads),
     ]
     groups = group_totals(report)
     incomplete = incomplete_groups(report)
@@ -412,8 +448,9 @@ def report_markdown(report: Report, depth: int | None = None) -> str:
         out = shapes_text(rec.output_shapes, rec.output_shape)
         if rec.index in marks:
             label += f" [{marks[rec.index]}]"
-        lines.append(f"| {label} | {out} | {params} | {flops} | {size} | {jump} | {start} |")
-    lines += ["", totals_text(report, rows).plain.replace("\n", "  \n"), ""]
+        cells = "".join(f" {c} |" for c in (T.columns(report, training, rec) if training else ()))
+        lines.append(f"| {label} | {out} | {params} | {flops} | {size} | {jump} | {start} |{cells}")
+    lines += ["", totals_text(report, rows, training).plain.replace("\n", "  \n"), ""]
     return "\n".join(lines)
 
 

@@ -7,6 +7,13 @@ from fractions import Fraction
 from typing import Any
 
 from convcalc.render.corpus import corpus_dict, corpus_from_dict, corpus_markdown, corpus_renderable
+from convcalc.render.training_check import (
+    training_dicts,
+    training_from_dicts,
+    training_markdown,
+    training_renderable,
+    training_summary,
+)
 from convcalc.validation import CaseResult, FieldCheck, ModelSizes, RFModelResult, ValidationRun
 
 REGENERATE = "convcalc validate --output docs/validation.md"
@@ -102,6 +109,7 @@ def validation_markdown(run: ValidationRun, when: _dt.datetime | None = None) ->
         f"- Receptive fields by gradient: {t['rf_layers']} layers in {t['rf_models']} models; size agrees on "
         f"{t['rf_size']}, jump on {t['rf_jump']}, start on {t['rf_start']}.",
         *_corpus_summary(run),
+        *training_summary(run.training),
         "",
         "## What is checked",
         "",
@@ -158,6 +166,7 @@ def validation_markdown(run: ValidationRun, when: _dt.datetime | None = None) ->
         lines += ["", "Symbolic reports not available:", ""]
         lines += [f"- {name}: {_md(note)}" for name, note in notes]
     lines += corpus_markdown(run.corpus)
+    lines += training_markdown(run.training)
     lines += _properties_md(run)
     lines += _rf_md(run)
     return "\n".join(lines) + "\n"
@@ -326,6 +335,7 @@ def validation_dict(run: ValidationRun) -> dict[str, Any]:
         "models": [_model_dict(m) for m in run.models],
         "receptive_fields": [_rf_dict(r) for r in run.rf],
         "corpus": corpus_dict(run.corpus),
+        "training": training_dicts(run.training),
         "property_tests": (
             {"source": run.properties.source,
              "tests": [{"test": n, "default": d, "long": lg} for n, d, lg in run.properties.rows]}
@@ -373,6 +383,8 @@ def validation_renderables(run: ValidationRun) -> list:
         out.append(rf)
     if run.corpus is not None:
         out.append(corpus_renderable(run.corpus))
+    if run.training:
+        out.extend(training_renderable(run.training))
     t = _totals(run)
     out.append(Text(
         f"{t['sizes']} model-sizes, {t['summary_rows']:,} rows: {t['mismatches']} mismatches; symbolic "
@@ -425,4 +437,4 @@ def validation_from_dict(data: dict[str, Any]) -> ValidationRun:
     p = data.get("property_tests")
     props = PropertyCounts(p["source"], tuple((t["test"], t["default"], t["long"]) for t in p["tests"])) if p else None
     return ValidationRun(tuple(models), tuple(rf), props, data["fast"], data["seconds"], data["environment"],
-                         corpus_from_dict(data.get("corpus")))
+                         corpus_from_dict(data.get("corpus")), training_from_dicts(data.get("training")))

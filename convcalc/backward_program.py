@@ -1,0 +1,320 @@
+"""The oracle for training cost: Paddle's own backward program, counted op by op.
+
+The model is built as a static program in *training* mode
+(``paddle.jit.to_static``), a scalar loss (the mean of every float output,
+summed) is added and ``paddle.static.append_backward(loss)`` makes Paddle
+build the grad ops (``conv2d_grad``, ``matmul_grad``, ``batch_norm_grad``,
+``pool2d_grad``, ``relu_grad``, ``add_grad``, ...).  Each grad op is
+attributed to the forward op it differentiates (the forward values it
+reads) and so to the layer whose forward hook saw that op, and counted by
+the same rules (:mod:`convcalc.grad_rules`) from its own operand and result
+shapes: a grad result that Paddle left absent is a gradient not computed.
+The forward values a grad op reads (operands Paddle does not mark
+"no need buffer", parameters and running statistics excluded) are the
+activations saved for backward.
+
+Independent of convcalc's analysis on purpose: nothing from
+``convcalc.analysis`` is imported, and which gradients exist is Paddle's
+decision, not convcalc's.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import sympy
+
+from convcalc.formulas.flops import Convention
+from convcalc.grad_rules import GradContext, grad_costs
+from convcalc.inputs import ModelInput
+from convcalc.native_logs import quiet_native_logs
+from convcalc.trace import _fast_op_creation, _plain, _swapped_forwards, is_opaque, op_key
+
+__all__ = ["OracleRow", "BackwardProgram", "backward_program"]
+
+_RUNNING_STATS = ("mean_out", "variance_out")
+_DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int64": 8, "int32": 4, "uint8": 1,
+                "bool": 1, "int8": 1, "int16": 2}
+
+
+@dataclass
+class OracleRow:
+    """What Paddle's backward program does for one layer (or one functional op name under a parent)."""
+
+    name: str
+    backward_input: dict = field(default_factory=lambda: {"macs": 0, "flops": 0})
+    backward_weight: dict = field(default_factory=lambda: {"macs": 0, "flops": 0})
+    input_grad: bool = False
+    weight_grad: bool = False
+    saved: dict = field(default_factory=dict)  # value id -> bytes
+    grad_ops: list = field(default_factory=list)
+
+    @property
+    def saved_bytes(self) -> int:
+        return sum(self.saved.values())
+
+
+@dataclass
+class BackwardProgram:
+    rows: dict[str, OracleRow]
+    activations_bytes: int
+    unattributed: tuple[str, ...] = ()  # grad ops no forward op of the model matched
+    ops_without_rule: tuple[str, ...] = ()
+    unknown_size: tuple[str, ...] = ()  # saved values of unknown size (e.g. a CPU reserve_space)
+    grad_op_count: int = 0
+
+
+def _dtype(value) -> str:
+    return str(value.dtype).replace("paddle.", "")
+
+
+def _shape(value) -> tuple:
+    try:
+        return tuple(int(d) for d in value.shape)
+    except (ValueError, TypeError):
+        return ()
+
+
+def _present(value) -> bool:
+    """A grad result Paddle built (an absent one is uninitialised or of null type)."""
+    try:
+        return value.initialized() and _shape(value) != ()
+    except (ValueError, RuntimeError):
+        return False
+
+
+def _numel(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _build(model: Any, inputs: list[ModelInput]):
+    """The training-mode static program of ``model`` and the layer calls (op ranges) its hooks saw."""
+    import paddle
+    from paddle.static import InputSpec
+
+    from convcalc.rules import find_rule
+
+    def static_forward(layer):
+        found = find_rule(layer)
+        return found[1].static_forward if found else None
+
+    paths = {id(layer): path for path, layer in model.named_sublayers(include_self=True)}
+    stack: list[dict] = []
+    calls: list[dict] = []
+    order = itertools.count()
+    handles = []
+
+    def program_len() -> int:
+        return len(paddle.static.default_main_program().global_block().ops)
+
+    def pre(layer, args):
+        stack.append({"layer": layer, "start": program_len(), "order": next(order)})
+
+    def post(layer, args, output):
+        entry = stack.pop()
+        entry["end"] = program_len()
+        calls.append(entry)
+
+    was_training = model.training
+    model.train()
+    try:
+        for _, layer in model.named_sublayers(include_self=True):
+            handles.append(layer.register_forward_pre_hook(pre))
+            handles.append(layer.register_forward_post_hook(post))
+        with _swapped_forwards(model, static_forward), _fast_op_creation(), quiet_native_logs():
+            specs = [InputSpec(list(i.shape), i.dtype, name=i.name, stop_gradient=True) for i in inputs]
+            static = paddle.jit.to_static(model, input_spec=specs, full_graph=True)
+            concrete = static.forward.concrete_program
+    finally:
+        for h in handles:
+            h.remove()
+        if not was_training:
+            model.eval()
+    layers = [(paths.get(id(c["layer"]), ""), c["start"], c["end"], is_opaque(c["layer"]) or not c["layer"].sublayers())
+              for c in calls]
+    return concrete, layers
+
+
+def _owner(index: int, layers, key: str) -> str:
+    """The row name of forward op ``index``: its leaf layer's path, else ``parent:key``."""
+    best, parent = None, ""
+    for path, start, end, leaf in layers:
+        if start <= index < end:
+            if leaf and path:
+                if best is None or (end - start) < best[1]:
+                    best = (path, end - start)
+            elif path and (not parent or path.startswith(parent + ".")):
+                parent = path
+    return best[0] if best else f"{parent}:{key}"
+
+
+def backward_program(model: Any, inputs: list[ModelInput]) -> BackwardProgram:
+    """Build Paddle's backward program of ``model`` at ``inputs`` and count it per layer (see the module doc)."""
+    import paddle
+
+    concrete, layers = _build(model, inputs)
+    program = concrete.main_program
+    n_forward = len(program.global_block().ops)
+    outputs = [v for v in concrete.outputs if hasattr(v, "dtype") and "float" in _dtype(v)]
+    paddle.enable_static()
+    try:
+        with paddle.static.program_guard(program), quiet_native_logs():
+            loss = paddle.add_n([paddle.mean(v) for v in outputs]) if len(outputs) > 1 else paddle.mean(outputs[0])
+            paddle.static.append_backward(loss)
+    finally:
+        paddle.disable_static()
+    ops = list(program.global_block().ops)
+    first_grad = next((i for i, op in enumerate(ops) if op.name().endswith(("_grad", "_grad_"))), len(ops))
+    forward, loss_ops, backward = ops[:n_forward], ops[n_forward:first_grad], ops[first_grad:]
+    return _count(forward, backward, layers, loss_ops)
+
+
+def _count(forward, backward, layers, loss_ops) -> BackwardProgram:
+    index_of = {}
+    defined_by: dict = {}
+    data: set = set()
+    constants: dict = {}
+    for i, op in enumerate(forward):
+        index_of[op] = i
+        name = op.name()
+        ins = [o.source() for o in op.operands()]
+        outs = list(op.results())
+        if name == "pd_op.data":
+            data.update(v.id for v in outs)
+        elif any(v.initialized() and v.id in data for v in ins):
+            data.update(v.id for v in outs)
+        if name in ("pd_op.full_int_array", "pd_op.full"):
+            constants[outs[0].id] = op.attrs().get("value")
+        for v in outs:
+            defined_by[v.id] = op
+    forward_values = set(defined_by)
+    by_key: dict = defaultdict(list)
+    for op in [*forward, *loss_ops]:
+        by_key[op_key(op.name())].append(op)
+    loss = set(loss_ops)
+    matched: set = set()
+    rows: dict[str, OracleRow] = {}
+    unattributed, missing, unknown = [], [], []
+    grad_ops = 0
+    grad_owner: dict = {}  # grad op -> (row name, does its forward op's output depend on the data)
+    for gop in backward:
+        gname = gop.name()
+        if not gname.endswith("_grad") and not gname.endswith("_grad_"):
+            continue
+        key = op_key(gname)[: -len("_grad")]
+        operands = [o.source() for o in gop.operands()]
+        read = [v for v in operands if v.initialized() and v.id in forward_values]
+        fop = _match(by_key.get(key, []), read, matched)
+        if fop is not None:
+            matched.add(fop)
+        if fop in loss:
+            continue  # the grad of the loss convcalc added (mean_grad): not the model's
+        if fop is None:
+            unattributed.append(gname)
+            continue
+        grad_ops += 1
+        f_index = index_of[fop]
+        row = rows.setdefault(_owner(f_index, layers, key), OracleRow(_owner(f_index, layers, key)))
+        row.grad_ops.append(gname)
+        grad_owner[gop] = row.name
+        inside = {v.id for path, start, end, leaf in layers if start <= f_index < end and leaf
+                  for op in forward[start:end] for v in op.results()}
+        _count_one(gop, fop, key, row, data, constants, inside, missing)
+        for v in operands:
+            if not v.initialized() or v.id not in forward_values or v.id not in data or gop.is_no_need_buffer(v):
+                continue
+            producer = defined_by[v.id]
+            names = producer.get_output_names()
+            position = [r.id for r in producer.results()].index(v.id)
+            if names[position] in _RUNNING_STATS:
+                continue
+            shape = _shape(v)
+            if not shape or min(shape) < 0:
+                unknown.append(f"{names[position]} of {producer.name()}")
+                continue
+            row.saved[v.id] = _numel(shape) * _DTYPE_BYTES.get(_dtype(v), 4)
+    _accumulations(backward, grad_owner, rows, unattributed)
+    union: dict = {}
+    for row in rows.values():
+        union.update(row.saved)
+    return BackwardProgram(rows, sum(union.values()), tuple(unattributed), tuple(sorted(set(missing))),
+                           tuple(sorted(set(unknown))), grad_ops)
+
+
+def _accumulations(backward, grad_owner: dict, rows: dict, unattributed: list) -> None:
+    """Paddle's ``add_n`` of the gradients reaching one value: ``(k-1)*numel`` adds, on the row whose grad op
+    reads the sum (the row that produced the value)."""
+    for op in backward:
+        if op.name() != "pd_op.add_n":
+            continue
+        source = op.operands()[0].source()
+        parts = source.get_defining_op().num_operands() if source.get_defining_op().name() == "builtin.combine" else 1
+        result = op.results()[0]
+        adds = (parts - 1) * _numel(_shape(result))
+        reader = next((u for u in result.all_used_ops() if u in grad_owner), None)
+        if reader is None:
+            unattributed.append("add_n (gradient accumulation of a parameter)")
+            continue
+        rows[grad_owner[reader]].backward_input["flops"] += adds
+
+
+def _match(candidates, read, matched):
+    """The forward op of ``candidates`` (same kind) whose operands and results include every value the grad op reads."""
+    ids = {v.id for v in read}
+    best = None
+    for op in reversed(candidates):  # the backward runs in reverse: the latest unmatched forward op first
+        if op in matched:
+            continue
+        own = {o.source().id for o in op.operands() if o.source().initialized()} | {r.id for r in op.results()}
+        if ids and ids <= own:
+            return op
+        if best is None and ids & own:
+            best = op
+    return best
+
+
+def _count_one(gop, fop, key: str, row: OracleRow, data: set, constants: dict, inside: set, missing: list) -> None:
+    """Count one grad op by the forward op's rule, from the grad op's own operand and result shapes."""
+    g_in = dict(zip(gop.get_input_names(), (o.source() for o in gop.operands())))
+    g_out = dict(zip(gop.get_output_names(), gop.results()))
+    f_names = fop.get_input_names()
+    f_operands = [o.source() for o in fop.operands()]
+    shapes, needs, consts = [], [], []
+    for name, fv in zip(f_names, f_operands):
+        result = g_out.get(f"{name}_grad")
+        present = result is not None and _present(result)
+        needs.append(present)
+        if present:
+            shapes.append(_shape(result))
+        elif name in g_in and g_in[name].initialized():
+            shapes.append(_shape(g_in[name]))
+        else:
+            shapes.append(_shape(fv) if fv.initialized() else None)
+        consts.append(constants.get(fv.id) if fv.initialized() else None)
+    out_grad = g_in.get("out_grad")
+    f_outs = [_shape(r) for r in fop.results()]
+    if out_grad is not None and out_grad.initialized():
+        f_outs[0] = _shape(out_grad)
+    attrs = {k: _plain(v) for k, v in gop.attrs().items() if k not in ("op_callstack", "struct_name")}
+    for conv in (Convention.MACS, Convention.FLOPS):
+        costs = grad_costs(GradContext(key, attrs, tuple(shapes), tuple(f_outs), tuple(needs), conv, tuple(consts)))
+        if costs is None:
+            missing.append(key)
+            return
+        for fv, need, cost in zip(f_operands, needs, costs):
+            if not need or not fv.initialized():
+                continue
+            if fv.id in data:
+                row.backward_input[conv.value] += int(sympy.sympify(cost))
+                if conv is Convention.FLOPS and fv.id not in inside:
+                    row.input_grad = True
+            else:
+                row.backward_weight[conv.value] += int(sympy.sympify(cost))
+                row.weight_grad = True
+

@@ -1,0 +1,110 @@
+"""Text of ``convcalc report --training``: the training columns, group subtotals, totals and JSON fields.
+
+The report renderers (:mod:`convcalc.render.report`, :mod:`convcalc.render.html`)
+call these when given a :class:`~convcalc.analysis.training.TrainingCost`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from convcalc.records import LayerRecord, Report
+
+__all__ = ["HEADERS", "CSV_HEADERS", "columns", "training_lines", "row_dict", "totals_dict"]
+
+HEADERS = ("Bwd dx", "Bwd dW", "Saved")  # the forward is the report's own FLOPs column
+CSV_HEADERS = ["forward", "backward_input", "backward_weight", "saved_bytes"]
+
+
+def _bytes(n: int) -> str:
+    if n >= 1024**2:
+        return f"{n / 1024**2:,.2f} MB"
+    if n >= 1024:
+        return f"{n / 1024:,.1f} kB"
+    return f"{n} B"
+
+
+def _by_index(tc) -> dict[int, Any]:
+    return {r.index: r for r in tc.rows}
+
+
+def _subtree(report: Report, tc, path: str) -> tuple[int, int, int, int]:
+    """Forward, dx, dW and saved bytes summed over a container's subtree (a value read twice counted once)."""
+    rows = _by_index(tc)
+    f = dx = dw = 0
+    saved: dict[str, int] = {}
+    sizes = dict(tc.saved_values)
+    for rec in report.records:
+        owner = rec.parent if rec.is_functional else rec.path
+        if not rec.is_leaf or not (path == "" or owner == path or owner.startswith(path + ".")):
+            continue
+        r = rows.get(rec.index)
+        if r is None:
+            continue
+        f, dx, dw = f + r.forward, dx + r.backward_input, dw + r.backward_weight
+        saved.update({v: sizes.get(v, 0) for v in r.saved})
+    return f, dx, dw, sum(saved.values())
+
+
+def columns(report: Report, tc, rec: LayerRecord, raw: bool = False) -> tuple:
+    """The training cells of one row: input-gradient and weight-gradient FLOPs and saved bytes.
+
+    ``raw``: plain integers, the forward first (CSV); otherwise text.  A container shows its subtree's sums.
+    """
+    if rec.is_leaf:
+        r = _by_index(tc).get(rec.index)
+        values = (r.forward, r.backward_input, r.backward_weight, r.saved_bytes) if r else (0, 0, 0, 0)
+    else:
+        values = _subtree(report, tc, rec.path)
+    if raw:
+        return values
+    _, dx, dw, saved = values
+    return (f"{dx:,}", f"{dw:,}", _bytes(saved) if saved else "-")
+
+
+def training_lines(tc) -> list[str]:
+    """The totals of a training step and its memory, under the table."""
+    t = tc.totals
+    conv = tc.convention.value
+    lines = [
+        f"Training step ({conv}, batch {tc.batch}): forward {t.forward:,} + input gradients {t.backward_input:,} "
+        f"+ weight gradients {t.backward_weight:,} = {t.step:,} FLOPs"
+        + ("" if t.complete else " (a lower bound: ops without a backward rule)"),
+    ]
+    if t.samples:
+        last = t.samples - (t.steps_per_epoch - 1) * tc.batch
+        partial = f", the last one of {last} counted as a full batch" if last != tc.batch else ""
+        lines.append(f"Per epoch ({t.samples:,} samples = {t.steps_per_epoch:,} steps of batch {tc.batch}{partial}): "
+                     f"{t.epoch:,} FLOPs")
+    master = f", fp32 master weights {_bytes(t.master_bytes)}" if t.master_bytes else ""
+    lines.append(
+        f"Training memory ({tc.optimizer}, {tc.dtype}): params {_bytes(t.params_bytes)}, grads "
+        f"{_bytes(t.grads_bytes)}, optimizer state {_bytes(t.optimizer_bytes)}{master}, activations saved for "
+        f"backward {_bytes(t.activations_bytes)}; peak {_bytes(t.peak_bytes)}"
+    )
+    if tc.ops_without_rule:
+        lines.append("No backward rule: " + ", ".join(f"{k} x{n}" for k, n in tc.ops_without_rule))
+    return lines
+
+
+def row_dict(tc, rec: LayerRecord) -> dict | None:
+    r = _by_index(tc).get(rec.index)
+    if r is None:
+        return None
+    return {"forward": r.forward, "backward_input": r.backward_input, "backward_weight": r.backward_weight,
+            "input_grad": r.input_grad, "weight_grad": r.weight_grad, "saved_bytes": r.saved_bytes,
+            "params_bytes": r.params_bytes, "grads_bytes": r.grads_bytes, "optimizer_bytes": r.optimizer_bytes,
+            "master_bytes": r.master_bytes}
+
+
+def totals_dict(tc) -> dict:
+    t = tc.totals
+    return {
+        "convention": tc.convention.value, "optimizer": tc.optimizer, "dtype": tc.dtype, "batch": tc.batch,
+        "forward": t.forward, "backward_input": t.backward_input, "backward_weight": t.backward_weight,
+        "step": t.step, "samples": t.samples, "steps_per_epoch": t.steps_per_epoch, "epoch": t.epoch,
+        "params_bytes": t.params_bytes, "grads_bytes": t.grads_bytes, "optimizer_bytes": t.optimizer_bytes,
+        "master_bytes": t.master_bytes, "activations_bytes": t.activations_bytes, "peak_bytes": t.peak_bytes,
+        "complete": t.complete,
+        "ops_without_rule": [{"op": k, "count": n} for k, n in tc.ops_without_rule],
+    }
