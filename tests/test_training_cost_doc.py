@@ -114,3 +114,22 @@ def test_the_epoch_arithmetic_of_the_train_section():
     full, last = step(64), step(40)
     text = " ".join(DOC.read_text(encoding="utf-8").split())
     assert f"15 x {full:,} + {last:,} = {15 * full + last:,} FLOPs" in text
+
+
+def test_the_frozen_layers_paragraph():
+    """The prose under the peers' table: backward of the fine-tuned resnet18, x3's excess, the head-only backward."""
+    from convcalc.analysis.training import training_cost
+    from convcalc.models.zoo import build_model
+
+    def totals(factory: str):
+        model = build_model(f"{DOC.parents[1] / 'examples' / 'finetune.py'}:{factory}").model
+        return training_cost(model, [1, 3, 224, 224], convention="flops").totals
+
+    text = " ".join(DOC.read_text(encoding="utf-8").split())
+    last = totals("resnet18_last_stages")
+    backward = last.backward_input + last.backward_weight
+    assert f"the backward is {backward / 1e9:.2f} GFLOPs, not {2 * last.forward / 1e9:.2f}" in text
+    assert f"overestimates the step by {round(100 * (3 * last.forward / last.step - 1))}%" in text
+    head = totals("resnet18_head_only")
+    assert head.backward_input == 0 and head.backward_weight == 512 * 10  # fc's weights, one product each
+    assert f"it is {head.backward_weight:,} FLOPs (fc's {512 * 10:,} weights" in text
