@@ -92,7 +92,7 @@ def TRAINING_MODELS() -> list[str]:  # noqa: N802 - reads like the constant it s
     return [e.name for e in list_entries()] + [n for n in TRAINING_CASES]
 
 
-def _model_and_inputs(name: str, batch: int):
+def _model_and_inputs(name: str, batch: int, sample: tuple | None = None):
     from convcalc.inputs import ModelInput
 
     if name in TRAINING_CASES:
@@ -102,7 +102,7 @@ def _model_and_inputs(name: str, batch: int):
     from convcalc.models.zoo import build_model
 
     built = build_model(name)
-    inputs, _ = model_inputs(built.model, (batch, *built.default_input))
+    inputs, _ = model_inputs(built.model, (batch, *(sample or built.default_input)))
     return built.model, inputs
 
 
@@ -111,14 +111,17 @@ def _base(path: str) -> str:
     return path.split("#", 1)[0] if ":" in path else path
 
 
-def check_training(name: str, batch: int = 2) -> TrainingCheck:
-    """Compare convcalc's training cost of zoo model (or training case) ``name`` with Paddle's backward program."""
+def check_training(name: str, batch: int = 2, sample: tuple | None = None) -> TrainingCheck:
+    """Compare convcalc's training cost of zoo model (or training case) ``name`` with Paddle's backward program.
+
+    ``sample``: one sample's shape instead of the zoo model's default input (e.g. ``(3, 64, 64)``).
+    """
     from convcalc.analysis.engine import analyze, trace_for
     from convcalc.analysis.training import training_from_report
     from convcalc.backward_program import backward_program
 
     t0 = time.perf_counter()
-    model, inputs = _model_and_inputs(name, batch)
+    model, inputs = _model_and_inputs(name, batch, sample)
     shown = " + ".join("x".join(str(d) for d in i.shape) + ("" if "float" in i.dtype else f":{i.dtype}")
                        for i in inputs)
     trace = trace_for(model, inputs, name)
