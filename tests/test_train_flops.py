@@ -122,3 +122,22 @@ def test_cli_prints_predicted_and_achieved(capsys, mnist_dir, monkeypatch):
     rates = summary["achieved_flops_per_second"]
     assert len(rates) == 2 and all(math.isfinite(v) and v > 0 for v in rates)
     assert rates == pytest.approx([epoch / s for s in summary["epoch_seconds"]])
+
+
+def test_time_training_steps_runs_real_steps_on_the_cpu():
+    import paddle
+
+    from convcalc.errors import InvalidParameterError
+    from convcalc.train.measure import time_training_steps
+
+    model = models.build(models.resolve("book_paddle_lenet"))
+    before = [p.numpy().copy() for p in model.parameters()]
+    timing = time_training_steps(model, (4, 1, 32, 32), steps=2, warmup=1, lr=0.1)
+    assert timing.batch == 4 and len(timing.seconds) == 2 and timing.median > 0
+    assert timing.device == paddle.get_device()
+    if not timing.device.startswith("gpu"):
+        assert timing.peak_bytes is None
+    after = [p.numpy() for p in model.parameters()]
+    assert all((a != b).any() for a, b in zip(after, before, strict=True))  # 3 SGD steps moved every parameter
+    with pytest.raises(InvalidParameterError):
+        time_training_steps(model, (4, 1, 32, 32), steps=0)
