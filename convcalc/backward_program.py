@@ -81,7 +81,7 @@ def _shape(value) -> tuple:
 def _present(value) -> bool:
     """A grad result Paddle built (an absent one is uninitialised or of null type)."""
     try:
-        return value.initialized() and _shape(value) != ()
+        return bool(value.initialized())  # initialized() is a plain bool (never bool() a pir.Value itself)
     except (ValueError, RuntimeError):
         return False
 
@@ -175,6 +175,11 @@ def backward_program(model: Any, inputs: list[ModelInput]) -> BackwardProgram:
     return _count(forward, backward, layers, loss_ops)
 
 
+_BACKWARD_AS = {"scale": "scale", "split": "concat", "split_with_num": "concat"}
+"""Forward ops whose backward Paddle builds from an ordinary op (scale's is a scale, split's a concat)."""
+_NOT_GRADIENTS = ("pd_op.full", "pd_op.full_like", "pd_op.full_int_array", "pd_op.add_n")
+
+
 def _count(forward, backward, layers, loss_ops) -> BackwardProgram:
     index_of = {}
     defined_by: dict = {}
@@ -194,6 +199,9 @@ def _count(forward, backward, layers, loss_ops) -> BackwardProgram:
         for v in outs:
             defined_by[v.id] = op
     forward_values = set(defined_by)
+    for op in loss_ops:
+        for v in op.results():
+            defined_by[v.id] = op
     by_key: dict = defaultdict(list)
     for op in [*forward, *loss_ops]:
         by_key[op_key(op.name())].append(op)
@@ -202,36 +210,90 @@ def _count(forward, backward, layers, loss_ops) -> BackwardProgram:
     rows: dict[str, OracleRow] = {}
     unattributed, missing, unknown = [], [], []
     grad_ops = 0
-    grad_owner: dict = {}  # grad op -> (row name, does its forward op's output depend on the data)
+    grad_owner: dict = {}  # backward op -> the row it counts for
+    grad_of: dict = {}  # gradient value id -> the forward value id it is the gradient of
+
+    def computed_by(value_id):
+        """The op that computed a forward value (through builtin.split, to the op with the list result)."""
+        op = defined_by.get(value_id)
+        if op is not None and op.name() == "builtin.split":
+            op = defined_by.get(op.operands()[0].source().id)
+        return op
+
     for gop in backward:
         gname = gop.name()
-        if not gname.endswith("_grad") and not gname.endswith("_grad_"):
-            continue
-        key = op_key(gname)[: -len("_grad")]
         operands = [o.source() for o in gop.operands()]
-        read = [v for v in operands if v.initialized() and v.id in forward_values]
-        fop = _match(by_key.get(key, []), read, matched)
-        if fop is not None:
-            matched.add(fop)
+        if gname == "builtin.split":  # a list gradient taken apart: each part is the gradient of one list element
+            whole = computed_by(grad_of.get(operands[0].id)) if operands[0].initialized() else None
+            if whole is not None and whole.name() == "builtin.combine":
+                for r, o in zip(gop.results(), whole.operands()):
+                    grad_of[r.id] = o.source().id
+            continue
+        if gname == "pd_op.add_n":  # gradient accumulation: the sum is the gradient of the same value
+            parts = operands[0].get_defining_op()
+            first = parts.operands()[0].source() if parts.name() == "builtin.combine" else operands[0]
+            if first.id in grad_of:
+                grad_of[gop.results()[0].id] = grad_of[first.id]
+            continue
+        if gname.startswith("builtin.") or gname in _NOT_GRADIENTS:
+            continue
+        is_grad = gname.endswith(("_grad", "_grad_"))
+        key = op_key(gname)[: -len("_grad")] if is_grad else op_key(gname)
+        fop = None
+        if is_grad:
+            read = [v for v in operands if v.initialized() and v.id in forward_values]
+            if read:
+                fop = _match(by_key.get(key, []), read, matched)
+        if fop is None:  # by the gradient it reads: the backward of the op that computed that value
+            expanded = []
+            for v in operands:  # list operands (split's backward concatenates the parts' gradients)
+                maker = v.get_defining_op() if v.initialized() else None
+                expanded += ([o.source() for o in maker.operands()] if maker is not None
+                             and maker.name() == "builtin.combine" else [v])
+            for v in expanded:
+                cand = computed_by(grad_of.get(v.id)) if v.initialized() else None
+                if cand is None or cand in matched or not cand.name().startswith("pd_op."):
+                    continue
+                ckey = op_key(cand.name())
+                if (is_grad and ckey == key) or (not is_grad and _BACKWARD_AS.get(ckey) == key):
+                    fop = cand
+                    break
+        if fop is None:
+            if is_grad:
+                unattributed.append(gname)
+            continue
+        matched.add(fop)
+        key = op_key(fop.name())
+        f_operands = [o.source() for o in fop.operands()]
+        if is_grad:
+            g_out = dict(zip(gop.get_output_names(), gop.results()))
+            result_for = {i: g_out.get(f"{n}_grad") for i, n in enumerate(fop.get_input_names())}
+        else:  # an ordinary op: its result is the gradient of the forward op's data operand
+            firsts = [i for i, v in enumerate(f_operands) if v.initialized() and v.id in data][:1]
+            result_for = dict(zip(firsts, gop.results()))
+        for i, r in result_for.items():
+            if r is not None and _present(r) and f_operands[i].initialized():
+                grad_of[r.id] = f_operands[i].id
         if fop in loss:
             continue  # the grad of the loss convcalc added (mean_grad): not the model's
-        if fop is None:
-            unattributed.append(gname)
-            continue
         grad_ops += 1
         f_index = index_of[fop]
-        row = rows.setdefault(_owner(f_index, layers, key), OracleRow(_owner(f_index, layers, key)))
+        owner = _owner(f_index, layers, key)
+        if ":" in owner and not any(o.source().initialized() and o.source().id in data for o in fop.operands()):
+            owner = _reader_owner(fop, forward, index_of, layers) or owner  # an op on parameters alone
+        row = rows.setdefault(owner, OracleRow(owner))
         row.grad_ops.append(gname)
         grad_owner[gop] = row.name
         inside = {v.id for path, start, end, leaf in layers if start <= f_index < end and leaf
                   for op in forward[start:end] for v in op.results()}
-        _count_one(gop, fop, key, row, data, constants, inside, missing)
+        _count_one(gop, fop, key, result_for, is_grad, row, data, constants, inside, missing)
         for v in operands:
             if not v.initialized() or v.id not in forward_values or v.id not in data or gop.is_no_need_buffer(v):
                 continue
             producer = defined_by[v.id]
-            names = producer.get_output_names()
             position = [r.id for r in producer.results()].index(v.id)
+            # (only pd_op ops have output names; asking a builtin op crashes Paddle 3.3.1)
+            names = producer.get_output_names() if producer.name().startswith("pd_op.") else [""] * (position + 1)
             if names[position] in _RUNNING_STATS:
                 continue
             shape = _shape(v)
@@ -245,6 +307,19 @@ def _count(forward, backward, layers, loss_ops) -> BackwardProgram:
         union.update(row.saved)
     return BackwardProgram(rows, sum(union.values()), tuple(unattributed), tuple(sorted(set(missing))),
                            tuple(sorted(set(unknown))), grad_ops)
+
+
+def _reader_owner(fop, forward, index_of, layers) -> str | None:
+    """The row of the first forward op that reads ``fop``'s result (a parameter-only op counts there)."""
+    ids = {r.id for r in fop.results()}
+    for op in forward[index_of[fop] + 1:]:
+        if op.name().startswith("builtin."):
+            if any(o.source().initialized() and o.source().id in ids for o in op.operands()):
+                ids |= {r.id for r in op.results()}
+            continue
+        if any(o.source().initialized() and o.source().id in ids for o in op.operands()):
+            return _owner(index_of[op], layers, op_key(op.name()))
+    return None
 
 
 def _accumulations(backward, grad_owner: dict, rows: dict, unattributed: list) -> None:
@@ -279,29 +354,28 @@ def _match(candidates, read, matched):
     return best
 
 
-def _count_one(gop, fop, key: str, row: OracleRow, data: set, constants: dict, inside: set, missing: list) -> None:
-    """Count one grad op by the forward op's rule, from the grad op's own operand and result shapes."""
-    g_in = dict(zip(gop.get_input_names(), (o.source() for o in gop.operands())))
-    g_out = dict(zip(gop.get_output_names(), gop.results()))
-    f_names = fop.get_input_names()
+def _count_one(gop, fop, key: str, result_for: dict, is_grad: bool, row: OracleRow, data: set, constants: dict,
+               inside: set, missing: list) -> None:
+    """Count one backward op by the forward op's rule, from its own operand and result shapes.
+
+    ``result_for`` maps the forward op's operand positions to the backward op's results (their gradients).
+    """
+    g_in = dict(zip(gop.get_input_names(), (o.source() for o in gop.operands()))) if is_grad else {}
     f_operands = [o.source() for o in fop.operands()]
     shapes, needs, consts = [], [], []
-    for name, fv in zip(f_names, f_operands):
-        result = g_out.get(f"{name}_grad")
+    for i, fv in enumerate(f_operands):
+        result = result_for.get(i)
         present = result is not None and _present(result)
         needs.append(present)
-        if present:
-            shapes.append(_shape(result))
-        elif name in g_in and g_in[name].initialized():
-            shapes.append(_shape(g_in[name]))
-        else:
-            shapes.append(_shape(fv) if fv.initialized() else None)
+        shape = _shape(result) if present else ()
+        shapes.append(shape or (_shape(fv) if fv.initialized() else None))
         consts.append(constants.get(fv.id) if fv.initialized() else None)
     out_grad = g_in.get("out_grad")
     f_outs = [_shape(r) for r in fop.results()]
     if out_grad is not None and out_grad.initialized():
         f_outs[0] = _shape(out_grad)
-    attrs = {k: _plain(v) for k, v in gop.attrs().items() if k not in ("op_callstack", "struct_name")}
+    source = gop if is_grad else fop
+    attrs = {k: _plain(v) for k, v in source.attrs().items() if k not in ("op_callstack", "struct_name")}
     for conv in (Convention.MACS, Convention.FLOPS):
         costs = grad_costs(GradContext(key, attrs, tuple(shapes), tuple(f_outs), tuple(needs), conv, tuple(consts)))
         if costs is None:
@@ -317,4 +391,3 @@ def _count_one(gop, fop, key: str, row: OracleRow, data: set, constants: dict, i
             else:
                 row.backward_weight[conv.value] += int(sympy.sympify(cost))
                 row.weight_grad = True
-

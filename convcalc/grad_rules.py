@@ -61,7 +61,7 @@ SAVED: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "pow": ((0,), ()), "hardtanh": ((0,), ()), "clip": ((0,), ()), "selu": ((), (0,)),
     "softmax": ((), (0,)), "log_softmax": ((), (0,)),
     "batch_norm": ((0,), (3, 4)), "layer_norm": ((0,), (1, 2)), "instance_norm": ((0,), (1, 2)),
-    "group_norm": ((0,), (1, 2)),
+    "group_norm": ((0,), (0, 1, 2)),
     "pool2d": ((0,), (0,)), "pool3d": ((0,), (0,)),
     "dropout": ((), (1,)),
     "embedding": ((0,), ()),

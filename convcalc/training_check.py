@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["TRAINING_MODELS", "TRAINING_MODELS_FAST", "TRAINING_CASES", "TrainingCheck", "check_training",
-           "frozen_resnet18", "token_classifier"]
+           "frozen_resnet18", "token_classifier", "mixed_layers"]
 
 TRAINING_MODELS_FAST = ("book_lenet", "book_paddle_lenet", "book_resnet18", "resnet18", "mobilenet_v2",
-                        "frozen_resnet18", "token_classifier")
+                        "frozen_resnet18", "token_classifier", "mixed_layers")
 """The CI subset: the book's models, resnet18, mobilenet_v2, a model with frozen layers, one whose first layer is
 not a conv."""
 
@@ -57,7 +57,44 @@ def token_classifier() -> Any:
     return TokenClassifier()
 
 
+def mixed_layers() -> Any:
+    """Many layer kinds in one small net: grouped/dilated/depthwise/transposed convs, 'SAME' padding, norms,
+    pools with padding, activations, a residual multiply, softmax, Conv1D."""
+    import paddle
+    import paddle.nn as nn
+
+    class MixedLayers(nn.Layer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = nn.Conv2D(3, 8, 3, stride=2, padding="SAME")
+            self.gn = nn.GroupNorm(2, 8)
+            self.grouped = nn.Conv2D(8, 8, 3, padding=2, dilation=2, groups=2)
+            self.depthwise = nn.Conv2D(8, 8, 3, padding=1, groups=8, bias_attr=False)
+            self.inorm = nn.InstanceNorm2D(8)
+            self.pool = nn.AvgPool2D(3, stride=2, padding=1)
+            self.up = nn.Conv2DTranspose(8, 4, 3, stride=2, padding=1, output_padding=1, groups=2)
+            self.act = nn.LeakyReLU(0.1)
+            self.gate = nn.Sigmoid()
+            self.line = nn.Conv1D(4, 6, 3, padding=1)
+            self.ln = nn.LayerNorm(6)
+            self.head = nn.Linear(6, 5)
+
+        def forward(self, x):
+            x = self.gn(self.stem(x))
+            x = self.grouped(x) * self.gate(self.depthwise(x))
+            x = self.up(self.pool(self.inorm(x)))
+            x = self.act(x)
+            n, c, h, w = x.shape
+            y = self.line(paddle.reshape(x, [n, c, h * w]))
+            y = self.ln(paddle.transpose(y, [0, 2, 1]))
+            return paddle.nn.functional.softmax(self.head(paddle.tanh(y)), axis=-1)
+
+    return MixedLayers()
+
+
 TRAINING_CASES: dict[str, tuple[Any, tuple, str]] = {
+    "mixed_layers": (mixed_layers, ((2, 3, 16, 16), "float32"),
+                     "grouped, dilated, depthwise, transposed and 1-D convs, SAME padding, three norms, ..."),
     "frozen_resnet18": (frozen_resnet18, ((2, 3, 64, 64), "float32"), "resnet18 with conv1, bn1, layer1 frozen"),
     "token_classifier": (token_classifier, ((2, 16), "int64"), "Embedding first (int64 ids), no conv"),
 }

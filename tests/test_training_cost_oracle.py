@@ -19,7 +19,7 @@ from convcalc.training_check import TRAINING_MODELS, TRAINING_MODELS_FAST, Train
 
 # the CI subset at small inputs (book_lenet's loop operators trace as its vectorised twin's ops: that one is cheaper)
 FAST = {"book_lenet_vectorized": None, "book_paddle_lenet": None, "book_resnet18": None, "resnet18": (3, 64, 64),
-        "mobilenet_v2": (3, 64, 64), "frozen_resnet18": None, "token_classifier": None}
+        "mobilenet_v2": (3, 64, 64), "frozen_resnet18": None, "token_classifier": None, "mixed_layers": None}
 
 
 def test_fast_list_covers_the_ci_subset():
@@ -116,3 +116,15 @@ def test_explain_training_agrees_with_the_report(capsys):
                                                                               conv3["backward_weight"])
     by_hand = 2 * (16 * 6 * 50 * 50) - 6 * 14 * 14  # 2*MACs - the input values reached
     assert steps["backward_input_flops"] == by_hand
+
+
+def test_training_report_of_an_exported_program_is_refused_in_one_line(tmp_path, capsys):
+    from paddle.static import InputSpec
+
+    model = paddle.vision.models.LeNet()
+    model.eval()
+    paddle.jit.save(model, str(tmp_path / "inference"), input_spec=[InputSpec([None, 1, 28, 28], "float32", "x")])
+    code = main(["report", str(tmp_path / "inference.json"), "--training"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "exported inference program" in err and "Python model" in err

@@ -254,6 +254,7 @@ def training_from_report(report: Report, trace: Trace, model: Any, *, optimizer:
         return n * (fixed or width)
 
     accumulated = _accumulation(graph, trace, report, combined, exact)
+    adopted = _parameter_ops(graph, trace, report)
     rows: list[TrainingRow] = []
     all_saved: dict[str, int] = {}
     for rec in report.records:
@@ -261,14 +262,16 @@ def training_from_report(report: Report, trace: Trace, model: Any, *, optimizer:
         saved: dict[str, int] = {}
         input_grad = weight_grad = False
         inside = {v for i in rec.ops for v in ops_by_index[i].outputs}
-        for i in rec.ops:
+        for i in (*rec.ops, *adopted.get(rec.index, ())):
             op = ops_by_index[i]
             if not graph.differentiated(op):
                 continue
             key = op_key(op.name)
-            operands = []
-            for v in op.inputs:  # list operands arrive through builtin.combine
-                operands.extend(combined[v].inputs if v in combined else (v,))
+            operands, groups = [], []
+            for v in op.inputs:  # list operands arrive through builtin.combine (input or weight: the list's)
+                parts = combined[v].inputs if v in combined else (v,)
+                operands.extend(parts)
+                groups.extend([v] * len(parts))
             needs = tuple(v in graph.live for v in operands)
             costs = grad_costs(GradContext(
                 key=key, attrs=op.attrs,
@@ -278,10 +281,10 @@ def training_from_report(report: Report, trace: Trace, model: Any, *, optimizer:
             if costs is None:
                 missing[key] += 1
                 costs = (sympy.Integer(0),) * len(operands)
-            for v, need, cost in zip(operands, needs, costs):
+            for v, group, need, cost in zip(operands, groups, needs, costs):
                 if not need:
                     continue
-                if graph.data.get(v, False):
+                if graph.data.get(group, False):
                     dx += cost
                     input_grad = input_grad or v not in inside
                 else:
@@ -297,8 +300,8 @@ def training_from_report(report: Report, trace: Trace, model: Any, *, optimizer:
                     saved[v] = value_bytes(v, _RESULT_BYTES.get((key, j)))
         if rec.is_leaf and not rec.is_functional and rec.kind in _DROPOUT_KINDS and not rec.ops:
             # in eval mode (the trace) dropout is the identity; training runs it: dx = dy * mask / (1 - p)
-            source = _row_value(trace, rec)
-            if source is not None and source in graph.live:
+            source, layer = _row_value(trace, rec)
+            if source is not None and source in graph.live and float(getattr(layer, "p", 0.5) or 0) > 0:
                 numel = _numel(rec.output_shape)
                 dx += elementwise_grad_flops(numel, "dropout", exact)
                 input_grad = True
@@ -379,6 +382,37 @@ def _accumulation(graph: _Graph, trace: Trace, report: Report, combined: dict, c
     return out
 
 
+def _parameter_ops(graph: _Graph, trace: Trace, report: Report) -> dict[int, list[int]]:
+    """Differentiated ops on parameters alone outside every row (a class token's ``expand``): each counts on
+    the row of the first op that reads its result (as a weight gradient)."""
+    row_of = {i: rec.index for rec in report.records for i in rec.ops}
+    readers: dict[str, list[int]] = defaultdict(list)
+    for op in trace.ops:
+        for v in op.inputs:
+            readers[v].append(op.index)
+    ops = {op.index: op for op in trace.ops}
+
+    def reader_row(values, depth: int = 0):
+        for v in values:
+            for i in readers.get(v, ()):
+                if i in row_of:
+                    return row_of[i]
+                if ops[i].name.startswith("builtin.") and depth < 4:  # through a list (concat's operands)
+                    found = reader_row(ops[i].outputs, depth + 1)
+                    if found is not None:
+                        return found
+        return None
+
+    out: dict[int, list[int]] = defaultdict(list)
+    for op in trace.ops:
+        if op.index in row_of or not graph.differentiated(op) or op.name.startswith("builtin."):
+            continue
+        row = reader_row(op.outputs)
+        if row is not None:
+            out[row].append(op.index)
+    return out
+
+
 def _tensors_on_row(report: Report, path: str, rec) -> int:
     """Trainable parameter tensors shown on a row (Adam keeps two scalars per tensor)."""
     if not int(rec.params_trainable):
@@ -390,9 +424,12 @@ def _optimizer_bytes(optimizer: str, trainable_values: int, trainable_tensors: i
     return 4 * (OPTIMIZERS[optimizer] * trainable_values + OPTIMIZER_SCALARS[optimizer] * trainable_tensors)
 
 
-def _row_value(trace: Trace, rec) -> str | None:
-    """The value a layer with no ops of its own passes through (its input is its output)."""
+def _row_value(trace: Trace, rec) -> tuple[str | None, Any]:
+    """The value a layer with no ops of its own passes through (its input is its output), and the layer.
+
+    (A dropout of rate 0 builds no op in training either: Paddle returns its input.)
+    """
     for call in trace.calls:
         if call.path == rec.path and call.inputs:
-            return call.inputs[0]
-    return None
+            return call.inputs[0], call.layer
+    return None, None

@@ -18,7 +18,7 @@ examples:
   convcalc report two.py:Net --input 16x64 --input 16:int64        (one --input per forward argument)
   convcalc report video.py:Net --batch 1 --input 2x4x8x8           (Conv3D sample CxDxHxW)
   convcalc report export/inference.json --input 8x3x224x224
-  convcalc report book_lenet --training --batch 64 --samples 1000        (one training step, one epoch)
+  convcalc report book_paddle_lenet --training --batch 64 --samples 1000   (one training step, one epoch)
   convcalc report resnet18 --training --optimizer adam --dtype float16 --convention flops
 
 MODEL is a zoo name (see `convcalc models`) or path/to/file.py:Name, where Name
@@ -203,6 +203,13 @@ def run_report(args) -> int:
     _training_args(args)
     built, inputs, notes = _build_inputs(args)
     training = None
+    if args.training and built.source == "program":
+        from convcalc.errors import ModelLoadError
+
+        raise ModelLoadError(
+            f"{args.model} is an exported inference program: it has no training graph to count",
+            "run --training on the Python model it was exported from (path/to/file.py:Name or a zoo name)",
+        )
     if args.training:
         from convcalc.analysis.engine import trace_for
         from convcalc.analysis.training import training_from_report

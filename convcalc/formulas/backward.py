@@ -135,7 +135,9 @@ def _axis_pairs(strided: sympy.Expr, kernel: sympy.Expr, stride: sympy.Expr, pad
     return strided * kernel, strided, other, kernel
 
 
-def _conv_geometry(strided_sizes, other_sizes, kernel_size, stride, padding, dilation):
+def _conv_geometry(strided_sizes, other_sizes, in_channels, out_channels, kernel_size, stride, padding, dilation,
+                   groups, batch):
+    """(MACs, batch, in channels, out channels, groups, strided reached, other reached, taps reached)."""
     strided = tuple(as_expr(v, "size") for v in strided_sizes)
     others = tuple(as_expr(v, "size") for v in other_sizes)
     rank = len(strided)
@@ -145,7 +147,10 @@ def _conv_geometry(strided_sizes, other_sizes, kernel_size, stride, padding, dil
     axes = [_axis_pairs(*axis) for axis in zip(strided, _seq(kernel_size, "kernel_size", rank),
                                                     _seq(stride, "stride", rank), _seq(padding, "padding", rank),
                                                     _seq(dilation, "dilation", rank), others)]
-    return tuple(_prod([a[i] for a in axes]) for i in range(4))
+    pairs, a_hit, o_hit, taps = (_prod([a[i] for a in axes]) for i in range(4))
+    d, p, g, b = (as_expr(v, n) for v, n in ((in_channels, "in_channels"), (out_channels, "out_channels"),
+                                             (groups, "groups"), (batch, "batch")))
+    return b * p * (d / g) * pairs, b, d, p, g, a_hit, o_hit, taps
 
 
 def conv_input_grad_flops(
@@ -166,10 +171,8 @@ def conv_input_grad_flops(
     702528
     """
     conv = _exact(convention)
-    d, p, g, b = (as_expr(v, n) for v, n in ((in_channels, "in_channels"), (out_channels, "out_channels"),
-                                             (groups, "groups"), (batch, "batch")))
-    pairs, _, reached, _ = _conv_geometry(out_sizes, in_sizes, kernel_size, stride, padding, dilation)
-    macs = b * p * (d / g) * pairs
+    macs, b, d, _, _, _, reached, _ = _conv_geometry(out_sizes, in_sizes, in_channels, out_channels, kernel_size,
+                                                     stride, padding, dilation, groups, batch)
     return sympy.expand(macs if conv is Convention.MACS else 2 * macs - b * d * reached)
 
 
@@ -188,10 +191,8 @@ def conv_weight_grad_flops(
     705150
     """
     conv = _exact(convention)
-    d, p, g, b = (as_expr(v, n) for v, n in ((in_channels, "in_channels"), (out_channels, "out_channels"),
-                                             (groups, "groups"), (batch, "batch")))
-    pairs, _, _, taps = _conv_geometry(out_sizes, in_sizes, kernel_size, stride, padding, dilation)
-    macs = b * p * (d / g) * pairs
+    macs, _, d, p, g, _, _, taps = _conv_geometry(out_sizes, in_sizes, in_channels, out_channels, kernel_size,
+                                                  stride, padding, dilation, groups, batch)
     return sympy.expand(macs if conv is Convention.MACS else 2 * macs - p * (d / g) * taps)
 
 
@@ -209,10 +210,8 @@ def conv_transpose_input_grad_flops(
     32768
     """
     conv = _exact(convention)
-    d, p, g, b = (as_expr(v, n) for v, n in ((in_channels, "in_channels"), (out_channels, "out_channels"),
-                                             (groups, "groups"), (batch, "batch")))
-    pairs, reached, _, _ = _conv_geometry(in_sizes, out_sizes, kernel_size, stride, padding, dilation)
-    macs = b * p * (d / g) * pairs
+    macs, b, d, _, _, reached, _, _ = _conv_geometry(in_sizes, out_sizes, in_channels, out_channels, kernel_size,
+                                                     stride, padding, dilation, groups, batch)
     return sympy.expand(macs if conv is Convention.MACS else 2 * macs - b * d * reached)
 
 
@@ -227,10 +226,8 @@ def conv_transpose_weight_grad_flops(
     65024
     """
     conv = _exact(convention)
-    d, p, g, b = (as_expr(v, n) for v, n in ((in_channels, "in_channels"), (out_channels, "out_channels"),
-                                             (groups, "groups"), (batch, "batch")))
-    pairs, _, _, taps = _conv_geometry(in_sizes, out_sizes, kernel_size, stride, padding, dilation)
-    macs = b * p * (d / g) * pairs
+    macs, _, d, p, g, _, _, taps = _conv_geometry(in_sizes, out_sizes, in_channels, out_channels, kernel_size,
+                                                  stride, padding, dilation, groups, batch)
     return sympy.expand(macs if conv is Convention.MACS else 2 * macs - d * (p / g) * taps)
 
 
