@@ -301,7 +301,8 @@ def _count(forward, backward, layers, loss_ops) -> BackwardProgram:
                 unknown.append(f"{names[position]} of {producer.name()}")
                 continue
             row.saved[v.id] = _numel(shape) * _DTYPE_BYTES.get(_dtype(v), 4)
-    _accumulations(backward, grad_owner, rows, unattributed)
+    _accumulations(backward, grad_owner, rows, unattributed, grad_of,
+                   lambda y: _value_reader_owner(y, defined_by, forward, index_of, layers))
     union: dict = {}
     for row in rows.values():
         union.update(row.saved)
@@ -311,8 +312,18 @@ def _count(forward, backward, layers, loss_ops) -> BackwardProgram:
 
 def _reader_owner(fop, forward, index_of, layers) -> str | None:
     """The row of the first forward op that reads ``fop``'s result (a parameter-only op counts there)."""
-    ids = {r.id for r in fop.results()}
-    for op in forward[index_of[fop] + 1:]:
+    return _first_reader(({r.id for r in fop.results()}), forward[index_of[fop] + 1:], index_of, layers)
+
+
+def _value_reader_owner(value_id, defined_by, forward, index_of, layers) -> str | None:
+    """The row of the first forward op that reads a value (a parameter's gradient accumulation counts there)."""
+    maker = defined_by.get(value_id)
+    start = index_of[maker] + 1 if maker in index_of else 0
+    return _first_reader({value_id}, forward[start:], index_of, layers)
+
+
+def _first_reader(ids: set, ops, index_of, layers) -> str | None:
+    for op in ops:
         if op.name().startswith("builtin."):
             if any(o.source().initialized() and o.source().id in ids for o in op.operands()):
                 ids |= {r.id for r in op.results()}
@@ -322,9 +333,11 @@ def _reader_owner(fop, forward, index_of, layers) -> str | None:
     return None
 
 
-def _accumulations(backward, grad_owner: dict, rows: dict, unattributed: list) -> None:
+def _accumulations(backward, grad_owner: dict, rows: dict, unattributed: list, grad_of: dict,
+                   parameter_row) -> None:
     """Paddle's ``add_n`` of the gradients reaching one value: ``(k-1)*numel`` adds, on the row whose grad op
-    reads the sum (the row that produced the value)."""
+    reads the sum (the row that produced the value); a parameter's (tied, or a layer called twice): on the row
+    of its first reader, as a weight gradient."""
     for op in backward:
         if op.name() != "pd_op.add_n":
             continue
@@ -334,7 +347,12 @@ def _accumulations(backward, grad_owner: dict, rows: dict, unattributed: list) -
         adds = (parts - 1) * _numel(_shape(result))
         reader = next((u for u in result.all_used_ops() if u in grad_owner), None)
         if reader is None:
-            unattributed.append("add_n (gradient accumulation of a parameter)")
+            row = parameter_row(grad_of[result.id]) if result.id in grad_of else None
+            if row is None or row not in rows:
+                unattributed.append("add_n (gradient accumulation of a parameter)")
+            else:
+                rows[row].backward_weight["flops"] += adds
+                rows[row].weight_grad = True
             continue
         rows[grad_owner[reader]].backward_input["flops"] += adds
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["TRAINING_MODELS", "TRAINING_MODELS_FAST", "TRAINING_CASES", "TrainingCheck", "check_training",
-           "frozen_resnet18", "token_classifier", "mixed_layers"]
+           "frozen_resnet18", "token_classifier", "mixed_layers", "shared_layer"]
 
 TRAINING_MODELS_FAST = ("book_lenet", "book_paddle_lenet", "book_resnet18", "resnet18", "mobilenet_v2",
-                        "frozen_resnet18", "token_classifier", "mixed_layers")
+                        "frozen_resnet18", "token_classifier", "mixed_layers", "shared_layer")
 """The CI subset: the book's models, resnet18, mobilenet_v2, a model with frozen layers, one whose first layer is
 not a conv."""
 
@@ -92,7 +92,25 @@ def mixed_layers() -> Any:
     return MixedLayers()
 
 
+def shared_layer() -> Any:
+    """One Linear called twice (its weight gets two gradients, summed), then a head."""
+    import paddle.nn as nn
+    import paddle.nn.functional as F
+
+    class SharedLayer(nn.Layer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(16, 16)
+            self.out = nn.Linear(16, 4)
+
+        def forward(self, x):
+            return self.out(F.relu(self.fc(F.relu(self.fc(x)))))
+
+    return SharedLayer()
+
+
 TRAINING_CASES: dict[str, tuple[Any, tuple, str]] = {
+    "shared_layer": (shared_layer, ((3, 16), "float32"), "one Linear called twice: its gradients summed"),
     "mixed_layers": (mixed_layers, ((2, 3, 16, 16), "float32"),
                      "grouped, dilated, depthwise, transposed and 1-D convs, SAME padding, three norms, ..."),
     "frozen_resnet18": (frozen_resnet18, ((2, 3, 64, 64), "float32"), "resnet18 with conv1, bn1, layer1 frozen"),

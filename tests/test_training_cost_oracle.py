@@ -19,7 +19,8 @@ from convcalc.training_check import TRAINING_MODELS, TRAINING_MODELS_FAST, Train
 
 # the CI subset at small inputs (book_lenet's loop operators trace as its vectorised twin's ops: that one is cheaper)
 FAST = {"book_lenet_vectorized": None, "book_paddle_lenet": None, "book_resnet18": None, "resnet18": (3, 64, 64),
-        "mobilenet_v2": (3, 64, 64), "frozen_resnet18": None, "token_classifier": None, "mixed_layers": None}
+        "mobilenet_v2": (3, 64, 64), "frozen_resnet18": None, "token_classifier": None, "mixed_layers": None,
+        "shared_layer": None}
 
 
 def test_fast_list_covers_the_ci_subset():
