@@ -21,6 +21,7 @@ decision, not convcalc's.
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,7 +128,9 @@ def _build(model: Any, inputs: list[ModelInput]):
         for _, layer in model.named_sublayers(include_self=True):
             handles.append(layer.register_forward_pre_hook(pre))
             handles.append(layer.register_forward_post_hook(post))
-        with _swapped_forwards(model, static_forward), _fast_op_creation(), quiet_native_logs():
+        with _swapped_forwards(model, static_forward), _fast_op_creation(), quiet_native_logs(), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # BatchNorm's "When training, we now always track global mean ..."
             specs = [InputSpec(list(i.shape), i.dtype, name=i.name, stop_gradient=True) for i in inputs]
             static = paddle.jit.to_static(model, input_spec=specs, full_graph=True)
             concrete = static.forward.concrete_program
@@ -164,7 +167,8 @@ def backward_program(model: Any, inputs: list[ModelInput]) -> BackwardProgram:
     outputs = [v for v in concrete.outputs if hasattr(v, "dtype") and "float" in _dtype(v)]
     paddle.enable_static()
     try:
-        with paddle.static.program_guard(program), quiet_native_logs():
+        with paddle.static.program_guard(program), quiet_native_logs(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Paddle's own "Tensor do not have 'place'" while building the loss
             loss = paddle.add_n([paddle.mean(v) for v in outputs]) if len(outputs) > 1 else paddle.mean(outputs[0])
             paddle.static.append_backward(loss)
     finally:

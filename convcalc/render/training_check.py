@@ -19,7 +19,7 @@ def training_summary(checks) -> list[str]:
     bad = sum(not c.ok for c in checks)
     rows = sum(c.rows_checked for c in checks)
     ops = sum(c.grad_ops for c in checks)
-    return [f"- Training cost against Paddle's backward program: {len(checks)} models, {rows:,} layer rows, "
+    return [f"- Training cost against Paddle's backward program: {len(checks)} model(s), {rows:,} layer rows, "
             f"{ops:,} grad ops: **{bad} models with differences**."]
 
 
