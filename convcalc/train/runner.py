@@ -10,6 +10,14 @@ Determinism: :func:`seed_everything` seeds Python's ``random``, NumPy's global
 RNG (``paddle.io.DataLoader(shuffle=True)`` draws from it) and ``paddle.seed``
 before the model is built, so the same seed and data give the same numbers.
 
+Measured beside predicted: before training, :func:`predict_step_cost` asks
+:func:`convcalc.analysis.training.training_cost` what one step costs (forward +
+input-gradient + weight-gradient FLOPs, in the ``flops`` convention: every
+multiply and add counted once, the unit of a processor's FLOP/s) at each batch
+size the epoch will use; the run records every epoch's training seconds (the
+steps only; dev evaluations are forward-only and timed apart), so the achieved
+FLOP/s is the epoch's predicted FLOPs over those seconds.
+
 Library code: returns dataclasses, never prints; pass ``progress`` to watch.
 """
 
@@ -39,6 +47,9 @@ __all__ = [
     "TrainEvent",
     "TrainResult",
     "TrainRun",
+    "StepCost",
+    "FLOPS_CONVENTION",
+    "predict_step_cost",
     "seed_everything",
     "check_output_path",
     "make_loader",
@@ -50,6 +61,7 @@ __all__ = [
 ]
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
+FLOPS_CONVENTION = "flops"  # every multiply and add once: the unit of a processor's FLOP/s
 
 
 @dataclass(frozen=True)
@@ -125,8 +137,27 @@ class EvalPoint:
 
 
 @dataclass(frozen=True)
+class StepCost:
+    """One training step's predicted FLOPs at ``batch`` (from ``training_cost``, in ``convention``)."""
+
+    batch: int
+    forward: int
+    backward_input: int
+    backward_weight: int
+    convention: str = FLOPS_CONVENTION
+
+    @property
+    def step(self) -> int:
+        return self.forward + self.backward_input + self.backward_weight
+
+
+@dataclass(frozen=True)
 class TrainEvent:
-    """What a progress callback receives: ``kind`` is start, step, eval or done."""
+    """What a progress callback receives: ``kind`` is start, step, eval, epoch or done.
+
+    ``start`` carries the predicted ``cost`` of a full-batch step; ``epoch`` (at the
+    end of each epoch) its training ``seconds`` and predicted ``flops``.
+    """
 
     kind: str
     step: int = 0
@@ -136,6 +167,9 @@ class TrainEvent:
     train_loss: float | None = None
     dev: EvalPoint | None = None
     best_accuracy: float | None = None
+    seconds: float | None = None
+    flops: int | None = None
+    cost: StepCost | None = None
 
 
 @dataclass(frozen=True)
@@ -160,23 +194,38 @@ class TrainResult:
     seconds: float
     seconds_per_epoch: float
     checkpoint: str | None = None
+    step_cost: StepCost | None = None
+    epoch_seconds: tuple[float, ...] = ()
+    epoch_flops: tuple[int, ...] = ()
+
+    @property
+    def achieved_flops_per_second(self) -> tuple[float, ...]:
+        """Per epoch: predicted FLOPs of its steps over their measured seconds (dev evaluations excluded)."""
+        return tuple(f / s if s > 0 else float("nan") for f, s in zip(self.epoch_flops, self.epoch_seconds))
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary (the per-step losses included)."""
+        """JSON-ready summary (the per-step losses included; the achieved FLOP/s per epoch too)."""
         out = asdict(self)
         out["config"] = asdict(self.config)
         out["dev"] = [asdict(p) for p in self.dev]
         out["train_losses"] = list(self.train_losses)
+        if self.step_cost is not None:
+            out["step_cost"]["step"] = self.step_cost.step
+        out["achieved_flops_per_second"] = list(self.achieved_flops_per_second)
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainResult:
-        """The inverse of :meth:`to_dict` (e.g. to summarise saved ``--json`` runs)."""
+        """The inverse of :meth:`to_dict` (e.g. to summarise saved ``--json`` runs, older ones too)."""
         fields = dict(data)
+        fields.pop("achieved_flops_per_second", None)  # derived
         fields["config"] = TrainConfig(**data["config"])
         fields["dev"] = tuple(EvalPoint(**p) for p in data["dev"])
-        for key in ("notes", "sizes", "train_losses", "epoch_losses"):
-            fields[key] = tuple(data[key])
+        for key in ("notes", "sizes", "train_losses", "epoch_losses", "epoch_seconds", "epoch_flops"):
+            if key in data:
+                fields[key] = tuple(data[key])
+        if data.get("step_cost") is not None:
+            fields["step_cost"] = StepCost(**{k: v for k, v in data["step_cost"].items() if k != "step"})
         return cls(**fields)
 
 
@@ -291,6 +340,32 @@ def evaluate(model: Any, loader: Any) -> tuple[float, float]:
     return float(paddle.stack(correct).sum()) / total, loss
 
 
+def predict_step_cost(
+    spec: _models.TrainableModel, batch_sizes: Any, optimizer: str = "sgd", convention: str = FLOPS_CONVENTION
+) -> dict[int, StepCost]:
+    """Predicted FLOPs of one training step of ``spec`` on MNIST-sized input (1x32x32), per batch size.
+
+    A fresh (vectorised) model is analysed; the loop operators of ``--naive`` count
+    the same.  Call it before seeding: building the model draws random weights.
+    """
+    from convcalc.analysis.training import training_cost
+
+    out: dict[int, StepCost] = {}
+    for batch in sorted(set(batch_sizes)):
+        model = _models.build(spec)
+        t = training_cost(model, [batch, 1, 32, 32], convention=convention, optimizer=optimizer).totals
+        out[batch] = StepCost(batch, int(t.forward), int(t.backward_input), int(t.backward_weight), convention)
+    return out
+
+
+def _batch_sizes(samples: int, batch_size: int) -> set[int]:
+    """The batch sizes a ``drop_last=False`` loader yields: full batches and the remainder."""
+    sizes = {min(samples, batch_size)}
+    if samples > batch_size and samples % batch_size:
+        sizes.add(samples % batch_size)
+    return sizes
+
+
 def _datasets(splits: BookSplits) -> tuple[Any, Any, Any]:
     return BookMNIST(splits.train), BookMNIST(splits.dev), BookMNIST(splits.test)
 
@@ -329,6 +404,7 @@ def _train(
     checkpoint = check_output_path(config.checkpoint) if config.checkpoint else None
     splits = splits.head(config.train_limit, config.dev_limit, config.test_limit)
     train_ds, dev_ds, test_ds = _datasets(splits)
+    costs = predict_step_cost(spec, _batch_sizes(len(train_ds), config.batch_size), config.optimizer)
     seed_everything(config.seed)
     model = _models.build(spec, naive=config.naive)
     optimizer = make_optimizer(config.optimizer, lr, model.parameters())
@@ -341,7 +417,8 @@ def _train(
     if config.max_steps is not None:
         total = min(total, config.max_steps)
     notify = progress or (lambda event: None)
-    notify(TrainEvent("start", 0, total, 0, config.epochs))
+    full_cost = costs[max(costs)]
+    notify(TrainEvent("start", 0, total, 0, config.epochs, cost=full_cost))
 
     step_losses: list = []  # detached loss tensors, read back in chunks at eval points
     losses: list[float] = []
@@ -354,20 +431,25 @@ def _train(
             losses.extend(paddle.stack(step_losses).numpy().reshape(-1).tolist())
             step_losses.clear()
 
+    epoch_seconds: list[float] = []
+    epoch_flops: list[int] = []
     model.train()
     start = time.perf_counter()
     step = 0
     for epoch in range(config.epochs):
         epoch_start = len(losses) + len(step_losses)
+        epoch_begin, eval_seconds, flops = time.perf_counter(), 0.0, 0
         for x, y in train_loader:
             if step >= total:
                 break
+            flops += costs[int(x.shape[0])].step
             loss = F.cross_entropy(model(x), y)
             loss.backward()
             optimizer.step()
             optimizer.clear_grad()
             step_losses.append(loss.detach())
             if step > 0 and (step % config.eval_steps == 0 or step == total - 1):
+                eval_begin = time.perf_counter()
                 acc, dev_loss = evaluate(model, dev_loader)
                 improved = acc > best_acc
                 if improved:
@@ -376,6 +458,7 @@ def _train(
                 point = EvalPoint(step, epoch, acc, dev_loss, improved)
                 dev_points.append(point)
                 flush()
+                eval_seconds += time.perf_counter() - eval_begin
                 notify(TrainEvent("eval", step + 1, total, epoch, config.epochs, losses[-1], point, best_acc))
             else:
                 notify(TrainEvent("step", step + 1, total, epoch, config.epochs))
@@ -383,6 +466,9 @@ def _train(
         flush()
         if len(losses) > epoch_start:
             epoch_losses.append(float(np.mean(losses[epoch_start:])))
+            epoch_seconds.append(time.perf_counter() - epoch_begin - eval_seconds)
+            epoch_flops.append(flops)
+            notify(TrainEvent("epoch", step, total, epoch, config.epochs, seconds=epoch_seconds[-1], flops=flops))
         if step >= total:
             break
     seconds = time.perf_counter() - start
@@ -420,5 +506,8 @@ def _train(
         seconds=seconds,
         seconds_per_epoch=seconds * steps_per_epoch / max(step, 1),
         checkpoint=str(checkpoint) if checkpoint else None,
+        step_cost=full_cost,
+        epoch_seconds=tuple(epoch_seconds),
+        epoch_flops=tuple(epoch_flops),
     )
     return TrainRun(result, model)
