@@ -261,7 +261,9 @@ def _load_builtins() -> None:
         numel = _numel(ctx.input_shapes[0])
         counted = type(lay) in (nn.BatchNorm2D, nn.BatchNorm) or ctx.convention is not Convention.PADDLE
         channels = lay.weight.shape[0] if getattr(lay, "weight", None) is not None else lay._mean.shape[0]
-        affine = getattr(lay, "weight", None) is not None and not getattr(lay.weight, "stop_gradient", False)
+        # weight_attr=False means no affine step (Paddle then holds a constant, stop_gradient scale); a weight
+        # the user froze is still applied, so freezing never changes the forward count.
+        affine = getattr(lay, "weight", None) is not None and getattr(lay, "_weight_attr", None) is not False
         flops = (F.batchnorm_flops(numel, ctx.convention, channels=channels, affine=affine)
                  if counted else sympy.Integer(0))
         if getattr(lay, "_act", None):  # paddle.nn.BatchNorm(act='relu') fuses an activation

@@ -241,6 +241,18 @@ def test_batchnorm_by_hand_and_paddle(cls, shape):
     assert int(report(model, shape, "paddle").totals.flops) == paddle_flops(model, shape)
 
 
+def test_batchnorm_frozen_still_scales_and_shifts():
+    """Freezing a BatchNorm's weight changes its backward, not its forward; weight_attr=False drops the affine."""
+    shape = (2, 6, 5, 5)
+    numel = prod(shape)
+    frozen = nn.Sequential(nn.BatchNorm2D(6))
+    for p in frozen.parameters():
+        p.stop_gradient = True
+    plain = nn.Sequential(nn.BatchNorm2D(6, weight_attr=False, bias_attr=False))
+    assert int(report(frozen, shape, "flops").totals.flops) == 4 * numel + 2 * 6
+    assert int(report(plain, shape, "flops").totals.flops) == 2 * numel + 2 * 6
+
+
 def test_softmax_by_hand():
     model = nn.Sequential(nn.Softmax(axis=1))
     rows, n = 2 * 4, 7  # (2, 7, 4): softmax over 7 values, 8 rows
