@@ -66,16 +66,17 @@ def training_lines(tc) -> list[str]:
     """The totals of a training step and its memory, under the table."""
     t = tc.totals
     conv = tc.convention.value
+    unit = "MACs" if conv == "macs" else "FLOPs"
     lines = [
         f"Training step ({conv}, batch {tc.batch}): forward {t.forward:,} + input gradients {t.backward_input:,} "
-        f"+ weight gradients {t.backward_weight:,} = {t.step:,} FLOPs"
+        f"+ weight gradients {t.backward_weight:,} = {t.step:,} {unit}"
         + ("" if t.complete else " (a lower bound: ops without a backward rule)"),
     ]
     if t.samples:
         last = t.samples - (t.steps_per_epoch - 1) * tc.batch
         partial = f", the last one of {last} counted as a full batch" if last != tc.batch else ""
         lines.append(f"Per epoch ({t.samples:,} samples = {t.steps_per_epoch:,} steps of batch {tc.batch}{partial}): "
-                     f"{t.epoch:,} FLOPs")
+                     f"{t.epoch:,} {unit}")
     master = f", fp32 master weights {_bytes(t.master_bytes)}" if t.master_bytes else ""
     lines.append(
         f"Training memory ({tc.optimizer}, {tc.dtype}): params {_bytes(t.params_bytes)}, grads "
