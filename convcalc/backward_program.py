@@ -32,7 +32,8 @@ from convcalc.formulas.flops import Convention
 from convcalc.grad_rules import GradContext, grad_costs
 from convcalc.inputs import ModelInput
 from convcalc.native_logs import quiet_native_logs
-from convcalc.trace import _fast_op_creation, _plain, _swapped_forwards, is_opaque, op_key
+from convcalc.op_names import op_key
+from convcalc.trace import _fast_op_creation, _plain, _swapped_forwards, is_opaque
 
 __all__ = ["OracleRow", "BackwardProgram", "backward_program"]
 

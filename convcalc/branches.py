@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from convcalc.errors import ModelLoadError
+from convcalc.op_names import BOOKKEEPING_OPS
 
 CONTROL_FLOW_OPS = frozenset({"pd_op.if", "pd_op.while"})
 
@@ -139,8 +140,6 @@ def has_control_flow(program: Any) -> bool:
 
 def empty_in_branches(program: Any) -> str:
     """The first op inside an ``if``/``while`` body whose result has an empty shape (``""`` if none)."""
-    from convcalc.trace import BOOKKEEPING_OPS
-
     def walk(block) -> str:
         for op in block.ops:
             for sub in op.blocks() if op.name() in CONTROL_FLOW_OPS else ():

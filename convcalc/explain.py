@@ -54,7 +54,7 @@ from convcalc.formulas import flops as _flops
 from convcalc.formulas import params as _params
 from convcalc.formulas import receptive as _rf
 from convcalc.formulas import shapes as _shapes
-from convcalc.formulas._common import as_expr, check_at_least, pair
+from convcalc.formulas._common import as_expr, axis_paddings, check_at_least, pair
 
 __all__ = ["Step", "Derivation", "KINDS", "explain_layer"]
 
@@ -121,28 +121,6 @@ def _s(value) -> str:
 
 def _mul(*factors) -> str:
     return "*".join(_s(f) for f in factors)
-
-
-def _axis_paddings(padding) -> tuple[object, object]:
-    """Split a 2-D padding spec into the per-axis forms the shape formulas take."""
-    if isinstance(padding, str):
-        if padding.upper() not in ("SAME", "VALID"):
-            raise InvalidParameterError(
-                f"unknown padding {padding!r}",
-                "use a number, 'before,after', 'top,bottom,left,right', 'same' or 'valid'",
-            )
-        return padding.upper(), padding.upper()
-    if isinstance(padding, (tuple, list)):
-        if len(padding) == 2:
-            side = (padding[0], padding[1])
-            return side, side
-        if len(padding) == 4:
-            return (padding[0], padding[1]), (padding[2], padding[3])
-        raise InvalidParameterError(
-            f"padding must have 1, 2 or 4 numbers, got {padding!r}",
-            "pass e.g. 1, (before, after) or (top, bottom, left, right)",
-        )
-    return padding, padding
 
 
 def _input(kind: str, input_shape, dims: int) -> tuple:
@@ -310,7 +288,7 @@ def _conv2d(input_shape, out_channels=None, kernel=None, stride=1, padding=0, di
     kh, kw = pair(kernel, "kernel")
     sh, sw = pair(stride, "stride")
     dh, dw = pair(dilation, "dilation")
-    pad_h, pad_w = _axis_paddings(padding)
+    pad_h, pad_w = axis_paddings(padding)
     _params.conv_params(c, p_out, (kh, kw), g, bias)  # validates channels and groups first
     config = dict(
         out_channels=out_channels, kernel=kernel, stride=stride, padding=padding,
@@ -364,7 +342,7 @@ def _pool2d(input_shape, kernel=None, stride=None, padding=0, mode="max", ceil_m
     c, h, w = _input("pool2d", input_shape, 3)
     kh, kw = pair(kernel, "kernel")
     sh, sw = (kh, kw) if stride is None else pair(stride, "stride")
-    pad_h, pad_w = _axis_paddings(padding)
+    pad_h, pad_w = axis_paddings(padding)
     config = dict(kernel=kernel, stride=stride if stride is not None else kernel, padding=padding,
                   mode=mode, ceil_mode=ceil_mode)
     steps: list[Step] = []

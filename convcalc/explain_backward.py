@@ -15,7 +15,7 @@ import sympy
 
 from convcalc.formulas import backward as B
 from convcalc.formulas import shapes as _shapes
-from convcalc.formulas._common import pair
+from convcalc.formulas._common import axis_paddings, pair
 
 __all__ = ["backward_steps", "TRAINING_KINDS"]
 
@@ -39,10 +39,9 @@ def _steps(step_cls, steps: list, part: str, call: str, symbolic: Callable[[str]
 
 
 def _pads_before(padding, sizes, kernels, strides, dilations) -> tuple:
-    from convcalc.explain import _axis_paddings
-
+    """The padding before each spatial axis, as the shape formulas resolve it (VALID: none)."""
     return tuple(_shapes.resolve_padding(p, m, k, s, d)[0] if p != "VALID" else 0
-                 for p, m, k, s, d in zip(_axis_paddings(padding), sizes, kernels, strides, dilations))
+                 for p, m, k, s, d in zip(axis_paddings(padding), sizes, kernels, strides, dilations))
 
 
 def backward_steps(step_cls, kind: str, config: dict, shape: tuple, steps: list) -> list:

@@ -46,7 +46,8 @@ from pathlib import Path
 from typing import Any
 
 from convcalc.errors import InputSpecError, ModelLoadError
-from convcalc.trace import BOOKKEEPING_OPS, LayerCall, OpNode, Trace, _plain, _value_id
+from convcalc.op_names import BOOKKEEPING_OPS
+from convcalc.trace import LayerCall, OpNode, Trace, _plain, _value_id
 
 __all__ = ["PROGRAM_SUFFIXES", "is_program_path", "ProgramParameter", "ProgramLayer", "ProgramModel", "load_program"]
 
@@ -475,7 +476,7 @@ def _parameter_runs(ops: list[OpNode], param_of: dict) -> list[tuple[tuple[str, 
     A value computed only from parameters and constants (a reshaped bias)
     belongs to that parameter's prefix, and so does the op that reads it.
     """
-    from convcalc.trace import op_key
+    from convcalc.op_names import op_key
 
     owner: dict[str, str] = {v: p.name.split(".")[0] for v, p in param_of.items()}
     constant = {v for op in ops if _is_glue(op) and op.name != "pd_op.data" for v in op.outputs}
@@ -557,7 +558,7 @@ _SHAPE_ONLY = (
 
 
 def _first(ops: Iterable[OpNode], keys: tuple[str, ...]) -> OpNode | None:
-    from convcalc.trace import op_key
+    from convcalc.op_names import op_key
 
     return next((op for op in ops if op_key(op.name) in keys), None)
 

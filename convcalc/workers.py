@@ -18,7 +18,21 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["run_isolated"]
+__all__ = ["run_isolated", "Progress", "quiet", "one_line"]
+
+Progress = Callable[[str], None]
+"""A long check's progress callback: one line of text per step (the CLI prints it on stderr)."""
+
+
+def quiet(_: str) -> None:
+    """The progress callback that says nothing."""
+    return None
+
+
+def one_line(text: str) -> str:
+    """A task's reason (an exception's message, Paddle's refusal) on one line of at most 240 characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= 240 else text[:237] + "..."
 
 CRASHED_TWICE = "the worker process crashed twice while checking it (a fault inside Paddle)"
 

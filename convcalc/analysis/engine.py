@@ -13,10 +13,11 @@ from convcalc.analysis.receptive import GraphView, Spatial, propagate
 from convcalc.errors import InputSpecError
 from convcalc.formulas import Convention, as_convention
 from convcalc.inputs import ModelInput
+from convcalc.op_names import BOOKKEEPING_OPS, op_key
 from convcalc.op_rules import OpContext, op_cost
 from convcalc.records import Gaps, LayerRecord, Report, Totals
 from convcalc.rules import Cost, RuleContext, find_rule
-from convcalc.trace import BOOKKEEPING_OPS, Trace, op_key, trace_model
+from convcalc.trace import Trace, trace_model
 
 BYTES_PER_VALUE = 4  # float32
 

@@ -28,7 +28,8 @@ from math import prod
 from convcalc.errors import MisalignedBranchesError
 from convcalc.formulas import INPUT_FIELD, WHOLE_INPUT, Field, field_after, merge_fields, resolve_padding
 from convcalc.formulas.receptive import AxisField, interpolation_taps, resampled_field, transposed_field
-from convcalc.trace import BOOKKEEPING_OPS, ELEMENTWISE_OPS, OpNode, op_key
+from convcalc.op_names import BOOKKEEPING_OPS, ELEMENTWISE_OPS, op_key
+from convcalc.trace import OpNode
 
 __all__ = [
     "Spatial",

@@ -24,6 +24,7 @@ import sympy
 from convcalc.analysis.receptive import FieldMap, axis_paddings, pool_kernel, spatial_dims
 from convcalc.errors import ConvcalcError
 from convcalc.formulas import conv_output_size, pool_output_size
+from convcalc.op_names import ELEMENTWISE_OPS, op_key
 from convcalc.records import (
     Condition,
     LayerRecord,
@@ -33,7 +34,7 @@ from convcalc.records import (
     substitute_report,
 )
 from convcalc.records import cached_xreplace as _xsubs
-from convcalc.trace import ELEMENTWISE_OPS, OpNode, Trace, op_key
+from convcalc.trace import OpNode, Trace
 
 __all__ = ["H", "W", "SymbolicUnsupportedError", "symbolic_shapes", "finish_symbolic", "total_stride",
            "substitute_report"]

@@ -41,8 +41,9 @@ from convcalc.errors import UnknownNameError
 from convcalc.formulas.backward import elementwise_grad_flops, paddle_backward_flops
 from convcalc.formulas.flops import Convention, as_convention
 from convcalc.grad_rules import NO_GRADIENT_OPS, SAVED, GradContext, grad_costs
+from convcalc.op_names import BOOKKEEPING_OPS, op_key
 from convcalc.records import Report
-from convcalc.trace import BOOKKEEPING_OPS, Trace, op_key
+from convcalc.trace import Trace
 
 __all__ = ["TrainingCost", "TrainingRow", "TrainingTotals", "training_cost", "training_from_report",
            "OPTIMIZERS", "DTYPES"]

@@ -2,7 +2,7 @@
 SAME padding, dilation; upsampling (transposed convs of every rank, interpolation) in a U-Net, an FPN and a
 1-D decoder, whose fields differ by position.
 
-The truth is measured by gradients (:func:`convcalc.validation.rf_crosscheck`, which does not use
+The truth is measured by gradients (:func:`convcalc.rf_check.rf_crosscheck`, which does not use
 convcalc's propagation): in a positive-weights copy of the model, the input pixels with a non-zero gradient
 of one output unit are its field; along each axis the extent gives the size, two neighbouring units the jump
 and start, and a "whole" axis must reach both ends of the input.  Each case also states, by hand, which
@@ -27,7 +27,7 @@ def gradient_fields(name: str, build: Callable[[], Any], shape: tuple[int, ...],
     in ``varying`` (after upsampling, by hand) have fields that differ by position and were measured so."""
 
     def check(report: Any, truth: Any = None) -> list[str]:
-        from convcalc.validation import rf_crosscheck
+        from convcalc.rf_check import rf_crosscheck
 
         problems = []
         result = rf_crosscheck(name, build, report=report, full_shape=shape)

@@ -51,3 +51,25 @@ def pair(value, name: str) -> tuple[sympy.Expr, sympy.Expr]:
         return as_expr(value[0], name), as_expr(value[1], name)
     v = as_expr(value, name)
     return v, v
+
+
+def axis_paddings(padding) -> tuple[object, object]:
+    """Split a 2-D padding spec (as `convcalc explain` takes it) into the per-axis forms the shape formulas take."""
+    if isinstance(padding, str):
+        if padding.upper() not in ("SAME", "VALID"):
+            raise InvalidParameterError(
+                f"unknown padding {padding!r}",
+                "use a number, 'before,after', 'top,bottom,left,right', 'same' or 'valid'",
+            )
+        return padding.upper(), padding.upper()
+    if isinstance(padding, (tuple, list)):
+        if len(padding) == 2:
+            side = (padding[0], padding[1])
+            return side, side
+        if len(padding) == 4:
+            return (padding[0], padding[1]), (padding[2], padding[3])
+        raise InvalidParameterError(
+            f"padding must have 1, 2 or 4 numbers, got {padding!r}",
+            "pass e.g. 1, (before, after) or (top, bottom, left, right)",
+        )
+    return padding, padding

@@ -219,7 +219,7 @@ def _rf_md(run: ValidationRun) -> list[str]:
         "",
         "## Receptive fields by gradient",
         "",
-        "An independent second method (`convcalc.validation.rf_crosscheck`): in a float32 copy of the model "
+        "An independent second method (`convcalc.rf_check.rf_crosscheck`): in a float32 copy of the model "
         "with every conv/linear weight a positive constant (1/fan-in), biases zero, BatchNorm in eval mode "
         "with identity statistics, GroupNorm/LayerNorm/InstanceNorm with scale 1 and bias 1 (so a following "
         "ReLU stays open) and a small positive input (1e-6 everywhere, so every ReLU passes, no ReLU6 "
