@@ -227,3 +227,24 @@ def test_report_of_vectorised_lenet_equals_paddle_lenets() -> None:
         if convention == "paddle":
             assert int(ours.totals.flops) == paddle.flops(Paddle_LeNet(1, 10), [1, 1, 32, 32])
     assert ours.records[4].rf_h is not None  # conv3 has a receptive field, not "unknown after slice"
+
+
+def test_a_users_model_with_unfold_is_reported_with_unknown_fields_not_a_crash() -> None:
+    # F.unfold changes the rank ([B, C, H, W] -> [B, C*k*k, L]); the field walk used to index a lost axis
+    from convcalc.analysis import analyze
+
+    class Patches(nn.Layer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(27 * 64, 10)
+
+        def forward(self, x):
+            cols = nn.functional.unfold(x, [3, 3], strides=1, paddings=1)
+            return self.fc(paddle.reshape(cols, [-1, 27 * 64]))
+
+    model = Patches()
+    report = analyze(model, (2, 3, 8, 8))
+    assert int(report.totals.params) == sum(int(np.prod(p.shape)) for p in model.parameters())
+    assert report.gaps.ops_without_rf_rule == ("pd_op.unfold",)
+    assert not report.gaps.ops_without_rule  # unfold copies values: no arithmetic, counted as 0
+    assert int(report.totals.flops) == paddle.flops(model, [2, 3, 8, 8])  # the Linear's, as Paddle counts

@@ -195,11 +195,11 @@ class VectorizedConv2D(Conv2D):
     Written with tensor ops only, as a student would; no Paddle convolution
     kernel runs:
 
-    1. zero-pad the input (5.1.6);
-    2. im2col: every ``k x k`` window of every input channel becomes a column,
-       ``cols`` [B, D*U*V, M'*N'] - one ``F.unfold`` (a gather of windows, not a
-       convolution: it multiplies and adds nothing);
-    3. ``Y = W_flat @ cols + b`` with ``W_flat`` [P, D*U*V] - all of 5.15-5.16
+    1. im2col: every ``k x k`` window (with stride ``s``) of every input
+       channel, zero-padded (5.1.6), becomes a column, ``cols`` [B, D*U*V, M'*N'] -
+       one ``F.unfold`` (a gather of windows, not a convolution: it multiplies
+       and adds nothing);
+    2. ``Y = W_flat @ cols + b`` with ``W_flat`` [P, D*U*V] - all of 5.15-5.16
        in one ``matmul``.
     """
 
@@ -210,7 +210,7 @@ class VectorizedConv2D(Conv2D):
         out_h, out_w = (height + 2 * p - k) // s + 1, (width + 2 * p - k) // s + 1
         if out_h <= 0 or out_w <= 0:
             raise ShapeError(
-                f"input {height}x{width} is smaller than the {k}x{k} kernel",
+                f"input {height}x{width}{f' padded by {p}' if p else ''} is smaller than the {k}x{k} kernel",
                 "use a larger input or more padding",
             )
         positions = out_h * out_w
@@ -298,12 +298,12 @@ def _window_max(x: paddle.Tensor, size: tuple[int, int], stride: int, out_hw: tu
     for four, and ``maximum``'s gradient goes to one of two tied elements.)
     """
     (h, w), (out_h, out_w) = size, out_hw
-    batch, channels = x.shape[:2]
+    channels = x.shape[1]
     if not paddle.is_grad_enabled() or x.stop_gradient:
         if stride == h and stride == w:
             tiles = x[:, :, : out_h * h, : out_w * w] if list(x.shape[2:]) != [out_h * h, out_w * w] else x
-            tiles = paddle.reshape(tiles, [batch * channels * out_h, h, out_w, w])
-            return paddle.reshape(paddle.max(tiles, axis=[1, 3]), [batch, channels, out_h, out_w])
+            tiles = paddle.reshape(tiles, [-1, h, out_w, w])  # -1: the batch may be dynamic in a static program
+            return paddle.reshape(paddle.max(tiles, axis=[1, 3]), [-1, channels, out_h, out_w])
         return functools.reduce(paddle.maximum, _window_views(x, size, stride, out_hw))
     views = _window_views(x, size, stride, out_hw)
     with paddle.no_grad():
