@@ -78,6 +78,7 @@ class Comparison:
     ours_trainable: int = 0
     paddle_trainable: int = 0
     known: tuple[KnownDifference, ...] = ()
+    flops_not_compared: str = ""  # why Paddle has no FLOPs to compare with (an exported program)
 
     def _explained(self, where: str) -> bool:
         return any(k.where == where for k in self.known)
@@ -87,7 +88,7 @@ class Comparison:
         """Differences no known Paddle blind spot explains."""
         totals = (
             (self.ours_params != self.paddle_params and not self._explained("total params"))
-            + (self.ours_flops != self.paddle_flops)
+            + (self.ours_flops != self.paddle_flops and not self.flops_not_compared)
             + (self.ours_trainable != self.paddle_trainable and not self._explained("trainable params"))
         )
         return sum(not r.ok for r in self.rows) + totals + len(self.missing_in_ours)
@@ -363,3 +364,56 @@ def _total_reasons(report: Report, summarised: set[str], trainable: bool) -> tup
             + ("it out" if len(dropped) == 1 else "them out")
         )
     return delta, reasons
+
+
+# ------------------------------------------------------------------ exported programs
+PROGRAM_FLOPS_NOTE = (
+    "paddle.flops has no count function for a loaded program (it counts a TranslatedLayer as 0 FLOPs); "
+    "per-layer FLOPs of programs are checked against the traced Python model in convcalc's tests"
+)
+
+
+def compare_program(program: Any, report: Report) -> Comparison:
+    """An exported program's report beside what Paddle says of the program itself, loaded by ``paddle.jit.load``.
+
+    Paddle sees a loaded program as one layer (a ``TranslatedLayer``, no
+    sublayers), so the comparison is of totals, not rows: ``paddle.summary``
+    on it gives the total and trainable parameters (from the loaded
+    ``.pdiparams``) and the output shape (by running it); one row holds the
+    whole program.  ``paddle.flops`` counts a loaded program as 0, so FLOPs
+    are not compared (:data:`PROGRAM_FLOPS_NOTE`).
+    """
+    import paddle
+
+    from convcalc.native_logs import quiet_native_logs
+
+    shape = tuple(int(d) for d in report.input_shape)
+    path = str(program.path)
+    json_program = path.lower().endswith(".json")
+    prefix = path[: -len(".json")] if json_program else path[: -len(".pdmodel")]
+    try:
+        # a .pdmodel is loaded by the older IR (with PIR on, paddle.jit.load looks for a .json only)
+        guard = contextlib.nullcontext() if json_program else paddle.pir_utils.OldIrGuard()
+        with contextlib.redirect_stdout(io.StringIO()), quiet_native_logs(), guard:
+            paddle.disable_static()  # the guard leaves dynamic mode; paddle.jit.load runs only in it
+            layer = paddle.jit.load(prefix)
+            rows, totals = summary_rows(layer, shape)
+    except Exception as err:  # noqa: BLE001 - Paddle failing to load or run the program
+        text = " ".join(str(err).split())[:240]
+        raise ModelLoadError(
+            f"paddle.jit.load / paddle.summary cannot run the program {program.path}: {type(err).__name__}: {text}",
+            "use `convcalc report` on it (it reads the program without running it)",
+        ) from None
+    key, p_in, p_out, p_params = rows[0] if rows else ("(no row)", "[]", "[]", 0)
+    ours_out = _shapes_text([list(s) for s in program.output_shapes(shape[0])])
+    row = RowComparison(
+        key=key, path="(the whole program)", ours_input=_shape_text([shape]), ours_output=ours_out,
+        ours_params=int(report.totals.params), paddle_input=p_in, paddle_output=_shapes_text(_flat_shapes(p_out)),
+        paddle_params=p_params,
+    )
+    return Comparison(
+        model=report.model, input_shape=shape, rows=(row,), ours_params=int(report.totals.params),
+        paddle_params=totals["total_params"], ours_flops=int(report.totals.flops), paddle_flops=0,
+        ours_trainable=int(report.totals.params_trainable), paddle_trainable=totals["trainable_params"],
+        flops_not_compared=PROGRAM_FLOPS_NOTE,
+    )

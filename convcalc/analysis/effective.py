@@ -143,8 +143,10 @@ def unit_field(model: Any, report: Report, layer_path: str | None, unit: tuple[i
     """Theoretical and effective field of one unit of one layer for ``image`` (C, H, W)."""
     rec = pick_layer(report, layer_path)
     unit = check_unit(rec, unit)
-    layers = dict(model.named_sublayers(include_self=True))
-    grad = effective_field(model, image, layers[rec.path], unit)
+    if hasattr(model, "effective_field"):  # an exported program (convcalc.program.ProgramModel)
+        grad = model.effective_field(rec.path, unit, image)
+    else:
+        grad = effective_field(model, image, dict(model.named_sublayers(include_self=True))[rec.path], unit)
     cy, cx = unit_centre(rec, unit)
     sh, sw = int(rec.rf_h.size), int(rec.rf_w.size)
     top, bottom = cy - (sh - 1) / 2, cy + (sh - 1) / 2

@@ -453,6 +453,8 @@ def comparison_renderables(cmp) -> list:
         + mark_total(cmp.ours_params, cmp.paddle_params, "total params"),
         f"Trainable params: ours {cmp.ours_trainable:,}, paddle.summary {cmp.paddle_trainable:,}"
         + mark_total(cmp.ours_trainable, cmp.paddle_trainable, "trainable params"),
+        f"Total FLOPs: ours {cmp.ours_flops:,}, not compared: {cmp.flops_not_compared}"
+        if cmp.flops_not_compared else
         f"Total FLOPs: ours {cmp.ours_flops:,}, paddle.flops {cmp.paddle_flops:,}"
         + ("  ✓" if cmp.ours_flops == cmp.paddle_flops else "  ✗"),
     ]
@@ -478,7 +480,8 @@ def comparison_dict(cmp) -> dict:
         "totals": {
             "params": {"ours": cmp.ours_params, "paddle_summary": cmp.paddle_params},
             "trainable_params": {"ours": cmp.ours_trainable, "paddle_summary": cmp.paddle_trainable},
-            "flops": {"ours": cmp.ours_flops, "paddle_flops": cmp.paddle_flops},
+            "flops": {"ours": cmp.ours_flops, "paddle_flops": None if cmp.flops_not_compared else cmp.paddle_flops,
+                      **({"not_compared": cmp.flops_not_compared} if cmp.flops_not_compared else {})},
         },
         "missing_in_ours": list(cmp.missing_in_ours),
         "known_paddle_differences": [
