@@ -241,6 +241,19 @@ def test_compare_on_a_program_checks_it_against_paddles_loaded_program(exported,
     assert data["totals"]["flops"]["paddle_flops"] is None and "no count function" in data["totals"]["flops"][
         "not_compared"]
     assert data["ok"] and data["mismatches"] == 0
+    # per layer: every conv and linear layer against Paddle's cost formula for its op (paddle.utils.flops)
+    layers = [m for m in model.sublayers() if isinstance(m, (paddle.nn.Conv2D, paddle.nn.Linear))]
+    assert len(data["layer_flops"]) == len(layers) == 21 and all(r["ok"] for r in data["layer_flops"])
+
+
+def test_compare_checks_depthwise_convs_of_a_program_per_layer(exported, capsys) -> None:
+    model, chw, path = exported["mobilenet_v2"]
+    assert main(["compare", str(path), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    convs = [m for m in model.sublayers() if isinstance(m, paddle.nn.Conv2D)]
+    assert sum(r["type"] == "Conv2D" for r in data["layer_flops"]) == len(convs)
+    assert any(r["op"] == "pd_op.depthwise_conv2d" for r in data["layer_flops"])
+    assert all(r["ok"] for r in data["layer_flops"]) and data["ok"]
 
 
 def test_compare_on_a_program_finds_a_difference(exported, capsys, monkeypatch) -> None:
@@ -254,6 +267,11 @@ def test_compare_on_a_program_finds_a_difference(exported, capsys, monkeypatch) 
                             *real(*a, **k)))
     assert main(["compare", str(path)]) == 1
     assert "Total params: ours 61,610, paddle.summary 61,611  ✗" in capsys.readouterr().out
+    monkeypatch.setattr(crosscheck, "summary_rows", real)
+    op_flops = crosscheck._paddle_op_flops
+    monkeypatch.setattr(crosscheck, "_paddle_op_flops", lambda *a: None if op_flops(*a) is None else op_flops(*a) + 2)
+    assert main(["compare", str(path)]) == 1
+    assert "Conv/linear layers: 0 of 5 equal to paddle.utils.flops" in capsys.readouterr().out
 
 
 def test_diff_and_html_take_a_program(exported, capsys, tmp_path) -> None:

@@ -66,6 +66,17 @@ class KnownDifference:
 
 
 @dataclass(frozen=True)
+class LayerFlops:
+    """One conv/linear layer of a program: 2 x convcalc's multiply-adds beside Paddle's cost formula for its op."""
+
+    path: str
+    kind: str
+    op: str
+    ours: int  # 2 x the layer's count in the macs convention (bias excluded)
+    paddle: int  # paddle.utils.flops of the op (conv2d: 2 x MACs, matmul_v2: 2 x MACs)
+
+
+@dataclass(frozen=True)
 class Comparison:
     model: str
     input_shape: tuple
@@ -79,6 +90,7 @@ class Comparison:
     paddle_trainable: int = 0
     known: tuple[KnownDifference, ...] = ()
     flops_not_compared: str = ""  # why Paddle has no FLOPs to compare with (an exported program)
+    layer_flops: tuple[LayerFlops, ...] = ()  # an exported program's conv/linear layers vs paddle.utils.flops
 
     def _explained(self, where: str) -> bool:
         return any(k.where == where for k in self.known)
@@ -91,7 +103,8 @@ class Comparison:
             + (self.ours_flops != self.paddle_flops and not self.flops_not_compared)
             + (self.ours_trainable != self.paddle_trainable and not self._explained("trainable params"))
         )
-        return sum(not r.ok for r in self.rows) + totals + len(self.missing_in_ours)
+        layers = sum(r.ours != r.paddle for r in self.layer_flops)
+        return sum(not r.ok for r in self.rows) + totals + len(self.missing_in_ours) + layers
 
     @property
     def ok(self) -> bool:
@@ -369,8 +382,51 @@ def _total_reasons(report: Report, summarised: set[str], trainable: bool) -> tup
 # ------------------------------------------------------------------ exported programs
 PROGRAM_FLOPS_NOTE = (
     "paddle.flops has no count function for a loaded program (it counts a TranslatedLayer as 0 FLOPs); "
-    "per-layer FLOPs of programs are checked against the traced Python model in convcalc's tests"
+    "the conv and linear layers are checked one by one against paddle.utils.flops instead"
 )
+
+
+def _paddle_op_flops(op: Any, shapes: dict) -> int | None:
+    """``paddle.utils.flops`` (Paddle's cost-model table) of a conv2d / depthwise_conv2d / matmul op, else None."""
+    from paddle.utils.flops import flops
+
+    from convcalc.trace import op_key
+
+    key = op_key(op.name)
+
+    def shape(i: int) -> list[int]:
+        return [int(d) for d in shapes[op.inputs[i]]]
+
+    a = op.attrs
+    if key in ("conv2d", "depthwise_conv2d"):  # a depthwise conv is a grouped conv2d: the same formula
+        if len(a.get("paddings") or ()) != 2 or a.get("padding_algorithm", "EXPLICIT") != "EXPLICIT":
+            return None  # a form the table's formula does not read (four paddings, SAME/VALID)
+        attrs = {k: a.get(k) for k in ("paddings", "strides", "dilations", "groups")}
+        return int(flops("conv2d", {"Input": [shape(0)], "Filter": [shape(1)], "Bias": []}, attrs))
+    if key == "matmul":
+        attrs = {"trans_x": bool(a.get("transpose_x")), "trans_y": bool(a.get("transpose_y"))}
+        return int(flops("matmul_v2", {"X": [shape(0)], "Y": [shape(1)]}, attrs))
+    return None
+
+
+def program_layer_flops(program: Any, shape: tuple) -> tuple[LayerFlops, ...]:
+    """Each Conv2D / Linear layer of ``program``: 2 x convcalc's MACs beside ``paddle.utils.flops`` of its op."""
+    from convcalc.analysis import analyze
+
+    macs = analyze(program, shape, convention="macs", name=str(program.path))
+    trace = program.convcalc_trace(shape)
+    calls = {c.path: c for c in trace.calls if c.is_leaf}
+    out = []
+    for rec in macs.records:
+        call = calls.get(rec.path)
+        if rec.is_functional or rec.kind not in ("Conv2D", "Linear") or call is None or not rec.has_rule:
+            continue
+        for op in trace.ops[call.op_start : call.op_end]:
+            theirs = _paddle_op_flops(op, trace.shapes)
+            if theirs is not None:
+                out.append(LayerFlops(rec.path, rec.kind, op.name, 2 * int(rec.flops), theirs))
+                break
+    return tuple(out)
 
 
 def compare_program(program: Any, report: Report) -> Comparison:
@@ -380,8 +436,11 @@ def compare_program(program: Any, report: Report) -> Comparison:
     sublayers), so the comparison is of totals, not rows: ``paddle.summary``
     on it gives the total and trainable parameters (from the loaded
     ``.pdiparams``) and the output shape (by running it); one row holds the
-    whole program.  ``paddle.flops`` counts a loaded program as 0, so FLOPs
-    are not compared (:data:`PROGRAM_FLOPS_NOTE`).
+    whole program.  ``paddle.flops`` counts a loaded program as 0, so the
+    total FLOPs are not compared (:data:`PROGRAM_FLOPS_NOTE`); per layer,
+    every Conv2D and Linear layer's convolution or matrix product is checked
+    against ``paddle.utils.flops``, Paddle's per-op cost formula (2 per
+    multiply-add), as twice convcalc's ``macs`` count for the layer.
     """
     import paddle
 
@@ -415,5 +474,5 @@ def compare_program(program: Any, report: Report) -> Comparison:
         model=report.model, input_shape=shape, rows=(row,), ours_params=int(report.totals.params),
         paddle_params=totals["total_params"], ours_flops=int(report.totals.flops), paddle_flops=0,
         ours_trainable=int(report.totals.params_trainable), paddle_trainable=totals["trainable_params"],
-        flops_not_compared=PROGRAM_FLOPS_NOTE,
+        flops_not_compared=PROGRAM_FLOPS_NOTE, layer_flops=program_layer_flops(program, shape),
     )
