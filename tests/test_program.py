@@ -106,7 +106,7 @@ def test_dynamic_batch_takes_the_batch_of_input(exported) -> None:
         analyze(program, (1, 1, 32, 32))
 
 
-def test_layers_without_a_paddle_class_are_gaps_with_parameters_counted(tmp_path) -> None:
+def test_layers_without_a_paddle_class_are_gaps_with_parameters_counted(tmp_path, capsys) -> None:
     from convcalc.models.book import Model_LeNet
 
     model = Model_LeNet(1, 10, vectorized=True)
@@ -115,6 +115,10 @@ def test_layers_without_a_paddle_class_are_gaps_with_parameters_counted(tmp_path
     assert int(report.totals.params) == 61706  # the book's LeNet-5 total (5.3.2)
     assert {r.kind for r in report.records if r.path in report.gaps.layers_without_rule} == {
         "VectorizedConv2D", "VectorizedPool2D"}
+    # compare says that its FLOPs total leaves those layers out
+    assert main(["compare", str(path), "--format", "json"]) == 0
+    note = json.loads(capsys.readouterr().out)["totals"]["flops"]["not_compared"]
+    assert "leaves out 5 layer(s) with no rule (VectorizedConv2D, VectorizedPool2D)" in note
 
 
 def test_cli_formats_on_a_program(exported, capsys) -> None:

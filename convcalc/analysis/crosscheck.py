@@ -474,5 +474,14 @@ def compare_program(program: Any, report: Report) -> Comparison:
         model=report.model, input_shape=shape, rows=(row,), ours_params=int(report.totals.params),
         paddle_params=totals["total_params"], ours_flops=int(report.totals.flops), paddle_flops=0,
         ours_trainable=int(report.totals.params_trainable), paddle_trainable=totals["trainable_params"],
-        flops_not_compared=PROGRAM_FLOPS_NOTE, layer_flops=program_layer_flops(program, shape),
+        flops_not_compared=PROGRAM_FLOPS_NOTE + _gaps_note(report), layer_flops=program_layer_flops(program, shape),
     )
+
+
+def _gaps_note(report: Report) -> str:
+    """Layers with no rule are missing from our FLOPs total: say so beside it."""
+    gaps = report.gaps.layers_without_rule
+    if not gaps:
+        return ""
+    kinds = sorted({r.kind for r in report.records if r.path in gaps})
+    return f"; ours leaves out {len(gaps)} layer(s) with no rule ({', '.join(kinds)})"
