@@ -286,28 +286,38 @@ def _window_views(x: paddle.Tensor, size: tuple[int, int], stride: int, out_hw: 
 def _window_max(x: paddle.Tensor, size: tuple[int, int], stride: int, out_hw: tuple[int, int]) -> paddle.Tensor:
     """Every window's maximum, with ``paddle.max``'s gradient (shared equally by tied elements), as the loop's.
 
-    Without a gradient to compute and with windows that tile the input, one
-    reshape into ``[B*C*M', h, N', w]`` and a ``paddle.max`` over the window
-    axes.  Otherwise the max is a chain of elementwise ``maximum`` over the
-    strided window views (:func:`_window_views`), and the gradient is routed
-    by a mask: ``max + sum((x - x.detach()) * mask) / count`` has exactly the
-    max's value (the added term is 0) and gives each of the ``count`` elements
-    equal to the max ``1 / count`` of the output gradient, as the loop
-    version's ``paddle.max`` does.  (Paddle 3.3.1's own ``max`` gradient over
-    two axes is wrong for tensors of more than four dimensions and very slow
-    for four, and ``maximum``'s gradient goes to one of two tied elements.)
+    The gradient is routed by a mask: ``max + sum((x - x.detach()) * mask /
+    count)`` over each window has exactly the max's value (the added term is
+    0) and gives each of the ``count`` elements equal to the max ``1 / count``
+    of the output gradient, as the loop version's ``paddle.max`` does.
+    (Paddle 3.3.1's own ``max`` gradient over two axes is wrong for tensors of
+    more than four dimensions and very slow for four, and ``maximum``'s
+    gradient goes to one of two tied elements.)
+
+    Windows that tile the input (``stride == h == w``) are one reshape of it
+    into ``[B*C*M', h, N', w]``, reduced over the window axes; overlapping
+    windows are the ``h*w`` strided views of the input (:func:`_window_views`),
+    reduced by a chain of elementwise ``maximum``.
     """
     (h, w), (out_h, out_w) = size, out_hw
     channels = x.shape[1]
-    if not paddle.is_grad_enabled() or x.stop_gradient:
-        if stride == h and stride == w:
-            tiles = x[:, :, : out_h * h, : out_w * w] if list(x.shape[2:]) != [out_h * h, out_w * w] else x
-            tiles = paddle.reshape(tiles, [-1, h, out_w, w])  # -1: the batch may be dynamic in a static program
+    needs_grad = paddle.is_grad_enabled() and not x.stop_gradient
+    if stride == h and stride == w:
+        tiles = x[:, :, : out_h * h, : out_w * w] if list(x.shape[2:]) != [out_h * h, out_w * w] else x
+        tiles = paddle.reshape(tiles, [-1, h, out_w, w])  # -1: the batch may be dynamic in a static program
+        if not needs_grad:
             return paddle.reshape(paddle.max(tiles, axis=[1, 3]), [-1, channels, out_h, out_w])
-        return functools.reduce(paddle.maximum, _window_views(x, size, stride, out_hw))
+        with paddle.no_grad():
+            top = paddle.max(tiles, axis=[1, 3], keepdim=True)
+            mask = paddle.cast(tiles == top, x.dtype)
+            share = mask / paddle.sum(mask, axis=[1, 3], keepdim=True)
+        routed = paddle.sum((tiles - tiles.detach()) * share, axis=[1, 3], keepdim=True)
+        return paddle.reshape(top + routed, [-1, channels, out_h, out_w])
     views = _window_views(x, size, stride, out_hw)
     with paddle.no_grad():
         top = functools.reduce(paddle.maximum, views)
+    if not needs_grad:
+        return top
     masks = [paddle.cast(v.detach() == top, v.dtype) for v in views]
     routed = paddle.add_n([(v - v.detach()) * m for v, m in zip(views, masks)])
     return top + routed / paddle.add_n(masks)
