@@ -174,7 +174,8 @@ def _einsum(ctx: OpContext) -> OpCost:
 
 # ------------------------------------------------------------ elementwise
 def _elementwise(ctx: OpContext) -> OpCost:
-    ops = ELEMENTWISE_OPS[ctx.key]
+    key = "gelu_tanh" if ctx.key == "gelu" and ctx.attrs.get("approximate") else ctx.key  # F.gelu(approximate=True)
+    ops = ELEMENTWISE_OPS[key]
     return OpCost(F.elementwise_flops(_numel(ctx.output_shape), ops, ctx.convention),
                   f"elementwise_flops ({ops}/element)" if ops else "no arithmetic")
 
@@ -254,7 +255,8 @@ def _pool(ctx: OpContext) -> OpCost:
     kind = str(ctx.attrs.get("pooling_type", "max"))
     if ctx.attrs.get("adaptive") or ctx.attrs.get("global_pooling"):
         return OpCost(F.adaptive_pool_flops(ins, outs, c, n, kind, ctx.convention), "adaptive_pool_flops")
-    kernel = ctx.constants[1] if len(ctx.constants) > 1 and ctx.constants[1] is not None else ctx.attrs.get("ksize")
+    kernel = ctx.constants[1] if len(ctx.constants) > 1 and ctx.constants[1] is not None else (
+        ctx.attrs.get("ksize") or ctx.attrs.get("kernel_size"))  # pool3d carries it as kernel_size
     kernel = tuple(kernel) if isinstance(kernel, (list, tuple)) else (kernel,) * len(ins)
     fn = F.avgpool_flops if kind == "avg" else F.maxpool_flops
     return OpCost(fn(_numel(ctx.output_shape), kernel, ctx.convention), fn.__name__)

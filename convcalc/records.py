@@ -199,7 +199,7 @@ def _substitute_field(f: AxisField, values: dict, cache: dict) -> AxisField:
         return f
     x = f.field
     return replace(f, field=Field(cached_xreplace(x.size, values, cache), cached_xreplace(x.jump, values, cache),
-                                  cached_xreplace(x.start, values, cache)))
+                                  cached_xreplace(x.start, values, cache), phases=x.phases))
 
 
 def substitute_report(report: Report, values: dict) -> Report:

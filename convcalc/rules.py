@@ -348,8 +348,11 @@ def _load_builtins() -> None:
     register_rule(nn.LogSoftmax)(softmax(True))
 
     def upsample(ctx: RuleContext) -> Cost:
-        mode = str(getattr(ctx.layer, "mode", "nearest")).lower()
+        default = "bilinear" if isinstance(ctx.layer, nn.UpsamplingBilinear2D) else "nearest"  # no .mode there
+        mode = str(getattr(ctx.layer, "mode", default)).lower()
         y = ctx.output_shape
+        if mode == "area" and ctx.convention is Convention.PADDLE:
+            return Cost(sympy.Integer(0), "0: paddle.flops has no rule for Upsample")
         if mode == "area":
             last = _channels_last(ctx.layer)
             (n, c, ins), outs = _split(ctx.input_shapes[0], last), _split(y, last)[2]

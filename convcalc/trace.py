@@ -57,7 +57,7 @@ ELEMENTWISE_OPS = frozenset(
     {
         "add", "subtract", "multiply", "divide", "maximum", "minimum", "elementwise_pow",
         "relu", "relu6", "leaky_relu", "hardswish", "hardsigmoid", "sigmoid", "swish", "silu",
-        "gelu", "tanh", "elu", "selu", "softplus", "mish", "hardtanh", "clip", "exp", "sqrt",
+        "gelu", "tanh", "elu", "selu", "softplus", "mish", "hardtanh", "clip", "logsigmoid", "exp", "sqrt",
         "rsqrt", "pow", "abs", "scale", "cast", "assign", "batch_norm", "dropout", "softmax",
         "log_softmax", "layer_norm", "group_norm", "instance_norm", "sync_batch_norm",
     }
@@ -302,10 +302,13 @@ def trace_model(
         values = in_forward_order(model, bound, list(values))
     paths = {id(layer): path for path, layer in model.named_sublayers(include_self=True)}
 
+    # A Paddle layer (or one with an opaque rule) analysed on its own is one leaf row, not its functional ops.
+    root_leaf = not model.sublayers() and (type(model).__module__.startswith("paddle.")
+                                           or (static_forward is not None and static_forward(model) is not None))
     probe = Decisions(probe=True)
     program, finished, guards = _build(model, inputs, static_forward, name, paths, probe)
     ops, shapes, constants, input_values = _read_program(program, inputs)
-    calls = _calls(finished, paths, model)
+    calls = _calls(finished, paths, model, ops, input_values, root_leaf)
     _refuse_empty(finished, paths, inputs, name)
     _check_nonempty(ops, shapes, calls, inputs, name)
     decisions = Decisions()
@@ -324,7 +327,7 @@ def trace_model(
             except ConvcalcError:
                 raise cannot from None
             ops, shapes, constants, input_values = _read_program(program, inputs)
-            calls = _calls(finished, paths, model)
+            calls = _calls(finished, paths, model, ops, input_values, root_leaf)
             _refuse_empty(finished, paths, inputs, name)
             _check_nonempty(ops, shapes, calls, inputs, name)
             if decisions.used != len(decisions.values):
@@ -442,7 +445,15 @@ def _read_program(program, inputs):
     return ops, shapes, constants, tuple(data_values.get(i.name, "") for i in inputs)
 
 
-def _calls(finished, paths, model) -> list[LayerCall]:
+def _calls(finished, paths, model, ops: list[OpNode], input_values: tuple[str, ...],
+           root_leaf: bool = False) -> list[LayerCall]:
+    """The layer calls the hooks saw; with ``root_leaf`` (a Paddle layer analysed on its own) the root is one
+    leaf call covering every op.
+
+    The root's own hooks do not run inside ``to_static``: without this, ``analyze(nn.Conv2D(3, 8, 3), ...)``
+    would show the conv as functional ops with no parameters on their rows.  A user's own layer without
+    sublayers keeps its functional rows (each op counted by its rule).
+    """
     calls = []
     for n, entry in enumerate(finished):
         layer = entry["layer"]
@@ -466,6 +477,13 @@ def _calls(finished, paths, model) -> list[LayerCall]:
                 layer=layer,
             )
         )
+    if root_leaf and not any(c.layer is model for c in calls):
+        out = next((op.outputs[0] for op in reversed(ops) if op.outputs and op.name not in BOOKKEEPING_OPS), "")
+        calls.append(LayerCall(
+            index=len(calls), order=-1, path="", kind=type(model).__name__, depth=0, parent="", is_leaf=True,
+            inputs=tuple(input_values), outputs=(out,) if out else (), op_start=0, op_end=len(ops),
+            summary_name=summary_key(model), in_summary=True, layer=model,
+        ))
     return calls
 
 

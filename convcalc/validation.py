@@ -77,9 +77,11 @@ FAST_MODELS = (
 """The CI subset (``--fast``): the book's models, resnet18 and mobilenet_v2, default + one odd size."""
 
 FIELD_CASES = ("rf_groupnorm", "rf_instancenorm", "rf_layernorm_chw", "rf_layernorm_w", "rf_softmax_w", "rf_mean_h",
-               "rf_conv1d", "rf_conv1d_nlc", "rf_conv3d", "rf_nhwc_same", "rf_dilation", "rf_hwc_transposed")
+               "rf_conv1d", "rf_conv1d_nlc", "rf_conv3d", "rf_nhwc_same", "rf_dilation", "rf_hwc_transposed",
+               "rf_unet", "rf_fpn", "rf_conv1d_transpose", "rf_resize_modes", "rf_conv3d_transpose")
 """The ``fields`` corpus cases (convcalc.corpus.fields): norms, softmax and reductions along one axis, 1-D and 3-D,
-channel-last with SAME padding, dilation; each a second of gradients."""
+channel-last with SAME padding, dilation, upsampling (transposed convs, interpolation); each a second of
+gradients."""
 
 RF_MODELS = ("book_lenet_vectorized", "two_branch", "book_resnet18", "resnet18", "mobilenet_v2", *FIELD_CASES)
 RF_MODELS_FAST = ("book_lenet_vectorized", "two_branch", "book_resnet18", *FIELD_CASES)
@@ -157,19 +159,24 @@ class FieldCheck:
     axes: tuple[str, ...] = ("H", "W")
 
     def agrees(self, what: str) -> bool:
-        """``what`` is ``"size"``, ``"jump"`` or ``"start"``; every axis must agree."""
+        """``what`` is ``"size"``, ``"jump"``, ``"start"`` or ``"positions"``; every axis must agree.
+
+        After upsampling a field differs by position: ``size`` is then the largest, and an axis entry has a
+        fourth element, the bounds of two periods of consecutive units relative to ``start + unit*jump``
+        (``"positions"``; true when no axis has one).
+        """
         if self.measured is None:
             return False
-        i = ("size", "jump", "start").index(what)
+        i = ("size", "jump", "start", "positions").index(what)
 
         def part(f):
-            return f if isinstance(f, str) else f[i]
+            return f if isinstance(f, str) else (f[i] if i < len(f) else None)
 
         return all(part(o) == part(m) for o, m in zip(self.ours, self.measured))
 
     @property
     def ok(self) -> bool:
-        return self.measured is not None and all(self.agrees(w) for w in ("size", "jump", "start"))
+        return self.measured is not None and all(self.agrees(w) for w in ("size", "jump", "start", "positions"))
 
 
 @dataclass(frozen=True)
@@ -650,18 +657,43 @@ def _frac(x: Any) -> Fraction:
     return Fraction(str(x))
 
 
-def _field_tuple(f) -> tuple[Fraction, Fraction, Fraction]:
-    return (_frac(f.size), _frac(f.jump), _frac(f.start))
+def _field_tuple(f) -> tuple:
+    """(size, jump, start), plus, for a field that differs by position, the bounds relative to
+    ``start + unit*jump`` of the units from 0 to one period past the first unit that sees any pixel
+    (``None`` for a unit that sees none): what :func:`_measure_positions` measures."""
+    out = (_frac(f.size), _frac(f.jump), _frac(f.start))
+    if f.phases is None:
+        return out
+    rel = [None if b is None else (_frac(b[0]), _frac(b[1])) for b in f.phases]
+    first = next(k for k, b in enumerate(rel) if b is not None)
+    return (*out, tuple(rel[k % len(rel)] for k in range(first + len(rel) + 1)))
 
 
-def _unit_for(field_: tuple[Fraction, Fraction, Fraction]) -> tuple[int, int]:
-    """(first unit whose field and its neighbour's lie inside the image, the image size needed)."""
-    size, jump, start = field_
-    half = (size - 1) / 2
+def _period(field_: tuple) -> int:
+    """Units per period of a field tuple (1 when uniform)."""
+    if len(field_) <= 3:
+        return 1
+    first = next(k for k, b in enumerate(field_[3]) if b is not None)
+    return len(field_[3]) - 1 - first
+
+
+def _span(field_: tuple) -> int:
+    """Consecutive units to measure: two for a uniform field, else as many as :func:`_field_tuple` lists."""
+    return len(field_[3]) if len(field_) > 3 else 2
+
+
+def _unit_for(field_: tuple) -> tuple[int, int]:
+    """(first unit whose field and its neighbours' (a period and one more) lie inside the image, the size needed).
+
+    The unit is a whole number of periods from unit 0, so it has the phase of unit 0."""
+    size, jump, start = field_[:3]
+    period = _period(field_)
+    reach = [b for b in field_[3] if b is not None] if len(field_) > 3 else [(-(size - 1) / 2, (size - 1) / 2)]
+    low, high = min(b[0] for b in reach), max(b[1] for b in reach)
     i = 0
-    while start + i * jump - half < 0:
-        i += 1
-    need = start + (i + 1) * jump + half + 1
+    while start + i * jump + low < 0:
+        i += period
+    need = start + (i + _span(field_) - 1) * jump + high + 1
     return i, int(-(-need // 1))
 
 
@@ -759,6 +791,25 @@ def _trace_full(model: Any, full: tuple, name: str):
     return trace_model(model, full, static_forward=static_forward, name=name)
 
 
+def _measure_positions(masks: list, dim: int, unit: int, period: int, span: int):
+    """(largest size, jump, start, bounds relative to start + unit*jump) of the fields of ``span`` consecutive
+    units from ``unit`` (a whole number of periods from unit 0) along ``dim``: the first that sees any pixel
+    gives the start, the one a period later the jump."""
+    other = tuple(d for d in range(masks[0].ndim) if d != dim)
+    ext = [_extent(m.any(axis=other)) for m in masks[:span]]
+    seen = [k for k in range(span - period) if ext[k] is not None and ext[k + period] is not None]
+    if not seen:
+        return None
+    k0 = seen[0]
+    centre = Fraction(ext[k0][0] + ext[k0][1], 2)
+    jump = (Fraction(ext[k0 + period][0] + ext[k0 + period][1], 2) - centre) / period
+    start = centre - (unit + k0) * jump
+    size = max(Fraction(e[1] - e[0] + 1) for e in ext if e is not None)
+    rel = tuple(None if e is None else (e[0] - start - (unit + k) * jump, e[1] - start - (unit + k) * jump)
+                for k, e in enumerate(ext))
+    return (size, jump, start, rel)
+
+
 def _measure_axis(mask: Any, dim: int, unit: int | None, neighbour_mask: Any, whole: bool):
     """(size, jump, start) of the non-zero extent of ``mask`` along ``dim`` (``"whole"`` if it spans it)."""
     other = tuple(d for d in range(mask.ndim) if d != dim)
@@ -795,7 +846,8 @@ def rf_crosscheck(name: str, build: Callable[[], Any] | None = None, input_shape
 
     from convcalc.analysis import analyze
     from convcalc.analysis.engine import normalise_input
-    from convcalc.analysis.receptive import input_axes
+    from convcalc.analysis.receptive import INTERP_OPS, input_axes
+    from convcalc.trace import op_key
 
     t0 = time.perf_counter()
     build, shape, case_shape = _rf_source(name, build, input_shape if full_shape is None else full_shape)
@@ -807,6 +859,7 @@ def rf_crosscheck(name: str, build: Callable[[], Any] | None = None, input_shape
     if report is None:
         report = analyze(reference, full, name=name, trace=trace)
     in_axes = input_axes(trace)
+    resizes = any(op_key(op.name) in INTERP_OPS for op in trace.ops)
     layers = dict(reference.named_sublayers())
     del reference
 
@@ -834,7 +887,11 @@ def rf_crosscheck(name: str, build: Callable[[], Any] | None = None, input_shape
             i, need = _unit_for(f)
             ours.append(f)
             units.append(i)
-            size[in_axes[a.axis]] = _gradient_size(need, full[in_axes[a.axis]], int(f[1]), max_size)
+            traced = full[in_axes[a.axis]]
+            # An interpolation's ratio depends on the sizes (align_corners, a fixed output size): measure at the
+            # traced size when the units fit in it.
+            size[in_axes[a.axis]] = (traced if resizes and need <= traced
+                                     else _gradient_size(need, traced, int(f[1]), max_size))
         targets.append((rec.path, rec.kind, occ, tuple(ours), tuple(units), tuple(size), axes))
 
     checks: list[FieldCheck] = []
@@ -867,8 +924,11 @@ def rf_crosscheck(name: str, build: Callable[[], Any] | None = None, input_shape
             continue
         for path, kind, occ, ours, units, _, axes in group:
             names = tuple(a.axis for a in axes)
-            u0 = tuple(0 if i is None else i for i in units)
-            u1 = tuple(0 if i is None else i + 1 for i in units)
+            periods = [1 if isinstance(o, str) else _period(o) for o in ours]
+            spans = [2 if isinstance(o, str) else _span(o) for o in ours]
+            samples = [tuple(0 if i is None else i + min(n, p - 1) for i, p in zip(units, spans))
+                       for n in range(max(spans))]
+            u0, u1 = samples[0], samples[1]
             out = outputs.get((path, occ))
             if out is None:
                 checks.append(FieldCheck(name, path, kind, occ, size, (u0, u1), ours, None, "the layer did not run",
@@ -876,7 +936,7 @@ def rf_crosscheck(name: str, build: Callable[[], Any] | None = None, input_shape
                 continue
             index_sets = []
             bad = ""
-            for unit in (u0, u1):
+            for unit in samples:
                 idx: list = [slice(None)] * len(out.shape)
                 for a, i in zip(axes, unit):
                     if a.dim is not None:
@@ -893,9 +953,12 @@ def rf_crosscheck(name: str, build: Callable[[], Any] | None = None, input_shape
                 masks.append(np.abs(g.numpy()) != 0)
             measured: list | None = []
             note = ""
-            for a, o, unit in zip(axes, ours, units):
+            for a, o, unit, period, span in zip(axes, ours, units, periods, spans):
                 dim = in_axes[a.axis]
-                m = _measure_axis(masks[0], dim, unit, masks[1], o == "whole")
+                if not isinstance(o, str) and len(o) > 3:
+                    m = _measure_positions(masks, dim, unit, period, span)
+                else:
+                    m = _measure_axis(masks[0], dim, unit, masks[1], o == "whole")
                 if m is None:
                     note, measured = "no input pixel has a non-zero gradient", None
                     break

@@ -390,3 +390,28 @@ def test_the_readme_picture_is_there_and_whole():
         img.verify()
     with Image.open(path) as img:
         assert img.format == "PNG" and img.size[0] > 1200 and img.size[1] > 400
+
+
+def test_rf_picture_box_after_upsampling_is_the_units_own_field():
+    """After a 2x upsampling fields differ by position: the box of units 5 and 6 (of a 3x3 conv on the
+    upsampled map) are each unit's own field, which the gradient fills exactly (a positive model)."""
+    import numpy as np
+    import paddle
+    from paddle import nn
+
+    from convcalc.analysis import analyze
+    from convcalc.analysis.effective import unit_field
+
+    model = nn.Sequential(nn.Conv2D(1, 2, 3, padding=1), nn.Upsample(scale_factor=2), nn.Conv2D(2, 2, 3, padding=1))
+    with paddle.no_grad():
+        for p in model.parameters():
+            p.set_value(paddle.full(p.shape, 0.1))
+    image = np.full((1, 12, 12), 0.5, dtype="float32")
+    report = analyze(model, (1, 12, 12))
+    for unit in ((5, 5), (6, 6)):
+        uf = unit_field(model, report, "2", unit, image)
+        rows, cols = np.nonzero(uf.gradient)
+        # by hand: upsampled rows u-1..u+1 come from input rows (u-1)//2..(u+1)//2, widened by conv 1's 3 rows
+        lo, hi = (unit[0] - 1) // 2 - 1, (unit[0] + 1) // 2 + 1
+        assert (rows.min(), rows.max(), cols.min(), cols.max()) == (lo, hi, lo, hi)
+        assert uf.box == (lo, hi, lo, hi) and uf.outside == 0.0

@@ -29,7 +29,7 @@ class UnitField:
     layer: str
     unit: tuple[int, int]
     size: tuple[int, int]
-    jump: tuple[int, int]
+    jump: tuple[Any, Any]  # input pixels between units: whole, or fractional after upsampling (sympy numbers)
     centre: tuple[float, float]
     box: tuple[float, float, float, float]  # top, bottom, left, right (inclusive, may lie outside the input)
     gradient: np.ndarray  # |d unit / d input|, summed over input channels, (H, W)
@@ -79,12 +79,6 @@ def pick_layer(report: Report, path: str | None) -> LayerRecord:
             f"choose one of the layers with a field, e.g. {known[-1]!r}",
         )
     raise UnknownNameError("layer", path, known)
-
-
-def unit_centre(rec: LayerRecord, unit: tuple[int, int]) -> tuple[float, float]:
-    """Centre of unit ``(i, j)``'s field in input pixel coordinates: ``start + i*jump`` per axis."""
-    i, j = unit
-    return (float(rec.rf_h.start + i * rec.rf_h.jump), float(rec.rf_w.start + j * rec.rf_w.jump))
 
 
 def check_unit(rec: LayerRecord, unit: tuple[int, int] | None) -> tuple[int, int]:
@@ -147,15 +141,20 @@ def unit_field(model: Any, report: Report, layer_path: str | None, unit: tuple[i
         grad = model.effective_field(rec.path, unit, image)
     else:
         grad = effective_field(model, image, dict(model.named_sublayers(include_self=True))[rec.path], unit)
-    cy, cx = unit_centre(rec, unit)
-    sh, sw = int(rec.rf_h.size), int(rec.rf_w.size)
-    top, bottom = cy - (sh - 1) / 2, cy + (sh - 1) / 2
-    left, right = cx - (sw - 1) / 2, cx + (sw - 1) / 2
+    # the unit's own field: after upsampling fields differ by position (Field.bounds gives this unit's)
+    rows_b, cols_b = rec.rf_h.bounds(unit[0]), rec.rf_w.bounds(unit[1])
+    if rows_b is None or cols_b is None:
+        raise ConvcalcError(f"unit {unit[0]},{unit[1]} of {rec.path} sees no input pixel (a transposed "
+                            "convolution whose kernel is smaller than its stride)", "choose another --unit")
+    top, bottom = float(rows_b[0]), float(rows_b[1])
+    left, right = float(cols_b[0]), float(cols_b[1])
+    cy, cx = (top + bottom) / 2, (left + right) / 2
+    sh, sw = int(bottom - top) + 1, int(right - left) + 1
     rows, cols = np.indices(grad.shape)
     inside = (rows >= top - 1e-9) & (rows <= bottom + 1e-9) & (cols >= left - 1e-9) & (cols <= right + 1e-9)
     total = float(grad.sum())
     outside = float(grad[~inside].sum() / total) if total > 0 else 0.0
     return UnitField(
-        layer=rec.path, unit=unit, size=(sh, sw), jump=(int(rec.rf_h.jump), int(rec.rf_w.jump)),
+        layer=rec.path, unit=unit, size=(sh, sw), jump=(rec.rf_h.jump, rec.rf_w.jump),
         centre=(cy, cx), box=(top, bottom, left, right), gradient=grad, outside=outside,
     )

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from math import prod
 
 from convcalc.errors import MisalignedBranchesError
 from convcalc.formulas import INPUT_FIELD, WHOLE_INPUT, Field, field_after, merge_fields, resolve_padding
-from convcalc.formulas.receptive import AxisField
+from convcalc.formulas.receptive import AxisField, interpolation_taps, resampled_field, transposed_field
 from convcalc.trace import BOOKKEEPING_OPS, ELEMENTWISE_OPS, OpNode, op_key
 
 __all__ = [
@@ -164,8 +165,15 @@ def _int_list(value) -> list[int]:
 
 
 # ------------------------------------------------------------------ state helpers
+INTERP_OPS = {"nearest_interp": "nearest", "linear_interp": "linear", "bilinear_interp": "linear",
+              "trilinear_interp": "linear", "bicubic_interp": "cubic"}
+"""Paddle's interpolation ops (``F.interpolate``, ``nn.Upsample``) and the taps each output reads."""
+
+TRANSPOSED_CONV_OPS = ("conv2d_transpose", "conv3d_transpose", "depthwise_conv2d_transpose")
+
 LAYOUT_OPS = frozenset({"conv2d", "depthwise_conv2d", "conv3d", "pool2d", "pool3d", "max_pool2d_with_index",
-                        "max_pool3d_with_index", "batch_norm", "group_norm", "instance_norm"})
+                        "max_pool3d_with_index", "batch_norm", "group_norm", "instance_norm",
+                        *TRANSPOSED_CONV_OPS, *INTERP_OPS})
 """Ops whose ``data_format`` says which dims of their operand are spatial."""
 
 
@@ -497,10 +505,71 @@ def _unknown(op: OpNode, states: list, g: GraphView):
     return live[0].unknown()
 
 
-def _transposed(states: list):
-    if not states or not isinstance(states[0], Spatial):
+def transposed_conv_handler(op: OpNode, states: list, g: GraphView):
+    """Conv1D/2D/3DTranspose: per axis :func:`convcalc.formulas.transposed_field` (exact per position)."""
+    from convcalc.op_rules import transpose_padding_before
+
+    x = states[0]
+    if x is None:
         return None
-    raise FieldUnknown("transposed convolution: convcalc has no field rule for it yet")
+    a = op.attrs
+    in_shape, out_shape, wshape = g.shapes[op.inputs[0]], g.shapes[op.outputs[0]], g.shapes[op.inputs[1]]
+    dims = spatial_dims(len(in_shape), a.get("data_format"))
+    n = len(dims)
+    kernel = list(wshape[2:2 + n])
+    strides, dil = _per_axis(a.get("strides", 1), n), _per_axis(a.get("dilations", 1), n)
+    algorithm = str(a.get("padding_algorithm", "EXPLICIT")).upper()
+    if algorithm in ("SAME", "VALID"):
+        before = transpose_padding_before([in_shape[d] for d in dims], [out_shape[d] for d in dims], kernel,
+                                          strides, dil, algorithm)
+    else:
+        before = [p if not isinstance(p, tuple) else p[0] for p in axis_paddings(a.get("paddings"), None, n)]
+
+    def step(ax: AxisField) -> AxisField:
+        if ax.dim not in dims or ax.field is None:
+            return ax
+        i = dims.index(ax.dim)
+        try:
+            return replace(ax, field=transposed_field(ax.field, kernel[i], strides[i], int(before[i]), dil[i]))
+        except ValueError as err:
+            raise FieldUnknown(f"transposed convolution on {ax.axis}: {err}") from None
+
+    return x.with_fields(step)
+
+
+def interpolate_handler(op: OpNode, states: list, g: GraphView):
+    """``F.interpolate``/``nn.Upsample`` (nearest, linear, bilinear, trilinear, bicubic), as Paddle's kernels
+    map output to input: exact per position away from the borders (:func:`convcalc.formulas.resampled_field`)."""
+    x = states[0]
+    if x is None:
+        return None
+    a = op.attrs
+    in_shape, out_shape = g.shapes[op.inputs[0]], g.shapes[op.outputs[0]]
+    dims = spatial_dims(len(in_shape), a.get("data_format"))
+    mode = INTERP_OPS[op_key(op.name)]
+    corners = bool(a.get("align_corners", False))
+    scales = [float(v) for v in (a.get("scale") or [])]
+    half_pixel = mode != "nearest" and not corners and int(a.get("align_mode", 0)) == 0
+
+    def step(ax: AxisField) -> AxisField:
+        if ax.dim not in dims or ax.field is None:
+            return ax
+        i = dims.index(ax.dim)
+        m, o = int(in_shape[ax.dim]), int(out_shape[ax.dim])
+        if corners:
+            ratio = Fraction(m - 1, o - 1) if o > 1 else Fraction(0)
+        elif i < len(scales) and scales[i] > 0:
+            ratio = 1 / Fraction(str(scales[i]))
+        else:
+            ratio = Fraction(m, o)
+        offset = (ratio - 1) / 2 if half_pixel else Fraction(0)
+        try:
+            taps = lambda src: interpolation_taps(mode, src)  # noqa: E731
+            return replace(ax, field=resampled_field(ax.field, ratio, offset, taps))
+        except ValueError as err:
+            raise FieldUnknown(f"{mode} interpolation {m}->{o} on {ax.axis}: {err}") from None
+
+    return x.with_fields(step)
 
 
 def _lost_axes(before, after) -> list[AxisField]:
@@ -515,9 +584,9 @@ HANDLERS: dict[str, Handler] = {
     "conv2d": conv_handler,
     "depthwise_conv2d": conv_handler,
     "conv3d": conv_handler,
-    "conv2d_transpose": lambda op, s, g: _transposed(s),
-    "conv3d_transpose": lambda op, s, g: _transposed(s),
-    "depthwise_conv2d_transpose": lambda op, s, g: _transposed(s),
+    "conv2d_transpose": transposed_conv_handler,
+    "conv3d_transpose": transposed_conv_handler,
+    "depthwise_conv2d_transpose": transposed_conv_handler,
     "pool2d": pool_handler,
     "pool3d": pool_handler,
     "max_pool2d_with_index": pool_handler,
@@ -544,6 +613,8 @@ HANDLERS: dict[str, Handler] = {
 for _name in ("mean", "sum", "max", "min", "prod", "amax", "amin", "logsumexp", "all", "any", "argmax", "argmin",
               "p_norm", "norm"):
     HANDLERS[_name] = reduce_handler
+for _name in INTERP_OPS:
+    HANDLERS[_name] = interpolate_handler
 for _name in ELEMENTWISE_OPS:
     HANDLERS.setdefault(_name, elementwise_handler)
 

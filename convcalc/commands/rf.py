@@ -59,7 +59,7 @@ def _unit(text: str) -> tuple[int, int]:
 def run_rf(args) -> int:
     from convcalc.render.pictures import check_plot_support
 
-    check_plot_support(args.output)
+    check_plot_support(args.output, "convcalc rf", "")
     from convcalc.analysis import analyze, normalise_input
     from convcalc.analysis.effective import unit_field
     from convcalc.commands.report import _build

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Case", "all_cases"]
+__all__ = ["Case", "all_cases", "lazy_model"]
 
 
 @dataclass(frozen=True)
@@ -62,3 +62,17 @@ def all_cases() -> list[Case]:
     if dupes:
         raise ValueError(f"corpus case names must be unique: {dupes}")
     return cases
+
+
+def lazy_model(module: str, cls: str) -> Callable[[], Any]:
+    """A zero-argument factory for ``cls`` of ``convcalc.corpus.<module>``, imported only when called.
+
+    Case modules keep their models in a private module (``_params_models``, ...) so that listing the corpus
+    does not import paddle; workers find a case by (module, name) and call its ``build``.
+    """
+
+    def build() -> Any:
+        return getattr(importlib.import_module(f"{__name__}.{module}"), cls)()
+
+    build.__name__ = f"build_{cls}"
+    return build

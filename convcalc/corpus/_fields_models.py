@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import paddle
+import paddle.nn.functional as F
 from paddle import nn
 
 
@@ -173,3 +174,110 @@ class HWCImage(nn.Layer):
         x = paddle.transpose(x, [0, 3, 1, 2])
         return self.conv2(self.pool(self.conv1(x)))
 
+
+
+# ------------------------------------------------------------------ upsampling: transposed convs, interpolation
+def _block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2D(cin, cout, 3, padding=1), nn.BatchNorm2D(cout), nn.ReLU())
+
+
+class TinyUNet(nn.Layer):
+    """A small U-Net: two poolings down, a ConvTranspose2D and a bilinear Upsample back up, skip concats."""
+
+    def __init__(self, base: int = 4):
+        super().__init__()
+        self.enc1 = _block(3, base)
+        self.pool1 = nn.MaxPool2D(2)
+        self.enc2 = _block(base, 2 * base)
+        self.pool2 = nn.MaxPool2D(2)
+        self.bottleneck = _block(2 * base, 4 * base)
+        self.up2 = nn.Conv2DTranspose(4 * base, 2 * base, kernel_size=2, stride=2)
+        self.dec2 = _block(4 * base, 2 * base)
+        self.up1 = nn.Upsample(scale_factor=2, mode="bilinear")
+        self.dec1 = _block(3 * base, base)
+        self.head = nn.Conv2D(base, 2, 1)
+
+    def forward(self, x):
+        e1 = self.enc1(x)
+        e2 = self.enc2(self.pool1(e1))
+        b = self.bottleneck(self.pool2(e2))
+        d2 = self.dec2(paddle.concat([self.up2(b), e2], axis=1))
+        d1 = self.dec1(paddle.concat([self.up1(d2), e1], axis=1))
+        return self.head(d1)
+
+
+class FPNTopDown(nn.Layer):
+    """An FPN-like neck: a strided backbone, 1x1 laterals, nearest 2x upsampling + add, 3x3 smoothing."""
+
+    def __init__(self, ch: int = 8):
+        super().__init__()
+        self.c2 = nn.Sequential(nn.Conv2D(3, ch, 3, stride=2, padding=1), nn.ReLU(),
+                                nn.Conv2D(ch, ch, 3, stride=2, padding=1), nn.ReLU())
+        self.c3 = nn.Sequential(nn.Conv2D(ch, ch, 3, stride=2, padding=1), nn.ReLU())
+        self.c4 = nn.Sequential(nn.Conv2D(ch, ch, 3, stride=2, padding=1), nn.ReLU())
+        self.lat2 = nn.Conv2D(ch, ch, 1)
+        self.lat3 = nn.Conv2D(ch, ch, 1)
+        self.lat4 = nn.Conv2D(ch, ch, 1)
+        self.merge3 = nn.Identity()
+        self.merge2 = nn.Identity()
+        self.smooth = nn.Conv2D(ch, ch, 3, padding=1)
+
+    def forward(self, x):
+        c2 = self.c2(x)
+        c3 = self.c3(c2)
+        c4 = self.c4(c3)
+        p4 = self.lat4(c4)
+        p3 = self.merge3(self.lat3(c3) + F.interpolate(p4, scale_factor=2, mode="nearest"))
+        p2 = self.merge2(self.lat2(c2) + F.interpolate(p3, scale_factor=2, mode="nearest"))
+        return self.smooth(p2)
+
+
+class Signal1DDecoder(nn.Layer):
+    """A 1-D encoder/decoder for signals: strided Conv1D down, Conv1DTranspose up (output_padding, groups,
+    dilation), a linear Upsample."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = nn.Conv1D(2, 8, 5, stride=2, padding=2)
+        self.act = nn.ReLU()
+        self.up1 = nn.Conv1DTranspose(8, 8, 4, stride=2, padding=1)
+        self.up2 = nn.Conv1DTranspose(8, 8, 3, stride=3, padding=1, output_padding=2, groups=2, dilation=2)
+        self.up3 = nn.Upsample(scale_factor=2, mode="linear", align_corners=False, align_mode=1, data_format="NCW")
+        self.out = nn.Conv1D(8, 1, 3, padding=1)
+
+    def forward(self, x):
+        x = self.act(self.down(x))
+        x = self.act(self.up1(x))
+        return self.out(self.up3(self.up2(x)))
+
+
+class ResizeModes(nn.Layer):
+    """Resizing a user meets besides 2x nearest/bilinear: bicubic F.interpolate, a Conv2DTranspose whose
+    kernel is smaller than its stride (every other output sees no input: holes), and SAME padding."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2D(3, 4, 3)
+        self.mid = nn.Conv2D(4, 4, 3, padding=1)
+        self.holes = nn.Conv2DTranspose(4, 4, 1, stride=2)
+        self.same = nn.Conv2DTranspose(4, 4, 3, stride=2, padding="SAME")
+        self.end = nn.Conv2D(4, 4, 3, padding=1)
+
+    def forward(self, x):
+        x = F.interpolate(self.conv(x), scale_factor=2, mode="bicubic")
+        x = self.holes(self.mid(x))
+        return self.end(self.same(x))
+
+
+class Volume3DUp(nn.Layer):
+    """A 3-D decoder step: Conv3D down, Conv3DTranspose up with per-axis strides, trilinear Upsample."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = nn.Conv3D(1, 4, 3, stride=(1, 2, 2), padding=1)
+        self.up = nn.Conv3DTranspose(4, 4, (1, 4, 4), stride=(1, 2, 2), padding=(0, 1, 1))
+        self.tri = nn.Upsample(scale_factor=(2, 1, 1), mode="trilinear")
+        self.out = nn.Conv3D(4, 2, 3, padding=1)
+
+    def forward(self, x):
+        return self.out(self.tri(self.up(self.down(x))))

@@ -12,19 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from convcalc.corpus import Case
+from convcalc.corpus import Case, lazy_model
 
 KIND = "FLOP counting"
 
-
-def _model(cls: str) -> Callable[[], Any]:
-    def build() -> Any:
-        from convcalc.corpus import _counting_models
-
-        return getattr(_counting_models, cls)()
-
-    build.__name__ = f"build_{cls}"
-    return build
 
 
 def _analyze(model: Any, shape: tuple[int, ...], convention: str) -> Any:
@@ -71,7 +62,7 @@ def hand_counts(build: Callable[[], Any], shape: tuple[int, ...], macs: int, flo
 
 def _case(name: str, cls: str, shape: tuple[int, ...], macs: int, flops: int, gaps: tuple[str, ...] = (),
           note: str = "") -> Case:
-    build = _model(cls)
+    build = lazy_model("_counting_models", cls)
     return Case(
         name=name,
         kind=KIND,

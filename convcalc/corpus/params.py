@@ -11,19 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from convcalc.corpus import Case
+from convcalc.corpus import Case, lazy_model
 
 KIND = "parameters"
 
-
-def _model(name: str) -> Callable[[], Any]:
-    def build() -> Any:
-        from convcalc.corpus import _params_models
-
-        return getattr(_params_models, name)()
-
-    build.__name__ = f"build_{name}"
-    return build
 
 
 def hand(total: int, trainable: int, in_model: int | None = None) -> Callable[[Any, Any], list[str]]:
@@ -45,7 +36,7 @@ def _case(name: str, cls: str, total: int, trainable: int, shape=(1, 3, 16, 16),
     return Case(
         name=name,
         kind=KIND,
-        build=_model(cls),
+        build=lazy_model("_params_models", cls),
         inputs=((tuple(shape), dtype),),
         cli=(cli,),
         checks=(hand(total, trainable, in_model),),

@@ -47,9 +47,11 @@ from convcalc.formulas.receptive import (
     Field,
     field_after,
     merge_fields,
+    resampled_field,
     rf_jump,
     rf_size,
     rf_start,
+    transposed_field,
 )
 from convcalc.formulas.shapes import (
     conv_output_size,
@@ -111,6 +113,8 @@ __all__ = [
     "rf_jump",
     "rf_size",
     "rf_start",
+    "transposed_field",
+    "resampled_field",
     "field_after",
     "merge_fields",
 ]

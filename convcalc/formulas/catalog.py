@@ -403,6 +403,31 @@ def _merge_fields():
     return (Form("equal jumps", "r", f.size), Form("equal jumps", "start", f.start))
 
 
+def _transposed_field():
+    from convcalc.formulas import receptive
+
+    f = receptive.transposed_field(receptive.INPUT_FIELD, 3, 2, 1)
+    sizes = [b[1] - b[0] + 1 for b in f.phases]
+    return (Form("U=3, S=2, P=1 on input pixels", "j_out", f.jump),
+            Form("U=3, S=2, P=1 on input pixels", "r_out (largest)", f.size),
+            Form("even outputs", "r", sizes[0]), Form("odd outputs", "r", sizes[1]))
+
+
+def _resampled_field():
+    from fractions import Fraction
+
+    from convcalc.formulas import receptive
+
+    def taps(mode):
+        return lambda src: receptive.interpolation_taps(mode, src)
+
+    half = Fraction(1, 2)
+    near = receptive.resampled_field(receptive.INPUT_FIELD, half, Fraction(0), taps("nearest"))
+    lin = receptive.resampled_field(receptive.INPUT_FIELD, half, (half - 1) / 2, taps("linear"))
+    return (Form("2x nearest", "j_out", near.jump), Form("2x nearest", "r_out", near.size),
+            Form("2x bilinear, half-pixel", "r_out", lin.size))
+
+
 _S = "shapes"
 _PA = "params"
 _F = "flops"
@@ -626,6 +651,20 @@ _TABLE: dict[str, tuple[str, str, str, str, Callable[[], tuple[Form, ...]]]] = {
         "Branches that are added or concatenated: jumps must agree; the merged field covers "
         "all branches.",
         "r_i/start_i size and centre of branch i, j the common jump", _merge_fields,
+    ),
+    "transposed_field": (
+        _R, "5.1.4 (inverted)",
+        "Field after a transposed convolution: the jump divides by the stride; output o sees the inputs "
+        "(o + P - t*d)/S that are whole numbers, so the field depends on o mod S (exact per position; the "
+        "reported size is the largest).",
+        "U kernel, S stride, P padding before, d dilation, t tap", _transposed_field,
+    ),
+    "resampled_field": (
+        _R, "",
+        "Field after interpolation (nearest, linear, bilinear, trilinear, bicubic) as Paddle maps output o to "
+        "the source ratio*o + offset: the jump multiplies by the ratio (in/out); exact per position.",
+        "ratio in/out (1/scale; (in-1)/(out-1) with align_corners), offset (ratio-1)/2 for half-pixel modes",
+        _resampled_field,
     ),
 }
 

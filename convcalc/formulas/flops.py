@@ -106,6 +106,7 @@ ELEMENTWISE_OPS: dict[str, int] = {
     "softsign": 3,       # x / (1 + |x|)
     "tanh_shrink": 2,    # x - tanh(x)
     "log_sigmoid": 5,    # log(sigmoid(x))
+    "logsigmoid": 5,     # the op F.log_sigmoid / nn.LogSigmoid trace as
     # no arithmetic on the values
     "cast": 0, "assign": 0, "dropout": 0,
 }

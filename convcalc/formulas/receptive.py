@@ -21,12 +21,35 @@ Where branches merge (residual add, concat) the jumps must agree; the merged
 field is the smallest one covering all branches (the max size when the
 centres agree).  After global pooling or flatten a unit sees the whole input:
 that is :data:`WHOLE_INPUT`, never a number.
+
+Upsampling (transposed convolutions, interpolation) has no uniform field:
+which input pixels an output unit sees depends on its position modulo the
+upsampling period (a 2x nearest upsampling maps outputs 0 and 1 to input 0,
+outputs 2 and 3 to input 1, ...).  Such a field is exact per position:
+``phases[k]`` holds the bounds ``(lo, hi)`` of the field of every unit
+``o`` with ``o % len(phases) == k``, relative to the line
+``start + o*jump`` (``None``: such units see no input pixel at all, e.g. a
+transposed conv whose kernel is smaller than its stride).  The reported
+numbers are then: ``size`` the largest field of any position, ``jump`` the
+mean distance between neighbouring units (fractional after upsampling:
+``j_out = j_in / s``), ``start`` the centre of the first unit's field
+(of the first unit that sees any pixel).  Later layers propagate the
+per-position bounds exactly (:func:`field_after`, :func:`merge_fields`).
+
+>>> up = transposed_field(INPUT_FIELD, 2, 2)   # ConvTranspose k=2, s=2
+>>> (up.size, up.jump, up.start, up.phases)
+(1, 1/2, 0, ((0, 0), (-1/2, -1/2)))
+>>> f = field_after(up, 3, padding=1)   # then a 3-wide conv: unit 0 sees pixels -1..0, units 1 and 2 see 0..1
+>>> (f.size, f.jump, f.start, f.phases)
+(2, 1/2, -1/2, ((-1/2, 1/2), (0, 1)))
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 import sympy
 
@@ -44,6 +67,10 @@ __all__ = [
     "rf_start",
     "field_after",
     "merge_fields",
+    "transposed_field",
+    "resampled_field",
+    "interpolation_taps",
+    "MAX_PERIOD",
 ]
 
 
@@ -55,6 +82,7 @@ class Field:
     jump: sympy.Expr | None = None
     start: sympy.Expr | None = None
     whole: bool = False
+    phases: tuple[tuple[sympy.Expr, sympy.Expr] | None, ...] | None = None  # per position; None: uniform
 
     def __post_init__(self) -> None:
         if not self.whole:
@@ -63,6 +91,23 @@ class Field:
                 if value is None:
                     raise ValueError(f"Field.{name} is required unless whole=True")
                 object.__setattr__(self, name, sympy.sympify(value))
+        if self.phases is not None:
+            object.__setattr__(self, "phases", tuple(
+                None if b is None else (sympy.sympify(b[0]), sympy.sympify(b[1])) for b in self.phases))
+
+    @property
+    def period(self) -> int:
+        """Units after which the pattern of fields repeats (1: every unit's field is the same shape)."""
+        return len(self.phases) if self.phases else 1
+
+    def bounds(self, unit: int) -> tuple[sympy.Expr, sympy.Expr] | None:
+        """Input coordinates (first, last pixel centre) of the field of ``unit``; ``None``: it sees no pixel."""
+        centre = self.start + unit * self.jump
+        if self.phases is None:
+            half = (self.size - 1) / sympy.Integer(2)
+            return centre - half, centre + half
+        b = self.phases[unit % len(self.phases)]
+        return None if b is None else (centre + b[0], centre + b[1])
 
 
 INPUT_FIELD = Field(size=1, jump=1, start=0)
@@ -126,16 +171,102 @@ def rf_start(
     return as_expr(start_in, "start") + ((k_eff - 1) / sympy.Integer(2) - p) * as_expr(jump_in, "jump")
 
 
+MAX_PERIOD = 4096
+"""Longest pattern of per-position fields followed (align_corners resizing of large maps has periods of
+hundreds of units; beyond this the field is reported unknown)."""
+
+
+def _numeric(*values) -> bool:
+    return all(sympy.sympify(v).is_number for v in values)
+
+
+def _q(value) -> Fraction:
+    """A numeric sympy quantity as an exact Fraction (the per-position arithmetic runs on Fractions: fast)."""
+    if isinstance(value, Fraction):
+        return value
+    value = sympy.sympify(value)
+    if not value.is_Rational and value.is_number:
+        value = sympy.nsimplify(value)
+    if not value.is_Rational:
+        raise ValueError(f"a field that differs by position needs numeric sizes, got {value}")
+    return Fraction(int(value.p), int(value.q))
+
+
+def _bounds_of(field: Field) -> Callable[[int], tuple[Fraction, Fraction] | None]:
+    """``unit -> (first, last)`` of ``field`` in Fractions (``None``: the unit sees no pixel)."""
+    start, jump = _q(field.start), _q(field.jump)
+    if field.phases is None:
+        half = (_q(field.size) - 1) / 2
+        return lambda unit: (start + unit * jump - half, start + unit * jump + half)
+    phases = [None if b is None else (_q(b[0]), _q(b[1])) for b in field.phases]
+    n = len(phases)
+
+    def bounds(unit: int):
+        b = phases[unit % n]
+        return None if b is None else (start + unit * jump + b[0], start + unit * jump + b[1])
+
+    return bounds
+
+
+def _from_bounds(jump: Fraction, bounds: Sequence[tuple | None]) -> Field:
+    """The field whose units ``0 .. len(bounds)-1`` (one period) have these absolute bounds (Fractions)."""
+    seen = [(k, b) for k, b in enumerate(bounds) if b is not None]
+    if not seen:
+        raise ValueError("no position of this layer sees any input pixel")
+    period = len(bounds)
+    for p in range(1, period + 1):  # the shortest period that repeats
+        if period % p == 0 and all(
+            (bounds[k] is None) == (bounds[k % p] is None)
+            and (bounds[k] is None or (bounds[k][0] - bounds[k % p][0] == (k - k % p) * jump
+                                       and bounds[k][1] - bounds[k % p][1] == (k - k % p) * jump))
+            for k in range(period)
+        ):
+            period = p
+            break
+    k0, (lo0, hi0) = seen[0]
+    start = (lo0 + hi0) / 2 - k0 * jump
+    size = max(b[1] - b[0] + 1 for k, b in seen if k < period)
+    rel = [None if bounds[k] is None else (bounds[k][0] - start - k * jump, bounds[k][1] - start - k * jump)
+           for k in range(period)]
+    uniform = period == 1 and rel[0] is not None and rel[0][0] + rel[0][1] == 0
+
+    def r(x: Fraction) -> sympy.Rational:
+        return sympy.Rational(x.numerator, x.denominator)
+
+    phases = None if uniform else tuple(None if b is None else (r(b[0]), r(b[1])) for b in rel)
+    return Field(size=r(size), jump=r(jump), start=r(start), phases=phases)
+
+
+def _union(parts: Iterable[tuple | None]) -> tuple | None:
+    parts = [b for b in parts if b is not None]
+    if not parts:
+        return None
+    return min(b[0] for b in parts), max(b[1] for b in parts)
+
+
+def _check_period(period: int, what: str) -> None:
+    if period > MAX_PERIOD:
+        raise ValueError(f"{what}: its fields repeat only every {period} units (more than {MAX_PERIOD})")
+
+
 def field_after(
     field: Field, kernel: Quantity, stride: Quantity = 1, padding: Quantity = 0, dilation: Quantity = 1
 ) -> Field:
     """The field after one conv/pool layer on this axis (all three recurrences).
 
+    After upsampling (a field with ``phases``) the union of the window's fields, per position.
+
     >>> field_after(INPUT_FIELD, 7, 2, 3)
-    Field(size=7, jump=2, start=0, whole=False)
+    Field(size=7, jump=2, start=0, whole=False, phases=None)
     """
     if field.whole:
         return field
+    if field.phases is not None:
+        k, s, p, d = (int(v) for v in (kernel, stride, padding, dilation))
+        period = field.period // math.gcd(field.period, s)
+        at = _bounds_of(field)
+        return _from_bounds(_q(field.jump) * s, [_union(at(u * s - p + t * d) for t in range(k))
+                                                 for u in range(period)])
     return Field(
         size=rf_size(field.size, field.jump, kernel, dilation),
         jump=rf_jump(field.jump, stride),
@@ -169,7 +300,89 @@ def merge_fields(fields: Iterable[Field]) -> Field:
             f"branches merge with different jumps ({shown})",
             "their units sit on different input grids; check the strides on each branch",
         )
+    if any(f.phases is not None for f in fields):
+        period = math.lcm(*(f.period for f in fields))
+        _check_period(period, "merged branches")
+        ats = [_bounds_of(f) for f in fields]
+        return _from_bounds(_q(jumps[0]), [_union(at(o) for at in ats) for o in range(period)])
     lows = [f.start - (f.size - 1) / sympy.Integer(2) for f in fields]
     highs = [f.start + (f.size - 1) / sympy.Integer(2) for f in fields]
     low, high = sympy.Min(*lows), sympy.Max(*highs)
     return Field(size=high - low + 1, jump=jumps[0], start=(low + high) / 2)
+
+
+def transposed_field(
+    field: Field, kernel: Quantity, stride: Quantity = 1, padding: Quantity = 0, dilation: Quantity = 1
+) -> Field:
+    """The field after a transposed convolution (Conv1D/2D/3DTranspose) on this axis.
+
+    Output ``o`` receives input ``i`` through tap ``t`` when ``o = i*s - p + t*d`` (``p`` the padding
+    before; ``output_padding`` and groups change no field).  The jump shrinks, ``j_out = j_in / s``; the
+    field of ``o`` is the union of the fields of the inputs ``i = (o + p - t*d) / s`` that are whole
+    numbers, so it depends on ``o mod s``: exact per position (``phases``), ``size`` the largest.
+
+    >>> f = transposed_field(INPUT_FIELD, 3, 2, 1)   # k=3, s=2, p=1: even outputs see 1 pixel, odd ones 2
+    >>> (f.size, f.jump, f.start, f.phases)
+    (2, 1/2, 0, ((0, 0), (-1/2, 1/2)))
+    >>> transposed_field(INPUT_FIELD, 3, 1, 1)       # stride 1: a plain 3-wide window
+    Field(size=3, jump=1, start=0, whole=False, phases=None)
+    """
+    if field.whole:
+        return field
+    if not _numeric(kernel, stride, padding, dilation, field.jump, field.start, field.size):
+        raise ValueError("a transposed convolution's field needs numeric sizes")
+    k, s, p, d = (int(v) for v in (kernel, stride, padding, dilation))
+    period = s * field.period
+    _check_period(period, "the transposed convolution")
+    at = _bounds_of(field)
+    bounds = [_union(at((o + p - t * d) // s) for t in range(k) if (o + p - t * d) % s == 0)
+              for o in range(period)]
+    return _from_bounds(_q(field.jump) / s, bounds)
+
+
+def interpolation_taps(mode: str, src: Fraction) -> tuple[int, ...]:
+    """Input units an interpolated output reads with a non-zero weight, ``src`` its source coordinate.
+
+    nearest: ``floor(src)``; linear (bi-, tri-): ``floor(src)`` and the next one unless ``src`` is whole;
+    cubic: the four around ``src`` unless it is whole (Keys' kernel is 0 at the other integers).
+
+    >>> interpolation_taps("linear", Fraction(1, 4)), interpolation_taps("cubic", Fraction(2))
+    ((0, 1), (2,))
+    """
+    i = math.floor(src)
+    whole = src == i
+    if mode == "nearest" or whole:
+        return (i,)
+    if mode == "linear":
+        return (i, i + 1)
+    if mode == "cubic":
+        return (i - 1, i, i + 1, i + 2)
+    raise ValueError(f"unknown interpolation mode {mode!r}")
+
+
+def resampled_field(field: Field, ratio: Fraction, offset: Fraction, taps: Callable[[Fraction], Sequence[int]]
+                    ) -> Field:
+    """The field after a resampling where output ``o`` reads the input units ``taps(ratio*o + offset)``.
+
+    Interpolation (``F.interpolate``, ``nn.Upsample``), as Paddle's kernels compute it, away from the
+    borders (where Paddle clamps the source to the image): ``ratio`` is ``in/out`` (``1/scale`` when a
+    scale factor is given) or ``(in-1)/(out-1)`` with ``align_corners``; ``offset`` is ``(ratio-1)/2``
+    for the half-pixel source of linear/cubic modes without align_corners (align_mode 0), else 0.  The
+    jump becomes ``j_in * ratio``; the field is exact per position.
+
+    >>> f = resampled_field(INPUT_FIELD, Fraction(1, 2), Fraction(0), lambda s: interpolation_taps("nearest", s))
+    >>> (f.size, f.jump, f.start, f.phases)            # 2x nearest: units 0, 1 both see pixel 0
+    (1, 1/2, 0, ((0, 0), (-1/2, -1/2)))
+    """
+    if field.whole:
+        return field
+    if not _numeric(field.jump, field.start, field.size):
+        raise ValueError("an interpolation's field needs numeric sizes")
+    ratio, offset = Fraction(ratio), Fraction(offset)
+    per_input = ratio.denominator  # outputs per whole step of the source...
+    shift = ratio.numerator  # ... which moves the source by this many input units
+    period = per_input * field.period // math.gcd(shift, field.period)
+    _check_period(period, "the interpolation")
+    at = _bounds_of(field)
+    bounds = [_union(at(i) for i in taps(ratio * o + offset)) for o in range(period)]
+    return _from_bounds(_q(field.jump) * ratio, bounds)

@@ -14,24 +14,12 @@ from typing import Any
 import numpy as np
 
 from convcalc.analysis.effective import UnitField, field_layers
-from convcalc.errors import DependencyError, OutputError
-from convcalc.files import atomic_path, check_writable
+from convcalc.errors import OutputError
+from convcalc.files import atomic_path
 from convcalc.records import Report
+from convcalc.render.training import check_plot_support
 
 __all__ = ["check_plot_support", "draw_unit_field"]
-
-
-def check_plot_support(path: str | os.PathLike) -> Path:
-    """Fail before any work if matplotlib is missing or ``path`` cannot be written."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise DependencyError("pictures need matplotlib, which is not installed",
-                              "pip install 'convcalc[plot]'") from None
-    target = check_writable(path)
-    if target.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise OutputError(f"cannot tell the picture format of {str(target)!r}", "use a .png, .svg or .pdf path")
-    return target
 
 
 def _box(ax: Any, uf: UnitField, colour: str) -> None:
@@ -77,7 +65,7 @@ def draw_unit_field(uf: UnitField, image: np.ndarray, report: Report, path: str 
     layers = [r for r in field_layers(report) if r.is_leaf]
     xs = list(range(len(layers)))
     ax_grow.plot(xs, [int(r.rf_h.size) for r in layers], marker="o", markersize=3, label="size (height)")
-    ax_grow.plot(xs, [int(r.rf_h.jump) for r in layers], marker="s", markersize=3, label="jump (height)")
+    ax_grow.plot(xs, [float(r.rf_h.jump) for r in layers], marker="s", markersize=3, label="jump (height)")
     if any(r.rf_h.size != r.rf_w.size for r in layers):
         ax_grow.plot(xs, [int(r.rf_w.size) for r in layers], marker="o", markersize=3, linestyle="--",
                      label="size (width)")
@@ -95,8 +83,8 @@ def draw_unit_field(uf: UnitField, image: np.ndarray, report: Report, path: str 
     fig.suptitle(f"{report.model}: unit {uf.unit[0]},{uf.unit[1]} of {uf.layer}")
     fig.tight_layout()
     try:
-        with atomic_path(target, suffix=target.suffix) as tmp:
-            fig.savefig(tmp, dpi=110, format=target.suffix[1:].lower())
+        with atomic_path(target, suffix=target.suffix or ".png") as tmp:
+            fig.savefig(tmp, dpi=110, format=target.suffix[1:].lower() or "png")
     except (OSError, ValueError) as exc:
         raise OutputError(f"cannot write {target}: {exc}", "choose another path") from None
     finally:

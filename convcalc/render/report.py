@@ -93,7 +93,10 @@ def field_json(f: Field | None) -> Any:
         return None
     if f.whole:
         return "whole"
-    return {"size": json_quantity(f.size), "jump": json_quantity(f.jump), "start": json_quantity(f.start)}
+    out = {"size": json_quantity(f.size), "jump": json_quantity(f.jump), "start": json_quantity(f.start)}
+    if f.phases is not None:  # after upsampling: size is the largest; each position's (first, last) offsets
+        out["by_position"] = [None if b is None else [json_quantity(b[0]), json_quantity(b[1])] for b in f.phases]
+    return out
 
 
 def total_flops_text(report: Report) -> str:
@@ -290,6 +293,9 @@ def totals_text(report: Report, rows: list[LayerRecord] | None = None):
         lines.append(f"Never called: {', '.join(g.layers_never_called)}")
     if g.ops_without_rf_rule:
         lines.append(f"Receptive field unknown after ops: {', '.join(g.ops_without_rf_rule)}")
+    if any(a.field is not None and a.field.phases is not None for r in report.records for a in r.rf or ()):
+        lines.append("Receptive fields after upsampling differ by position: RF is the largest, Jump the mean "
+                     "(fractional), Start the first unit's centre (docs/formulas.md)")
     for m in g.misaligned_merges:
         lines.append(f"Misaligned branches: {m}")
     return Text("\n".join(lines))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from convcalc.errors import DependencyError, OutputError
-from convcalc.files import atomic_path
+from convcalc.files import atomic_path, check_writable
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
@@ -256,16 +256,25 @@ def _atomic_target(path: str | os.PathLike, what: str) -> Path:
     return check_output_path(path, what)
 
 
-def check_plot_support(path: str | os.PathLike) -> Path:
-    """Fail before training if matplotlib is missing or ``path`` cannot be written."""
+PICTURE_FORMATS = (".png", ".svg", ".pdf")
+
+
+def check_plot_support(path: str | os.PathLike, what: str = "--plot", drop: str = " (or drop --plot)") -> Path:
+    """Fail before long work if matplotlib is missing or ``path`` cannot be written as a picture.
+
+    One check for every picture convcalc draws (``train --plot``, ``rf -o``): matplotlib importable, the
+    folder writable, and the format known from the suffix (.png, .svg or .pdf; none means PNG).
+    """
     try:
         import matplotlib  # noqa: F401
     except ImportError:
         raise DependencyError(
-            "--plot needs matplotlib, which is not installed",
-            "pip install 'convcalc[plot]' (or drop --plot)",
+            f"{what} needs matplotlib, which is not installed", f"pip install 'convcalc[plot]'{drop}"
         ) from None
-    return _atomic_target(path, "plot")
+    target = check_writable(Path(path).expanduser())
+    if target.suffix.lower() not in ("", *PICTURE_FORMATS):
+        raise OutputError(f"cannot tell the picture format of {str(target)!r}", "use a .png, .svg or .pdf path")
+    return target
 
 
 def _save_figure(fig: Any, path: Path) -> Path:

@@ -21,10 +21,17 @@ def _q(x: Fraction) -> str:
     return str(x.numerator) if x.denominator == 1 else f"{x.numerator}/{x.denominator}"
 
 
-def _field(f: tuple[Fraction, Fraction, Fraction] | str) -> str:
+def _by_position(f: tuple) -> str:
+    """Sizes of one period of units, for a field that differs by position (after upsampling)."""
+    rel = f[3][: len(f[3]) // 2]
+    return "/".join("0" if b is None else _q(b[1] - b[0] + 1) for b in rel)
+
+
+def _field(f: tuple | str) -> str:
     if isinstance(f, str):
         return f
-    return f"{_q(f[0])}, {_q(f[1])}, {_q(f[2])}"
+    text = f"{_q(f[0])}, {_q(f[1])}, {_q(f[2])}"
+    return text + (f" (by position {_by_position(f)})" if len(f) > 3 else "")
 
 
 def _pair(values: tuple) -> str:
@@ -225,7 +232,14 @@ def _rf_md(run: ValidationRun) -> list[str]:
         "adds (book_resnet18, resnet18, mobilenet_v2, two_branch's `merge`, whose branches have different "
         "starts 0 and 1/2, rf_dilation) and a concat (two_branch's `joined`).  The `rf_*` models are the "
         "`fields` corpus (convcalc/corpus/fields.py): norms, softmax and a mean along one axis, Conv1D and "
-        "Conv3D stacks, NLC and NHWC with SAME padding on odd inputs, dilation per axis.",
+        "Conv3D stacks, NLC and NHWC with SAME padding on odd inputs, dilation per axis, and upsampling: a "
+        "U-Net (ConvTranspose2D, bilinear Upsample, skip concats), an FPN top-down path (nearest 2x + add), a "
+        "1-D transposed-conv decoder, bicubic and hole-making transposed convs, a Conv3DTranspose with "
+        "trilinear Upsample.  After upsampling a unit's field depends on its position (docs/formulas.md): "
+        "there a period of consecutive units and the next one are measured (at the traced size when the "
+        "model interpolates, since the ratio may depend on it), the size compared is the largest, the jump "
+        "is the centre's shift over a period divided by its length, and every unit's bounds must agree too "
+        "(shown as `by position` sizes).",
         "",
         "| Model | Layers checked | Size agrees | Jump agrees | Start agrees | Largest input | Seconds |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -296,7 +310,10 @@ def _model_dict(m: ModelSizes) -> dict[str, Any]:
 def _fjson(f) -> dict[str, str] | str:
     if isinstance(f, str):
         return f
-    return {"size": _q(f[0]), "jump": _q(f[1]), "start": _q(f[2])}
+    out = {"size": _q(f[0]), "jump": _q(f[1]), "start": _q(f[2])}
+    if len(f) > 3:
+        out["sizes_by_position"] = _by_position(f)
+    return out
 
 
 def _rf_dict(r: RFModelResult) -> dict[str, Any]:
