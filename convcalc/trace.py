@@ -30,6 +30,7 @@ from convcalc.errors import ConvcalcError, ModelLoadError, RefusedInputError, Sh
 from convcalc.inputs import ModelInput, bind_names, check_rank, in_forward_order, input_hint
 from convcalc.native_logs import quiet_native_logs
 from convcalc.shape_guards import recording as recording_guards
+from convcalc.stand_ins import conv_stand_in, expected_calls, value_free, watching_value_reads
 
 # Ops that only move constants or parameters around: not computation.
 BOOKKEEPING_OPS = frozenset(
@@ -281,6 +282,7 @@ def trace_model(
     static_forward: Callable[[Any], Callable | None] = lambda layer: None,
     name: str = "model",
     values: list[Any] | None = None,
+    eager: bool = True,
 ) -> Trace:
     """Trace ``model`` on ``inputs`` (:class:`~convcalc.inputs.ModelInput` values, or one float32 shape).
 
@@ -294,6 +296,8 @@ def trace_model(
     layer).  A forward that raises becomes a
     :class:`~convcalc.errors.ModelLoadError` naming the layer it got to (or a
     :class:`~convcalc.errors.ShapeError` when the input is too small).
+    ``eager=False``: the caller has run :func:`eager_check` at this input
+    already (only a forward that branches on tensor values runs it again).
     """
     bound = bind_names(model, as_inputs(inputs), name)
     check_rank(bound, input_hint(model), name)
@@ -307,12 +311,21 @@ def trace_model(
                                            or (static_forward is not None and static_forward(model) is not None))
     probe = Decisions(probe=True)
     program, finished, guards = _build(model, inputs, static_forward, name, paths, probe)
+    free = value_free(program, BOOKKEEPING_OPS, op_key)
     ops, shapes, constants, input_values = _read_program(program, inputs)
     calls = _calls(finished, paths, model, ops, input_values, root_leaf)
     _refuse_empty(finished, paths, inputs, name)
     _check_nonempty(ops, shapes, calls, inputs, name)
     decisions = Decisions()
-    eager_paths = eager_check(model, inputs, static_forward, name, values, decisions)
+    eager_paths: list[str] = []
+    if eager or probe.asked:
+        # Where no refusal can depend on values, convolutions are checked at their smallest size (stand_ins).
+        light = None if probe.asked or not free else conv_stand_in(expected_calls(finished, shapes))
+        with watching_value_reads() if light is not None else contextlib.nullcontext([]) as reads:
+            eager_paths = eager_check(model, inputs, static_forward, name, values, decisions, stand_in=light)
+        if light is not None and (decisions.values or reads):  # eager-only code read values: the real ones
+            decisions = Decisions()
+            eager_paths = eager_check(model, inputs, static_forward, name, values, decisions)
     notes: tuple[str, ...] = ()
     if probe.asked:  # (truth values asked only by eager-only code, e.g. inside Paddle's layers, change nothing)
         cannot = ModelLoadError(
@@ -365,6 +378,7 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
     With ``decisions``, tensor-valued ``if``/``while`` follow them (see :mod:`convcalc.branches`).
     """
     import paddle
+    from paddle.pir import Value
     from paddle.static import InputSpec
 
     stack: list[dict] = []
@@ -372,8 +386,10 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
     pre_order = itertools.count()
     handles = []
 
+    raw_shape = Value.shape.fget  # (read before recording_guards wraps it)
+
     def program_len() -> int:
-        return len(paddle.static.default_main_program().global_block().ops)
+        return paddle.static.default_main_program().global_block().num_ops()
 
     def pre_hook(layer, args):
         stack.append(
@@ -382,8 +398,8 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
                 "start": program_len(),
                 "order": next(pre_order),
                 "inputs": tuple(v.id for v in _values(args)),
-                # plain ints: the shape guards must not log the formulas' own comparisons
-                "in_shape": next((tuple(int(d) for d in v.shape) for v in _values(args)), ()),
+                # Paddle's own shape (plain ints): the shape guards must not log the formulas' own comparisons
+                "in_shape": next((tuple(int(d) for d in raw_shape(v)) for v in _values(args)), ()),
             }
         )
 
@@ -505,13 +521,16 @@ def eager_check(
     name: str = "model",
     values: list[Any] | None = None,
     decisions: Decisions | None = None,
+    stand_in: Callable[[Any], Callable | None] | None = None,
 ) -> list[str]:
     """Run Paddle's eager forward once (eval, no grad): what its kernels refuse, convcalc refuses.
 
     Returns the paths of the layer calls in finishing order; ``decisions``
     records the truth values tensors gave (branches on tensor values).  Call
     it only after the static shapes are known to be non-empty: an eager conv
-    with an empty output corrupts the heap.
+    with an empty output corrupts the heap.  ``stand_in`` (layer -> forward
+    or None, see :mod:`convcalc.stand_ins`) gives layers a cheaper forward
+    with the same refusals.
     """
     import paddle
 
@@ -540,7 +559,8 @@ def eager_check(
                 handles.append(layer.register_forward_pre_hook(pre_hook))
                 handles.append(layer.register_forward_post_hook(post_hook))
             record = recording(decisions or Decisions(), current)
-            with _swapped_forwards(model, static_forward), paddle.no_grad(), record:
+            swap = static_forward if stand_in is None else (lambda layer: static_forward(layer) or stand_in(layer))
+            with _swapped_forwards(model, swap), paddle.no_grad(), record:
                 model(*values)
         except ConvcalcError:
             raise

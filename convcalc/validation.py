@@ -342,11 +342,11 @@ def validate_case(model: Any, name: str, case: SizeCase, sym: _Symbolic | None) 
     t0 = time.perf_counter()
     refusal = ""
     if sym is not None and sym.exact is not None:
-        refusal = _empty_output(sym.exact, case.shape, name) or _eager_refusal(model, case.shape)
+        refusal = _empty_output(sym.exact, case.shape, name) or _eager_refusal(model, case.shape, name)
     if refusal:
         return CaseResult(name, case.label, case.shape, refused=refusal, seconds=time.perf_counter() - t0)
     try:
-        concrete = _analyze(model, case.shape, name)
+        concrete = _analyze(model, case.shape, name, eager_checked=sym is not None and sym.exact is not None)
     except ConvcalcError as err:
         return CaseResult(name, case.label, case.shape, refused=_one_line(str(err)),
                           seconds=time.perf_counter() - t0)
@@ -416,7 +416,7 @@ def sympy_int(expr: Any, values: dict) -> int | None:
     return int(value) if value.is_number else None
 
 
-def _eager_refusal(model: Any, shape: tuple) -> str:
+def _eager_refusal(model: Any, shape: tuple, name: str) -> str:
     """Why the model's plain (eager) forward refuses ``shape``, or ``""`` when it runs.
 
     Checked before tracing because in Paddle 3.3.1 a ``to_static`` build that
@@ -426,19 +426,19 @@ def _eager_refusal(model: Any, shape: tuple) -> str:
     once the exact symbolic report has shown that no output is empty: an
     eager conv whose output would be empty corrupts Paddle's heap
     ("malloc(): unsorted double linked list corrupted") instead of raising.
+    This is the case's one eager forward: the trace that follows does not
+    run it again (``eager_checked``).
     """
-    import paddle
-
-    from convcalc.analysis.engine import normalise_input
+    from convcalc.analysis.engine import normalise_input, rule_static_forward
+    from convcalc.errors import ConvcalcError
+    from convcalc.inputs import ModelInput
+    from convcalc.trace import eager_check
 
     full = normalise_input(tuple(int(d) for d in shape))
     try:
-        with paddle.no_grad():
-            model(paddle.zeros(list(full), dtype="float32"))
-    except Exception as err:  # noqa: BLE001 - any refusal is reported, with its message
-        text = _one_line(f"{type(err).__name__}: {err}")
-        where = "x".join(map(str, shape))
-        return _one_line(f"the forward pass at {where} raises {text}")
+        eager_check(model, [ModelInput(full)], rule_static_forward, name=name)
+    except ConvcalcError as err:  # Paddle's refusal (its reason and the layer), or the model's own error
+        return _one_line(err.problem)
     return ""
 
 
@@ -471,11 +471,12 @@ def _analyze(model: Any, shape: tuple, name: str, **kwargs: Any):
     from convcalc.analysis import analyze
     from convcalc.analysis.engine import normalise_input, trace_for
 
-    if _TRACES is None:
-        return analyze(model, shape, name=name, **kwargs)
+    checked = kwargs.pop("eager_checked", False)
     key = (id(model), normalise_input(tuple(int(d) for d in shape)))
+    if _TRACES is None:
+        return analyze(model, shape, name=name, trace=trace_for(model, shape, name, eager_checked=checked), **kwargs)
     if key not in _TRACES:
-        _TRACES[key] = trace_for(model, shape, name)
+        _TRACES[key] = trace_for(model, shape, name, eager_checked=checked)
     return analyze(model, shape, name=name, trace=_TRACES[key], **kwargs)
 
 
@@ -781,14 +782,10 @@ def _rf_source(name: str, build: Callable[[], Any] | None, input_shape: Sequence
 
 def _trace_full(model: Any, full: tuple, name: str):
     """Trace at a full input shape (with batch, any rank), with the rules' opaque layers swapped in."""
-    from convcalc.rules import find_rule
+    from convcalc.analysis.engine import rule_static_forward
     from convcalc.trace import trace_model
 
-    def static_forward(layer):
-        found = find_rule(layer)
-        return found[1].static_forward if found else None
-
-    return trace_model(model, full, static_forward=static_forward, name=name)
+    return trace_model(model, full, static_forward=rule_static_forward, name=name)
 
 
 def _measure_positions(masks: list, dim: int, unit: int, period: int, span: int):

@@ -152,24 +152,30 @@ def analyze(
     return report
 
 
-def trace_for(model: Any, inputs: Any, name: str = "model", values: list[Any] | None = None) -> Trace:
+def rule_static_forward(layer: Any) -> Any:
+    """The static equivalent forward a layer's rule provides (opaque custom layers), or None."""
+    found = find_rule(layer)
+    return found[1].static_forward if found else None
+
+
+def trace_for(model: Any, inputs: Any, name: str = "model", values: list[Any] | None = None,
+              eager_checked: bool = False) -> Trace:
     """Trace ``model`` with the rules' static forwards swapped in (for opaque custom layers).
 
     ``inputs`` is a list of :class:`~convcalc.inputs.ModelInput` or any
     ``input_size`` form :func:`analyze` accepts.  A model that brings its own
     trace (an exported program, :mod:`convcalc.program`) gives it.
+    ``eager_checked``: the caller already ran :func:`convcalc.trace.eager_check`
+    at this input (see :func:`convcalc.trace.trace_model`).
     """
-
-    def static_forward(layer):
-        found = find_rule(layer)
-        return found[1].static_forward if found else None
-
+    static_forward = rule_static_forward
     if not (isinstance(inputs, (list, tuple)) and inputs and all(isinstance(i, ModelInput) for i in inputs)):
         inputs, values = model_inputs(model, input_size=inputs)
     own_trace = getattr(model, "convcalc_trace", None)
     if own_trace is not None:
         return own_trace(normalise_input(tuple(inputs[0].shape)))
-    return trace_model(model, list(inputs), static_forward=static_forward, name=name, values=values)
+    return trace_model(model, list(inputs), static_forward=static_forward, name=name, values=values,
+                       eager=not eager_checked)
 
 
 def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: ParamAccount) -> list[LayerRecord]:

@@ -1,0 +1,287 @@
+"""The cheap eager check (convcalc/stand_ins.py) refuses exactly what Paddle's eager forward refuses.
+
+Convolutions are checked at their smallest size and zeros stand in for their
+values only where no refusal can depend on values.  The truth here is always
+a real eager forward of the same model run in the test; the corpus module
+convcalc/corpus/eager_checks.py holds more such models (run by test_corpus.py).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+paddle = pytest.importorskip("paddle")
+
+from paddle import nn  # noqa: E402
+
+import convcalc.stand_ins as stand_ins  # noqa: E402
+import convcalc.trace as trace  # noqa: E402
+from convcalc.analysis import analyze  # noqa: E402
+from convcalc.cli import main  # noqa: E402
+from convcalc.corpus import eager_checks  # noqa: E402
+from convcalc.errors import ConvcalcError, RefusedInputError  # noqa: E402
+
+
+def _eager_refusal(model, x) -> str:
+    """Paddle's own verdict: the error its eager forward raises on ``x`` ('' when it runs)."""
+    model.eval()
+    try:
+        with paddle.no_grad():
+            model(x)
+    except Exception as err:  # noqa: BLE001 - the refusal is the truth
+        return str(err)
+    return ""
+
+
+@pytest.fixture
+def crops(monkeypatch):
+    """Counts the convolution calls checked at their smallest size."""
+    seen = []
+    real = stand_ins._crop
+
+    def counting(layer, x):
+        small = real(layer, x)
+        seen.append((tuple(x.shape), None if small is None else tuple(small.shape)))
+        return small
+
+    monkeypatch.setattr(stand_ins, "_crop", counting)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("layer", "shape", "cropped"),
+    [
+        (lambda: nn.Conv2D(3, 8, (3, 5), dilation=(2, 1)), (2, 3, 20, 20), (1, 3, 5, 5)),  # 2*(3-1)+1, 5
+        (lambda: nn.Conv2D(3, 8, 3, data_format="NHWC"), (2, 20, 20, 3), (1, 3, 3, 3)),
+        (lambda: nn.Conv1D(4, 8, 5, dilation=2), (1, 4, 30), (1, 4, 9)),
+        (lambda: nn.Conv3D(3, 4, 3, data_format="NDHWC"), (1, 4, 8, 8, 3), (1, 3, 3, 3, 3)),
+        (lambda: nn.Conv2D(3, 8, 7, padding=3), (1, 3, 4, 9), (1, 3, 4, 7)),  # an axis already smaller stays
+    ],
+)
+def test_crop_is_one_sample_and_the_kernels_extent(layer, shape, cropped):
+    conv = layer()
+    small = stand_ins._crop(conv, paddle.ones(list(shape)))
+    assert tuple(small.shape) == cropped
+    assert stand_ins._crop(conv, paddle.ones([1, *shape])) is None  # another rank: the real forward decides
+
+
+# (values decide the ids of these: see the tests below)
+ACCEPTED = [c for c in eager_checks.CASES if not c.refused and c.inputs[0][1] == "float32"
+            and c.name != "ids_from_conv_in_range"]
+
+
+@pytest.mark.parametrize("case", ACCEPTED, ids=[c.name for c in ACCEPTED])
+def test_stand_ins_give_the_full_checks_report(case, crops, monkeypatch):
+    """Accepted (Paddle runs them, checked here), checked on crops, and the same report as with the full forward."""
+    x = paddle.rand(list(case.inputs[0][0]))
+    assert _eager_refusal(case.build(), x) == ""
+    model = case.build()
+    light = analyze(model, input_data=x, name=case.name)
+    plain = sum(stand_ins.is_plain_conv(m) for m in model.sublayers())  # a subclass with its own forward: none
+    assert len(crops) >= plain and bool(crops) == bool(plain), "plain convolutions not checked at their smallest size"
+    assert all(small is not None and small[0] == 1 for _, small in crops)
+    monkeypatch.setattr(trace, "value_free", lambda *a: False)
+    crops.clear()
+    full = analyze(model, input_data=x, name=case.name)
+    assert not crops
+    assert light.records == full.records and light.totals == full.totals
+
+
+# Refused by the eager forward (the static program builds): in this process.  Models built with other
+# arguments are users' files in test_variants_refused_with_the_layer; refusals of the static build
+# (which can poison the next build in a process) run in their own process below.
+PATHS = {
+    "channel_last_channels": "layer conv (Conv2D)", "dilated_groups_channels": "layer stem (Conv2D)",
+    "conv_at_two_sizes_channels": "layer conv (Conv2D)", "conv_subclass_channels": "layer conv (GainConv)",
+    "conv3d_channel_last_channels": "layer conv (Conv3D)", "conv1d_dilated_channels": "layer conv (Conv1D)",
+    "float_ids_then_conv1d": "layer embed (Embedding)",
+}
+IN_OWN_PROCESS = {
+    "custom_layer_raises": "layer check (RGBOnly)", "flatten_linear_wrong_size": "layer classifier (Linear)",
+    "reshape_tokens_wrong_size": "PatchTokens",
+}
+REFUSED = [c for c in eager_checks.CASES if c.name in PATHS]
+
+
+def test_every_refused_case_is_run_here():
+    lambdas = {c.name for c in eager_checks.CASES if c.refused and c.build.__name__ == "<lambda>"}
+    assert {c.name for c in eager_checks.CASES if c.refused} == set(PATHS) | set(IN_OWN_PROCESS) | lambdas
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=[c.name for c in REFUSED])
+def test_refused_like_paddle_with_its_reason_and_the_layer(case, capsys):
+    """The CLI refuses what Paddle's eager forward refuses (run here on ones, as the CLI does): exit 2, one line."""
+    reason = _eager_refusal(case.build(), paddle.ones(list(case.inputs[0][0])))
+    assert reason, f"Paddle runs {case.name}"
+    spec = f"{eager_checks.__file__}:{case.build.__name__}"
+    code = main(["report", spec, "--input", case.cli[0]])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert case.refused in err[0] and case.refused in " ".join(reason.split())
+    assert PATHS[case.name] in err[0]
+
+
+def test_variants_refused_with_the_layer(tmp_path, capsys):
+    """Models built with arguments (smaller stem, smaller vocabulary) written as users' files."""
+    path = tmp_path / "variants.py"
+    path.write_text(textwrap.dedent("""
+        from convcalc.corpus.eager_checks import CodesFromConv, FunctionalHead
+
+        class NarrowStem(FunctionalHead):
+            def __init__(self):
+                super().__init__(stem_out=5)
+
+        class SmallVocabulary(CodesFromConv):
+            def __init__(self):
+                super().__init__(5)
+    """))
+    for cls, shape, fragment, where in (
+        ("NarrowStem", [1, 3, 12, 12], "input_channels:5 != filter_channels * groups:6", "NarrowStem"),
+        ("SmallVocabulary", [1, 1, 6, 6], "expected >= 0 and < 5, but got 9", "layer codes (Embedding)"),
+    ):
+        model = eager_checks.FunctionalHead(5) if cls == "NarrowStem" else eager_checks.CodesFromConv(5)
+        assert fragment in " ".join(_eager_refusal(model, paddle.ones(shape)).split())
+        code = main(["report", f"{path}:{cls}", "--input", "x".join(map(str, shape[1:]))])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and fragment in err[0] and where in err[0], err
+
+
+def test_values_decide_so_no_zeros_stand_in():
+    """Ids computed from a conv's output: zeros in its place would pass; the program is not value-free."""
+    model = eager_checks.CodesFromConv(5)
+    x = paddle.ones([1, 1, 6, 6])
+    assert "expected >= 0 and < 5, but got 9" in _eager_refusal(model, x)
+    with pytest.raises(RefusedInputError, match="got 9.*codes|codes.*got 9"):
+        analyze(model, input_data=x)
+
+
+def test_ids_get_the_full_forward(crops):
+    """Token ids into an embedding, then a Conv1D: not value-free, so no crops (and Paddle runs it)."""
+    ids = paddle.to_tensor([[3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8]], dtype="int64")
+    model = eager_checks.TokenConv()
+    assert _eager_refusal(model, ids) == ""
+    report = analyze(model, input_data=ids)
+    assert not crops
+    assert [tuple(int(d) for d in r.output_shape) for r in report.records if r.path == "conv"] == [(1, 8, 12)]
+
+
+def test_the_value_guard_is_what_refuses(monkeypatch):
+    """Without the value-free guard the stand-ins would accept the out-of-range ids: the guard matters."""
+    monkeypatch.setattr(trace, "value_free", lambda *a: True)
+    analyze(eager_checks.CodesFromConv(5), input_data=paddle.ones([1, 1, 6, 6]))  # wrongly accepted
+
+
+def test_refused_by_the_build_in_one_line():
+    """A user check raising in forward, a Linear or reshape at the wrong size: exit 2, one line, the layer.
+
+    Each in its own process (started together: the build that fails can poison the next in a process).
+    """
+    cases = [c for c in eager_checks.CASES if c.name in IN_OWN_PROCESS]
+    for case in cases:
+        assert case.refused in " ".join(_eager_refusal(case.build(), paddle.ones(list(case.inputs[0][0]))).split())
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "convcalc", "report", f"{eager_checks.__file__}:{c.build.__name__}",
+                          "--input", c.cli[0]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for c in cases
+    ]
+    for case, proc in zip(cases, procs):
+        _, err = proc.communicate(timeout=300)
+        lines = [ln for ln in err.splitlines() if ln.startswith("convcalc")]
+        assert proc.returncode == 2 and len(lines) == 1, err[-2000:]
+        assert case.refused in lines[0] and IN_OWN_PROCESS[case.name] in lines[0], lines[0]
+        assert "Traceback" not in err
+
+
+def test_branching_model_runs_the_full_forward(crops):
+    """A forward that branches on tensor values: no stand-ins (the branch needs the real values)."""
+
+    class Gate(nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2D(3, 4, 3)
+
+        def forward(self, x):
+            y = self.conv(x)
+            if y.mean() > 1000:
+                y = y * 2
+            return y
+
+    model = Gate()
+    report = analyze(model, (1, 3, 8, 8))
+    assert not crops
+    assert any("branches on tensor values" in n for n in report.notes)
+
+
+def test_resnet_is_value_free_and_checked_on_crops(crops):
+    from paddle.vision.models import resnet18
+
+    model = resnet18()
+    analyze(model, (1, 3, 64, 64))
+    assert len(crops) == sum(isinstance(m, nn.Conv2D) for m in model.sublayers())
+
+
+
+def test_validate_runs_one_eager_forward_per_case(monkeypatch):
+    """validate's pre-trace refusal check is the case's only eager forward; a refusal names Paddle's reason."""
+    from convcalc import validation as V
+    from convcalc.models.zoo import build_model
+
+    calls = []
+    real = trace.eager_check
+    monkeypatch.setattr(trace, "eager_check", lambda *a, **k: calls.append(1) or real(*a, **k))
+    name = "book_paddle_lenet"
+    model = build_model(name).model
+    symbolic = V._symbolic_reports(model, (1, 32, 32), name)
+    calls.clear()
+    result = V.validate_case(model, name, V.SizeCase("odd", (1, 33, 35)), symbolic)
+    assert result.ok and len(calls) == 1, (result.details, calls)
+    grey = _eager_refusal(model, paddle.ones([1, 3, 32, 32]))
+    assert "input_channels:3 != filter_channels * groups:1" in grey
+    result = V.validate_case(model, name, V.SizeCase("rgb", (3, 32, 32)), symbolic)
+    assert "input_channels:3 != filter_channels * groups:1" in result.refused
+    assert "layer conv1 (Conv2D)" in result.refused
+
+
+class EagerOnlyGuard(nn.Layer):
+    """A check only the eager forward runs, on a value read into Python (float): zeros would pass it."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2D(3, 4, 3, weight_attr=nn.initializer.Constant(5.0), bias_attr=False)
+
+    def forward(self, x):
+        y = self.conv(x)
+        if paddle.in_dynamic_mode() and float(y.max()) > 100:  # 27 ones times 5
+            raise ValueError("activations blew up")
+        return y
+
+
+def test_an_eager_only_read_of_values_reruns_the_full_forward(crops):
+    model = EagerOnlyGuard()
+    x = paddle.ones([1, 3, 8, 8])
+    assert "activations blew up" in _eager_refusal(model, x)
+    with pytest.raises(ConvcalcError, match="activations blew up"):
+        analyze(model, (1, 3, 8, 8))
+    assert crops  # tried on crops first, then again in full because a value was read
+
+
+def test_resnet_runs_one_eager_check(crops, monkeypatch):
+    from paddle.vision.models import resnet18
+
+    calls = []
+    real = trace.eager_check
+    monkeypatch.setattr(trace, "eager_check", lambda *a, **k: calls.append(k.get("stand_in")) or real(*a, **k))
+    analyze(resnet18(), (1, 3, 64, 64))
+    assert len(calls) == 1 and calls[0] is not None  # on crops, and no full rerun
+
+
+def test_the_read_guard_is_what_refuses(monkeypatch):
+    """Without watching value reads the stand-ins would accept EagerOnlyGuard: the guard matters."""
+    import contextlib
+
+    monkeypatch.setattr(trace, "watching_value_reads", lambda: contextlib.nullcontext([]))
+    analyze(EagerOnlyGuard(), (1, 3, 8, 8))  # wrongly accepted
