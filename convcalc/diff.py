@@ -5,7 +5,10 @@ Works on the plain dictionaries of :func:`convcalc.render.report.report_dict`
 model and the same model at another input are compared the same way.  Rows are
 aligned by layer path (``difflib.SequenceMatcher`` keeps the order of both
 models, so inserted and removed layers appear where they sit); a path present
-in only one report is an inserted or removed layer.  Returned as data; all
+in only one report is an inserted or removed layer.  Two reports with (almost) no
+path in common - an exported program (its rows named by name scopes) and the model
+it came from (named by attributes) - are aligned by their sequence of layer
+types instead, each paired row named ``path A = path B``.  Returned as data; all
 formatting lives in :mod:`convcalc.render.diff`.
 """
 
@@ -63,6 +66,7 @@ class ReportDiff:
     convention_b: str
     rows: tuple[RowDiff, ...]
     totals: dict[str, tuple[Any, Any]]
+    aligned_by: str = "path"  # or "type" (reports with almost no path in common)
 
     @property
     def changed(self) -> tuple[RowDiff, ...]:
@@ -142,10 +146,21 @@ def diff_reports(a: dict, b: dict, label_a: str | None = None, label_b: str | No
     la, lb = _leaves(a), _leaves(b)
     pa, pb = [r["path"] for r in la], [r["path"] for r in lb]
     rows: list[RowDiff] = []
-    matcher = difflib.SequenceMatcher(a=pa, b=pb, autojunk=False)
+    # (almost) no path in common - an exported program's scope names vs its model's attributes: align by types
+    by_kind = bool(la and lb) and 2 * len(set(pa) & set(pb)) < min(len(set(pa)), len(set(pb)))
+    if by_kind:
+        keys_a, keys_b = [r.get("type") for r in la], [r.get("type") for r in lb]
+    else:
+        keys_a, keys_b = pa, pb
+    matcher = difflib.SequenceMatcher(a=keys_a, b=keys_b, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
-            rows.extend(_row(pa[i], la[i], lb[j]) for i, j in zip(range(i1, i2), range(j1, j2)))
+            rows.extend(_row(pa[i] if pa[i] == pb[j] else f"{pa[i]} = {pb[j]}", la[i], lb[j])
+                        for i, j in zip(range(i1, i2), range(j1, j2)))
+            continue
+        if by_kind:
+            rows.extend(_row(pa[i], la[i], None) for i in range(i1, i2))
+            rows.extend(_row(pb[j], None, lb[j]) for j in range(j1, j2))
             continue
         # A replaced block: rows with the same path on both sides still pair up.
         by_path_b = {pb[j]: lb[j] for j in range(j1, j2)}
@@ -168,4 +183,5 @@ def diff_reports(a: dict, b: dict, label_a: str | None = None, label_b: str | No
         convention_b=b.get("convention", ""),
         rows=tuple(rows),
         totals=totals,
+        aligned_by="type" if by_kind else "path",
     )

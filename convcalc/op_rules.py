@@ -275,7 +275,7 @@ _MOVES = (
     "pad3d", "stack", "unstack", "flip", "roll", "full_like", "zeros_like", "ones_like", "where", "take_along_axis",
     "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "unbind", "chunk", "set_value", "set_value_with_tensor",
     "assign_out", "share_data", "meshgrid", "tril", "triu", "one_hot", "masked_select", "index_put",
-    "put_along_axis", "memcpy", "logical_and", "logical_or", "logical_not",
+    "put_along_axis", "memcpy", "logical_and", "logical_or", "logical_not", "unfold",
 )
 
 

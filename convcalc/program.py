@@ -104,6 +104,7 @@ class ProgramModel:
     params: list[ProgramParameter] = field(repr=False)
     scoped: bool = True
     training: bool = False
+    output_values: tuple[str, ...] = ()  # what the program's fetch ops read: the model's outputs
 
     def parameters(self) -> list[ProgramParameter]:
         return list(self.params)
@@ -138,6 +139,53 @@ class ProgramModel:
         if not dims or any(d <= 0 for d in dims):
             return None
         return tuple(self.data_shape) if self.data_shape[0] > 0 else tuple(dims)
+
+    def output_shapes(self, batch: int) -> list[tuple[int, ...]]:
+        """The shapes of the program's outputs (what its fetch ops read), a dynamic batch set to ``batch``."""
+        return [tuple(batch if d == -1 else d for d in self.raw_shapes.get(v, ())) for v in self.output_values]
+
+    def effective_field(self, path: str, unit: tuple[int, int], image: Any) -> Any:
+        """``|d out[0, :, i, j].sum() / d input|`` of layer ``path``'s output, summed over input channels.
+
+        The program is loaded again (as :func:`load_program` does), the sum of
+        the unit's channels is appended to it, and Paddle's static
+        ``gradients`` builds its backward ops down to the input - the same
+        gradient :func:`convcalc.analysis.effective.effective_field` takes of a
+        Python model.  Ops are matched to this model's by their position.
+        """
+        import numpy as np
+        import paddle
+
+        group = next(g for g in self.groups if g.path == path and g.is_leaf)
+        value = group.call(0, self.ops, self.raw_shapes).outputs[0]
+        op_index, result = next((op.index, op.outputs.index(value)) for op in self.ops if value in op.outputs)
+        program_file, _ = _files(self.path)
+        from convcalc.native_logs import quiet_native_logs
+
+        was_dynamic = paddle.in_dynamic_mode()
+        paddle.enable_static()
+        try:
+            scope = paddle.static.Scope()
+            exe = paddle.static.Executor(paddle.CPUPlace())
+            with paddle.static.scope_guard(scope), quiet_native_logs():
+                program, feeds, _ = _load(program_file, exe)
+                block = program.global_block()
+                for op in [op for op in block.ops if op.name() == "pd_op.fetch"]:
+                    block.remove_op(op)  # the program's own outputs: not needed, and they clash with ours
+                ops_raw = [op for op in block.ops if op.name() not in _SINK_OPS]
+                target = ops_raw[op_index].results()[result]
+                data = next(op for op in ops_raw if op.name() in ("pd_op.data", "pd_op.feed")).results()[0]
+                data.stop_gradient = False
+                i, j = unit
+                with paddle.static.program_guard(program):
+                    (grad,) = paddle.static.gradients([paddle.sum(target[0, :, i, j])], [data])
+                batch = max(self.data_shape[0], 1)
+                x = np.repeat(np.asarray(image, "float32")[None], batch, axis=0)
+                (out,) = exe.run(program, feed={feeds[0]: x}, fetch_list=[grad])
+        finally:
+            if was_dynamic:
+                paddle.disable_static()
+        return np.abs(np.asarray(out)[0]).sum(axis=0)
 
     def convcalc_trace(self, input_shape: tuple[int, ...]) -> Trace:
         """The trace of this program at ``input_shape`` (N, C, H, W): its shapes with the batch filled in."""
@@ -269,15 +317,9 @@ def load_program(path: str) -> ProgramModel:
     try:
         scope = paddle.static.Scope()
         exe = paddle.static.Executor(paddle.CPUPlace())
-        prefix = str(program_file.with_suffix(""))
         try:
             with paddle.static.scope_guard(scope):
-                if program_file.suffix.lower() == ".json":
-                    program, _, _ = paddle.static.load_inference_model(prefix, exe)
-                else:
-                    with paddle.pir_utils.OldIrGuard():
-                        legacy, _, _ = paddle.static.load_inference_model(prefix, exe)
-                        program = paddle.pir.translate_to_pir(legacy.desc)
+                program, _, _ = _load(program_file, exe)
         except Exception as exc:  # noqa: BLE001 - Paddle raises RuntimeError/ValueError/... for bad files
             raise ModelLoadError(
                 f"Paddle cannot load {path!r} with {params_file.name!r}: {_one_line(exc)}",
@@ -306,6 +348,18 @@ def load_program(path: str) -> ProgramModel:
     finally:
         if was_dynamic:
             paddle.disable_static()
+
+
+def _load(program_file: Path, exe: Any) -> tuple[Any, list[str], list]:
+    """``paddle.static.load_inference_model`` of a ``.json``, or of a ``.pdmodel`` translated to PIR."""
+    import paddle
+
+    prefix = str(program_file.with_suffix(""))
+    if program_file.suffix.lower() == ".json":
+        return paddle.static.load_inference_model(prefix, exe)
+    with paddle.pir_utils.OldIrGuard():
+        legacy, feeds, fetches = paddle.static.load_inference_model(prefix, exe)
+        return paddle.pir.translate_to_pir(legacy.desc), feeds, fetches
 
 
 def _parameters(ops_raw: list) -> list[ProgramParameter]:
@@ -382,9 +436,10 @@ class _Group:
         )
 
 
-def _op_nodes(ops_raw: list) -> tuple[list[OpNode], dict, dict, str, list[tuple[str, ...]]]:
-    """OpNodes (fetch ops dropped, ``feed`` read as ``data``), shapes, constants, input value, scopes."""
+def _op_nodes(ops_raw: list) -> tuple[list[OpNode], dict, dict, str, list[tuple[str, ...]], tuple[str, ...]]:
+    """OpNodes (fetch ops dropped, ``feed`` read as ``data``), shapes, constants, input value, scopes, outputs."""
     ops: list[OpNode] = []
+    fetched: list[str] = []
     shapes: dict[str, tuple[int, ...]] = {}
     constants: dict[str, Any] = {}
     scopes: list[tuple[str, ...]] = []
@@ -392,6 +447,8 @@ def _op_nodes(ops_raw: list) -> tuple[list[OpNode], dict, dict, str, list[tuple[
     for op in ops_raw:
         name = op.name()
         if name in _SINK_OPS:
+            if name == "pd_op.fetch":
+                fetched.extend(_value_id(o.source()) for o in op.operands())
             continue
         if name == "pd_op.feed":
             name = "pd_op.data"
@@ -412,7 +469,7 @@ def _op_nodes(ops_raw: list) -> tuple[list[OpNode], dict, dict, str, list[tuple[
         ops.append(OpNode(len(ops), name, ins, tuple(outs), attrs))
         scope = str(raw_attrs.get("struct_name", "") or "")
         scopes.append(tuple(s for s in scope.split("/") if s))
-    return ops, shapes, constants, input_value, scopes
+    return ops, shapes, constants, input_value, scopes, tuple(fetched)
 
 
 def _kind(segment: str) -> str:
@@ -421,7 +478,7 @@ def _kind(segment: str) -> str:
 
 
 def _build(path: str, ops_raw: list, params: list[ProgramParameter]) -> ProgramModel:
-    ops, shapes, constants, input_value, scopes = _op_nodes(ops_raw)
+    ops, shapes, constants, input_value, scopes, fetched = _op_nodes(ops_raw)
     if not input_value:
         raise ModelLoadError(f"{path!r} has no input (no data/feed op)", "export the model with an input_spec")
     by_name = {p.name: p for p in params}
@@ -439,7 +496,8 @@ def _build(path: str, ops_raw: list, params: list[ProgramParameter]) -> ProgramM
                 g.kind = type(g.layer).__name__  # a .pdmodel's pool2d op: MaxPool2D, AvgPool2D, ...
         else:
             g.layer = ProgramLayer(g.kind, {})
-    return ProgramModel(path, ops, shapes, constants, input_value, data_shape, groups, params, scoped)
+    return ProgramModel(path, ops, shapes, constants, input_value, data_shape, groups, params, scoped,
+                        output_values=fetched)
 
 
 def _is_glue(op: OpNode) -> bool:

@@ -83,6 +83,12 @@ def _cases(tmp: str, f: dict[str, str]) -> list[tuple[str, list[str], int, str]]
         # compare, models
         ("compare-unknown-model", ["compare", "resnet19"], 2, "unknown model"),
         ("compare-symbol-in-shape", ["compare", "resnet18", "--input", "3xHxW"], 2, "symbol"),
+        # an exported program: a damaged pair, a program without its parameter file
+        ("report-damaged-program", ["report", f["prog__json"]], 2, "cannot load"),
+        ("compare-damaged-program", ["compare", f["prog__json"]], 2, "cannot load"),
+        ("diff-damaged-program", ["diff", f["prog__json"], "resnet18"], 2, "cannot load"),
+        ("rf-damaged-program", ["rf", f["prog__json"], "-o", f"{out}/rf.png"], 2, "cannot load"),
+        ("compare-program-without-params", ["compare", f["lone__pdmodel"]], 2, "no parameter file"),
         ("models-bad-format", ["models", "--format", "xml"], 2, "invalid choice"),
         ("models-extra-argument", ["models", "extra"], 2, "unrecognized arguments"),
         # diff, rf
@@ -191,6 +197,9 @@ HELPERS = dict(
                 return self.conv(x)
         """,
     answers__toml="[[question\nid = 1\n",
+    prog__json='{"program": {"regions": [',  # cut off: not a whole program
+    prog__pdiparams="not parameters\n",
+    lone__pdmodel="not a program\n",
 )
 
 

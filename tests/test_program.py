@@ -17,6 +17,7 @@ import textwrap
 from math import prod
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 paddle = pytest.importorskip("paddle")
@@ -105,7 +106,7 @@ def test_dynamic_batch_takes_the_batch_of_input(exported) -> None:
         analyze(program, (1, 1, 32, 32))
 
 
-def test_layers_without_a_paddle_class_are_gaps_with_parameters_counted(tmp_path) -> None:
+def test_layers_without_a_paddle_class_are_gaps_with_parameters_counted(tmp_path, capsys) -> None:
     from convcalc.models.book import Model_LeNet
 
     model = Model_LeNet(1, 10, vectorized=True)
@@ -114,6 +115,10 @@ def test_layers_without_a_paddle_class_are_gaps_with_parameters_counted(tmp_path
     assert int(report.totals.params) == 61706  # the book's LeNet-5 total (5.3.2)
     assert {r.kind for r in report.records if r.path in report.gaps.layers_without_rule} == {
         "VectorizedConv2D", "VectorizedPool2D"}
+    # compare says that its FLOPs total leaves those layers out
+    assert main(["compare", str(path), "--format", "json"]) == 0
+    note = json.loads(capsys.readouterr().out)["totals"]["flops"]["not_compared"]
+    assert "leaves out 5 layer(s) with no rule (VectorizedConv2D, VectorizedPool2D)" in note
 
 
 def test_cli_formats_on_a_program(exported, capsys) -> None:
@@ -141,7 +146,7 @@ def _pdmodel_export(folder: Path, code: str) -> None:
     subprocess.run([sys.executable, "-c", script], check=True, env=env, capture_output=True, timeout=300)
 
 
-def test_pdmodel_program_reports_the_traced_totals(tmp_path) -> None:
+def test_pdmodel_program_reports_the_traced_totals(tmp_path, capsys) -> None:
     _pdmodel_export(tmp_path, "paddle.vision.models.resnet18()")
     path = tmp_path / "inference.pdmodel"
     assert path.exists() and not (tmp_path / "inference.json").exists()
@@ -156,6 +161,14 @@ def test_pdmodel_program_reports_the_traced_totals(tmp_path) -> None:
     assert kinds.count("MaxPool2D") == 1 and kinds.count("AdaptiveAvgPool2D") == 1
     leaves = [r for r in report.records if r.is_leaf]
     assert leaves[-1].rf_h is not None
+    # compare loads a .pdmodel with the older IR; rf builds its gradient on the translated program
+    assert main(["compare", str(path), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["totals"]["params"]["paddle_summary"] == int(traced.totals.params)
+    from convcalc.analysis.effective import unit_field
+
+    image = np.random.default_rng(1).random((3, 64, 64)).astype("float32")
+    field = unit_field(load_program(str(path)), report, None, None, image)
+    assert field.gradient.sum() > 0 and field.outside == 0
 
 
 # ------------------------------------------------------------- bad files
@@ -215,11 +228,54 @@ def test_same_size_parameters_of_other_shapes_are_refused(tmp_path) -> None:
         load_program(str(a / "inference.json"))
 
 
-def test_compare_refuses_a_program_in_one_line(exported, capsys) -> None:
+def test_compare_on_a_program_checks_it_against_paddles_loaded_program(exported, capsys) -> None:
+    model, chw, path = exported["resnet18"]
+    assert main(["compare", str(path), "--input", f"2x{'x'.join(map(str, chw))}", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    # truth: the Python model the program came from, and Paddle running the program itself
+    total = sum(prod(p.shape) for p in model.parameters())
+    trainable = sum(prod(p.shape) for p in model.parameters() if not p.stop_gradient)
+    assert data["totals"]["params"] == {"ours": total, "paddle_summary": total}
+    assert data["totals"]["trainable_params"] == {"ours": trainable, "paddle_summary": trainable}
+    out = paddle.jit.load(str(path.with_suffix("")))(paddle.zeros([2, *chw]))
+    (row,) = data["rows"]
+    assert row["output"] == {"ours": str(list(out.shape)), "paddle": str(list(out.shape))}
+    # paddle.flops counts a loaded program as 0: said, not compared
+    assert paddle.flops(paddle.jit.load(str(path.with_suffix(""))), [1, *chw]) == 0
+    assert data["totals"]["flops"]["paddle_flops"] is None and "no count function" in data["totals"]["flops"][
+        "not_compared"]
+    assert data["ok"] and data["mismatches"] == 0
+    # per layer: every conv and linear layer against Paddle's cost formula for its op (paddle.utils.flops)
+    layers = [m for m in model.sublayers() if isinstance(m, (paddle.nn.Conv2D, paddle.nn.Linear))]
+    assert len(data["layer_flops"]) == len(layers) == 21 and all(r["ok"] for r in data["layer_flops"])
+
+
+def test_compare_checks_depthwise_convs_of_a_program_per_layer(exported, capsys) -> None:
+    model, chw, path = exported["mobilenet_v2"]
+    assert main(["compare", str(path), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    convs = [m for m in model.sublayers() if isinstance(m, paddle.nn.Conv2D)]
+    assert sum(r["type"] == "Conv2D" for r in data["layer_flops"]) == len(convs)
+    assert any(r["op"] == "pd_op.depthwise_conv2d" for r in data["layer_flops"])
+    assert all(r["ok"] for r in data["layer_flops"]) and data["ok"]
+
+
+def test_compare_on_a_program_finds_a_difference(exported, capsys, monkeypatch) -> None:
+    # the comparison can fail: a report that miscounts one parameter tensor is caught by paddle.summary's total
+    from convcalc.analysis import crosscheck
+
     _, _, path = exported["lenet"]
-    assert main(["compare", str(path)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "need a Python model" in err[0]
+    real = crosscheck.summary_rows
+    monkeypatch.setattr(crosscheck, "summary_rows",
+                        lambda *a, **k: (lambda rows, t: (rows, {**t, "total_params": t["total_params"] + 1}))(
+                            *real(*a, **k)))
+    assert main(["compare", str(path)]) == 1
+    assert "Total params: ours 61,610, paddle.summary 61,611  ✗" in capsys.readouterr().out
+    monkeypatch.setattr(crosscheck, "summary_rows", real)
+    op_flops = crosscheck._paddle_op_flops
+    monkeypatch.setattr(crosscheck, "_paddle_op_flops", lambda *a: None if op_flops(*a) is None else op_flops(*a) + 2)
+    assert main(["compare", str(path)]) == 1
+    assert "Conv/linear layers: 0 of 5 equal to paddle.utils.flops" in capsys.readouterr().out
 
 
 def test_diff_and_html_take_a_program(exported, capsys, tmp_path) -> None:
@@ -233,11 +289,59 @@ def test_diff_and_html_take_a_program(exported, capsys, tmp_path) -> None:
     assert "61,610" in html.read_text()
 
 
-def test_rf_refuses_a_program_in_one_line(exported, capsys) -> None:
-    _, _, path = exported["lenet"]
-    assert main(["rf", str(path), "-o", "field.png", "--image", "missing.png"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "exported program" in err[0]
+def test_diff_aligns_a_program_with_its_model_and_a_saved_report(exported, capsys, tmp_path) -> None:
+    model, chw, path = exported["resnet18"]
+    shape = "x".join(map(str, chw))
+    assert main(["diff", str(path), "resnet18", "-i", shape, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["aligned_by"] == "type"  # scope names vs attribute names
+    assert data["counts"]["same"] == len(data["layers"]) > 60 and not data["counts"]["changed"]
+    assert data["totals"]["params"]["a"] == data["totals"]["params"]["b"] == sum(
+        prod(p.shape) for p in model.parameters())
+    saved = tmp_path / "resnet18.json"
+    assert main(["report", "resnet18", "-i", shape, "--format", "json", "-o", str(saved)]) == 0
+    capsys.readouterr()
+    assert main(["diff", str(path), str(saved), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["counts"]["same"] == len(data["layers"])
+    # and a real difference shows: the program against resnet34
+    assert main(["diff", str(path), "resnet34", "-i", shape, "--format", "json"]) == 0
+    other = json.loads(capsys.readouterr().out)
+    assert other["counts"]["inserted"] > 0 and other["totals"]["params"]["delta"] > 0
+
+
+def _eager_field(model, layer, image, unit) -> np.ndarray:
+    """Paddle's own eager gradient of one unit of ``layer``'s output with respect to the input."""
+    captured = []
+    handle = layer.register_forward_post_hook(lambda _l, _i, out: captured.append(out))
+    x = paddle.to_tensor(image[None], stop_gradient=False)
+    model.eval()
+    model(x)
+    handle.remove()
+    captured[0][0, :, unit[0], unit[1]].sum().backward()
+    return np.abs(x.grad.numpy()[0]).sum(axis=0)
+
+
+def test_rf_on_a_program_draws_the_models_effective_field(exported, tmp_path, capsys) -> None:
+    pytest.importorskip("matplotlib")
+    from convcalc.analysis.effective import unit_field
+
+    model, chw, path = exported["resnet18"]
+    program = load_program(str(path))
+    report = analyze(program, (1, *chw))
+    image = np.random.default_rng(0).random(chw).astype("float32")
+    # the program's rows come in the traced model's order: the conv at layer2.0.conv1's place is that layer
+    convs = [r.path for r in report.records if r.kind == "Conv2D"]
+    traced_records = {r.path: r for r in analyze(model, (1, *chw)).records}
+    traced = [p for p, r in traced_records.items() if r.kind == "Conv2D"]
+    field = unit_field(program, report, convs[traced.index("layer2.0.conv1")], (2, 3), image)
+    truth = _eager_field(model, model.layer2[0].conv1, image, (2, 3))
+    np.testing.assert_allclose(field.gradient, truth, rtol=1e-4, atol=1e-6)
+    conv = traced_records["layer2.0.conv1"]
+    assert field.outside == 0 and field.size == (conv.rf_h.size, conv.rf_w.size)
+    assert main(["rf", str(path), "--image", str(ROOT / "examples" / "shapes.png"), "-o", str(tmp_path / "f.png")]) == 0
+    assert "theoretical field" in capsys.readouterr().out and (tmp_path / "f.png").stat().st_size > 0
+    assert main(["rf", str(path), "--weights", "w.pdparams", "-o", str(tmp_path / "g.png")]) == 2
+    assert "--weights does not apply" in capsys.readouterr().err
 
 
 def test_a_fixed_batch_is_the_default_input(tmp_path) -> None:

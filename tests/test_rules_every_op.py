@@ -267,6 +267,7 @@ GROUPS: dict[str, list[OpCase]] = {
         OpCase("logical_and", lambda m, x: paddle.logical_and(x > 1.0, x < 2.0), ZERO),
         OpCase("logical_or", lambda m, x: paddle.logical_or(x > 1.0, x < 0.8), ZERO),
         OpCase("logical_not", lambda m, x: paddle.logical_not(x > 1.0), ZERO),
+        OpCase("unfold", lambda m, x: F.unfold(x, [3, 3], strides=1, paddings=1), ZERO),  # im2col: copies windows
     ],
     "lookup": [
         OpCase("embedding", lambda m, x: F.embedding(paddle.argmax(x, axis=1), m.table), ZERO),

@@ -66,6 +66,17 @@ class KnownDifference:
 
 
 @dataclass(frozen=True)
+class LayerFlops:
+    """One conv/linear layer of a program: 2 x convcalc's multiply-adds beside Paddle's cost formula for its op."""
+
+    path: str
+    kind: str
+    op: str
+    ours: int  # 2 x the layer's count in the macs convention (bias excluded)
+    paddle: int  # paddle.utils.flops of the op (conv2d: 2 x MACs, matmul_v2: 2 x MACs)
+
+
+@dataclass(frozen=True)
 class Comparison:
     model: str
     input_shape: tuple
@@ -78,6 +89,8 @@ class Comparison:
     ours_trainable: int = 0
     paddle_trainable: int = 0
     known: tuple[KnownDifference, ...] = ()
+    flops_not_compared: str = ""  # why Paddle has no FLOPs to compare with (an exported program)
+    layer_flops: tuple[LayerFlops, ...] = ()  # an exported program's conv/linear layers vs paddle.utils.flops
 
     def _explained(self, where: str) -> bool:
         return any(k.where == where for k in self.known)
@@ -87,10 +100,11 @@ class Comparison:
         """Differences no known Paddle blind spot explains."""
         totals = (
             (self.ours_params != self.paddle_params and not self._explained("total params"))
-            + (self.ours_flops != self.paddle_flops)
+            + (self.ours_flops != self.paddle_flops and not self.flops_not_compared)
             + (self.ours_trainable != self.paddle_trainable and not self._explained("trainable params"))
         )
-        return sum(not r.ok for r in self.rows) + totals + len(self.missing_in_ours)
+        layers = sum(r.ours != r.paddle for r in self.layer_flops)
+        return sum(not r.ok for r in self.rows) + totals + len(self.missing_in_ours) + layers
 
     @property
     def ok(self) -> bool:
@@ -363,3 +377,111 @@ def _total_reasons(report: Report, summarised: set[str], trainable: bool) -> tup
             + ("it out" if len(dropped) == 1 else "them out")
         )
     return delta, reasons
+
+
+# ------------------------------------------------------------------ exported programs
+PROGRAM_FLOPS_NOTE = (
+    "paddle.flops has no count function for a loaded program (it counts a TranslatedLayer as 0 FLOPs); "
+    "the conv and linear layers are checked one by one against paddle.utils.flops instead"
+)
+
+
+def _paddle_op_flops(op: Any, shapes: dict) -> int | None:
+    """``paddle.utils.flops`` (Paddle's cost-model table) of a conv2d / depthwise_conv2d / matmul op, else None."""
+    from paddle.utils.flops import flops
+
+    from convcalc.trace import op_key
+
+    key = op_key(op.name)
+
+    def shape(i: int) -> list[int]:
+        return [int(d) for d in shapes[op.inputs[i]]]
+
+    a = op.attrs
+    if key in ("conv2d", "depthwise_conv2d"):  # a depthwise conv is a grouped conv2d: the same formula
+        if len(a.get("paddings") or ()) != 2 or a.get("padding_algorithm", "EXPLICIT") != "EXPLICIT":
+            return None  # a form the table's formula does not read (four paddings, SAME/VALID)
+        attrs = {k: a.get(k) for k in ("paddings", "strides", "dilations", "groups")}
+        return int(flops("conv2d", {"Input": [shape(0)], "Filter": [shape(1)], "Bias": []}, attrs))
+    if key == "matmul":
+        attrs = {"trans_x": bool(a.get("transpose_x")), "trans_y": bool(a.get("transpose_y"))}
+        return int(flops("matmul_v2", {"X": [shape(0)], "Y": [shape(1)]}, attrs))
+    return None
+
+
+def program_layer_flops(program: Any, shape: tuple) -> tuple[LayerFlops, ...]:
+    """Each Conv2D / Linear layer of ``program``: 2 x convcalc's MACs beside ``paddle.utils.flops`` of its op."""
+    from convcalc.analysis import analyze
+
+    macs = analyze(program, shape, convention="macs", name=str(program.path))
+    trace = program.convcalc_trace(shape)
+    calls = {c.path: c for c in trace.calls if c.is_leaf}
+    out = []
+    for rec in macs.records:
+        call = calls.get(rec.path)
+        if rec.is_functional or rec.kind not in ("Conv2D", "Linear") or call is None or not rec.has_rule:
+            continue
+        for op in trace.ops[call.op_start : call.op_end]:
+            theirs = _paddle_op_flops(op, trace.shapes)
+            if theirs is not None:
+                out.append(LayerFlops(rec.path, rec.kind, op.name, 2 * int(rec.flops), theirs))
+                break
+    return tuple(out)
+
+
+def compare_program(program: Any, report: Report) -> Comparison:
+    """An exported program's report beside what Paddle says of the program itself, loaded by ``paddle.jit.load``.
+
+    Paddle sees a loaded program as one layer (a ``TranslatedLayer``, no
+    sublayers), so the comparison is of totals, not rows: ``paddle.summary``
+    on it gives the total and trainable parameters (from the loaded
+    ``.pdiparams``) and the output shape (by running it); one row holds the
+    whole program.  ``paddle.flops`` counts a loaded program as 0, so the
+    total FLOPs are not compared (:data:`PROGRAM_FLOPS_NOTE`); per layer,
+    every Conv2D and Linear layer's convolution or matrix product is checked
+    against ``paddle.utils.flops``, Paddle's per-op cost formula (2 per
+    multiply-add), as twice convcalc's ``macs`` count for the layer.
+    """
+    import paddle
+
+    from convcalc.native_logs import quiet_native_logs
+
+    shape = tuple(int(d) for d in report.input_shape)
+    path = str(program.path)
+    json_program = path.lower().endswith(".json")
+    prefix = path[: -len(".json")] if json_program else path[: -len(".pdmodel")]
+    try:
+        # a .pdmodel is loaded by the older IR (with PIR on, paddle.jit.load looks for a .json only)
+        guard = contextlib.nullcontext() if json_program else paddle.pir_utils.OldIrGuard()
+        with contextlib.redirect_stdout(io.StringIO()), quiet_native_logs(), guard:
+            paddle.disable_static()  # the guard leaves dynamic mode; paddle.jit.load runs only in it
+            layer = paddle.jit.load(prefix)
+            rows, totals = summary_rows(layer, shape)
+    except Exception as err:  # noqa: BLE001 - Paddle failing to load or run the program
+        text = " ".join(str(err).split())[:240]
+        raise ModelLoadError(
+            f"paddle.jit.load / paddle.summary cannot run the program {program.path}: {type(err).__name__}: {text}",
+            "use `convcalc report` on it (it reads the program without running it)",
+        ) from None
+    key, p_in, p_out, p_params = rows[0] if rows else ("(no row)", "[]", "[]", 0)
+    ours_out = _shapes_text([list(s) for s in program.output_shapes(shape[0])])
+    row = RowComparison(
+        key=key, path="(the whole program)", ours_input=_shape_text([shape]), ours_output=ours_out,
+        ours_params=int(report.totals.params), paddle_input=p_in, paddle_output=_shapes_text(_flat_shapes(p_out)),
+        paddle_params=p_params,
+    )
+    return Comparison(
+        model=report.model, input_shape=shape, rows=(row,), ours_params=int(report.totals.params),
+        paddle_params=totals["total_params"], ours_flops=int(report.totals.flops), paddle_flops=0,
+        ours_trainable=int(report.totals.params_trainable), paddle_trainable=totals["trainable_params"],
+        flops_not_compared=PROGRAM_FLOPS_NOTE + _gaps_note(report), layer_flops=program_layer_flops(program, shape),
+    )
+
+
+def _gaps_note(report: Report) -> str:
+    """Layers with no rule are missing from our FLOPs total: say so beside it."""
+    gaps = report.gaps.layers_without_rule
+    if not gaps:
+        return ""
+    kinds = sorted({r.kind for r in report.records if r.path in gaps})
+    return f"; ours leaves out {len(gaps)} layer(s) with no rule ({', '.join(kinds)})"

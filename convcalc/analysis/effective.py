@@ -137,8 +137,10 @@ def unit_field(model: Any, report: Report, layer_path: str | None, unit: tuple[i
     """Theoretical and effective field of one unit of one layer for ``image`` (C, H, W)."""
     rec = pick_layer(report, layer_path)
     unit = check_unit(rec, unit)
-    layers = dict(model.named_sublayers(include_self=True))
-    grad = effective_field(model, image, layers[rec.path], unit)
+    if hasattr(model, "effective_field"):  # an exported program (convcalc.program.ProgramModel)
+        grad = model.effective_field(rec.path, unit, image)
+    else:
+        grad = effective_field(model, image, dict(model.named_sublayers(include_self=True))[rec.path], unit)
     # the unit's own field: after upsampling fields differ by position (Field.bounds gives this unit's)
     rows_b, cols_b = rec.rf_h.bounds(unit[0]), rec.rf_w.bounds(unit[1])
     if rows_b is None or cols_b is None:

@@ -498,7 +498,12 @@ def _shifted(f: Field, pad: int) -> Field:
 
 def _unknown(op: OpNode, states: list, g: GraphView):
     live = [s for x in states for s in (x if isinstance(x, tuple) else (x,)) if isinstance(s, Spatial)]
-    return live[0].unknown() if live else None
+    if not live:
+        return None
+    ranks = {_rank(g, v) for v in op.inputs[:1] + op.outputs[:1]}
+    if len(ranks) > 1:  # the op changes the rank (F.unfold): where the axes went is unknown too
+        return live[0].with_fields(lambda a: replace(a, field=None, dim=None))
+    return live[0].unknown()
 
 
 def transposed_conv_handler(op: OpNode, states: list, g: GraphView):

@@ -256,20 +256,13 @@ def run_report(args) -> int:
 
 def run_compare(args) -> int:
     from convcalc.analysis import analyze
-    from convcalc.analysis.crosscheck import check_numpy, compare
+    from convcalc.analysis.crosscheck import check_numpy, compare, compare_program
     from convcalc.render import report as R
 
     check_numpy()
     built, inputs, notes = _build_inputs(args)
-    if built.source == "program":
-        from convcalc.errors import ModelLoadError
-
-        raise ModelLoadError(
-            f"compare runs paddle.summary and paddle.flops, which need a Python model, not the program {args.model}",
-            "run `convcalc report` on the program, and `convcalc compare` on the model it was exported from",
-        )
     report = analyze(built.model, inputs, convention="paddle", name=built.name)
-    result = compare(built.model, report)
+    result = (compare_program if built.source == "program" else compare)(built.model, report)
     if args.format == "json":
         import json
 

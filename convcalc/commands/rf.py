@@ -14,7 +14,9 @@ The left panel is the input (an MNIST test digit, or --image, resized to the
 model's input) with the theoretical field of the chosen unit (book 5.1.4);
 the middle panel is its effective field, the gradient of that unit with
 respect to the input (Luo et al. 2016), for the weights as built or as
-trained (--weights, e.g. the checkpoint of `convcalc train book_lenet`);
+trained (--weights, e.g. the checkpoint of `convcalc train book_lenet`; an
+exported program's are its .pdiparams, its gradient built by Paddle's static
+backward);
 the right panel is the field's size and jump per layer.
 """
 
@@ -29,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=RF_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("model", metavar="MODEL", help="zoo name or path/to/file.py:Name")
+    p.add_argument("model", metavar="MODEL",
+                   help="zoo name, path/to/file.py:Name or an exported program (inference.json / .pdmodel)")
     p.add_argument("--input", "-i", metavar="CxHxW", help="input shape (default: the model's own)")
     p.add_argument("--layer", metavar="PATH", help="layer path (default: the last layer with a spatial field)")
     p.add_argument("--unit", metavar="I,J", type=_unit, help="output unit row,column (default: the centre)")
@@ -64,12 +67,12 @@ def run_rf(args) -> int:
     from convcalc.rf_inputs import load_image, load_weights
 
     built, shape = _build(args)
-    if built.source == "program":
-        from convcalc.errors import ModelLoadError
+    if built.source == "program" and args.weights:
+        from convcalc.errors import InputSpecError
 
-        raise ModelLoadError(
-            f"rf back-propagates through the Python model, which the exported program {args.model} is not",
-            "draw the field of the model it was exported from; `convcalc report` gives the program's fields",
+        raise InputSpecError(
+            f"--weights does not apply to the exported program {args.model}: its weights are its .pdiparams",
+            "drop --weights, or export the model again with the trained weights",
         )
     shape = normalise_input(shape)
     image, source = load_image(shape, args.image, args.data_dir, args.digit)

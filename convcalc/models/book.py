@@ -13,9 +13,10 @@ against it:
 - :class:`Pool2D` -- the max / average pooling operator of 5.2.2, loop version.
 - :class:`VectorizedConv2D`, :class:`VectorizedPool2D` -- the same operators
   (same signature, same parameter names and shapes, same outputs and gradients)
-  written with tensor ops as a student would (im2col by one ``gather`` plus
-  one ``matmul``; the maximum of strided window views, or the mean of tiles), without
-  Paddle's conv or pool kernels; thousands of times faster than the loops.  They
+  written with tensor ops as a student would (im2col by ``F.unfold`` plus one
+  ``matmul``; the maximum of strided window views, or two averaging-matrix
+  products), without Paddle's conv or pool kernels; thousands of times faster
+  than the loops, and at batch 1 as fast as Paddle's layers.  They
   subclass the loop operators, so ``isinstance(layer, Conv2D)`` holds for both.
 - :class:`Model_LeNet` and :class:`Paddle_LeNet` (5.3.2), :class:`ResBlock`,
   :func:`make_first_module`, :func:`resnet_module`, :func:`make_modules` and
@@ -188,69 +189,36 @@ class Conv2D(nn.Layer):
         )
 
 
-@functools.lru_cache(maxsize=64)
-def _window_index(
-    height: int, width: int, size: tuple[int, int], stride: int, window_major: bool
-) -> np.ndarray:
-    """Flat positions (in an ``height x width`` map) of every element of every sliding window.
-
-    Output position ``(i, j)``'s window starts at ``(i*s, j*s)``; its element
-    ``(u, v)`` sits at ``(i*s + u) * width + (j*s + v)``.  ``window_major``
-    orders the result ``[(u, v), (i, j)]`` (the rows of im2col's matrix),
-    otherwise ``[(i, j), (u, v)]`` (each window's elements side by side).
-    """
-    u_size, v_size = size
-    out_h, out_w = (height - u_size) // stride + 1, (width - v_size) // stride + 1
-    starts = (np.arange(out_h)[:, None] * stride * width + np.arange(out_w)[None, :] * stride).reshape(-1)
-    offsets = (np.arange(u_size)[:, None] * width + np.arange(v_size)[None, :]).reshape(-1)
-    index = offsets[:, None] + starts[None, :] if window_major else starts[:, None] + offsets[None, :]
-    return index.reshape(-1).astype("int64")
-
-
-def _gather_windows(x: paddle.Tensor, size: tuple[int, int], stride: int, window_major: bool) -> paddle.Tensor:
-    """Every sliding window of ``x`` [B, C, M, N], as ``[B, C, U*V * M'*N']`` (ordered as :func:`_window_index`).
-
-    One ``gather`` on the flattened map, whose backward adds each window's
-    gradient back to the pixels it was read from (overlapping windows add up).
-    This is im2col written by hand: ``F.unfold`` would do it in one call, but
-    it is Paddle's own im2col kernel - the very thing these operators teach -
-    and 25 strided slices plus a ``stack`` were 3-4x slower than one gather.
-    """
-    batch, channels, height, width = x.shape
-    index = paddle.to_tensor(_window_index(height, width, tuple(size), stride, window_major))
-    return paddle.gather(paddle.reshape(x, [batch, channels, height * width]), index, axis=2)
-
-
 class VectorizedConv2D(Conv2D):
     """:class:`Conv2D` as im2col plus one matrix product: same parameters, outputs and gradients.
 
-    Written with tensor ops only (pad, gather, reshape, matmul), as a student
-    would, so no Paddle convolution or im2col kernel runs:
+    Written with tensor ops only, as a student would; no Paddle convolution
+    kernel runs:
 
-    1. zero-pad the input (5.1.6);
-    2. gather every window into a column: ``cols`` [B, D*U*V, M'*N'] (im2col);
-    3. ``Y = W_flat @ cols + b`` with ``W_flat`` [P, D*U*V] - all of 5.15-5.16
+    1. im2col: every ``k x k`` window (with stride ``s``) of every input
+       channel, zero-padded (5.1.6), becomes a column, ``cols`` [B, D*U*V, M'*N'] -
+       one ``F.unfold`` (a gather of windows, not a convolution: it multiplies
+       and adds nothing);
+    2. ``Y = W_flat @ cols + b`` with ``W_flat`` [P, D*U*V] - all of 5.15-5.16
        in one ``matmul``.
     """
 
     def forward(self, inputs: paddle.Tensor) -> paddle.Tensor:
         """``inputs`` [B, D, M, N] -> [B, P, M', N'] with M' = (M + 2p - k) // s + 1 (5.6)."""
         p, s, k = self.padding, self.stride, self.kernel_size
-        x = F.pad(inputs, [p, p, p, p]) if p else inputs
-        batch, channels, height, width = x.shape
-        out_h, out_w = (height - k) // s + 1, (width - k) // s + 1
+        batch, channels, height, width = inputs.shape
+        out_h, out_w = (height + 2 * p - k) // s + 1, (width + 2 * p - k) // s + 1
         if out_h <= 0 or out_w <= 0:
             raise ShapeError(
-                f"input {height - 2 * p}x{width - 2 * p} is smaller than the {k}x{k} kernel",
+                f"input {height}x{width}{f' padded by {p}' if p else ''} is smaller than the {k}x{k} kernel",
                 "use a larger input or more padding",
             )
         positions = out_h * out_w
         # column (i, j) of cols holds window (i, j), its rows ordered (d, u, v) like the weight's
-        if height == width == k:  # the one window is the whole input (LeNet's conv5): im2col is a reshape
-            cols = paddle.reshape(x, [batch, channels * k * k, 1])
+        if p == 0 and height == width == k:  # the one window is the whole input (LeNet's conv5): a reshape
+            cols = paddle.reshape(inputs, [batch, channels * k * k, 1])
         else:
-            windows = _gather_windows(x, (k, k), s, window_major=True)
-            cols = paddle.reshape(windows, [batch, channels * k * k, positions])
+            cols = F.unfold(inputs, [k, k], strides=s, paddings=p)
         weight = paddle.reshape(self.weight, [self.out_channels, channels * k * k])
         if positions >= self.out_channels:
             out = paddle.matmul(weight, cols)  # [B, P, M'*N']
@@ -315,55 +283,96 @@ def _window_views(x: paddle.Tensor, size: tuple[int, int], stride: int, out_hw: 
     ]
 
 
-def _window_max(views: list[paddle.Tensor]) -> paddle.Tensor:
-    """The elementwise max of the window views, with ``paddle.max``'s gradient (shared equally by ties).
+def _window_max(x: paddle.Tensor, size: tuple[int, int], stride: int, out_hw: tuple[int, int]) -> paddle.Tensor:
+    """Every window's maximum, with ``paddle.max``'s gradient (shared equally by tied elements), as the loop's.
 
-    The max itself is a chain of ``maximum`` - as fast as Paddle's pooling
-    kernel here, where ``paddle.max`` over window axes took 10x longer and
-    its backward was half of a LeNet train step.  ``maximum``'s own gradient
-    would go to one of two tied elements, so the gradient is routed by a
-    mask instead: ``max + sum((x - x.detach()) * mask) / count`` has exactly
-    the max's value (the added term is 0) and gives each of the ``count``
-    elements equal to the max ``1 / count`` of the output gradient, as the
-    loop version's ``paddle.max`` does.
+    The gradient is routed by a mask: ``max + sum((x - x.detach()) * mask /
+    count)`` over each window has exactly the max's value (the added term is
+    0) and gives each of the ``count`` elements equal to the max ``1 / count``
+    of the output gradient, as the loop version's ``paddle.max`` does.
+    (Paddle 3.3.1's own ``max`` gradient over two axes is wrong for tensors of
+    more than four dimensions and very slow for four, and ``maximum``'s
+    gradient goes to one of two tied elements.)
+
+    Windows that tile the input (``stride == h == w``) are one reshape of it
+    into ``[B*C*M', h, N', w]``, reduced over the window axes; overlapping
+    windows are the ``h*w`` strided views of the input (:func:`_window_views`),
+    reduced by a chain of elementwise ``maximum``.
     """
+    (h, w), (out_h, out_w) = size, out_hw
+    channels = x.shape[1]
+    needs_grad = paddle.is_grad_enabled() and not x.stop_gradient
+    if stride == h and stride == w:
+        tiles = x[:, :, : out_h * h, : out_w * w] if list(x.shape[2:]) != [out_h * h, out_w * w] else x
+        tiles = paddle.reshape(tiles, [-1, h, out_w, w])  # -1: the batch may be dynamic in a static program
+        if not needs_grad:
+            return paddle.reshape(paddle.max(tiles, axis=[1, 3]), [-1, channels, out_h, out_w])
+        with paddle.no_grad():
+            top = paddle.max(tiles, axis=[1, 3], keepdim=True)
+            mask = paddle.cast(tiles == top, x.dtype)
+            share = mask / paddle.sum(mask, axis=[1, 3], keepdim=True)
+        routed = paddle.sum((tiles - tiles.detach()) * share, axis=[1, 3], keepdim=True)
+        return paddle.reshape(top + routed, [-1, channels, out_h, out_w])
+    views = _window_views(x, size, stride, out_hw)
     with paddle.no_grad():
         top = functools.reduce(paddle.maximum, views)
-    if not paddle.is_grad_enabled() or all(v.stop_gradient for v in views):
+    if not needs_grad:
         return top
     masks = [paddle.cast(v.detach() == top, v.dtype) for v in views]
     routed = paddle.add_n([(v - v.detach()) * m for v, m in zip(views, masks)])
     return top + routed / paddle.add_n(masks)
 
 
+def _averaging_matrix(length: int, size: int, stride: int, out: int, dtype: str) -> np.ndarray:
+    """``[out, length]``: row ``i`` averages the ``size`` entries of window ``i`` (``i*stride`` onwards)."""
+    matrix = np.zeros((out, length), dtype)
+    for i in range(out):
+        matrix[i, i * stride : i * stride + size] = 1.0 / size
+    return matrix
+
+
 class VectorizedPool2D(Pool2D):
     """:class:`Pool2D` over strided windows: same outputs and gradients, no Paddle pooling kernel.
 
-    Max: the elementwise max of the ``h*w`` strided views of the input
+    Max: every window's maximum over the strided window views
     (:func:`_window_max`, with the loop version's gradient, ties sharing it
-    equally).  Average: when the windows tile the input (``stride == h ==
-    w``) one reshape of the (cropped) input into tiles and a ``mean`` over
-    each tile; otherwise every window's elements are gathered side by side
-    (:func:`_gather_windows`) and averaged.
+    equally).  Average: a window's mean is the mean over its ``h`` rows of the
+    means over its ``w`` columns, so the whole pooling is two matrix products,
+    ``A_h @ X @ A_w^T``, where row ``i`` of ``A_h`` [M', M] holds ``1/h`` on
+    window ``i``'s rows (and ``A_w`` likewise); any stride, overlapping or not.
+    The two small matrices are built once per input size.
     """
+
+    def __init__(self, size: Sequence[int] = (2, 2), mode: str = "max", stride: int = 1) -> None:
+        super().__init__(size, mode, stride)
+        self._averaging: dict[tuple, tuple[paddle.Tensor, paddle.Tensor]] = {}
+
+    def _averaging_matrices(self, height: int, width: int, out_hw: tuple[int, int], dtype) -> tuple:
+        key = (height, width, str(dtype))
+        if key in self._averaging:
+            return self._averaging[key]
+        name = str(dtype).replace("paddle.", "")
+        pair = (
+            paddle.to_tensor(_averaging_matrix(height, self.h, self.stride, out_hw[0], name)),
+            paddle.to_tensor(_averaging_matrix(width, self.w, self.stride, out_hw[1], name)),
+        )
+        if paddle.in_dynamic_mode():  # a static program's constants belong to that program
+            self._averaging[key] = pair
+        return pair
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
         """``x`` [B, C, M, N] -> [B, C, (M - h) // s + 1, (N - w) // s + 1]."""
         s, h, w = self.stride, self.h, self.w
-        batch, channels, height, width = x.shape
+        height, width = x.shape[2:]
         out_h, out_w = (height - h) // s + 1, (width - w) // s + 1
         if out_h <= 0 or out_w <= 0:
             raise ShapeError(
                 f"input {height}x{width} is smaller than the {h}x{w} pooling window", "use a larger input"
             )
         if self.mode == "max":
-            return _window_max(_window_views(x, (h, w), s, (out_h, out_w)))
-        if s == h == w:  # non-overlapping windows: [B, C, M', h, N', w]
-            tiles = x if (out_h * h, out_w * w) == (height, width) else x[:, :, : out_h * h, : out_w * w]
-            tiles = paddle.reshape(tiles, [batch, channels, out_h, h, out_w, w])
-            return paddle.mean(paddle.mean(tiles, axis=5), axis=3)
-        windows = _gather_windows(x, (h, w), s, window_major=False)
-        return paddle.mean(paddle.reshape(windows, [batch, channels, out_h, out_w, h * w]), axis=-1)
+            return _window_max(x, (h, w), s, (out_h, out_w))
+        rows, columns = self._averaging_matrices(height, width, (out_h, out_w), x.dtype)
+        return paddle.matmul(paddle.matmul(rows, x), columns, transpose_y=True)
 
 
 class Model_LeNet(nn.Layer):  # noqa: N801 - the book's name

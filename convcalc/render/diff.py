@@ -76,8 +76,9 @@ def diff_renderables(d: ReportDiff, all_rows: bool = False) -> list:
             _pair(_rf(r.rf_a), _rf(r.rf_b)),
         )
     counts = {s: sum(1 for r in d.rows if r.status == s) for s in STATUS_MARK}
+    aligned = "layer type" if d.aligned_by == "type" else "path"
     lines = [
-        f"{len(d.rows)} layers aligned by path: {counts['same']} same, {counts['changed']} changed, "
+        f"{len(d.rows)} layers aligned by {aligned}: {counts['same']} same, {counts['changed']} changed, "
         f"{counts['inserted']} inserted (+), {counts['removed']} removed (-)"
         + ("" if all_rows or not counts["same"] else "; --all shows the unchanged ones too"),
     ]
@@ -122,6 +123,7 @@ def diff_dict(d: ReportDiff) -> dict:
         "a": d.label_a,
         "b": d.label_b,
         "convention": {"a": d.convention_a, "b": d.convention_b},
+        "aligned_by": d.aligned_by,
         "counts": {s: sum(1 for r in d.rows if r.status == s) for s in STATUS_MARK},
         "totals": totals,
         "layers": [_row_dict(r) for r in d.rows],

@@ -496,6 +496,8 @@ def comparison_renderables(cmp) -> list:
         + mark_total(cmp.ours_params, cmp.paddle_params, "total params"),
         f"Trainable params: ours {cmp.ours_trainable:,}, paddle.summary {cmp.paddle_trainable:,}"
         + mark_total(cmp.ours_trainable, cmp.paddle_trainable, "trainable params"),
+        f"Total FLOPs: ours {cmp.ours_flops:,}, not compared: {cmp.flops_not_compared}"
+        if cmp.flops_not_compared else
         f"Total FLOPs: ours {cmp.ours_flops:,}, paddle.flops {cmp.paddle_flops:,}"
         + ("  ✓" if cmp.ours_flops == cmp.paddle_flops else "  ✗"),
     ]
@@ -504,12 +506,25 @@ def comparison_renderables(cmp) -> list:
     if cmp.known:
         lines.append("Known Paddle differences (paddle.summary is wrong here; not counted as differences):")
         lines += [f"  ≈ {k.where}: ours {k.ours:,}, paddle.summary {k.paddle:,}: {k.reason}" for k in cmp.known]
+    items = [table]
+    if cmp.layer_flops:
+        per_layer = Table(title="Conv and linear layers: 2 x convcalc's multiply-adds vs paddle.utils.flops of the op",
+                          header_style="bold")
+        for col in ("", "Layer", "Type", "Op", "2 x MACs (ours)", "paddle.utils.flops"):
+            per_layer.add_column(col, justify="right" if col[:1] in "2p" else "left")
+        for r in cmp.layer_flops:
+            ok = r.ours == r.paddle
+            per_layer.add_row(Text("✓", style="green") if ok else Text("✗", style="bold red"), r.path, r.kind,
+                              r.op.replace("pd_op.", ""), f"{r.ours:,}", f"{r.paddle:,}")
+        items.append(per_layer)
+        same = sum(r.ours == r.paddle for r in cmp.layer_flops)
+        lines.append(f"Conv/linear layers: {same} of {len(cmp.layer_flops)} equal to paddle.utils.flops")
     lines.append(
         f"{len(cmp.rows)} rows compared, {cmp.mismatches} difference(s)"
         if cmp.mismatches else f"{len(cmp.rows)} rows compared: all equal"
         + (f" apart from {len(cmp.known)} known Paddle difference(s)" if cmp.known else "")
     )
-    return [table, Text("\n".join(lines))]
+    return [*items, Text("\n".join(lines))]
 
 
 def comparison_dict(cmp) -> dict:
@@ -521,7 +536,8 @@ def comparison_dict(cmp) -> dict:
         "totals": {
             "params": {"ours": cmp.ours_params, "paddle_summary": cmp.paddle_params},
             "trainable_params": {"ours": cmp.ours_trainable, "paddle_summary": cmp.paddle_trainable},
-            "flops": {"ours": cmp.ours_flops, "paddle_flops": cmp.paddle_flops},
+            "flops": {"ours": cmp.ours_flops, "paddle_flops": None if cmp.flops_not_compared else cmp.paddle_flops,
+                      **({"not_compared": cmp.flops_not_compared} if cmp.flops_not_compared else {})},
         },
         "missing_in_ours": list(cmp.missing_in_ours),
         "known_paddle_differences": [
@@ -537,6 +553,9 @@ def comparison_dict(cmp) -> dict:
             }
             for r in cmp.rows
         ],
+        **({"layer_flops": [
+            {"path": r.path, "type": r.kind, "op": r.op, "ours_2x_macs": r.ours, "paddle_utils_flops": r.paddle,
+             "ok": r.ours == r.paddle} for r in cmp.layer_flops]} if cmp.layer_flops else {}),
     }
 
 
