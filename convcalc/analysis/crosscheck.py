@@ -390,7 +390,7 @@ def _paddle_op_flops(op: Any, shapes: dict) -> int | None:
     """``paddle.utils.flops`` (Paddle's cost-model table) of a conv2d / depthwise_conv2d / matmul op, else None."""
     from paddle.utils.flops import flops
 
-    from convcalc.trace import op_key
+    from convcalc.op_names import op_key
 
     key = op_key(op.name)
 
