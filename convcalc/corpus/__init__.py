@@ -48,6 +48,13 @@ class Case:
     checks: tuple[Callable[[Any, Any], list[str]], ...] = field(default=(), compare=False)
     note: str = ""
 
+    @classmethod
+    def one_input(cls, name: str, kind: str, build: Callable[[], Any], shape: tuple[int, ...],
+                  dtype: str = "float32", **fields: Any) -> Case:
+        """A case with one input of ``shape`` (with batch), its ``--input`` spelling derived from it."""
+        cli = "x".join(str(d) for d in shape[1:]) + ("" if dtype == "float32" else f":{dtype}")
+        return cls(name=name, kind=kind, build=build, inputs=((tuple(shape), dtype),), cli=(cli,), **fields)
+
 
 def all_cases() -> list[Case]:
     """Every case of every corpus module, in module then definition order; names are unique."""

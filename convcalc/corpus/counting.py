@@ -63,15 +63,8 @@ def hand_counts(build: Callable[[], Any], shape: tuple[int, ...], macs: int, flo
 def _case(name: str, cls: str, shape: tuple[int, ...], macs: int, flops: int, gaps: tuple[str, ...] = (),
           note: str = "") -> Case:
     build = lazy_model("_counting_models", cls)
-    return Case(
-        name=name,
-        kind=KIND,
-        build=build,
-        inputs=((shape, "float32"),),
-        cli=("x".join(str(d) for d in shape[1:]),),
-        checks=(hand_counts(build, shape, macs, flops, gaps),),
-        note=note,
-    )
+    return Case.one_input(name, KIND, build, shape, checks=(hand_counts(build, shape, macs, flops, gaps),),
+                          note=note)
 
 
 CASES = [

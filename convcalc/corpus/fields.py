@@ -54,15 +54,8 @@ def gradient_fields(name: str, build: Callable[[], Any], shape: tuple[int, ...],
 def _case(name: str, cls: str, shape: tuple[int, ...], whole: dict[str, str] | None = None, note: str = "",
           varying: tuple[str, ...] = ()) -> Case:
     build = lazy_model("_fields_models", cls)
-    return Case(
-        name=name,
-        kind=KIND,
-        build=build,
-        inputs=((shape, "float32"),),
-        cli=("x".join(str(d) for d in shape[1:]),),
-        checks=(gradient_fields(name, build, shape, whole or {}, varying),),
-        note=note,
-    )
+    return Case.one_input(name, KIND, build, shape, checks=(gradient_fields(name, build, shape, whole or {}, varying),),
+                          note=note)
 
 
 CASES = [

@@ -32,16 +32,8 @@ def hand(total: int, trainable: int, in_model: int | None = None) -> Callable[[A
 
 def _case(name: str, cls: str, total: int, trainable: int, shape=(1, 3, 16, 16), in_model: int | None = None,
           note: str = "", dtype: str = "float32") -> Case:
-    cli = "x".join(str(d) for d in shape[1:]) + ("" if dtype == "float32" else f":{dtype}")
-    return Case(
-        name=name,
-        kind=KIND,
-        build=lazy_model("_params_models", cls),
-        inputs=((tuple(shape), dtype),),
-        cli=(cli,),
-        checks=(hand(total, trainable, in_model),),
-        note=note,
-    )
+    return Case.one_input(name, KIND, lazy_model("_params_models", cls), shape, dtype,
+                          checks=(hand(total, trainable, in_model),), note=note)
 
 
 CASES = [
