@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from convcalc.commands import at_least_one
+
 FORMATS = ("table", "json", "csv", "markdown", "html")
 
 REPORT_EPILOG = """\
@@ -75,7 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dtype", default=None, choices=("float32", "float16", "bfloat16"),
                    help="with --training: the training dtype of parameters, gradients and activations "
                    "(default: float32; float16/bfloat16 add fp32 master weights)")
-    p.add_argument("--samples", type=_at_least_one("samples"), default=None, metavar="N",
+    p.add_argument("--samples", type=at_least_one("samples"), default=None, metavar="N",
                    help="with --training: training samples per epoch, for the per-epoch total (the book: 1000)")
     p.add_argument("--format", default="table", choices=FORMATS, help="output format (default: table)")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of the terminal")
@@ -105,22 +107,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.set_defaults(func=run_models)
 
 
-def _at_least_one(what: str):
-    """An argparse type: a whole number >= 1, named ``what`` in its error."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be a whole number >= 1, got {text!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{what} must be >= 1, got {value}")
-        return value
-
-    return parse
-
-
-_depth = _at_least_one("depth")
+_depth = at_least_one("depth")
 
 
 def _input_args(p: argparse.ArgumentParser) -> None:
@@ -129,7 +116,7 @@ def _input_args(p: argparse.ArgumentParser) -> None:
                    "4x32 (Conv1D), 2x4x8x8 (Conv3D), 12:int64 (token ids); repeat it once per forward "
                    "argument (default: the model's own, e.g. 3x224x224). A 4-number shape without --batch "
                    "is NxCxHxW for a Conv2D model and CxDxHxW for a Conv3D one")
-    p.add_argument("--batch", "-b", type=_at_least_one("batch"), default=None, metavar="N",
+    p.add_argument("--batch", "-b", type=at_least_one("batch"), default=None, metavar="N",
                    help="batch size put in front of every --input (default 1); with --batch every --input "
                    "is one sample")
 

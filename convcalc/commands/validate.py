@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from convcalc.commands import at_least_one
+
 EPILOG = """\
 examples:
   convcalc validate --fast                         # CI subset: book models, resnet18, mobilenet_v2
@@ -61,20 +63,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", "-o", metavar="FILE", action="append",
                    help="write the report to FILE: JSON if FILE ends in .json, else Markdown "
                    "(e.g. docs/validation.md); may be given more than once")
-    p.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
+    p.add_argument("--jobs", "-j", type=at_least_one("jobs"), default=None, metavar="N",
                    help="worker processes (default: 2, or 1 with --models)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=run_validate)
-
-
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"jobs must be a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"jobs must be >= 1, got {value}")
-    return value
 
 
 class StderrProgress:
