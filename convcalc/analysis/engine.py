@@ -344,6 +344,9 @@ def _totals(trace: Trace, records: list[LayerRecord], shapes: dict, params: Para
 def _param_notes(call, params: ParamAccount, first_call: bool) -> tuple[str, ...]:
     """Why a row's parameters are not what the layer holds: a repeated call, tied weights."""
     if not first_call:
+        holds = getattr(call.layer, "parameters", None)
+        if holds is None or not any(True for _ in holds()):
+            return ()  # (a ReLU reused in every block holds nothing to count twice)
         return ("called again: its parameters are counted on its first call",)
     owned = [p for p in params.used if p.row == call.path]
     if not call.is_leaf and owned:
