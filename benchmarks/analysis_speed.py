@@ -5,7 +5,7 @@ running ``paddle.summary`` plus ``paddle.flops`` on the same model and input
 (taken in turns, so both see the same load), their ratio (goal: <= 0.5x),
 then what the analysis spent in its eager check (the check that refuses what
 Paddle's eager forward refuses: convolutions at their smallest size, see
-convcalc/stand_ins.py) beside one plain eager forward of the model (what the
+convcalc/trace/stand_ins.py) beside one plain eager forward of the model (what the
 check cost when it was a full forward); then the time of the symbolic report
 of resnet50 (goal: <= 2 s).  The load average is printed first and last: the
 machine may be shared.
@@ -44,7 +44,7 @@ def main() -> None:
 
     import paddle
 
-    import convcalc.trace as trace
+    import convcalc.trace.build as trace
     from convcalc.analysis import analyze
     from convcalc.models.zoo import build_model
 

@@ -111,7 +111,7 @@ def _operators() -> dict[str, tuple[str, str]]:
 
 def _time_verify(target: str, kind: str, isolate: bool, runs: int) -> tuple[float, float, float, bool]:
     """Median (wall, worker CPU, checker CPU) seconds and whether every run passed."""
-    from convcalc.homework.verify_op import verify_op
+    from convcalc.homework.operators.verify_op import verify_op
 
     walls, worker, checker, passed = [], [], [], True
     for _ in range(runs):
@@ -133,7 +133,7 @@ def _cli(target: str, kind: str) -> tuple[float, float, int]:
 
 
 def _sandbox_start(runs: int) -> float:
-    from convcalc.homework import sandbox
+    from convcalc.homework.operators import sandbox
 
     times = []
     for _ in range(runs):

@@ -14,12 +14,16 @@ import importlib
 import warnings
 from typing import Any
 
+from convcalc import _moved
+
 # Paddle warns at import that ccache (a C++ build cache for its extension
 # builder) is missing; convcalc builds no extensions, so it is pure noise in a
 # terminal or a notebook.  Only this message is silenced.
 warnings.filterwarnings("ignore", message="No ccache found")
 
 __version__ = "0.1.0"
+
+_moved.install()  # the old module paths, with a DeprecationWarning (one release)
 
 __all__ = [
     "__version__",
@@ -38,8 +42,8 @@ _LAZY = {
     "ConvcalcError": ("convcalc.errors", "ConvcalcError"),
     "analyze": ("convcalc.analysis", "analyze"),
     "summary": ("convcalc.summary", "summary"),
-    "register_rule": ("convcalc.rules", "register_rule"),
-    "register_op": ("convcalc.op_rules", "register_op"),
+    "register_rule": ("convcalc.rules.layers", "register_rule"),
+    "register_op": ("convcalc.rules.ops", "register_op"),
 }
 
 

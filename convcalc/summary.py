@@ -7,7 +7,7 @@ returns a :class:`Summary` that prints as the rich table (``print(s)``,
 ``rich.print(s)``), renders as an HTML table in Jupyter (``_repr_html_``), and
 converts with ``to_dict()``, ``to_markdown()``, ``to_csv()`` and ``to_html()``
 (a whole self-contained page).  The numbers are ``s.report``
-(:class:`convcalc.records.Report`); this module only wraps the renderers.
+(:class:`convcalc.analysis.records.Report`); this module only wraps the renderers.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from convcalc.records import Report
+from convcalc.analysis.records import Report
 
 __all__ = ["Summary", "summary"]
 
@@ -87,7 +87,7 @@ def summary(
     kept out of the notebook.
     """
     from convcalc.analysis import analyze
-    from convcalc.native_logs import quiet_native_logs
+    from convcalc.trace.native_logs import quiet_native_logs
 
     kwargs: dict[str, Any] = {}
     if input_spec is not None:

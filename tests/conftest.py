@@ -38,7 +38,7 @@ def mnist_dir() -> Path:
 @pytest.fixture
 def flops_numpy() -> None:
     """paddle.flops (Paddle 3.3.1) crashes with numpy >= 2.4: stop with convcalc's one-line error naming the fix."""
-    from convcalc.analysis.crosscheck import check_numpy
+    from convcalc.checks.crosscheck import check_numpy
     from convcalc.errors import DependencyError
 
     try:

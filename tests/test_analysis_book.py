@@ -10,9 +10,9 @@ import pytest
 paddle = pytest.importorskip("paddle")
 
 from convcalc.analysis import analyze  # noqa: E402
-from convcalc.analysis.crosscheck import compare  # noqa: E402
+from convcalc.checks.crosscheck import compare  # noqa: E402
 from convcalc.models import book  # noqa: E402
-from convcalc.rules import paddle_custom_ops  # noqa: E402
+from convcalc.rules.layers import paddle_custom_ops  # noqa: E402
 
 # Seed 5.3.2: LeNet per-layer parameters and FLOPs (paddle.summary / paddle.flops tables).
 LENET_ROWS = [

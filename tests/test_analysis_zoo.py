@@ -11,7 +11,7 @@ import pytest
 paddle = pytest.importorskip("paddle")
 
 from convcalc.analysis import analyze  # noqa: E402
-from convcalc.analysis.crosscheck import compare  # noqa: E402
+from convcalc.checks.crosscheck import compare  # noqa: E402
 from convcalc.analysis.symbolic import H, W  # noqa: E402
 from convcalc.models.zoo import build_model, list_entries  # noqa: E402
 

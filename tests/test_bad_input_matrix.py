@@ -306,7 +306,7 @@ def test_interrupted_train_leaves_no_checkpoint(tmp_path):
 
 
 def _refusal_cases():
-    from convcalc.corpus import refusals
+    from convcalc.checks.corpus import refusals
 
     return refusals.CASES
 

@@ -24,9 +24,9 @@ from convcalc.errors import (
     ShapeError,
     UnknownNameError,
 )
-from convcalc.explain import explain_layer
+from convcalc.explain.layers import explain_layer
 from convcalc.formulas import catalog
-from convcalc.inputs import parse_shape
+from convcalc.trace.inputs import parse_shape
 
 
 def run(argv, capsys):
@@ -254,7 +254,7 @@ def test_docs_list_every_formula():
     assert missing == []
 
 
-@pytest.mark.parametrize("module", ["convcalc.explain", "convcalc.formulas.catalog"])
+@pytest.mark.parametrize("module", ["convcalc.explain.layers", "convcalc.formulas.catalog"])
 def test_module_doctests(module):
     """The docstring examples outside ``convcalc/formulas`` (not in pytest's doctest paths) hold."""
     import doctest

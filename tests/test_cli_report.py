@@ -70,7 +70,7 @@ def test_compare_exits_zero_when_equal(capsys):
 @pytest.mark.usefixtures("flops_numpy")
 def test_compare_exits_one_on_difference(tmp_path, capsys, monkeypatch):
     """A deliberately wrong rule must make `compare` fail."""
-    from convcalc import rules
+    from convcalc.rules import layers as rules
 
     real = rules.find_rule
 
@@ -98,7 +98,7 @@ def test_user_rule_for_custom_layer(tmp_path):
     import paddle.nn as nn
 
     from convcalc import formulas
-    from convcalc.rules import _RULES, Cost, register_rule
+    from convcalc.rules.layers import _RULES, Cost, register_rule
 
     class Doubler(nn.Layer):
         def forward(self, x):

@@ -4,7 +4,7 @@ All cases run once per session in spawned worker processes (a failed
 ``to_static`` build can make the next build in the same process segfault);
 each case is then its own test.  The truth (shapes from eager hooks, counts
 from ``model.parameters()`` by identity, Paddle's refusals, hand counts) never
-comes from convcalc: see convcalc/corpus/truth.py.
+comes from convcalc: see convcalc/checks/corpus/truth.py.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ import pytest
 
 pytest.importorskip("paddle")
 
-from convcalc.corpus import all_cases  # noqa: E402
+from convcalc.checks.corpus import all_cases  # noqa: E402
 
 CASES = all_cases()
 
 
 @pytest.fixture(scope="session")
 def corpus_outcomes():
-    from convcalc.corpus.check import run_corpus
+    from convcalc.checks.corpus.check import run_corpus
 
     run = run_corpus(CASES, jobs=2)
     return {o.name: o for o in run.outcomes}
@@ -45,8 +45,8 @@ def test_check_finds_a_wrong_count():
     """The harness is not a rubber stamp: a report with a wrong parameter count is caught."""
     from dataclasses import replace
 
-    from convcalc.corpus import check
-    from convcalc.corpus.truth import make_inputs, truth_for
+    from convcalc.checks.corpus import check
+    from convcalc.checks.corpus.truth import make_inputs, truth_for
 
     case = next(c for c in CASES if c.name == "tied_autoencoder")
     model = case.build()
@@ -65,7 +65,7 @@ def test_validate_renders_the_corpus_table(corpus_outcomes):
     """docs/validation.md's second table: kinds x right/wrong, every case with its reason; JSON round trip."""
     import json
 
-    from convcalc.corpus.check import CaseOutcome, CorpusRun
+    from convcalc.checks.corpus.check import CaseOutcome, CorpusRun
     from convcalc.render.corpus import corpus_dict, corpus_from_dict, corpus_markdown
 
     outcomes = [corpus_outcomes[c.name] for c in CASES]
@@ -82,10 +82,10 @@ def test_validate_renders_the_corpus_table(corpus_outcomes):
 def test_validate_fast_includes_the_corpus_and_a_wrong_case_exits_1(monkeypatch, tmp_path, capsys):
     """`convcalc validate --fast` runs the corpus (stubbed here: the real run is the test above) and
     renders it as the second table; a wrong case makes the exit status 1.  `--no-corpus` leaves it out."""
-    from convcalc import validation as V
+    from convcalc.checks import validation as V
     from convcalc.cli import main
-    from convcalc.corpus import check
-    from convcalc.corpus.check import CaseOutcome, CorpusRun
+    from convcalc.checks.corpus import check
+    from convcalc.checks.corpus.check import CaseOutcome, CorpusRun
 
     wrong = CorpusRun((CaseOutcome("tied_autoencoder", "parameters", ("params 368 vs 304",), "1x3x16x16:float32"),),
                       1.0)
@@ -106,7 +106,7 @@ def test_a_worker_that_dies_is_reported_not_fatal(monkeypatch):
     reported; the tasks that ran beside it still run."""
     from pathlib import Path
 
-    from convcalc.workers import CRASHED_TWICE, run_isolated
+    from convcalc.checks.workers import CRASHED_TWICE, run_isolated
 
     monkeypatch.syspath_prepend(str(Path(__file__).parent / "data"))
     import crashing_tasks

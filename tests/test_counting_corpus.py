@@ -1,11 +1,11 @@
-"""The counting corpus (convcalc/corpus/counting.py): every case's hand counts and paddle.flops hold."""
+"""The counting corpus (convcalc/checks/corpus/counting.py): every case's hand counts and paddle.flops hold."""
 
 from __future__ import annotations
 
 import pytest
 
-from convcalc.corpus import all_cases
-from convcalc.corpus.counting import CASES, KIND, _analyze
+from convcalc.checks.corpus import all_cases
+from convcalc.checks.corpus.counting import CASES, KIND, _analyze
 
 
 def test_counting_cases_are_in_the_corpus():
@@ -23,7 +23,7 @@ def test_counting_case(case):
 
 def test_a_wrong_hand_count_is_reported():
     """The check can fail: a count off by one is named."""
-    from convcalc.corpus.counting import hand_counts
+    from convcalc.checks.corpus.counting import hand_counts
 
     case = CASES[0]
     (shape, _dtype), = case.inputs

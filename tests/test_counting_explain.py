@@ -7,9 +7,9 @@ import paddle.nn as nn
 import pytest
 
 from convcalc.analysis.engine import analyze
-from convcalc.explain import explain_layer
+from convcalc.explain.layers import explain_layer
 from convcalc.render.report import group_totals
-from convcalc.trace import trace_model
+from convcalc.trace.build import trace_model
 
 CONVENTIONS = ("paddle", "macs", "flops")
 

@@ -18,7 +18,7 @@ import pytest
 
 from convcalc.analysis.engine import analyze
 from convcalc.render.report import group_totals, report_csv, report_dict, report_markdown, totals_text
-from convcalc.trace import trace_model
+from convcalc.trace.build import trace_model
 
 
 def report(model, shape, convention):

@@ -11,7 +11,7 @@ import sympy
 
 from convcalc import formulas as f
 from convcalc.errors import InvalidParameterError, MisalignedBranchesError, ShapeError
-from convcalc.explain import explain_layer
+from convcalc.explain.layers import explain_layer
 
 
 # --------------------------------------------------------------- 5.1.1 - 5.1.3

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from convcalc.homework import grade_homework, parse_text
-from convcalc.homework.misconceptions import CATALOGUE
+from convcalc.homework.grading.misconceptions import CATALOGUE
 
 MODEL_CACHE: dict = {}
 

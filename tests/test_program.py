@@ -27,7 +27,7 @@ from paddle.static import InputSpec  # noqa: E402
 from convcalc.analysis import analyze  # noqa: E402
 from convcalc.cli import main  # noqa: E402
 from convcalc.errors import InputSpecError, ModelLoadError  # noqa: E402
-from convcalc.program import load_program  # noqa: E402
+from convcalc.trace.program import load_program  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -262,7 +262,7 @@ def test_compare_checks_depthwise_convs_of_a_program_per_layer(exported, capsys)
 
 def test_compare_on_a_program_finds_a_difference(exported, capsys, monkeypatch) -> None:
     # the comparison can fail: a report that miscounts one parameter tensor is caught by paddle.summary's total
-    from convcalc.analysis import crosscheck
+    from convcalc.checks import crosscheck
 
     _, _, path = exported["lenet"]
     real = crosscheck.summary_rows

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from convcalc.analysis.receptive import GraphView, propagate
-from convcalc.trace import OpNode
+from convcalc.trace.build import OpNode
 
 
 def field(state, axis):
@@ -162,7 +162,7 @@ def test_rank_two_input_has_no_spatial_axes():
 def _record(rf):
     import sympy
 
-    from convcalc.records import LayerRecord
+    from convcalc.analysis.records import LayerRecord
 
     zero = sympy.Integer(0)
     return LayerRecord(0, "x", "Conv2D", 1, "", True, False, (), (1, 1, 4, 4), zero, zero, zero, "", rf=rf)

@@ -1,7 +1,7 @@
 """Receptive fields of the ``fields`` corpus against gradients (truth independent of convcalc's propagation).
 
 For each case: convcalc's report at the case's input (per-axis fields), then the gradient method of
-:func:`convcalc.rf_check.rf_crosscheck` in a positive-weights copy measures every leaf layer's field axis
+:func:`convcalc.checks.gradient_fields.rf_crosscheck` in a positive-weights copy measures every leaf layer's field axis
 by axis (size, jump, start from two neighbouring units; "whole" as a gradient reaching both ends of the
 input), plus the axes stated whole by hand in the case.
 """
@@ -13,8 +13,8 @@ import pytest
 pytest.importorskip("paddle")
 
 from convcalc.analysis import analyze  # noqa: E402
-from convcalc.corpus.fields import CASES  # noqa: E402
-from convcalc.rf_check import _trace_full, rf_crosscheck  # noqa: E402
+from convcalc.checks.corpus.fields import CASES  # noqa: E402
+from convcalc.checks.gradient_fields import _trace_full, rf_crosscheck  # noqa: E402
 
 
 def report_of(case):

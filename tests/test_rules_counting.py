@@ -22,7 +22,7 @@ import paddle.nn.functional as PF
 import pytest
 
 from convcalc.analysis.engine import analyze
-from convcalc.trace import trace_model
+from convcalc.trace.build import trace_model
 
 
 def report(model, shape, convention):
@@ -310,7 +310,7 @@ def test_simple_rnn_cell_flops_by_hand():
 
 
 def test_embedding_rule_counts_nothing():
-    from convcalc.rules import RuleContext, find_rule
+    from convcalc.rules.layers import RuleContext, find_rule
 
     layer = nn.Embedding(10, 4)
     out = layer(paddle.to_tensor([[1, 2, 3]]))
@@ -327,7 +327,7 @@ def test_embedding_rule_counts_nothing():
 def test_rnn_layers_macs_from_their_weights(make):
     """RNN layers (one leaf each): every weight matrix meets every step of every sequence once."""
     from convcalc.formulas import as_convention
-    from convcalc.rules import RuleContext, find_rule
+    from convcalc.rules.layers import RuleContext, find_rule
 
     layer = make()
     layer.eval()

@@ -1,4 +1,4 @@
-"""Every layer rule of convcalc.rules, in all three conventions, against counts made by hand.
+"""Every layer rule of convcalc.rules.layers, in all three conventions, against counts made by hand.
 
 One case per registered layer class (a test below fails when a rule is registered without a case here).
 For each case the layer runs once eagerly (forward hooks give its real input and output shapes) and:
@@ -25,8 +25,8 @@ import pytest
 from test_rules_counting import paddle_flops
 
 from convcalc.analysis.engine import analyze
-from convcalc.inputs import ModelInput
-from convcalc.trace import trace_model
+from convcalc.trace.inputs import ModelInput
+from convcalc.trace.build import trace_model
 
 
 class Wrap(nn.Layer):
@@ -311,7 +311,7 @@ def test_layer_rule_by_hand_in_every_convention(case):
 
 
 def test_every_layer_rule_has_a_case():
-    from convcalc.rules import _RULES, find_rule
+    from convcalc.rules.layers import _RULES, find_rule
 
     find_rule(nn.ReLU())  # loads the built-in rules
     covered = {type(c.make()) for c in LAYER_CASES} | {nn.SyncBatchNorm}  # test_sync_batchnorm_rule_by_hand
@@ -323,7 +323,7 @@ def test_sync_batchnorm_rule_by_hand():
     """SyncBatchNorm has no CPU kernel, so no model with it runs here: its rule is applied to the shapes of the
     same normalisation run eagerly as BatchNorm2D (the same arithmetic at inference)."""
     from convcalc.formulas import as_convention
-    from convcalc.rules import RuleContext, find_rule
+    from convcalc.rules.layers import RuleContext, find_rule
 
     twin = Wrap(nn.BatchNorm2D(6))
     twin.eval()

@@ -1,4 +1,4 @@
-"""Every op rule of convcalc.op_rules, in all three conventions, against counts made by hand.
+"""Every op rule of convcalc.rules.ops, in all three conventions, against counts made by hand.
 
 Functional code (``F.conv2d``, ``x @ y``, ``paddle.mean``, ...) is counted op by op.  Each case below is one
 functional call as users write it; the cases of a group run in one small model (one trace, three reports).
@@ -22,8 +22,8 @@ import pytest
 from test_rules_counting import paddle_flops
 
 from convcalc.analysis.engine import analyze
-from convcalc.inputs import ModelInput
-from convcalc.trace import trace_model
+from convcalc.trace.inputs import ModelInput
+from convcalc.trace.build import trace_model
 
 SHAPE = (2, 3, 6, 6)
 
@@ -340,7 +340,7 @@ copy values (0 in every convention, like every data-movement op)."""
 
 
 def test_every_op_rule_has_a_case():
-    from convcalc.op_rules import _OPS
+    from convcalc.rules.ops import _OPS
 
     covered = {c.key for cases in GROUPS.values() for c in cases} | set(NOT_EMITTED)
     assert sorted(k for k in _OPS if k not in covered) == []

@@ -58,7 +58,7 @@ MORE_OP_TESTS = {
 
 
 def _rule_name(fn) -> str:
-    """The rule's name in convcalc/rules.py: the function, or the factory that made it (``norm``, ``pool``)."""
+    """The rule's name in convcalc/rules/layers.py: the function, or the factory that made it (``norm``, ``pool``)."""
     parts = [p for p in fn.__qualname__.split(".") if p != "<locals>"]
     return parts[-2] if parts[-1] == "rule" and len(parts) > 1 else parts[-1]
 
@@ -74,7 +74,7 @@ def _paddle_oracle(cls) -> str:
 
 
 def rule_table() -> str:
-    from convcalc.rules import _RULES, find_rule
+    from convcalc.rules.layers import _RULES, find_rule
 
     find_rule(nn.ReLU())  # loads the built-in rules
     case_of = {}
@@ -92,7 +92,7 @@ def rule_table() -> str:
         "`[id]` is the parametrised case. A rule registered without a case fails "
         "`test_every_layer_rule_has_a_case` / `test_every_op_rule_has_a_case`.",
         "",
-        "## Layer rules (`convcalc/rules.py`)",
+        "## Layer rules (`convcalc/rules/layers.py`)",
         "",
         "| rule | layer | paddle convention against | tests |",
         "|---|---|---|---|",
@@ -109,7 +109,7 @@ def rule_table() -> str:
         lines.append(f"| `{name}` | `{owner}{cls.__name__}` | {_paddle_oracle(cls)} | {shown} |")
     lines += [
         "",
-        "## Op rules (`convcalc/op_rules.py`): functional code",
+        "## Op rules (`convcalc/rules/ops.py`): functional code",
         "",
         "Every functional row is 0 in the `paddle` convention, and each group's model total equals "
         "`paddle.flops` (0: it counts layers only).",

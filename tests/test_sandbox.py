@@ -27,9 +27,9 @@ import numpy as np
 import pytest
 
 from convcalc.cli import main
-from convcalc.homework import sandbox
-from convcalc.homework.sandbox import ProtocolError, SandboxUnavailable, read_array
-from convcalc.homework.verify_op import verify_op
+from convcalc.homework.operators import sandbox
+from convcalc.homework.operators.sandbox import ProtocolError, SandboxUnavailable, read_array
+from convcalc.homework.operators.verify_op import verify_op
 from convcalc.render.homework import verify_text
 
 OPS = Path(__file__).parent / "data" / "homework" / "ops"

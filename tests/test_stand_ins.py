@@ -1,9 +1,9 @@
-"""The cheap eager check (convcalc/stand_ins.py) refuses exactly what Paddle's eager forward refuses.
+"""The cheap eager check (convcalc/trace/stand_ins.py) refuses exactly what Paddle's eager forward refuses.
 
 Convolutions are checked at their smallest size and zeros stand in for their
 values only where no refusal can depend on values.  The truth here is always
 a real eager forward of the same model run in the test; the corpus module
-convcalc/corpus/eager_checks.py holds more such models (run by test_corpus.py).
+convcalc/checks/corpus/eager_checks.py holds more such models (run by test_corpus.py).
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ paddle = pytest.importorskip("paddle")
 
 from paddle import nn  # noqa: E402
 
-import convcalc.stand_ins as stand_ins  # noqa: E402
-import convcalc.trace as trace  # noqa: E402
+import convcalc.trace.stand_ins as stand_ins  # noqa: E402
+import convcalc.trace.build as trace  # noqa: E402
 from convcalc.analysis import analyze  # noqa: E402
 from convcalc.cli import main  # noqa: E402
-from convcalc.corpus import eager_checks  # noqa: E402
+from convcalc.checks.corpus import eager_checks  # noqa: E402
 from convcalc.errors import ConvcalcError, RefusedInputError  # noqa: E402
 
 
@@ -129,7 +129,7 @@ def test_variants_refused_with_the_layer(tmp_path, capsys):
     """Models built with arguments (smaller stem, smaller vocabulary) written as users' files."""
     path = tmp_path / "variants.py"
     path.write_text(textwrap.dedent("""
-        from convcalc.corpus.eager_checks import CodesFromConv, FunctionalHead
+        from convcalc.checks.corpus.eager_checks import CodesFromConv, FunctionalHead
 
         class NarrowStem(FunctionalHead):
             def __init__(self):
@@ -227,7 +227,7 @@ def test_resnet_is_value_free_and_checked_on_crops(crops):
 
 def test_validate_runs_one_eager_forward_per_case(monkeypatch):
     """validate's pre-trace refusal check is the case's only eager forward; a refusal names Paddle's reason."""
-    from convcalc import validation as V
+    from convcalc.checks import validation as V
     from convcalc.models.zoo import build_model
 
     calls = []

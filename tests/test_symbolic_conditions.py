@@ -15,7 +15,7 @@ from paddle import nn  # noqa: E402
 
 from convcalc.analysis import analyze  # noqa: E402
 from convcalc.errors import ConvcalcError  # noqa: E402
-from convcalc.records import SubstitutionError  # noqa: E402
+from convcalc.analysis.records import SubstitutionError  # noqa: E402
 from convcalc.render.report import report_dict, totals_text  # noqa: E402
 
 
@@ -138,7 +138,7 @@ def test_symbolic_flops_of_a_non_dividing_adaptive_pool_match_at_the_traced_size
 
 
 def test_records_do_not_import_the_analysis_layer():
-    code = "import sys, convcalc.records; print(any(m.startswith('convcalc.analysis') for m in sys.modules))"
+    code = "import sys, convcalc.analysis.records; print(any(m.startswith('convcalc.analysis') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 

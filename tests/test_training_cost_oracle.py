@@ -1,4 +1,4 @@
-"""Training cost against Paddle's own backward program (convcalc.backward_program), and its CLI.
+"""Training cost against Paddle's own backward program (convcalc.checks.backward_program), and its CLI.
 
 The fast subset runs by default (the book's models, resnet18, mobilenet_v2, a
 model with frozen layers, one whose first layer is an embedding); the rest of
@@ -15,7 +15,7 @@ import pytest
 paddle = pytest.importorskip("paddle")
 
 from convcalc.cli import main  # noqa: E402
-from convcalc.training_check import TRAINING_MODELS, TRAINING_MODELS_FAST, TrainingCheck, check_training  # noqa: E402
+from convcalc.checks.training_cost import TRAINING_MODELS, TRAINING_MODELS_FAST, TrainingCheck, check_training  # noqa: E402
 
 # the CI subset at small inputs (book_lenet's loop operators trace as its vectorised twin's ops: that one is cheaper)
 FAST = {"book_lenet_vectorized": None, "book_paddle_lenet": None, "book_resnet18": None, "resnet18": (3, 64, 64),
@@ -53,7 +53,7 @@ def test_check_catches_a_frozen_parameter_counted_as_trainable(monkeypatch):
 
 
 def test_check_catches_a_wrong_saved_value(monkeypatch):
-    from convcalc import grad_rules
+    from convcalc.rules import gradients as grad_rules
 
     monkeypatch.setitem(grad_rules.SAVED, "relu", ((0,), (0,)))  # "relu's backward reads its input too": it does not
     result = check_training("book_paddle_lenet")
@@ -62,7 +62,7 @@ def test_check_catches_a_wrong_saved_value(monkeypatch):
 
 def test_validation_markdown_has_the_training_table():
     from convcalc.render.validation import validation_dict, validation_from_dict, validation_markdown
-    from convcalc.validation import ValidationRun
+    from convcalc.checks.validation import ValidationRun
 
     checks = (TrainingCheck("book_lenet", "2x1x32x32", 12, 23, 4_000_000, 3_000_000, 73_824, 73_824),
               TrainingCheck("bad_model", "2x3x8x8", 3, 4, 10, 5, 100, 96, ("conv: saved bytes convcalc 100 vs "

@@ -17,7 +17,7 @@ import pytest
 
 paddle = pytest.importorskip("paddle")
 
-from convcalc import validation as V  # noqa: E402
+from convcalc.checks import validation as V  # noqa: E402
 from convcalc.cli import main  # noqa: E402
 from convcalc.render.validation import validation_dict, validation_from_dict, validation_markdown  # noqa: E402
 
@@ -154,7 +154,7 @@ def test_validate_command_writes_markdown_and_json(tmp_path, capsys):
 
 def test_markdown_shows_differences_and_exit_code_one(monkeypatch, tmp_path, capsys):
     """A wrong FLOPs rule is counted as a mismatch, listed in the report, and exits 1."""
-    from convcalc import rules
+    from convcalc.rules import layers as rules
 
     real = rules.find_rule
 

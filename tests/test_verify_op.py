@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from convcalc.cli import main
-from convcalc.homework.verify_op import verify_op
+from convcalc.homework.operators.verify_op import verify_op
 
 OPS = Path(__file__).parent / "data" / "homework" / "ops"
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from convcalc.errors import ConvcalcError, InputSpecError, UnknownNameError
-from convcalc.records import LayerRecord, Report
+from convcalc.analysis.records import LayerRecord, Report
 
 __all__ = ["UnitField", "field_layers", "pick_layer", "unit_field", "effective_field"]
 
@@ -137,7 +137,7 @@ def unit_field(model: Any, report: Report, layer_path: str | None, unit: tuple[i
     """Theoretical and effective field of one unit of one layer for ``image`` (C, H, W)."""
     rec = pick_layer(report, layer_path)
     unit = check_unit(rec, unit)
-    if hasattr(model, "effective_field"):  # an exported program (convcalc.program.ProgramModel)
+    if hasattr(model, "effective_field"):  # an exported program (convcalc.trace.program.ProgramModel)
         grad = model.effective_field(rec.path, unit, image)
     else:
         grad = effective_field(model, image, dict(model.named_sublayers(include_self=True))[rec.path], unit)

@@ -7,17 +7,17 @@ from typing import Any
 
 import sympy
 
-from convcalc.analysis.input_forms import model_inputs
+from convcalc.trace.input_forms import model_inputs
 from convcalc.analysis.params import ParamAccount, account, parameters_read
 from convcalc.analysis.receptive import GraphView, Spatial, propagate
 from convcalc.errors import InputSpecError
 from convcalc.formulas import Convention, as_convention
-from convcalc.inputs import ModelInput
-from convcalc.op_names import BOOKKEEPING_OPS, op_key
-from convcalc.op_rules import OpContext, op_cost
-from convcalc.records import Gaps, LayerRecord, Report, Totals
-from convcalc.rules import Cost, RuleContext, find_rule
-from convcalc.trace import Trace, trace_model
+from convcalc.trace.inputs import ModelInput
+from convcalc.trace.op_names import BOOKKEEPING_OPS, op_key
+from convcalc.rules.ops import OpContext, op_cost
+from convcalc.analysis.records import Gaps, LayerRecord, Report, Totals
+from convcalc.rules.layers import Cost, RuleContext, find_rule
+from convcalc.trace.build import Trace, trace_model
 
 BYTES_PER_VALUE = 4  # float32
 
@@ -32,7 +32,7 @@ def _numel(shape) -> sympy.Expr:
 
 def _functional_cost(key: str, op, shapes: dict, constants: dict, combined: dict,
                      conv: Convention) -> tuple[sympy.Expr, str, bool]:
-    """(FLOPs, formula, has a rule) of a functional op, from :mod:`convcalc.op_rules`."""
+    """(FLOPs, formula, has a rule) of a functional op, from :mod:`convcalc.rules.ops`."""
     operands = []
     for v in op.inputs:  # list operands (einsum, add_n, concat) arrive through builtin.combine
         operands.extend(combined[v].inputs if v in combined else (v,))
@@ -69,7 +69,7 @@ def analyze(
 ) -> Report:
     """Per-layer shapes, parameters, FLOPs and receptive fields of ``model``.
 
-    The input is given as exactly one of (see :mod:`convcalc.analysis.input_forms`):
+    The input is given as exactly one of (see :mod:`convcalc.trace.input_forms`):
 
     - ``input_size``: a shape with batch (``(1, 16, 64)``; the image form
       ``(C, H, W)`` still works for a model whose first layer is a Conv2D), a
@@ -163,11 +163,11 @@ def trace_for(model: Any, inputs: Any, name: str = "model", values: list[Any] | 
               eager_checked: bool = False) -> Trace:
     """Trace ``model`` with the rules' static forwards swapped in (for opaque custom layers).
 
-    ``inputs`` is a list of :class:`~convcalc.inputs.ModelInput` or any
+    ``inputs`` is a list of :class:`~convcalc.trace.inputs.ModelInput` or any
     ``input_size`` form :func:`analyze` accepts.  A model that brings its own
-    trace (an exported program, :mod:`convcalc.program`) gives it.
-    ``eager_checked``: the caller already ran :func:`convcalc.trace.eager_check`
-    at this input (see :func:`convcalc.trace.trace_model`).
+    trace (an exported program, :mod:`convcalc.trace.program`) gives it.
+    ``eager_checked``: the caller already ran :func:`convcalc.trace.build.eager_check`
+    at this input (see :func:`convcalc.trace.build.trace_model`).
     """
     static_forward = rule_static_forward
     if not (isinstance(inputs, (list, tuple)) and inputs and all(isinstance(i, ModelInput) for i in inputs)):

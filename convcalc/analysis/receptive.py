@@ -28,8 +28,8 @@ from math import prod
 from convcalc.errors import MisalignedBranchesError
 from convcalc.formulas import INPUT_FIELD, WHOLE_INPUT, Field, field_after, merge_fields, resolve_padding
 from convcalc.formulas.receptive import AxisField, interpolation_taps, resampled_field, transposed_field
-from convcalc.op_names import BOOKKEEPING_OPS, ELEMENTWISE_OPS, op_key
-from convcalc.trace import OpNode
+from convcalc.trace.op_names import BOOKKEEPING_OPS, ELEMENTWISE_OPS, op_key
+from convcalc.trace.build import OpNode
 
 __all__ = [
     "Spatial",
@@ -508,7 +508,7 @@ def _unknown(op: OpNode, states: list, g: GraphView):
 
 def transposed_conv_handler(op: OpNode, states: list, g: GraphView):
     """Conv1D/2D/3DTranspose: per axis :func:`convcalc.formulas.transposed_field` (exact per position)."""
-    from convcalc.op_rules import transpose_padding_before
+    from convcalc.rules.ops import transpose_padding_before
 
     x = states[0]
     if x is None:

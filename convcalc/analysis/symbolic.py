@@ -24,8 +24,8 @@ import sympy
 from convcalc.analysis.receptive import FieldMap, axis_paddings, pool_kernel, spatial_dims
 from convcalc.errors import ConvcalcError
 from convcalc.formulas import conv_output_size, pool_output_size
-from convcalc.op_names import ELEMENTWISE_OPS, op_key
-from convcalc.records import (
+from convcalc.trace.op_names import ELEMENTWISE_OPS, op_key
+from convcalc.analysis.records import (
     Condition,
     LayerRecord,
     Report,
@@ -33,8 +33,8 @@ from convcalc.records import (
     replace_symbols,
     substitute_report,
 )
-from convcalc.records import cached_xreplace as _xsubs
-from convcalc.trace import OpNode, Trace
+from convcalc.analysis.records import cached_xreplace as _xsubs
+from convcalc.trace.build import OpNode, Trace
 
 __all__ = ["H", "W", "SymbolicUnsupportedError", "symbolic_shapes", "finish_symbolic", "total_stride",
            "substitute_report"]

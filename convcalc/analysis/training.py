@@ -11,7 +11,7 @@ out on the traced program's dataflow:
 - a frozen parameter gets no weight gradient;
 - only ops on a path from a parameter to the model's outputs are differentiated.
 
-Each differentiated op is counted by :mod:`convcalc.grad_rules` (the formulas
+Each differentiated op is counted by :mod:`convcalc.rules.gradients` (the formulas
 of :mod:`convcalc.formulas.backward`), the gradient of an operand that depends
 on the input going to ``backward_input`` and that of a parameter (or a value
 made only from parameters, such as a reshaped bias) to ``backward_weight``.
@@ -23,7 +23,7 @@ trainable ones), optimizer state (sgd 0, momentum 1x, adam/adamw 2x the
 trainable values plus two scalars per trainable tensor; fp32), fp32 master
 weights of the trainable parameters under float16/bfloat16, and the
 activations saved for backward: exactly the forward values the grad ops read
-(:data:`convcalc.grad_rules.SAVED`; a value read by two rows is one value in
+(:data:`convcalc.rules.gradients.SAVED`; a value read by two rows is one value in
 the total).  ``peak`` is all of these at once (the moment the backward starts).
 """
 
@@ -36,14 +36,14 @@ from typing import Any
 import sympy
 
 from convcalc.analysis.engine import analyze, trace_for
-from convcalc.analysis.input_forms import model_inputs
+from convcalc.trace.input_forms import model_inputs
 from convcalc.errors import UnknownNameError
 from convcalc.formulas.backward import elementwise_grad_flops, paddle_backward_flops
 from convcalc.formulas.flops import Convention, as_convention
-from convcalc.grad_rules import NO_GRADIENT_OPS, SAVED, GradContext, grad_costs
-from convcalc.op_names import BOOKKEEPING_OPS, op_key
-from convcalc.records import Report
-from convcalc.trace import Trace
+from convcalc.rules.gradients import NO_GRADIENT_OPS, SAVED, GradContext, grad_costs
+from convcalc.trace.op_names import BOOKKEEPING_OPS, op_key
+from convcalc.analysis.records import Report
+from convcalc.trace.build import Trace
 
 __all__ = ["TrainingCost", "TrainingRow", "TrainingTotals", "training_cost", "training_from_report",
            "OPTIMIZERS", "DTYPES"]

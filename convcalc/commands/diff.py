@@ -46,7 +46,7 @@ def _side(spec: str, shape_text: str | None, convention: str) -> tuple[dict, str
     from types import SimpleNamespace
 
     from convcalc.errors import InputSpecError
-    from convcalc.program import PARAMS_SUFFIX
+    from convcalc.trace.program import PARAMS_SUFFIX
 
     program = Path(spec).with_suffix(PARAMS_SUFFIX).exists()  # an exported inference.json, not a report
     if spec.lower().endswith(".json") and ":" not in Path(spec).name and not program:
@@ -97,7 +97,7 @@ def run_diff(args) -> int:
             specs = [(args.a, one), (args.b, one)]
     (a, label_a), (b, label_b) = (_side(spec, shape, args.convention) for spec, shape in specs)
 
-    from convcalc.diff import diff_reports
+    from convcalc.analysis.diff import diff_reports
     from convcalc.render.diff import diff_dict, diff_renderables
 
     result = diff_reports(a, b, label_a, label_b)

@@ -302,7 +302,7 @@ def _explain_without_layer(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace) -> tuple[tuple, dict]:
-    from convcalc.inputs import parse_shape
+    from convcalc.trace.inputs import parse_shape
 
     if args.layer == "conv2d":
         shape = parse_shape(args.input, allow_symbols=True, min_dims=3, max_dims=3)
@@ -360,7 +360,7 @@ def _config(args: argparse.Namespace) -> tuple[tuple, dict]:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    from convcalc.explain import explain_layer
+    from convcalc.explain.layers import explain_layer
     from convcalc.render import derivation as render
 
     shape, config = _config(args)

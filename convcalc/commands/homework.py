@@ -185,7 +185,7 @@ def _check(args: argparse.Namespace) -> int:
     if args.answer_key:
         if args.gradebook or args.questions:
             raise ConvcalcError("--answer-key takes one question file", "drop --gradebook/--questions")
-        from convcalc.homework.answer_key import write_answer_key
+        from convcalc.homework.grading.answer_key import write_answer_key
 
         hw = write_answer_key(path, args.answer_key, allow_code=args.allow_code)
         fields = sum(len(q.ask) for q in hw.questions)
@@ -196,14 +196,14 @@ def _check(args: argparse.Namespace) -> int:
 
     questions = None
     if args.questions:
-        from convcalc.homework.schema import load_file
+        from convcalc.homework.answers.schema import load_file
 
         questions = load_file(args.questions)
 
     if path.is_dir():
         if args.gradescope:
             raise ConvcalcError("--gradescope writes one student's results.json", "run it on the student's answer file")
-        from convcalc.homework.gradebook import grade_folder
+        from convcalc.homework.grading.gradebook import grade_folder
         from convcalc.render.homework import class_json, class_summary_text
 
         exclude = (Path(args.questions),) if args.questions else ()
@@ -228,7 +228,7 @@ def _check(args: argparse.Namespace) -> int:
             f"--gradebook needs a folder of answer files, got the file {path}",
             "give the submissions folder",
         )
-    from convcalc.homework.grade import grade_file
+    from convcalc.homework.grading.grade import grade_file
     from convcalc.render.homework import grade_json, grade_text
 
     try:
@@ -259,8 +259,8 @@ def _write_gradescope(path: str, result, feedback: str, error=None) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from convcalc.homework.sandbox import parse_size
-    from convcalc.homework.verify_op import verify_op
+    from convcalc.homework.operators.sandbox import parse_size
+    from convcalc.homework.operators.verify_op import verify_op
     from convcalc.render.homework import verify_json, verify_text
 
     result = verify_op(

@@ -128,9 +128,9 @@ def _build(args):
 
 
 def _build_inputs(args):
-    """The model, its inputs (:class:`~convcalc.inputs.ModelInput`, batch first) and notes on how they were read."""
+    """The model, its inputs (:class:`~convcalc.trace.inputs.ModelInput`, batch first) and notes on how they were read."""
     from convcalc.errors import InputSpecError
-    from convcalc.inputs import cli_inputs, input_hint
+    from convcalc.trace.inputs import cli_inputs, input_hint
     from convcalc.models.zoo import build_model
 
     built = build_model(args.model)
@@ -243,7 +243,7 @@ def run_report(args) -> int:
 
 def run_compare(args) -> int:
     from convcalc.analysis import analyze
-    from convcalc.analysis.crosscheck import check_numpy, compare, compare_program
+    from convcalc.checks.crosscheck import check_numpy, compare, compare_program
     from convcalc.render import report as R
 
     check_numpy()

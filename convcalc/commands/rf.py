@@ -64,7 +64,7 @@ def run_rf(args) -> int:
     from convcalc.analysis.effective import unit_field
     from convcalc.commands.report import _build
     from convcalc.render.pictures import draw_unit_field
-    from convcalc.rf_inputs import load_image, load_weights
+    from convcalc.train.rf_inputs import load_image, load_weights
 
     built, shape = _build(args)
     if built.source == "program" and args.weights:

@@ -1,6 +1,6 @@
 """``convcalc validate``: the whole zoo against Paddle, and receptive fields by gradient.
 
-Import-light: argparse only at module level; the work is in :mod:`convcalc.validation`.
+Import-light: argparse only at module level; the work is in :mod:`convcalc.checks.validation`.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def run_validate(args) -> int:
     for path in outputs:
         check_writable(path)  # fail before minutes of work
     from convcalc.render import validation as R
-    from convcalc.validation import run_validation
+    from convcalc.checks.validation import run_validation
 
     progress = StderrProgress(args.quiet)
     jobs = args.jobs if args.jobs is not None else (1 if args.models else 2)

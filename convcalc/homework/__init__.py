@@ -30,13 +30,13 @@ from typing import Any
 _LAZY = {
     "HomeworkFile": "convcalc.homework.spec",
     "Question": "convcalc.homework.spec",
-    "load_file": "convcalc.homework.schema",
-    "parse_text": "convcalc.homework.schema",
-    "FieldResult": "convcalc.homework.results",
-    "QuestionResult": "convcalc.homework.results",
-    "GradeResult": "convcalc.homework.results",
-    "grade_file": "convcalc.homework.grade",
-    "grade_homework": "convcalc.homework.grade",
+    "load_file": "convcalc.homework.answers.schema",
+    "parse_text": "convcalc.homework.answers.schema",
+    "FieldResult": "convcalc.homework.grading.results",
+    "QuestionResult": "convcalc.homework.grading.results",
+    "GradeResult": "convcalc.homework.grading.results",
+    "grade_file": "convcalc.homework.grading.grade",
+    "grade_homework": "convcalc.homework.grading.grade",
 }
 
 __all__ = list(_LAZY)

@@ -1,11 +1,11 @@
 """Expected answers of layer questions, and the answers typical mistakes produce.
 
 Expected values come from the formulas (``convcalc.formulas``, through
-``convcalc.explain`` when it is installed, so the derivation shown for a
+``convcalc.explain.layers`` when it is installed, so the derivation shown for a
 wrong answer is the same text as ``convcalc explain``).  Mistaken variants
 recompute the same stack with one deliberate error (no ``+1``, bias
 forgotten, MACs instead of paddle FLOPs, ...: :data:`VARIANTS`); the hints
-that name them are ``convcalc.homework.misconceptions``.  Never imports paddle.
+that name them are ``convcalc.homework.grading.misconceptions``.  Never imports paddle.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class StackResult:
     batched: bool = False  # the input (and so output_shape) has a batch dimension
 
 
-# The deliberate errors compute_stack can make (the hints live in convcalc.homework.misconceptions).
+# The deliberate errors compute_stack can make (the hints live in convcalc.homework.grading.misconceptions).
 VARIANTS = (
     "swap_hw",
     "no_plus_one",
@@ -230,7 +230,7 @@ def _layer(
         rf_out = (rf_h, rf_w)
     else:  # pragma: no cover - the schema only lets known kinds through
         raise ValueError(f"unknown layer kind {kind!r}")
-    if mistake is None and explained:  # the expected values: convcalc.explain is the one source of truth
+    if mistake is None and explained:  # the expected values: convcalc.explain.layers is the one source of truth
         out, params, trainable, flops = explained_values(spec, dims, convention, batch)
     out_shape = ((batch,) if has_batch else ()) + tuple(out)
     return LayerResult(kind, cfg, shape, out_shape, params, trainable, flops, rf_out)
@@ -247,8 +247,8 @@ def explain_input(kind: str, dims: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def explain(spec: LayerSpec, dims: tuple[int, ...]):
-    """``convcalc.explain.explain_layer`` for one layer of a question (per sample)."""
-    from convcalc.explain import explain_layer
+    """``convcalc.explain.layers.explain_layer`` for one layer of a question (per sample)."""
+    from convcalc.explain.layers import explain_layer
 
     return explain_layer(spec.kind, explain_input(spec.kind, dims), **spec.kwargs())
 
@@ -282,7 +282,7 @@ def layer_result(spec: LayerSpec, shape: tuple[int, ...], convention: str) -> La
 def compute_stack(question: Question, mistake: str | None = None, *, explained: bool = True) -> StackResult:
     """Run a layer question's stack through the formulas (optionally with one mistake).
 
-    ``explained=False`` skips building ``convcalc.explain``'s derivations for
+    ``explained=False`` skips building ``convcalc.explain.layers``'s derivations for
     the expected values (the same numbers, faster: used to recompute variants).
     """
     if mistake is not None and mistake not in VARIANTS:

@@ -1,7 +1,7 @@
 """What a homework file holds, as frozen dataclasses: layers, questions, answers, and the closed field lists.
 
-The data model only: reading a file is ``convcalc.homework.source`` (text,
-TOML, line numbers) and ``convcalc.homework.schema`` (validation into these
+The data model only: reading a file is ``convcalc.homework.answers.source`` (text,
+TOML, line numbers) and ``convcalc.homework.answers.schema`` (validation into these
 classes).  Imports nothing from the rest of the package.
 """
 

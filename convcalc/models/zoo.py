@@ -310,7 +310,7 @@ def build_model(spec: str) -> BuiltModel:
     ``paddle.nn.Layer`` without arguments.
     """
     spec = str(spec).strip()
-    from convcalc.program import is_program_path
+    from convcalc.trace.program import is_program_path
 
     if is_program_path(spec):  # an exported inference program (.json / .pdmodel + .pdiparams)
         return _build_from_program(spec)
@@ -330,7 +330,7 @@ def build_model(spec: str) -> BuiltModel:
 
 
 def _build_from_program(spec: str) -> BuiltModel:
-    from convcalc.program import load_program
+    from convcalc.trace.program import load_program
 
     program = load_program(spec)
     kind = "PIR program" if spec.lower().endswith(".json") else "ProgramDesc"
@@ -387,7 +387,7 @@ def _build_from_file(spec: str) -> BuiltModel:
     default_inputs = _default_inputs(obj, module, path_text)
     default_input = None
     if len(default_inputs) == 1 and ":" not in default_inputs[0]:
-        from convcalc.inputs import parse_input
+        from convcalc.trace.inputs import parse_input
 
         default_input = parse_input(default_inputs[0])[0]
     doc = inspect.getdoc(obj) if inspect.isclass(obj) or callable(obj) else None
@@ -508,7 +508,7 @@ def _instantiate(obj: Any, name: str, where: str) -> Any:
 
 def _default_inputs(obj: Any, module: Any, where: str) -> tuple[str, ...]:
     """``CONVCALC_INPUT`` as ``--input`` arguments: a string, a list of strings, or the old (C, H, W) tuple."""
-    from convcalc.inputs import parse_input
+    from convcalc.trace.inputs import parse_input
 
     value = getattr(obj, INPUT_ATTRIBUTE, None)
     if value is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from convcalc.corpus.check import CaseOutcome, CorpusRun
+from convcalc.checks.corpus.check import CaseOutcome, CorpusRun
 
 
 def _md(text: str) -> str:
@@ -19,9 +19,9 @@ def corpus_markdown(run: CorpusRun | None) -> list[str]:
         "",
         "## Custom-model corpus",
         "",
-        f"{len(run.outcomes)} small custom models written the way users write them (`convcalc/corpus/`, one "
+        f"{len(run.outcomes)} small custom models written the way users write them (`convcalc/checks/corpus/`, one "
         "module per kind), each checked against a truth computed from Paddle alone "
-        "(`convcalc/corpus/truth.py`), never read from convcalc: the shapes of every output of every leaf "
+        "(`convcalc/checks/corpus/truth.py`), never read from convcalc: the shapes of every output of every leaf "
         "layer call from Paddle's eager forward with hooks; the parameters from `model.parameters()` by "
         "identity (total, trainable, per owning layer, the layers that never ran); Paddle's own refusal "
         "message where its eager forward refuses the input (convcalc must refuse with that reason); and "

@@ -1,4 +1,4 @@
-"""Render a :class:`~convcalc.explain.Derivation`: text, rich text and JSON.
+"""Render a :class:`~convcalc.explain.layers.Derivation`: text, rich text and JSON.
 
 Each step prints as the formula in symbols, the numbers substituted and the
 result, e.g.::
@@ -24,7 +24,7 @@ import sympy
 if TYPE_CHECKING:  # pragma: no cover
     from rich.text import Text
 
-    from convcalc.explain import Derivation
+    from convcalc.explain.layers import Derivation
 
 __all__ = ["to_text", "to_rich", "to_json_dict", "equation", "unicode", "value", "jsonable", "LHS"]
 

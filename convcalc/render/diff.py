@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from convcalc.diff import ReportDiff, RowDiff
+from convcalc.analysis.diff import ReportDiff, RowDiff
 
 STATUS_MARK = {"same": "", "changed": "~", "inserted": "+", "removed": "-"}
 STATUS_STYLE = {"same": "dim", "changed": "yellow", "inserted": "green", "removed": "red"}

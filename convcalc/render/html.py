@@ -14,7 +14,7 @@ from math import prod
 
 import sympy
 
-from convcalc.records import LayerRecord, Report
+from convcalc.analysis.records import LayerRecord, Report
 from convcalc.render.report import (
     CONVENTION_HELP,
     field_text,

@@ -13,7 +13,7 @@ from typing import Any
 import sympy
 
 from convcalc.formulas.receptive import Field
-from convcalc.records import Condition, LayerRecord, Report
+from convcalc.analysis.records import Condition, LayerRecord, Report
 
 CONVENTION_HELP = {
     "paddle": "as paddle.flops counts (book eq. 5.21): conv with bias, linear without, BN 2/elem, ReLU/max-pool 0",

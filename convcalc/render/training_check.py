@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from convcalc.training_check import TrainingCheck
+from convcalc.checks.training_cost import TrainingCheck
 
 __all__ = ["training_markdown", "training_dicts", "training_from_dicts", "training_renderable", "training_summary"]
 
@@ -29,9 +29,9 @@ def training_markdown(checks) -> list[str]:
         return []
     lines = [
         "", "## Training cost against Paddle's backward program", "",
-        "For each model `convcalc.backward_program` builds the training-mode static program, adds a scalar loss "
+        "For each model `convcalc.checks.backward_program` builds the training-mode static program, adds a scalar loss "
         "and lets `paddle.static.append_backward` build the grad ops; each grad op is attributed to the layer "
-        "whose forward op it differentiates and counted by the same rules (`convcalc.grad_rules`) from its own "
+        "whose forward op it differentiates and counted by the same rules (`convcalc.rules.gradients`) from its own "
         "operand and result shapes (an absent grad result is a gradient not computed); the forward values the "
         "grad ops read (not marked *no need buffer*; parameters and running statistics excluded) are the "
         "activations saved for backward.  Beside it, `training_cost()` per layer (functional ops summed per "

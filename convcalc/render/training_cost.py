@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from convcalc.records import LayerRecord, Report
+from convcalc.analysis.records import LayerRecord, Report
 
 __all__ = ["HEADERS", "CSV_HEADERS", "columns", "training_lines", "row_dict", "totals_dict"]
 

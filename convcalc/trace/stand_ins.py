@@ -1,0 +1,185 @@
+"""Convolutions in the eager check run Paddle's own checks at the smallest size; zeros stand in for their values.
+
+The eager forward (:func:`convcalc.trace.build.eager_check`) is the judge of what
+Paddle refuses, but at full size its convolutions are nearly all of an
+analysis' time (ResNet-50 at 224x224: ~0.6 s of ~0.9 s).  A convolution's
+eager refusals do not depend on its spatial size once its output is known
+to be non-empty, which the static shapes establish before any eager run:
+Paddle 3.3.1's ``ConvInferMeta`` (phi/infermeta/binary.cc) checks, at run
+time only, the input channels against the filter's channels times groups,
+the filter's first dimension against groups and against 0; in any mode the
+input and filter ranks, strides, dilations and two non-zero leading
+dimensions; it never checks the output size (hence the heap corruption of
+an empty output).  None of these reads a spatial size.
+
+So a call of a built-in ``Conv1D``/``Conv2D``/``Conv3D`` (zero padding, its
+own ``forward``) runs that forward on its input cropped to one sample and,
+per spatial axis, to the kernel's dilated extent (an output of at least one
+element whatever the padding form).  If the crop is accepted, the call hands
+on zeros of the output shape the static program gave for this call;
+if it is refused, the forward runs again at full size, so the verdict and
+Paddle's message are those of the real input.
+
+Zeros instead of the convolution's values are faithful only where nothing
+downstream depends on values: the stand-ins are offered only for programs
+in which every op is in :data:`VALUE_FREE_OPS` (refusals and output shape
+depend on operand shapes, dtypes and attributes alone), every result is
+floating point and every shape is known; :mod:`convcalc.trace.build` runs the
+check again in full when the eager forward read a tensor's values into
+Python (a truth value, ``item()``, ``numpy()``, ... : :func:`watching_value_reads`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+# Ops whose eager refusals and result shapes depend only on their operands' shapes, dtypes and attributes
+# (given floating-point operands): no index, id or count read from a tensor, no data-dependent shape.
+VALUE_FREE_OPS = frozenset(
+    {
+        "conv1d", "conv2d", "conv3d", "depthwise_conv2d", "pool2d", "pool3d", "max_pool2d_with_index",
+        "batch_norm", "layer_norm", "group_norm", "instance_norm", "matmul", "dropout", "softmax", "log_softmax",
+        "add", "subtract", "multiply", "divide", "maximum", "minimum", "scale", "assign",
+        "relu", "relu6", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "swish", "hardswish", "hardsigmoid",
+        "hardtanh", "elu", "selu", "softplus", "mish", "exp", "sqrt", "rsqrt", "abs", "square",
+        "flatten", "reshape", "transpose", "squeeze", "unsqueeze", "concat", "split", "split_with_num",
+        "slice", "expand", "tile", "stack", "mean", "sum", "max", "min",
+    }
+)
+
+_FLOATS = ("float16", "bfloat16", "float32", "float64")
+
+
+def value_free(program: Any, bookkeeping: frozenset[str], key: Callable[[str], str]) -> bool:
+    """Whether no refusal of the eager forward of ``program``'s model can depend on tensor values.
+
+    Every computing op is in :data:`VALUE_FREE_OPS`, every result it hands
+    on floating point (integer division by zero raises) and of a known shape
+    (a ``-1`` follows from values).
+    """
+    for op in program.global_block().ops:
+        name = op.name()
+        if name in bookkeeping:
+            continue
+        if key(name) not in VALUE_FREE_OPS:
+            return False
+        for k, r in enumerate(op.results()):
+            if k and r.use_empty():  # (side results nothing reads: batch_norm's reserve space, dropout's mask)
+                continue
+            try:
+                dtype, shape = str(r.dtype), r.shape
+            except Exception:  # noqa: BLE001 - a result that is no tensor (a list): read what holds it
+                return False
+            if not dtype.endswith(_FLOATS) or any(int(d) < 0 for d in shape):
+                return False
+    return True
+
+
+def is_plain_conv(layer: Any) -> bool:
+    """A built-in ``Conv1D``/``Conv2D``/``Conv3D`` with zero padding running its own ``forward``."""
+    import paddle.nn as nn
+
+    kinds = (nn.Conv1D, nn.Conv2D, nn.Conv3D)
+    return (
+        isinstance(layer, kinds)
+        and type(layer).forward in {k.forward for k in kinds}
+        and "forward" not in layer.__dict__
+        and getattr(layer, "_padding_mode", "zeros") == "zeros"
+    )
+
+
+def _non_negative(padding: Any) -> bool:
+    """A padding form ('SAME', 2, [1, 2], [[0, 0], [1, 1]], ...) with no negative amount."""
+    if isinstance(padding, str):
+        return True
+    if isinstance(padding, (list, tuple)):
+        return all(_non_negative(p) for p in padding)
+    return isinstance(padding, int) and padding >= 0
+
+
+def _crop(layer: Any, x: Any) -> Any:
+    """``x`` cut to one sample and, per spatial axis, to the kernel's dilated extent (None if not a plain input)."""
+    kernel, dilation = list(layer._kernel_size), list(layer._dilation)
+    shape = list(x.shape)
+    if len(shape) != len(kernel) + 2 or len(dilation) != len(kernel):
+        return None
+    if not _non_negative(getattr(layer, "_updated_padding", layer._padding)):
+        return None  # (Paddle refuses negative padding; the crop's output is non-empty only without it)
+    first = 1 if str(layer._data_format).endswith("C") else 2
+    index = [slice(0, 1)] + [slice(None)] * (len(shape) - 1)
+    for i, (k, d) in enumerate(zip(kernel, dilation)):
+        index[first + i] = slice(0, min(shape[first + i], d * (k - 1) + 1))
+    return x[tuple(index)]
+
+
+def conv_stand_in(expected: dict[int, list[tuple[tuple, tuple]]]) -> Callable[[Any], Callable | None]:
+    """For :func:`convcalc.trace.build.eager_check`: layer -> the stand-in forward of a plain conv with expected calls.
+
+    ``expected`` maps ``id(layer)`` to its calls in order, each ``(input shape, output shape)`` as
+    the static program traced them; a call that does not match the next one runs in full.
+    """
+    import paddle
+
+    seen: dict[int, int] = {}
+
+    def forward(layer: Any, *args: Any, **kwargs: Any) -> Any:
+        real = type(layer).forward
+        calls = expected[id(layer)]
+        k = seen.get(id(layer), 0)
+        seen[id(layer)] = k + 1
+        x = args[0] if len(args) == 1 and not kwargs else None
+        if x is None or k >= len(calls) or tuple(int(d) for d in x.shape) != calls[k][0]:
+            return real(layer, *args, **kwargs)
+        small = _crop(layer, x)
+        if small is None:
+            return real(layer, x)
+        try:
+            out = real(layer, small)
+        except Exception:  # noqa: BLE001 - Paddle's verdict and message come from the real input
+            return real(layer, x)
+        return paddle.zeros(list(calls[k][1]), out.dtype)
+
+    def stand_in(layer: Any) -> Callable | None:
+        return forward if id(layer) in expected and is_plain_conv(layer) else None
+
+    return stand_in
+
+
+def expected_calls(finished: list[dict], shapes: dict[str, tuple[int, ...]]) -> dict[int, list[tuple[tuple, tuple]]]:
+    """Each plain conv's calls in the static build: ``id(layer) -> [(input shape, output shape), ...]``."""
+    out: dict[int, list[tuple[tuple, tuple]]] = {}
+    for entry in sorted(finished, key=lambda e: e["order"]):
+        layer = entry["layer"]
+        if not is_plain_conv(layer) or not entry.get("outputs"):
+            continue
+        out.setdefault(id(layer), []).append((tuple(entry.get("in_shape", ())), shapes.get(entry["outputs"][0], ())))
+    return out
+
+
+_READS = ("numpy", "item", "tolist", "__float__", "__int__", "__index__", "__array__")
+
+
+@contextlib.contextmanager
+def watching_value_reads() -> Iterator[list[str]]:
+    """While active, each read of a tensor's values into Python is listed (by method name)."""
+    import paddle
+
+    reads: list[str] = []
+    real = {n: getattr(paddle.Tensor, n) for n in _READS if hasattr(paddle.Tensor, n)}
+
+    def watched(name: str, fn: Callable) -> Callable:
+        def reading(self, *args, **kwargs):
+            reads.append(name)
+            return fn(self, *args, **kwargs)
+
+        return reading
+
+    for name, fn in real.items():
+        setattr(paddle.Tensor, name, watched(name, fn))
+    try:
+        yield reads
+    finally:
+        for name, fn in real.items():
+            setattr(paddle.Tensor, name, fn)
