@@ -65,17 +65,19 @@ MOVED_MODULES = {
 """Old module -> its new home (the module itself moved)."""
 
 MOVED_PACKAGES = {
-    "convcalc.trace": "convcalc.trace.build",
-    "convcalc.rules": "convcalc.rules.layers",
-    "convcalc.explain": "convcalc.explain.layers",
-    "convcalc.homework.answers": "convcalc.homework.answers.student",
+    "convcalc.trace": ("convcalc.trace.build", "convcalc.trace.graph", "convcalc.trace.eager",
+                       "convcalc.trace.inputs", "convcalc.trace.failures", "convcalc.trace.temporary"),
+    "convcalc.rules": ("convcalc.rules.layers",),
+    "convcalc.explain": ("convcalc.explain.layers", "convcalc.explain.steps"),
+    "convcalc.homework.answers": ("convcalc.homework.answers.student",),
 }
-"""Old module whose path is now a package -> the module that holds its old names."""
+"""Old module whose path is now a package -> the modules that hold its old names (the old private
+helpers that became public lost their leading underscore)."""
 
 
-def _warn(old: str, new: str) -> None:
+def _warn(old: str, new: str, stacklevel: int) -> None:
     warnings.warn(f"{old} moved to {new}; the old path will be removed in the next release",
-                  DeprecationWarning, stacklevel=3)
+                  DeprecationWarning, stacklevel=stacklevel)
 
 
 def _new_name(old: str) -> str | None:
@@ -91,7 +93,7 @@ class _Alias(importlib.abc.Loader):
         self.new = new
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
-        _warn(spec.name, self.new)
+        _warn(spec.name, self.new, 3)  # (the importing line, behind importlib's frames)
         return importlib.import_module(self.new)
 
     def exec_module(self, module: ModuleType) -> None:
@@ -107,14 +109,21 @@ class _Finder(importlib.abc.MetaPathFinder):
 
 
 def install() -> None:
-    """Answer old module paths (once per process; after every real finder, so real modules win)."""
+    """Answer old module paths (once per process); it answers nothing but the names in the table."""
     if not any(isinstance(f, _Finder) for f in sys.meta_path):
-        sys.meta_path.append(_Finder())
+        # First: inside an old package path (convcalc.corpus.check) the path finder would load a second copy.
+        sys.meta_path.insert(0, _Finder())
 
 
 def forwarded(package: str, name: str) -> Any:
     """``name`` as the old module ``package`` had it, with a DeprecationWarning (for a package's ``__getattr__``)."""
-    new = MOVED_PACKAGES[package]
-    value = getattr(importlib.import_module(new), name)  # AttributeError: the old module had no such name either
-    _warn(f"{package}.{name}", f"{new}.{name}")
+    found = []
+    for new in MOVED_PACKAGES[package]:
+        module = importlib.import_module(new)
+        found += [(new, c, getattr(module, c)) for c in dict.fromkeys((name, name.lstrip("_"))) if hasattr(module, c)]
+    if not found:
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+    # the module that defines it, not one that imports it
+    new, candidate, value = next((f for f in found if getattr(f[2], "__module__", None) == f[0]), found[0])
+    _warn(f"{package}.{name}", f"{new}.{candidate}", 4)  # the caller of the package's __getattr__
     return value

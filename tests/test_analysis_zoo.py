@@ -11,8 +11,8 @@ import pytest
 paddle = pytest.importorskip("paddle")
 
 from convcalc.analysis import analyze  # noqa: E402
-from convcalc.checks.crosscheck import compare  # noqa: E402
 from convcalc.analysis.symbolic import H, W  # noqa: E402
+from convcalc.checks.crosscheck import compare  # noqa: E402
 from convcalc.models.zoo import build_model, list_entries  # noqa: E402
 
 # Another size each model accepts (book LeNets squeeze axes 2 and 3, so they need 32..35).

@@ -83,9 +83,9 @@ def test_validate_fast_includes_the_corpus_and_a_wrong_case_exits_1(monkeypatch,
     """`convcalc validate --fast` runs the corpus (stubbed here: the real run is the test above) and
     renders it as the second table; a wrong case makes the exit status 1.  `--no-corpus` leaves it out."""
     from convcalc.checks import validation as V
-    from convcalc.cli import main
     from convcalc.checks.corpus import check
     from convcalc.checks.corpus.check import CaseOutcome, CorpusRun
+    from convcalc.cli import main
 
     wrong = CorpusRun((CaseOutcome("tied_autoencoder", "parameters", ("params 368 vs 304",), "1x3x16x16:float32"),),
                       1.0)

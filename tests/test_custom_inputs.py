@@ -19,8 +19,8 @@ import pytest
 paddle = pytest.importorskip("paddle")
 
 from convcalc.analysis import analyze  # noqa: E402
-from convcalc.cli import main  # noqa: E402
 from convcalc.checks.corpus import control_flow, inputs, multi_output, rnn  # noqa: E402
+from convcalc.cli import main  # noqa: E402
 
 ACCEPTED = [c for m in (inputs, rnn, control_flow, multi_output) for c in m.CASES]
 

@@ -16,9 +16,9 @@ paddle = pytest.importorskip("paddle")
 from paddle.hapi.model_summary import summary_string  # noqa: E402
 
 from convcalc.analysis import analyze  # noqa: E402
+from convcalc.checks.corpus import _params_models as M  # noqa: E402
 from convcalc.checks.crosscheck import compare  # noqa: E402
 from convcalc.cli import main  # noqa: E402
-from convcalc.checks.corpus import _params_models as M  # noqa: E402
 
 MODELS = "convcalc/checks/corpus/_params_models.py"
 

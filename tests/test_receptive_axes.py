@@ -9,7 +9,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from convcalc.analysis.receptive import GraphView, propagate
-from convcalc.trace.build import OpNode
+from convcalc.trace.graph import OpNode
 
 
 def field(state, axis):

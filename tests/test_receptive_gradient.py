@@ -42,9 +42,9 @@ def test_whole_axes_are_measured_not_skipped():
 
 def test_gradient_check_catches_a_pointwise_norm(monkeypatch):
     """With GroupNorm treated as pointwise again (the old bug), the gradient disagrees."""
-    from convcalc.analysis import receptive
+    from convcalc.analysis import receptive_ops
 
-    monkeypatch.setitem(receptive.HANDLERS, "group_norm", receptive.elementwise_handler)
+    monkeypatch.setitem(receptive_ops.HANDLERS, "group_norm", receptive_ops.elementwise_handler)
     case = next(c for c in CASES if c.name == "rf_groupnorm")
     problems = case.checks[0](report_of(case), None)
     assert any(p.startswith("norm:") for p in problems), problems

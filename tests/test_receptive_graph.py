@@ -8,7 +8,7 @@ from convcalc.analysis.receptive import GraphView, Spatial, propagate
 from convcalc.errors import MisalignedBranchesError
 from convcalc.formulas import Field, merge_fields
 from convcalc.formulas.receptive import AxisField
-from convcalc.trace.build import OpNode
+from convcalc.trace.graph import OpNode
 
 
 def conv(i, x, w, out, stride=1, pad=0, dilation=1):

@@ -25,8 +25,8 @@ import pytest
 from test_rules_counting import paddle_flops
 
 from convcalc.analysis.engine import analyze
-from convcalc.trace.inputs import ModelInput
 from convcalc.trace.build import trace_model
+from convcalc.trace.inputs import ModelInput
 
 
 class Wrap(nn.Layer):

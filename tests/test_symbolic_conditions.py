@@ -14,8 +14,8 @@ paddle = pytest.importorskip("paddle")
 from paddle import nn  # noqa: E402
 
 from convcalc.analysis import analyze  # noqa: E402
-from convcalc.errors import ConvcalcError  # noqa: E402
 from convcalc.analysis.records import SubstitutionError  # noqa: E402
+from convcalc.errors import ConvcalcError  # noqa: E402
 from convcalc.render.report import report_dict, totals_text  # noqa: E402
 
 

@@ -14,8 +14,8 @@ import pytest
 
 paddle = pytest.importorskip("paddle")
 
-from convcalc.cli import main  # noqa: E402
 from convcalc.checks.training_cost import TRAINING_MODELS, TRAINING_MODELS_FAST, TrainingCheck, check_training  # noqa: E402
+from convcalc.cli import main  # noqa: E402
 
 # the CI subset at small inputs (book_lenet's loop operators trace as its vectorised twin's ops: that one is cheaper)
 FAST = {"book_lenet_vectorized": None, "book_paddle_lenet": None, "book_resnet18": None, "resnet18": (3, 64, 64),
@@ -61,8 +61,8 @@ def test_check_catches_a_wrong_saved_value(monkeypatch):
 
 
 def test_validation_markdown_has_the_training_table():
-    from convcalc.render.validation import validation_dict, validation_from_dict, validation_markdown
     from convcalc.checks.validation import ValidationRun
+    from convcalc.render.validation import validation_dict, validation_from_dict, validation_markdown
 
     checks = (TrainingCheck("book_lenet", "2x1x32x32", 12, 23, 4_000_000, 3_000_000, 73_824, 73_824),
               TrainingCheck("bad_model", "2x3x8x8", 3, 4, 10, 5, 100, 96, ("conv: saved bytes convcalc 100 vs "

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from convcalc.errors import ConvcalcError, InputSpecError, UnknownNameError
 from convcalc.analysis.records import LayerRecord, Report
+from convcalc.errors import ConvcalcError, InputSpecError, UnknownNameError
 
 __all__ = ["UnitField", "field_layers", "pick_layer", "unit_field", "effective_field"]
 

@@ -7,17 +7,18 @@ from typing import Any
 
 import sympy
 
-from convcalc.trace.input_forms import model_inputs
 from convcalc.analysis.params import ParamAccount, account, parameters_read
 from convcalc.analysis.receptive import GraphView, Spatial, propagate
+from convcalc.analysis.records import Gaps, LayerRecord, Report, Totals
 from convcalc.errors import InputSpecError
 from convcalc.formulas import Convention, as_convention
+from convcalc.rules.layers import Cost, RuleContext, find_rule
+from convcalc.rules.ops import OpContext, op_cost
+from convcalc.trace.build import trace_model
+from convcalc.trace.graph import Trace
+from convcalc.trace.input_forms import model_inputs
 from convcalc.trace.inputs import ModelInput
 from convcalc.trace.op_names import BOOKKEEPING_OPS, op_key
-from convcalc.rules.ops import OpContext, op_cost
-from convcalc.analysis.records import Gaps, LayerRecord, Report, Totals
-from convcalc.rules.layers import Cost, RuleContext, find_rule
-from convcalc.trace.build import Trace, trace_model
 
 BYTES_PER_VALUE = 4  # float32
 
@@ -166,7 +167,7 @@ def trace_for(model: Any, inputs: Any, name: str = "model", values: list[Any] | 
     ``inputs`` is a list of :class:`~convcalc.trace.inputs.ModelInput` or any
     ``input_size`` form :func:`analyze` accepts.  A model that brings its own
     trace (an exported program, :mod:`convcalc.trace.program`) gives it.
-    ``eager_checked``: the caller already ran :func:`convcalc.trace.build.eager_check`
+    ``eager_checked``: the caller already ran :func:`convcalc.trace.eager.eager_check`
     at this input (see :func:`convcalc.trace.build.trace_model`).
     """
     static_forward = rule_static_forward

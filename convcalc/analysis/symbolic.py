@@ -22,9 +22,6 @@ from dataclasses import dataclass, replace
 import sympy
 
 from convcalc.analysis.receptive import FieldMap, axis_paddings, pool_kernel, spatial_dims
-from convcalc.errors import ConvcalcError
-from convcalc.formulas import conv_output_size, pool_output_size
-from convcalc.trace.op_names import ELEMENTWISE_OPS, op_key
 from convcalc.analysis.records import (
     Condition,
     LayerRecord,
@@ -34,7 +31,10 @@ from convcalc.analysis.records import (
     substitute_report,
 )
 from convcalc.analysis.records import cached_xreplace as _xsubs
-from convcalc.trace.build import OpNode, Trace
+from convcalc.errors import ConvcalcError
+from convcalc.formulas import conv_output_size, pool_output_size
+from convcalc.trace.graph import OpNode, Trace
+from convcalc.trace.op_names import ELEMENTWISE_OPS, op_key
 
 __all__ = ["H", "W", "SymbolicUnsupportedError", "symbolic_shapes", "finish_symbolic", "total_stride",
            "substitute_report"]

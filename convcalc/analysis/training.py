@@ -36,14 +36,14 @@ from typing import Any
 import sympy
 
 from convcalc.analysis.engine import analyze, trace_for
-from convcalc.trace.input_forms import model_inputs
+from convcalc.analysis.records import Report
 from convcalc.errors import UnknownNameError
 from convcalc.formulas.backward import elementwise_grad_flops, paddle_backward_flops
 from convcalc.formulas.flops import Convention, as_convention
 from convcalc.rules.gradients import NO_GRADIENT_OPS, SAVED, GradContext, grad_costs
+from convcalc.trace.graph import Trace
+from convcalc.trace.input_forms import model_inputs
 from convcalc.trace.op_names import BOOKKEEPING_OPS, op_key
-from convcalc.analysis.records import Report
-from convcalc.trace.build import Trace
 
 __all__ = ["TrainingCost", "TrainingRow", "TrainingTotals", "training_cost", "training_from_report",
            "OPTIMIZERS", "DTYPES"]

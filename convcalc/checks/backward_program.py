@@ -30,10 +30,11 @@ import sympy
 
 from convcalc.formulas.flops import Convention
 from convcalc.rules.gradients import GradContext, grad_costs
+from convcalc.trace.build import is_opaque, plain
 from convcalc.trace.inputs import ModelInput
 from convcalc.trace.native_logs import quiet_native_logs
 from convcalc.trace.op_names import op_key
-from convcalc.trace.build import _fast_op_creation, _plain, _swapped_forwards, is_opaque
+from convcalc.trace.temporary import fast_op_creation, swapped_forwards
 
 __all__ = ["OracleRow", "BackwardProgram", "backward_program"]
 
@@ -129,7 +130,7 @@ def _build(model: Any, inputs: list[ModelInput]):
         for _, layer in model.named_sublayers(include_self=True):
             handles.append(layer.register_forward_pre_hook(pre))
             handles.append(layer.register_forward_post_hook(post))
-        with _swapped_forwards(model, static_forward), _fast_op_creation(), quiet_native_logs(), \
+        with swapped_forwards(model, static_forward), fast_op_creation(), quiet_native_logs(), \
                 warnings.catch_warnings():
             warnings.simplefilter("ignore")  # BatchNorm's "When training, we now always track global mean ..."
             specs = [InputSpec(list(i.shape), i.dtype, name=i.name, stop_gradient=True) for i in inputs]
@@ -398,7 +399,7 @@ def _count_one(gop, fop, key: str, result_for: dict, is_grad: bool, row: OracleR
     if out_grad is not None and out_grad.initialized():
         f_outs[0] = _shape(out_grad)
     source = gop if is_grad else fop
-    attrs = {k: _plain(v) for k, v in source.attrs().items() if k not in ("op_callstack", "struct_name")}
+    attrs = {k: plain(v) for k, v in source.attrs().items() if k not in ("op_callstack", "struct_name")}
     for conv in (Convention.MACS, Convention.FLOPS):
         costs = grad_costs(GradContext(key, attrs, tuple(shapes), tuple(f_outs), tuple(needs), conv, tuple(consts)))
         if costs is None:

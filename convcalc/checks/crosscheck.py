@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from convcalc.errors import DependencyError, ModelLoadError
 from convcalc.analysis.records import Report
+from convcalc.errors import DependencyError, ModelLoadError
 
 _ROW = re.compile(r"^\s*(\S+)\s+(\[\[.*?\]\]|\[\])\s+(\[.*\]|\[\])\s+([\d,]+)\s*$")
 
@@ -181,8 +181,8 @@ def flops_per_layer(
         if len(shapes) == 1 and dtypes[0] == "float32":
             total = paddle.flops(model, list(input_shape), custom_ops=custom, print_detail=False)
         else:
+            from convcalc.trace.eager import example_values
             from convcalc.trace.inputs import ModelInput
-            from convcalc.trace.build import example_values
 
             values = example_values([ModelInput(tuple(int(d) for d in s), t) for s, t in zip(shapes, dtypes)])
             total = dynamic_flops(_unpacked(model), values, custom_ops=custom, print_detail=False)

@@ -35,9 +35,9 @@ from convcalc.checks.workers import quiet as _quiet
 FIELD_CASES = ("rf_groupnorm", "rf_instancenorm", "rf_layernorm_chw", "rf_layernorm_w", "rf_softmax_w", "rf_mean_h",
                "rf_conv1d", "rf_conv1d_nlc", "rf_conv3d", "rf_nhwc_same", "rf_dilation", "rf_hwc_transposed",
                "rf_unet", "rf_fpn", "rf_conv1d_transpose", "rf_resize_modes", "rf_conv3d_transpose")
-"""The ``fields`` corpus cases (convcalc.checks.corpus.fields): norms, softmax and reductions along one axis, 1-D and 3-D,
-channel-last with SAME padding, dilation, upsampling (transposed convs, interpolation); each a second of
-gradients."""
+"""The ``fields`` corpus cases (convcalc.checks.corpus.fields): norms, softmax and reductions along one axis,
+1-D and 3-D, channel-last with SAME padding, dilation, upsampling (transposed convs, interpolation); each a
+second of gradients."""
 
 RF_MODELS = ("book_lenet_vectorized", "two_branch", "book_resnet18", "resnet18", "mobilenet_v2", *FIELD_CASES)
 RF_MODELS_FAST = ("book_lenet_vectorized", "two_branch", "book_resnet18", *FIELD_CASES)
@@ -403,9 +403,7 @@ def rf_crosscheck(name: str, build: Callable[[], Any] | None = None, input_shape
     import numpy as np
     import paddle
 
-    from convcalc.checks.subject import analyze
-    from convcalc.checks.subject import normalise_input
-    from convcalc.checks.subject import INTERP_OPS, input_axes
+    from convcalc.checks.subject import INTERP_OPS, analyze, input_axes, normalise_input
     from convcalc.trace.op_names import op_key
 
     t0 = time.perf_counter()

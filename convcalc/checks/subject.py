@@ -11,7 +11,7 @@ from __future__ import annotations
 from convcalc.analysis import analyze
 from convcalc.analysis.engine import normalise_input, rule_static_forward, trace_for
 from convcalc.analysis.receptive import INTERP_OPS, input_axes
-from convcalc.analysis.symbolic import H, W, SymbolicUnsupportedError
+from convcalc.analysis.symbolic import H, SymbolicUnsupportedError, W
 from convcalc.analysis.training import training_from_report
 
 __all__ = [

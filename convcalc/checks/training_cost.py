@@ -153,8 +153,8 @@ def _model_and_inputs(name: str, batch: int, sample: tuple | None = None):
     if name in TRAINING_CASES:
         build, (shape, dtype), _ = TRAINING_CASES[name]
         return build(), [ModelInput(tuple(shape), dtype, "")]
-    from convcalc.trace.input_forms import model_inputs
     from convcalc.models.zoo import build_model
+    from convcalc.trace.input_forms import model_inputs
 
     built = build_model(name)
     inputs, _ = model_inputs(built.model, (batch, *(sample or built.default_input)))
@@ -171,9 +171,8 @@ def check_training(name: str, batch: int = 2, sample: tuple | None = None) -> Tr
 
     ``sample``: one sample's shape instead of the zoo model's default input (e.g. ``(3, 64, 64)``).
     """
-    from convcalc.checks.subject import analyze, trace_for
-    from convcalc.checks.subject import training_from_report
     from convcalc.checks.backward_program import backward_program
+    from convcalc.checks.subject import analyze, trace_for, training_from_report
 
     t0 = time.perf_counter()
     model, inputs = _model_and_inputs(name, batch, sample)

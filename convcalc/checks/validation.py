@@ -29,8 +29,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from convcalc.errors import ConvcalcError
-from convcalc.checks.property_counts import PropertyCounts, property_test_counts
 from convcalc.checks.gradient_fields import (
     FIELD_CASES,
     RF_MODELS,
@@ -40,9 +38,11 @@ from convcalc.checks.gradient_fields import (
     rf_crosscheck,
     two_branch_model,
 )
+from convcalc.checks.property_counts import PropertyCounts, property_test_counts
 from convcalc.checks.workers import CRASHED_TWICE, Progress, run_isolated
 from convcalc.checks.workers import one_line as _one_line
 from convcalc.checks.workers import quiet as _quiet
+from convcalc.errors import ConvcalcError
 
 __all__ = [
     "SizeCase",
@@ -364,8 +364,8 @@ def _eager_refusal(model: Any, shape: tuple, name: str) -> str:
     """
     from convcalc.checks.subject import normalise_input, rule_static_forward
     from convcalc.errors import ConvcalcError
+    from convcalc.trace.eager import eager_check
     from convcalc.trace.inputs import ModelInput
-    from convcalc.trace.build import eager_check
 
     full = normalise_input(tuple(int(d) for d in shape))
     try:
@@ -396,8 +396,7 @@ def _shared_traces() -> Iterator[None]:
 
 def _analyze(model: Any, shape: tuple, name: str, **kwargs: Any):
     """``analyze`` reusing the block's trace of (model, shape) when there is one."""
-    from convcalc.checks.subject import analyze
-    from convcalc.checks.subject import normalise_input, trace_for
+    from convcalc.checks.subject import analyze, normalise_input, trace_for
 
     checked = kwargs.pop("eager_checked", False)
     key = (id(model), normalise_input(tuple(int(d) for d in shape)))

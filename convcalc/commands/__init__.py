@@ -1,7 +1,7 @@
 """One module per command area; each exposes ``register(subparsers)``.
 
-Kept import-light: argparse at module level only, the library imported inside
-the handler that needs it.
+Thin: parse, call the library, render, return an exit code.  May import every other part of convcalc,
+but only inside the handler that needs it (argparse at module level), so ``--help`` never loads paddle.
 """
 
 from __future__ import annotations

@@ -128,10 +128,11 @@ def _build(args):
 
 
 def _build_inputs(args):
-    """The model, its inputs (:class:`~convcalc.trace.inputs.ModelInput`, batch first) and notes on how they were read."""
+    """The model, its inputs (:class:`~convcalc.trace.inputs.ModelInput`, batch first) and notes on how they were
+    read."""
     from convcalc.errors import InputSpecError
-    from convcalc.trace.inputs import cli_inputs, input_hint
     from convcalc.models.zoo import build_model
+    from convcalc.trace.inputs import cli_inputs, input_hint
 
     built = build_model(args.model)
     given = [args.input] if isinstance(args.input, str) else list(args.input or ())

@@ -90,8 +90,8 @@ def run_validate(args) -> int:
     outputs = args.output or []
     for path in outputs:
         check_writable(path)  # fail before minutes of work
-    from convcalc.render import validation as R
     from convcalc.checks.validation import run_validation
+    from convcalc.render import validation as R
 
     progress = StderrProgress(args.quiet)
     jobs = args.jobs if args.jobs is not None else (1 if args.models else 2)

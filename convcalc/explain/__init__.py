@@ -17,7 +17,8 @@ def __getattr__(name: str) -> Any:
     if name not in __all__:  # the names of the old module convcalc.explain (see convcalc._moved), for one release
         from convcalc._moved import forwarded
 
-        return forwarded(__name__, name)
+        value = globals()[name] = forwarded(__name__, name)  # warn once
+        return value
     value = getattr(importlib.import_module("convcalc.explain.layers"), name)
     globals()[name] = value
     return value

@@ -1,6 +1,7 @@
 """The formulas, as plain functions: ints or sympy in, sympy out.
 
-One source of truth for every number convcalc prints.  Never imports paddle.
+One source of truth for every number convcalc prints.  The leaf of the package: imports nothing of
+convcalc but ``convcalc.errors``, and never paddle (an import contract).
 
 >>> from convcalc import formulas
 >>> formulas.conv_output_size(32, 5)
@@ -25,29 +26,30 @@ from convcalc.formulas.backward import (
     pool_input_grad_flops,
     softmax_grad_flops,
 )
+from convcalc.formulas.conventions import Convention, as_convention
 from convcalc.formulas.flops import (
-    Convention,
+    addmm_flops,
+    conv_flops,
+    conv_transpose_flops,
+    convnd_flops,
+    einsum_flops,
+    linear_flops,
+    matmul_flops,
+    rnn_cell_flops,
+)
+from convcalc.formulas.flops_per_element import (
     activation_flops,
     adaptive_avgpool_flops,
     adaptive_maxpool_flops,
     adaptive_pool_flops,
     add_flops,
-    addmm_flops,
-    as_convention,
     avgpool_flops,
     batchnorm_flops,
-    conv_flops,
-    conv_transpose_flops,
-    convnd_flops,
-    einsum_flops,
     elementwise_flops,
     embedding_flops,
     interpolate_flops,
-    linear_flops,
-    matmul_flops,
     maxpool_flops,
     norm_flops,
-    rnn_cell_flops,
     softmax_flops,
 )
 from convcalc.formulas.params import (

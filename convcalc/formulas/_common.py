@@ -73,3 +73,24 @@ def axis_paddings(padding) -> tuple[object, object]:
             "pass e.g. 1, (before, after) or (top, bottom, left, right)",
         )
     return padding, padding
+
+
+def seq(value, name: str, rank: int | None = None) -> tuple[sympy.Expr, ...]:
+    """One number (repeated ``rank`` times, default 2) or a sequence, as expressions."""
+    if isinstance(value, (tuple, list)):
+        out = tuple(as_expr(v, name) for v in value)
+        if rank is not None and len(out) != rank:
+            raise InvalidParameterError(
+                f"{name} must have {rank} entries, got {value!r}", f"pass one number or {rank} numbers"
+            )
+        return out
+    return (as_expr(value, name),) * (rank or 2)
+
+
+def product(values) -> sympy.Expr:
+    return sympy.Mul(*values) if values else sympy.Integer(1)
+
+
+def numeric_floor(value: sympy.Expr) -> sympy.Expr:
+    """``int()`` of a number as Paddle does it (after a float division); expressions unchanged."""
+    return sympy.floor(value) if value.is_number else value

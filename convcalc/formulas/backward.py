@@ -36,8 +36,9 @@ from collections.abc import Sequence
 import sympy
 
 from convcalc.errors import InvalidParameterError
-from convcalc.formulas._common import Quantity, as_expr
-from convcalc.formulas.flops import Convention, _adaptive_window_total, _prod, _seq, as_convention
+from convcalc.formulas._common import Quantity, as_expr, product, seq
+from convcalc.formulas.conventions import Convention, as_convention
+from convcalc.formulas.flops_per_element import adaptive_window_total
 
 __all__ = [
     "BACKWARD_ELEMENTWISE_OPS",
@@ -144,10 +145,10 @@ def _conv_geometry(strided_sizes, other_sizes, in_channels, out_channels, kernel
     if len(others) != rank:
         raise InvalidParameterError(f"input and output sizes must have the same rank, got {strided} and {others}",
                                     "give one size per spatial axis on both sides")
-    axes = [_axis_pairs(*axis) for axis in zip(strided, _seq(kernel_size, "kernel_size", rank),
-                                                    _seq(stride, "stride", rank), _seq(padding, "padding", rank),
-                                                    _seq(dilation, "dilation", rank), others)]
-    pairs, a_hit, o_hit, taps = (_prod([a[i] for a in axes]) for i in range(4))
+    axes = [_axis_pairs(*axis) for axis in zip(strided, seq(kernel_size, "kernel_size", rank),
+                                                    seq(stride, "stride", rank), seq(padding, "padding", rank),
+                                                    seq(dilation, "dilation", rank), others)]
+    pairs, a_hit, o_hit, taps = (product([a[i] for a in axes]) for i in range(4))
     d, p, g, b = (as_expr(v, n) for v, n in ((in_channels, "in_channels"), (out_channels, "out_channels"),
                                              (groups, "groups"), (batch, "batch")))
     return b * p * (d / g) * pairs, b, d, p, g, a_hit, o_hit, taps
@@ -336,8 +337,8 @@ def pool_input_grad_flops(out_numel: Quantity, in_numel: Quantity, kernel_size, 
     out, inp = as_expr(out_numel, "out_numel"), as_expr(in_numel, "in_numel")
     if mode == "max":
         return out
-    k = _prod(_seq(kernel_size, "kernel_size")) if not isinstance(kernel_size, (list, tuple)) \
-        else _prod([as_expr(v, "kernel_size") for v in kernel_size])
+    k = product(seq(kernel_size, "kernel_size")) if not isinstance(kernel_size, (list, tuple)) \
+        else product([as_expr(v, "kernel_size") for v in kernel_size])
     overlap = out * k - inp
     overlap = sympy.Max(overlap, 0) if overlap.is_number else overlap
     return sympy.expand(out + overlap)
@@ -356,11 +357,11 @@ def adaptive_pool_input_grad_flops(in_sizes: Sequence, out_sizes: Sequence, chan
     ins = [as_expr(v, "in_size") for v in in_sizes]
     outs = [as_expr(v, "out_size") for v in out_sizes]
     bc = as_expr(batch, "batch") * as_expr(channels, "channels")
-    out_numel = bc * _prod(outs)
+    out_numel = bc * product(outs)
     if mode == "max":
         return sympy.expand(out_numel)
-    windows = bc * _prod([_adaptive_window_total(i, o) for i, o in zip(ins, outs)])
-    return sympy.expand(out_numel + windows - bc * _prod(ins))
+    windows = bc * product([adaptive_window_total(i, o) for i, o in zip(ins, outs)])
+    return sympy.expand(out_numel + windows - bc * product(ins))
 
 
 def softmax_grad_flops(numel: Quantity, axis_size: Quantity, convention: str | Convention = Convention.FLOPS

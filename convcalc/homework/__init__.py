@@ -13,13 +13,17 @@
 >>> grade_homework(hw).all_correct
 True
 
-One flow, imports one way: ``source`` (text, TOML, lines) -> ``schema``
-(with ``values``, ``layers``, ``answers``; data classes in ``spec``) ->
-``compute`` (expected values) -> ``grade`` (``marking``, ``match``,
-``misconceptions``; model questions in ``models`` and ``rows``; data in
-``results``) -> ``gradebook`` (class mode) -> ``convcalc.render.homework``.
-Submodules are light (no paddle) except ``models`` (model questions) and
-the child process of ``verify_op``.
+One flow, imports one way (an import contract): ``answers/`` reads a file
+(``source``: text, TOML, lines -> ``schema`` with ``values``, ``layers`` and
+the student's answers in ``student``; data classes in ``spec``) ->
+``compute`` (expected values) -> ``grading/`` (``grade`` with ``marking``,
+``match``, ``misconceptions``; model questions in ``models`` and ``rows``;
+data in ``results``; ``gradebook`` for a class; ``answer_key``) ->
+``convcalc.render.homework``.  ``operators/`` (verify-op and its sandbox)
+shares nothing with the rest.  May import ``convcalc.analysis``,
+``convcalc.models``, ``convcalc.explain`` and ``convcalc.render``.
+Submodules are light (no paddle) except ``grading.models`` (model
+questions) and the child process of ``operators.verify_op``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """The book's operators and models, weight transfer, and the model zoo.
 
+May import ``convcalc.trace`` (an exported program is a zoo entry too) and nothing above it.
+
 Light on import: ``convcalc.models.zoo`` lists models without importing
 paddle; ``convcalc.models.book`` and ``convcalc.models.transfer`` import
 paddle and load on first attribute access here.

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from convcalc.analysis.effective import UnitField, field_layers
+from convcalc.analysis.records import Report
 from convcalc.errors import OutputError
 from convcalc.files import atomic_path
-from convcalc.analysis.records import Report
 from convcalc.render.training import check_plot_support
 
 __all__ = ["check_plot_support", "draw_unit_field"]

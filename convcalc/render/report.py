@@ -12,8 +12,8 @@ from typing import Any
 
 import sympy
 
-from convcalc.formulas.receptive import Field
 from convcalc.analysis.records import Condition, LayerRecord, Report
+from convcalc.formulas.receptive import Field
 
 CONVENTION_HELP = {
     "paddle": "as paddle.flops counts (book eq. 5.21): conv with bias, linear without, BN 2/elem, ReLU/max-pool 0",

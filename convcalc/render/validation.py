@@ -6,6 +6,7 @@ import datetime as _dt
 from fractions import Fraction
 from typing import Any
 
+from convcalc.checks.validation import CaseResult, FieldCheck, ModelSizes, RFModelResult, ValidationRun
 from convcalc.render.corpus import corpus_dict, corpus_from_dict, corpus_markdown, corpus_renderable
 from convcalc.render.training_check import (
     training_dicts,
@@ -14,7 +15,6 @@ from convcalc.render.training_check import (
     training_renderable,
     training_summary,
 )
-from convcalc.checks.validation import CaseResult, FieldCheck, ModelSizes, RFModelResult, ValidationRun
 
 REGENERATE = "convcalc validate --output docs/validation.md"
 REGENERATE_FAST = "convcalc validate --fast"
@@ -219,8 +219,8 @@ def _rf_md(run: ValidationRun) -> list[str]:
         "",
         "## Receptive fields by gradient",
         "",
-        "An independent second method (`convcalc.checks.gradient_fields.rf_crosscheck`): in a float32 copy of the model "
-        "with every conv/linear weight a positive constant (1/fan-in), biases zero, BatchNorm in eval mode "
+        "An independent second method (`convcalc.checks.gradient_fields.rf_crosscheck`): in a float32 copy of the "
+        "model with every conv/linear weight a positive constant (1/fan-in), biases zero, BatchNorm in eval mode "
         "with identity statistics, GroupNorm/LayerNorm/InstanceNorm with scale 1 and bias 1 (so a following "
         "ReLU stays open) and a small positive input (1e-6 everywhere, so every ReLU passes, no ReLU6 "
         "saturates and nothing cancels), the input pixels where the gradient of one output unit is non-zero "

@@ -1,4 +1,4 @@
-"""Rules: one registry each for layer classes (``layers``), functional ops (``ops``) and their gradients (``gradients``).
+"""Rules: one registry each for layer classes (``layers``), functional ops (``ops``), gradients (``gradients``).
 
 Each handler applies ``convcalc.formulas`` to one layer call or op; users add
 their own with :func:`register_rule` / :func:`register_op`.  May import
@@ -21,4 +21,5 @@ def __getattr__(name: str) -> Any:
     # The names of the old module ``convcalc.rules`` (see convcalc._moved), for one release.
     from convcalc._moved import forwarded
 
-    return forwarded(__name__, name)
+    value = globals()[name] = forwarded(__name__, name)  # warn once
+    return value

@@ -4,7 +4,7 @@ The registry is data (fvcore-style): a dict from layer class to a
 :class:`Rule`.  Users add their own with :func:`register_rule`::
 
     from convcalc import formulas
-    from convcalc.rules.layers import Cost, register_rule
+    from convcalc.rules import Cost, register_rule
 
     @register_rule(MyConv)
     def my_conv(ctx):

@@ -23,7 +23,7 @@ import sympy
 
 from convcalc import formulas as F
 from convcalc.formulas import Convention
-from convcalc.formulas.flops import ELEMENTWISE_OPS
+from convcalc.formulas.flops_per_element import ELEMENTWISE_OPS
 
 __all__ = ["OpContext", "OpCost", "register_op", "has_op_rule", "op_cost"]
 

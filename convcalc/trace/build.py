@@ -20,80 +20,30 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-from convcalc.trace.branches import Decisions, recording, replaying
-from convcalc.errors import ConvcalcError, ModelLoadError, RefusedInputError, ShapeError
-from convcalc.trace.inputs import ModelInput, bind_names, check_rank, in_forward_order, input_hint
+from convcalc.errors import ConvcalcError, ModelLoadError
+from convcalc.trace.branches import Decisions, replaying
+from convcalc.trace.eager import eager_check
+from convcalc.trace.failures import check_nonempty, first_empty_layer, forward_error, refuse_empty
+from convcalc.trace.graph import LayerCall, OpNode, Trace
+from convcalc.trace.inputs import as_inputs, bind_names, check_rank, in_forward_order, input_hint
 from convcalc.trace.native_logs import quiet_native_logs
 from convcalc.trace.op_names import BOOKKEEPING_OPS, op_key
 from convcalc.trace.shape_guards import recording as recording_guards
 from convcalc.trace.stand_ins import conv_stand_in, expected_calls, value_free, watching_value_reads
+from convcalc.trace.temporary import eval_mode, fast_op_creation, swapped_forwards
+
+__all__ = ["trace_model", "summary_key", "is_opaque", "plain", "value_id"]
 
 
-@dataclass(frozen=True)
-class OpNode:
-    """One op of the static program: name, value ids in and out, plain attributes."""
-
-    index: int
-    name: str
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-    attrs: dict = field(default_factory=dict, compare=False)
-
-
-@dataclass(frozen=True)
-class LayerCall:
-    """One call of one layer, in the order its forward finished (like ``paddle.summary``)."""
-
-    index: int
-    order: int
-    path: str
-    kind: str
-    depth: int
-    parent: str
-    is_leaf: bool
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-    op_start: int
-    op_end: int
-    summary_name: str
-    in_summary: bool
-    layer: Any = field(compare=False, repr=False)
-
-
-@dataclass
-class Trace:
-    """Everything one forward pass revealed.
-
-    ``input_shape``/``input_value`` are the first input's (most models have
-    one); ``input_shapes``, ``input_values`` and ``input_dtypes`` hold every
-    input, in ``forward``'s argument order.
-    """
-
-    input_shape: tuple[int, ...]
-    input_value: str
-    ops: list[OpNode]
-    shapes: dict[str, tuple[int, ...]]
-    constants: dict[str, Any]
-    calls: list[LayerCall]
-    never_called: list[str]
-    input_shapes: tuple[tuple[int, ...], ...] = ()
-    input_values: tuple[str, ...] = ()
-    input_dtypes: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
-    guards: Any = None  # convcalc.trace.shape_guards.GuardLog: shape tests user code took while tracing
-
-
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """PIR attribute values as plain Python (lists, ints, floats, str, bool)."""
     if isinstance(value, (bool, int, float, str)) or value is None:
         return value
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return str(value)
 
 
@@ -109,7 +59,7 @@ def _values(obj: Any) -> Iterator[Any]:
             yield from _values(o)
 
 
-def _value_id(value: Any) -> str:
+def value_id(value: Any) -> str:
     """A value's stable id; ``""`` for an absent optional operand (keeps positions)."""
     try:
         return value.id
@@ -145,98 +95,6 @@ def _in_summary(layer: Any, model: Any) -> bool:
     if getattr(layer, "could_use_cudnn", False):  # nn.LSTM/GRU/SimpleRNN are LayerLists, hooked all the same
         return True
     return (layer is not model or not model.sublayers()) and not isinstance(layer, (nn.Sequential, nn.LayerList))
-
-
-@contextlib.contextmanager
-def _swapped_forwards(model: Any, static_forward: Callable[[Any], Callable | None]) -> Iterator[None]:
-    """Temporarily give layers with an opaque rule their static equivalent forward."""
-    swapped = []
-    try:
-        for _, layer in model.named_sublayers(include_self=True):
-            fn = static_forward(layer)
-            if fn is not None:
-                had = "forward" in layer.__dict__
-                old = layer.__dict__.get("forward")
-                layer.forward = (lambda f, lay: (lambda *a, **k: f(lay, *a, **k)))(fn, layer)
-                swapped.append((layer, had, old))
-        yield
-    finally:
-        for layer, had, old in swapped:
-            if had:
-                layer.forward = old
-            else:
-                del layer.__dict__["forward"]
-
-
-@contextlib.contextmanager
-def _fast_op_creation() -> Iterator[None]:
-    """Skip the Python call stack Paddle records for every op it builds.
-
-    Paddle's op builders call ``traceback.extract_stack()`` for each op (and
-    each parameter's initializer), only to decorate its own error messages.
-    Walking the stack was ~40% of a ResNet-50 trace; while the program is
-    built it is replaced by an empty stack, and restored afterwards.
-    """
-    import traceback
-
-    real = traceback.extract_stack
-    traceback.extract_stack = lambda *args, **kwargs: traceback.StackSummary()
-    try:
-        yield
-    finally:
-        traceback.extract_stack = real
-
-
-_PADDLE_REASON = re.compile(r"\((InvalidArgument|PreconditionNotMet|OutOfRange|Unimplemented|NotFound|InvalidType)\)")
-
-
-def _describe_failure(exc: BaseException) -> str:
-    """The informative line of an error raised by Paddle (building the program or running a kernel)."""
-    text = str(exc).strip()
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    # Paddle's C++ errors: "(InvalidArgument) <what>. But received: <details>  [Hint: Expected a, but received b.]".
-    for ln in lines:
-        m = re.search(_PADDLE_REASON.pattern + r"\s*(.*)", ln)
-        if m:
-            what = re.sub(r"\s*\(at /[^)]*\)\s*$", "", m.group(2))
-            hint = re.search(r"\[Hint: Expected (.*?), but (received .*)\]", text)
-            if hint:
-                what = re.split(r"\.?\s+But receiv", what)[0].rstrip(".")
-                what = f"{what} ({hint.group(2).rstrip('.')})"
-            return what[:300]
-    # dy2static wraps the user's error: "In transformed code: ... RuntimeError: boom".
-    for ln in reversed(lines):
-        m = re.match(r"^[A-Za-z_.]*(Error|Exception): (.*)$", ln)
-        if m:
-            return m.group(2)[:300]
-    useful = [ln for ln in lines if not ln.startswith(("In transformed code", "File ", "-", ">"))]
-    return (useful[-1] if useful else type(exc).__name__)[:300]
-
-
-def as_inputs(inputs: Any) -> list[ModelInput]:
-    """``ModelInput`` values as given, or one float32 input from a bare shape (the old form)."""
-    if isinstance(inputs, ModelInput):
-        return [inputs]
-    items = list(inputs)
-    if items and all(isinstance(i, ModelInput) for i in items):
-        return items
-    return [ModelInput(tuple(int(d) for d in items))]
-
-
-def shown_inputs(inputs: Any) -> str:
-    """Inputs as the CLI spells them, per sample: ``"3x224x224"``, ``"16x64, 12:int64"``."""
-    return ", ".join(i.per_sample + ("" if i.dtype == "float32" else f":{i.dtype}") for i in as_inputs(inputs))
-
-
-@contextlib.contextmanager
-def _eval_mode(model: Any) -> Iterator[None]:
-    was_training = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        if was_training:
-            model.train()
 
 
 def trace_model(
@@ -277,8 +135,8 @@ def trace_model(
     free = value_free(program, BOOKKEEPING_OPS, op_key)
     ops, shapes, constants, input_values = _read_program(program, inputs)
     calls = _calls(finished, paths, model, ops, input_values, root_leaf)
-    _refuse_empty(finished, paths, inputs, name)
-    _check_nonempty(ops, shapes, calls, inputs, name)
+    refuse_empty(finished, paths, inputs, name)
+    check_nonempty(ops, shapes, calls, inputs, name)
     decisions = Decisions()
     eager_paths: list[str] = []
     if eager or probe.asked:
@@ -304,8 +162,8 @@ def trace_model(
                 raise cannot from None
             ops, shapes, constants, input_values = _read_program(program, inputs)
             calls = _calls(finished, paths, model, ops, input_values, root_leaf)
-            _refuse_empty(finished, paths, inputs, name)
-            _check_nonempty(ops, shapes, calls, inputs, name)
+            refuse_empty(finished, paths, inputs, name)
+            check_nonempty(ops, shapes, calls, inputs, name)
             if decisions.used != len(decisions.values):
                 raise cannot
         # (the root's own hooks do not run inside to_static: compare the sublayers' calls)
@@ -374,20 +232,20 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
 
     had_forward = "forward" in model.__dict__
     old_forward = model.__dict__.get("forward")
-    with _eval_mode(model):
+    with eval_mode(model):
         try:
             for _, layer in model.named_sublayers(include_self=True):
                 handles.append(layer.register_forward_pre_hook(pre_hook))
                 handles.append(layer.register_forward_post_hook(post_hook))
-            with _swapped_forwards(model, static_forward), _fast_op_creation(), replaying(decisions), \
+            with swapped_forwards(model, static_forward), fast_op_creation(), replaying(decisions), \
                     quiet_native_logs(), recording_guards() as guards:
                 specs = [InputSpec(list(i.shape), i.dtype, name=i.name) for i in inputs]
                 try:
                     static = paddle.jit.to_static(model, input_spec=specs, full_graph=True)
                     program = static.forward.concrete_program.main_program
                 except Exception as exc:  # noqa: BLE001 - any failure of user code is reported
-                    raise (_first_empty_layer(finished, paths, inputs[0].shape, name)
-                           or _forward_error(exc, stack, paths, inputs, name)) from None
+                    raise (first_empty_layer(finished, paths, inputs[0].shape, name)
+                           or forward_error(exc, stack, paths, inputs, name)) from None
         finally:
             for h in handles:
                 h.remove()
@@ -405,7 +263,7 @@ def _read_program(program, inputs):
     constants: dict[str, Any] = {}
     data_values: dict[str, str] = {}
     for i, op in enumerate(program.global_block().ops):
-        attrs = {k: _plain(v) for k, v in op.attrs().items() if k not in ("op_callstack", "struct_name")}
+        attrs = {k: plain(v) for k, v in op.attrs().items() if k not in ("op_callstack", "struct_name")}
         outs = []
         for r in op.results():
             vid = r.id
@@ -414,7 +272,7 @@ def _read_program(program, inputs):
                 shapes[vid] = tuple(int(d) for d in r.shape)
             except Exception:  # noqa: BLE001 - non-tensor results (e.g. lists)
                 shapes[vid] = ()
-        ins = tuple(_value_id(o.source()) for o in op.operands())
+        ins = tuple(value_id(o.source()) for o in op.operands())
         name_ = op.name()
         if name_ == "pd_op.data" and outs:
             data_values.setdefault(str(attrs.get("name", "")), outs[0])
@@ -464,184 +322,3 @@ def _calls(finished, paths, model, ops: list[OpNode], input_values: tuple[str, .
             summary_name=summary_key(model), in_summary=True, layer=model,
         ))
     return calls
-
-
-def example_values(inputs: list[ModelInput]) -> list[Any]:
-    """Deterministic example tensors: ones for float inputs, zeros (valid ids) for integer and bool ones."""
-    import paddle
-
-    return [
-        paddle.ones(list(i.shape), i.dtype) if i.dtype.startswith(("float", "bfloat")) else
-        paddle.zeros(list(i.shape), i.dtype)
-        for i in inputs
-    ]
-
-
-def eager_check(
-    model: Any,
-    inputs: list[ModelInput],
-    static_forward: Callable[[Any], Callable | None] = lambda layer: None,
-    name: str = "model",
-    values: list[Any] | None = None,
-    decisions: Decisions | None = None,
-    stand_in: Callable[[Any], Callable | None] | None = None,
-) -> list[str]:
-    """Run Paddle's eager forward once (eval, no grad): what its kernels refuse, convcalc refuses.
-
-    Returns the paths of the layer calls in finishing order; ``decisions``
-    records the truth values tensors gave (branches on tensor values).  Call
-    it only after the static shapes are known to be non-empty: an eager conv
-    with an empty output corrupts the heap.  ``stand_in`` (layer -> forward
-    or None, see :mod:`convcalc.trace.stand_ins`) gives layers a cheaper forward
-    with the same refusals.
-    """
-    import paddle
-
-    paths = {id(layer): path for path, layer in model.named_sublayers(include_self=True)}
-    stack: list[dict] = []
-    done: list[str] = []
-    handles = []
-    values = list(values) if values is not None else example_values(inputs)
-
-    def pre_hook(layer, args):
-        stack.append({"layer": layer})
-
-    def post_hook(layer, args, output):
-        stack.pop()
-        done.append(paths.get(id(layer), type(layer).__name__))
-
-    def current() -> str:
-        if not stack:
-            return name
-        layer = stack[-1]["layer"]
-        return f"{paths.get(id(layer)) or name} ({type(layer).__name__})"
-
-    with _eval_mode(model):
-        try:
-            for _, layer in model.named_sublayers(include_self=True):
-                handles.append(layer.register_forward_pre_hook(pre_hook))
-                handles.append(layer.register_forward_post_hook(post_hook))
-            record = recording(decisions or Decisions(), current)
-            swap = static_forward if stand_in is None else (lambda layer: static_forward(layer) or stand_in(layer))
-            with _swapped_forwards(model, swap), paddle.no_grad(), record:
-                model(*values)
-        except ConvcalcError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - Paddle's refusal, or any failure of user code
-            raise _forward_error(exc, stack, paths, inputs, name) from None
-        finally:
-            for h in handles:
-                h.remove()
-    return done
-
-
-def _axis_padding(padding: Any, axis: int) -> Any:
-    """One axis of a Conv2D/pool layer's ``padding`` in the form the formulas take; None if unreadable."""
-    if isinstance(padding, (int, str)):
-        return padding
-    p = list(padding)
-    if len(p) == 2 and all(isinstance(x, int) for x in p):
-        return p[axis]
-    if len(p) == 4 and all(isinstance(x, int) for x in p):
-        return (p[2 * axis], p[2 * axis + 1])
-    if len(p) == 4 and all(isinstance(x, (list, tuple)) for x in p):
-        return tuple(p[2 + axis])
-    return None
-
-
-def _refuse_empty(finished: list[dict], paths: dict, inputs: list[ModelInput], name: str) -> None:
-    """Refuse the first layer the formulas find empty, even where Paddle's static shapes say 1."""
-    refused = _first_empty_layer(finished, paths, inputs[0].shape, name)
-    if refused:
-        raise refused
-
-
-def _first_empty_layer(finished: list[dict], paths: dict, input_shape, name) -> ShapeError | None:
-    """The first conv/pool layer (in execution order) whose output the formulas find empty.
-
-    Paddle's static shape inference truncates toward zero, so a kernel larger than its padded
-    input can come out as a size of 1 and the build fails later, in an innocent layer (GoogLeNet
-    at 3x64x64 fails in a Linear after ``_pool_o1``).  The formulas name the real culprit.
-    """
-    import paddle
-
-    from convcalc.formulas import shapes as F
-
-    for entry in sorted(finished, key=lambda e: e["order"]):
-        layer, hw = entry["layer"], entry.get("in_shape", ())[-2:]
-        if layer.sublayers() or len(hw) != 2 or not all(isinstance(d, int) and d > 0 for d in hw):
-            continue
-        try:
-            if isinstance(layer, paddle.nn.Conv2D):  # and its subclasses; not Conv2DTranspose
-                if layer._data_format != "NCHW" or len(layer._kernel_size) != 2:
-                    continue
-                for axis in (0, 1):
-                    F.conv_output_size(hw[axis], layer._kernel_size[axis], layer._stride[axis],
-                                       _axis_padding(layer._padding, axis), layer._dilation[axis])
-            elif isinstance(layer, (paddle.nn.MaxPool2D, paddle.nn.AvgPool2D)) and layer.data_format == "NCHW":
-                pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)  # noqa: E731
-                kernel = pair(layer.ksize)
-                stride = kernel if layer.stride is None else pair(layer.stride)
-                for axis in (0, 1):
-                    F.pool_output_size(hw[axis], kernel[axis], stride[axis], _axis_padding(layer.padding, axis),
-                                       ceil_mode=bool(layer.ceil_mode))
-        except ShapeError as err:
-            shown = "x".join(str(d) for d in input_shape[1:])
-            path = paths.get(id(layer), type(layer).__name__)
-            return ShapeError(
-                f"input {shown} is too small for {name}: layer {path} ({type(layer).__name__}) would produce "
-                f"an empty output ({err.problem})",
-                "use a larger --input (see `convcalc models` for each model's default)",
-            )
-        except Exception:  # noqa: BLE001 - a form the formulas do not read: Paddle's own checks decide
-            continue
-    return None
-
-
-def _check_nonempty(ops, shapes, calls, inputs, name) -> None:
-    """Static shape inference does not always refuse an empty output: find the first one.
-
-    Results nothing reads (an RNN op's empty dropout state) are not outputs.
-    """
-    used = {v for op in ops for v in op.inputs} | {v for c in calls for v in c.outputs}
-    for op in ops:
-        if op.name in BOOKKEEPING_OPS:
-            continue
-        for k, v in enumerate(op.outputs):
-            if (k == 0 or v in used) and any(d == 0 or d < -1 for d in shapes.get(v, ())):
-                leaf = [c for c in calls if c.is_leaf and c.op_start <= op.index < c.op_end]
-                where = f"layer {leaf[0].path} ({leaf[0].kind})" if leaf else f"op {op.name}"
-                shown = shown_inputs(inputs)
-                raise ShapeError(
-                    f"input {shown} is too small for {name}: {where} would produce an empty output "
-                    f"{list(shapes[v])}",
-                    "use a larger --input (see `convcalc models` for each model's default)",
-                )
-
-
-def _forward_error(exc, stack, paths, inputs, name) -> Exception:
-    """Turn a failure inside the model's forward into a one-line user error saying its real cause."""
-    shown = shown_inputs(inputs)
-    where = ""
-    if stack:
-        layer = stack[-1]["layer"]
-        where = f"{paths.get(id(layer), type(layer).__name__) or name} ({type(layer).__name__})"
-    reason = _describe_failure(exc)
-    # Only a non-positive *output size* is "too small"; a rank, channel or reshape problem is not.
-    empty = re.search(r"(output|out)[ _]?(size|shape|height|width|length|dim)s?\b.*(greater|larger|positive|> ?0|<= ?0)"
-                      r"|(greater|larger) than 0.*(output|out)", reason, re.I)
-    if where and empty and not re.search(r"\brank\b|channel|reshape|numel|same dimension", reason, re.I):
-        return ShapeError(
-            f"input {shown} is too small for {name}: layer {where} would produce an empty output",
-            "use a larger --input (see `convcalc models` for each model's default)",
-        )
-    at = f" in layer {where}" if where else ""
-    if _PADDLE_REASON.search(str(exc)):
-        return RefusedInputError(
-            f"Paddle refuses input {shown} for {name}{at}: {reason}",
-            "give the input this model takes (--input per sample, one per forward argument)",
-        )
-    return ModelLoadError(
-        f"the forward pass of {name} raised {type(exc).__name__}{at} at input {shown}: {reason}",
-        "check the model code and that --input matches what the model expects",
-    )

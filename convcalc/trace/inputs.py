@@ -247,3 +247,18 @@ def check_rank(inputs: Sequence[ModelInput], hint: InputHint, model_name: str) -
         f"give one sample with {hint.rank - 1} sizes, e.g. --input "
         + "x".join(["3"] + ["32"] * (hint.rank - 2)),
     )
+
+
+def as_inputs(inputs: Any) -> list[ModelInput]:
+    """``ModelInput`` values as given, or one float32 input from a bare shape (the old form)."""
+    if isinstance(inputs, ModelInput):
+        return [inputs]
+    items = list(inputs)
+    if items and all(isinstance(i, ModelInput) for i in items):
+        return items
+    return [ModelInput(tuple(int(d) for d in items))]
+
+
+def shown_inputs(inputs: Any) -> str:
+    """Inputs as the CLI spells them, per sample: ``"3x224x224"``, ``"16x64, 12:int64"``."""
+    return ", ".join(i.per_sample + ("" if i.dtype == "float32" else f":{i.dtype}") for i in as_inputs(inputs))

@@ -1,6 +1,6 @@
 """Convolutions in the eager check run Paddle's own checks at the smallest size; zeros stand in for their values.
 
-The eager forward (:func:`convcalc.trace.build.eager_check`) is the judge of what
+The eager forward (:func:`convcalc.trace.eager.eager_check`) is the judge of what
 Paddle refuses, but at full size its convolutions are nearly all of an
 analysis' time (ResNet-50 at 224x224: ~0.6 s of ~0.9 s).  A convolution's
 eager refusals do not depend on its spatial size once its output is known
@@ -115,7 +115,7 @@ def _crop(layer: Any, x: Any) -> Any:
 
 
 def conv_stand_in(expected: dict[int, list[tuple[tuple, tuple]]]) -> Callable[[Any], Callable | None]:
-    """For :func:`convcalc.trace.build.eager_check`: layer -> the stand-in forward of a plain conv with expected calls.
+    """For :func:`convcalc.trace.eager.eager_check`: layer -> the stand-in forward of a plain conv with expected calls.
 
     ``expected`` maps ``id(layer)`` to its calls in order, each ``(input shape, output shape)`` as
     the static program traced them; a call that does not match the next one runs in full.

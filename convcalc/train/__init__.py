@@ -6,7 +6,10 @@
 - :mod:`convcalc.train.experiments`: the three experiments over several seeds.
 - :mod:`convcalc.train.edges`: Laplacian edge detection with the book's ``Conv2D``.
 
-Submodules import paddle; this package itself does not.
+- :mod:`convcalc.train.rf_inputs`: what ``convcalc rf`` draws on (an image or an MNIST digit, saved weights).
+
+May import ``convcalc.analysis`` (a step's predicted cost) and ``convcalc.models``.  Submodules import
+paddle; this package itself does not.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ The truth for a case is never read from convcalc's analysis: it comes from
 Paddle's eager forward (shapes, through hooks), from ``model.parameters()``
 by identity (counts), from hand counts and from gradients (see
 :mod:`convcalc.checks.corpus.truth`).  ``convcalc validate`` renders the corpus as the
-second table of docs/validation.md; ``tests/test_corpus.py`` runs it in CI.
+second table of docs/validation.md; ``tests/test_corpus.py`` runs it in CI.  Imports convcalc's analysis
+only through :mod:`convcalc.checks.subject`; ``truth`` not even that.
 """
 
 from __future__ import annotations

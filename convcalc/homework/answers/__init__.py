@@ -14,4 +14,5 @@ def __getattr__(name: str) -> Any:
     # The names of the old module ``convcalc.homework.answers`` (see convcalc._moved), for one release.
     from convcalc._moved import forwarded
 
-    return forwarded(__name__, name)
+    value = globals()[name] = forwarded(__name__, name)  # warn once
+    return value

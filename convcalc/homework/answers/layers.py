@@ -6,8 +6,8 @@ import difflib
 from typing import Any
 
 from convcalc.homework.answers.source import Context
-from convcalc.homework.spec import LAYER_KINDS, MAX_CHANNELS, MAX_KERNEL, REQUIRED_LAYER_KEYS, LayerSpec
 from convcalc.homework.answers.values import as_table, boolean, check_keys, pair, string, whole
+from convcalc.homework.spec import LAYER_KINDS, MAX_CHANNELS, MAX_KERNEL, REQUIRED_LAYER_KEYS, LayerSpec
 
 __all__ = ["layer_spec"]
 

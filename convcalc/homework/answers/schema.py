@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from convcalc.errors import AnswerFileError, ConvcalcError
-from convcalc.homework.answers.student import Answers, parse_answers, unknown_key
-from convcalc.homework.compute import compute_stack
 from convcalc.homework.answers.layers import layer_spec
 from convcalc.homework.answers.source import Context, parse_toml, read_text
+from convcalc.homework.answers.student import Answers, parse_answers, unknown_key
+from convcalc.homework.answers.values import as_table, boolean, check_keys, number, shape, string, tolerances
+from convcalc.homework.answers.values import convention as read_convention
+from convcalc.homework.compute import compute_stack
 from convcalc.homework.spec import (
     DEFAULT_ROW_FIELDS,
     HOMEWORK_KEYS,
@@ -37,8 +39,6 @@ from convcalc.homework.spec import (
     LayerSpec,
     Question,
 )
-from convcalc.homework.answers.values import as_table, boolean, check_keys, number, shape, string, tolerances
-from convcalc.homework.answers.values import convention as read_convention
 
 __all__ = ["HomeworkFile", "Question", "load_file", "merge_answers", "parse_text"]
 

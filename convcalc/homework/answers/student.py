@@ -15,8 +15,8 @@ from typing import Any
 
 from convcalc.errors import AnswerFileError
 from convcalc.homework.answers.source import Context
-from convcalc.homework.spec import MAX_ANSWER, MAX_ROWS, ROW_FIELDS, InvalidAnswer, RowAnswer
 from convcalc.homework.answers.values import kind_of, number, shape, string
+from convcalc.homework.spec import MAX_ANSWER, MAX_ROWS, ROW_FIELDS, InvalidAnswer, RowAnswer
 
 __all__ = ["Answers", "answer_value", "parse_answers", "unknown_key"]
 

@@ -14,11 +14,11 @@ from typing import Any
 
 from convcalc.errors import AnswerFileError, ConvcalcError
 from convcalc.homework import compute
+from convcalc.homework.answers.schema import load_file, merge_answers
 from convcalc.homework.grading import misconceptions
 from convcalc.homework.grading.marking import mark_field, stray_invalid
 from convcalc.homework.grading.match import values_match
 from convcalc.homework.grading.results import CORRECT, INVALID, MISSING, WRONG, FieldResult, GradeResult, QuestionResult
-from convcalc.homework.answers.schema import load_file, merge_answers
 from convcalc.homework.spec import HomeworkFile, Question
 
 __all__ = [

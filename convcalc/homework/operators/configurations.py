@@ -1,0 +1,190 @@
+"""The configurations a student's operator is checked on, their random arrays, and Paddle's reference for each."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Config", "CONV_GRID", "POOL_GRID", "POOL_PADDED_GRID", "reference_name", "configurations", "plan",
+           "reference", "out_size", "paddle_conv", "paddle_pool"]
+
+
+# (batch, in_channels, out_channels, height, width, kernel, stride, padding):
+# small, simplest first, so a failure points at the simplest broken case.
+CONV_GRID = (
+    (1, 1, 1, 5, 5, 3, 1, 0),
+    (2, 2, 3, 5, 5, 3, 1, 1),
+    (1, 2, 1, 7, 7, 3, 2, 1),
+    (1, 1, 2, 6, 6, 2, 2, 0),
+    (2, 2, 3, 5, 7, 3, 1, 0),
+    (1, 1, 1, 6, 6, 5, 1, 2),
+    (1, 2, 2, 4, 4, 1, 1, 0),
+    (1, 1, 1, 8, 8, 3, 3, 0),
+    (1, 2, 1, 7, 5, 3, 2, 2),
+)
+
+
+# (batch, channels, height, width, kernel, stride, padding)
+POOL_GRID = (
+    (1, 1, 4, 4, 2, 2, 0),
+    (2, 3, 6, 6, 2, 2, 0),
+    (1, 2, 7, 7, 3, 2, 0),
+    (1, 2, 6, 8, 2, 1, 0),
+    (2, 1, 8, 8, 3, 3, 0),
+    (1, 2, 8, 6, 2, 2, 0),
+)
+
+
+POOL_PADDED_GRID = ((1, 2, 7, 7, 3, 2, 1), (2, 1, 6, 8, 2, 2, 1))
+
+
+@dataclass
+class Config:
+    """One configuration: its parameters, the arrays sent to the worker, and Paddle's reference (lazily)."""
+
+    index: int
+    kind: str  # "conv" or "pool"
+    dims: tuple
+    mode: str | None
+    arrays: dict[str, Any]
+    bias: bool = True
+    ref: dict[str, Any] | None = None
+    position: int = 0
+    """1-based place in the run's plan (the configurations actually tried)."""
+
+    @property
+    def ident(self) -> str:
+        return f"c{self.index}"
+
+    @property
+    def desc(self) -> str:
+        if self.kind == "conv":
+            b, d, p, h, w, k, s, pad = self.dims
+            return f"batch {b}, in_channels {d}, out_channels {p}, input {h}x{w}, kernel {k}, stride {s}, padding {pad}"
+        b, c, h, w, k, s, pad = self.dims
+        return f"{self.mode} pooling, batch {b}, channels {c}, input {h}x{w}, kernel {k}, stride {s}" + (
+            f", padding {pad}" if pad else ""
+        )
+
+    def spec(self) -> dict:
+        if self.kind == "conv":
+            _, d, p, _, _, k, s, pad = self.dims
+            extra = {"in_channels": d, "out_channels": p}
+        else:
+            _, _, _, _, k, s, pad = self.dims
+            extra = {}
+        return {
+            "index": self.index,
+            "id": self.ident,
+            "kind": self.kind,
+            "mode": self.mode,
+            "kernel": k,
+            "stride": s,
+            "padding": pad,
+            "arrays": sorted(self.arrays),
+            **extra,
+        }
+
+
+def reference_name(kind: str, modes: list[str]) -> str:
+    if kind == "conv2d":
+        return "paddle.nn.Conv2D"
+    return " and ".join({"max": "paddle.nn.MaxPool2D", "avg": "paddle.nn.AvgPool2D"}[m] for m in modes)
+
+
+def configurations(kind: str, modes: list[str], bias: bool) -> list[Config]:
+    """Fresh random inputs (a new seed per run: nothing can be precomputed) for every configuration."""
+    import numpy as np
+
+    rng = np.random.default_rng(secrets.randbits(64))
+    out: list[Config] = []
+    if kind == "conv2d":
+        for i, dims in enumerate(CONV_GRID, 1):
+            b, d, p, h, w, k, s, pad = dims
+            oh, ow = out_size(h, k, s, pad), out_size(w, k, s, pad)
+            arrays = {
+                "x": rng.standard_normal((b, d, h, w)).astype("float32"),
+                "weight": rng.standard_normal((p, d, k, k)).astype("float32"),
+                "bias": (rng.standard_normal((p,)) if bias else np.zeros(p)).astype("float32"),
+                "seed": rng.standard_normal((b, p, oh, ow)).astype("float32"),
+            }
+            out.append(Config(i, "conv", dims, None, arrays, bias))
+        return out
+    for mode in modes:
+        for dims in POOL_GRID + POOL_PADDED_GRID:
+            b, c, h, w, k, s, pad = dims
+            arrays = {
+                "x": rng.standard_normal((b, c, h, w)).astype("float32"),
+                "seed": rng.standard_normal((b, c, out_size(h, k, s, pad), out_size(w, k, s, pad))).astype("float32"),
+            }
+            out.append(Config(len(out) + 1, "pool", dims, mode, arrays))
+    return out
+
+
+def plan(configs: list[Config], accepts: dict, auto_modes: bool) -> list[Config]:
+    """The configurations the worker runs, given what the constructor takes (the same rule as the worker)."""
+    plan = []
+    for c in configs:
+        if c.kind == "pool" and (
+            (c.dims[-1] and not accepts.get("padding")) or (c.mode == "avg" and auto_modes and not accepts.get("mode"))
+        ):
+            continue
+        plan.append(c)
+    for i, c in enumerate(plan, 1):
+        c.position = i
+    return plan
+
+
+def out_size(m: int, k: int, s: int, p: int) -> int:
+    return (m + 2 * p - k) // s + 1
+
+
+def _eager() -> Any:
+    """paddle, in eager (dygraph) mode in this thread: its mode is per thread, and verify_op may run in one."""
+    import paddle
+
+    if not paddle.in_dynamic_mode():
+        paddle.disable_static()
+    return paddle
+
+
+def paddle_conv(x: Any, weight: Any, bias: Any, s: int, pad: int, seed: Any | None = None) -> dict[str, Any]:
+    paddle = _eager()
+    import paddle.nn.functional as F
+
+    xt = paddle.to_tensor(x, stop_gradient=seed is None)
+    wt = paddle.to_tensor(weight.copy(), stop_gradient=seed is None)
+    bt = paddle.to_tensor(bias.copy(), stop_gradient=seed is None)
+    out = F.conv2d(xt, wt, bt, stride=s, padding=pad)
+    ref = {"out": out.numpy()}
+    if seed is not None:
+        (out * paddle.to_tensor(seed)).sum().backward()
+        ref.update(grad_x=xt.grad.numpy(), grad_weight=wt.grad.numpy(), grad_bias=bt.grad.numpy())
+    return ref
+
+
+def paddle_pool(x: Any, mode: str, k: int, s: int, pad: int, seed: Any | None = None, exclusive: bool = True) -> dict:
+    paddle = _eager()
+    import paddle.nn.functional as F
+
+    xt = paddle.to_tensor(x, stop_gradient=seed is None)
+    if mode == "max":
+        out = F.max_pool2d(xt, kernel_size=k, stride=s, padding=pad)
+    else:
+        out = F.avg_pool2d(xt, kernel_size=k, stride=s, padding=pad, exclusive=exclusive)
+    ref = {"out": out.numpy()}
+    if seed is not None:
+        (out * paddle.to_tensor(seed)).sum().backward()
+        ref["grad_x"] = xt.grad.numpy()
+    return ref
+
+
+def reference(c: Config) -> dict[str, Any]:
+    if c.ref is None:
+        a = c.arrays
+        if c.kind == "conv":
+            c.ref = paddle_conv(a["x"], a["weight"], a["bias"], c.dims[6], c.dims[7], a["seed"])
+        else:
+            c.ref = paddle_pool(a["x"], c.mode or "max", *c.dims[4:], seed=a["seed"])
+    return c.ref

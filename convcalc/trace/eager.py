@@ -1,0 +1,83 @@
+"""Paddle's eager forward, run once: only its kernels check everything, so what it refuses, convcalc refuses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from convcalc.errors import ConvcalcError
+from convcalc.trace.branches import Decisions, recording
+from convcalc.trace.failures import forward_error
+from convcalc.trace.inputs import ModelInput
+from convcalc.trace.temporary import eval_mode, swapped_forwards
+
+__all__ = ["example_values", "eager_check"]
+
+
+def example_values(inputs: list[ModelInput]) -> list[Any]:
+    """Deterministic example tensors: ones for float inputs, zeros (valid ids) for integer and bool ones."""
+    import paddle
+
+    return [
+        paddle.ones(list(i.shape), i.dtype) if i.dtype.startswith(("float", "bfloat")) else
+        paddle.zeros(list(i.shape), i.dtype)
+        for i in inputs
+    ]
+
+
+def eager_check(
+    model: Any,
+    inputs: list[ModelInput],
+    static_forward: Callable[[Any], Callable | None] = lambda layer: None,
+    name: str = "model",
+    values: list[Any] | None = None,
+    decisions: Decisions | None = None,
+    stand_in: Callable[[Any], Callable | None] | None = None,
+) -> list[str]:
+    """Run Paddle's eager forward once (eval, no grad): what its kernels refuse, convcalc refuses.
+
+    Returns the paths of the layer calls in finishing order; ``decisions``
+    records the truth values tensors gave (branches on tensor values).  Call
+    it only after the static shapes are known to be non-empty: an eager conv
+    with an empty output corrupts the heap.  ``stand_in`` (layer -> forward
+    or None, see :mod:`convcalc.trace.stand_ins`) gives layers a cheaper forward
+    with the same refusals.
+    """
+    import paddle
+
+    paths = {id(layer): path for path, layer in model.named_sublayers(include_self=True)}
+    stack: list[dict] = []
+    done: list[str] = []
+    handles = []
+    values = list(values) if values is not None else example_values(inputs)
+
+    def pre_hook(layer, args):
+        stack.append({"layer": layer})
+
+    def post_hook(layer, args, output):
+        stack.pop()
+        done.append(paths.get(id(layer), type(layer).__name__))
+
+    def current() -> str:
+        if not stack:
+            return name
+        layer = stack[-1]["layer"]
+        return f"{paths.get(id(layer)) or name} ({type(layer).__name__})"
+
+    with eval_mode(model):
+        try:
+            for _, layer in model.named_sublayers(include_self=True):
+                handles.append(layer.register_forward_pre_hook(pre_hook))
+                handles.append(layer.register_forward_post_hook(post_hook))
+            record = recording(decisions or Decisions(), current)
+            swap = static_forward if stand_in is None else (lambda layer: static_forward(layer) or stand_in(layer))
+            with swapped_forwards(model, swap), paddle.no_grad(), record:
+                model(*values)
+        except ConvcalcError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - Paddle's refusal, or any failure of user code
+            raise forward_error(exc, stack, paths, inputs, name) from None
+        finally:
+            for h in handles:
+                h.remove()
+    return done

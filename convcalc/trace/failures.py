@@ -1,0 +1,154 @@
+"""What a refused or failing forward becomes: one line naming the layer and Paddle's own reason.
+
+Also the refusals convcalc makes before Paddle does: an output the formulas (or the static shapes) find
+empty, because an eager conv with an empty output corrupts the heap.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from convcalc.errors import ModelLoadError, RefusedInputError, ShapeError
+from convcalc.trace.inputs import ModelInput, shown_inputs
+from convcalc.trace.op_names import BOOKKEEPING_OPS
+
+__all__ = ["describe_failure", "forward_error", "refuse_empty", "first_empty_layer", "check_nonempty"]
+
+
+_PADDLE_REASON = re.compile(r"\((InvalidArgument|PreconditionNotMet|OutOfRange|Unimplemented|NotFound|InvalidType)\)")
+
+
+def describe_failure(exc: BaseException) -> str:
+    """The informative line of an error raised by Paddle (building the program or running a kernel)."""
+    text = str(exc).strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    # Paddle's C++ errors: "(InvalidArgument) <what>. But received: <details>  [Hint: Expected a, but received b.]".
+    for ln in lines:
+        m = re.search(_PADDLE_REASON.pattern + r"\s*(.*)", ln)
+        if m:
+            what = re.sub(r"\s*\(at /[^)]*\)\s*$", "", m.group(2))
+            hint = re.search(r"\[Hint: Expected (.*?), but (received .*)\]", text)
+            if hint:
+                what = re.split(r"\.?\s+But receiv", what)[0].rstrip(".")
+                what = f"{what} ({hint.group(2).rstrip('.')})"
+            return what[:300]
+    # dy2static wraps the user's error: "In transformed code: ... RuntimeError: boom".
+    for ln in reversed(lines):
+        m = re.match(r"^[A-Za-z_.]*(Error|Exception): (.*)$", ln)
+        if m:
+            return m.group(2)[:300]
+    useful = [ln for ln in lines if not ln.startswith(("In transformed code", "File ", "-", ">"))]
+    return (useful[-1] if useful else type(exc).__name__)[:300]
+
+
+def _axis_padding(padding: Any, axis: int) -> Any:
+    """One axis of a Conv2D/pool layer's ``padding`` in the form the formulas take; None if unreadable."""
+    if isinstance(padding, (int, str)):
+        return padding
+    p = list(padding)
+    if len(p) == 2 and all(isinstance(x, int) for x in p):
+        return p[axis]
+    if len(p) == 4 and all(isinstance(x, int) for x in p):
+        return (p[2 * axis], p[2 * axis + 1])
+    if len(p) == 4 and all(isinstance(x, (list, tuple)) for x in p):
+        return tuple(p[2 + axis])
+    return None
+
+
+def refuse_empty(finished: list[dict], paths: dict, inputs: list[ModelInput], name: str) -> None:
+    """Refuse the first layer the formulas find empty, even where Paddle's static shapes say 1."""
+    refused = first_empty_layer(finished, paths, inputs[0].shape, name)
+    if refused:
+        raise refused
+
+
+def first_empty_layer(finished: list[dict], paths: dict, input_shape, name) -> ShapeError | None:
+    """The first conv/pool layer (in execution order) whose output the formulas find empty.
+
+    Paddle's static shape inference truncates toward zero, so a kernel larger than its padded
+    input can come out as a size of 1 and the build fails later, in an innocent layer (GoogLeNet
+    at 3x64x64 fails in a Linear after ``_pool_o1``).  The formulas name the real culprit.
+    """
+    import paddle
+
+    from convcalc.formulas import shapes as F
+
+    for entry in sorted(finished, key=lambda e: e["order"]):
+        layer, hw = entry["layer"], entry.get("in_shape", ())[-2:]
+        if layer.sublayers() or len(hw) != 2 or not all(isinstance(d, int) and d > 0 for d in hw):
+            continue
+        try:
+            if isinstance(layer, paddle.nn.Conv2D):  # and its subclasses; not Conv2DTranspose
+                if layer._data_format != "NCHW" or len(layer._kernel_size) != 2:
+                    continue
+                for axis in (0, 1):
+                    F.conv_output_size(hw[axis], layer._kernel_size[axis], layer._stride[axis],
+                                       _axis_padding(layer._padding, axis), layer._dilation[axis])
+            elif isinstance(layer, (paddle.nn.MaxPool2D, paddle.nn.AvgPool2D)) and layer.data_format == "NCHW":
+                pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)  # noqa: E731
+                kernel = pair(layer.ksize)
+                stride = kernel if layer.stride is None else pair(layer.stride)
+                for axis in (0, 1):
+                    F.pool_output_size(hw[axis], kernel[axis], stride[axis], _axis_padding(layer.padding, axis),
+                                       ceil_mode=bool(layer.ceil_mode))
+        except ShapeError as err:
+            shown = "x".join(str(d) for d in input_shape[1:])
+            path = paths.get(id(layer), type(layer).__name__)
+            return ShapeError(
+                f"input {shown} is too small for {name}: layer {path} ({type(layer).__name__}) would produce "
+                f"an empty output ({err.problem})",
+                "use a larger --input (see `convcalc models` for each model's default)",
+            )
+        except Exception:  # noqa: BLE001 - a form the formulas do not read: Paddle's own checks decide
+            continue
+    return None
+
+
+def check_nonempty(ops, shapes, calls, inputs, name) -> None:
+    """Static shape inference does not always refuse an empty output: find the first one.
+
+    Results nothing reads (an RNN op's empty dropout state) are not outputs.
+    """
+    used = {v for op in ops for v in op.inputs} | {v for c in calls for v in c.outputs}
+    for op in ops:
+        if op.name in BOOKKEEPING_OPS:
+            continue
+        for k, v in enumerate(op.outputs):
+            if (k == 0 or v in used) and any(d == 0 or d < -1 for d in shapes.get(v, ())):
+                leaf = [c for c in calls if c.is_leaf and c.op_start <= op.index < c.op_end]
+                where = f"layer {leaf[0].path} ({leaf[0].kind})" if leaf else f"op {op.name}"
+                shown = shown_inputs(inputs)
+                raise ShapeError(
+                    f"input {shown} is too small for {name}: {where} would produce an empty output "
+                    f"{list(shapes[v])}",
+                    "use a larger --input (see `convcalc models` for each model's default)",
+                )
+
+
+def forward_error(exc, stack, paths, inputs, name) -> Exception:
+    """Turn a failure inside the model's forward into a one-line user error saying its real cause."""
+    shown = shown_inputs(inputs)
+    where = ""
+    if stack:
+        layer = stack[-1]["layer"]
+        where = f"{paths.get(id(layer), type(layer).__name__) or name} ({type(layer).__name__})"
+    reason = describe_failure(exc)
+    # Only a non-positive *output size* is "too small"; a rank, channel or reshape problem is not.
+    empty = re.search(r"(output|out)[ _]?(size|shape|height|width|length|dim)s?\b.*(greater|larger|positive|> ?0|<= ?0)"
+                      r"|(greater|larger) than 0.*(output|out)", reason, re.I)
+    if where and empty and not re.search(r"\brank\b|channel|reshape|numel|same dimension", reason, re.I):
+        return ShapeError(
+            f"input {shown} is too small for {name}: layer {where} would produce an empty output",
+            "use a larger --input (see `convcalc models` for each model's default)",
+        )
+    at = f" in layer {where}" if where else ""
+    if _PADDLE_REASON.search(str(exc)):
+        return RefusedInputError(
+            f"Paddle refuses input {shown} for {name}{at}: {reason}",
+            "give the input this model takes (--input per sample, one per forward argument)",
+        )
+    return ModelLoadError(
+        f"the forward pass of {name} raised {type(exc).__name__}{at} at input {shown}: {reason}",
+        "check the model code and that --input matches what the model expects",
+    )
