@@ -52,9 +52,11 @@ def test_gradient_check_catches_a_pointwise_norm(monkeypatch):
 
 def test_gradient_check_catches_a_wrong_channel_last_start(monkeypatch):
     """Reading an NHWC tensor's H and W from dims 2 and 3 (the old bug) is caught."""
-    from convcalc.analysis import receptive
+    from convcalc.analysis import receptive_ops, receptive_state
 
-    monkeypatch.setattr(receptive, "spatial_dims", lambda rank, fmt: list(range(2, rank)))
+    wrong = lambda rank, fmt: list(range(2, rank))  # noqa: E731
+    monkeypatch.setattr(receptive_state, "spatial_dims", wrong)  # where layout-aware ops name the input's axes
+    monkeypatch.setattr(receptive_ops, "spatial_dims", wrong)  # where each op's handler reads them
     case = next(c for c in CASES if c.name == "rf_nhwc_same")
     problems = case.checks[0](report_of(case), None)
     assert problems
