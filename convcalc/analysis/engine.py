@@ -7,6 +7,7 @@ from typing import Any
 
 import sympy
 
+from convcalc.analysis.memory import bytes_per_value, inference_peak, row_at
 from convcalc.analysis.params import ParamAccount, account, parameters_read
 from convcalc.analysis.receptive import GraphView, Spatial, propagate
 from convcalc.analysis.records import Gaps, LayerRecord, Report, Totals
@@ -20,15 +21,10 @@ from convcalc.trace.input_forms import model_inputs
 from convcalc.trace.inputs import ModelInput
 from convcalc.trace.op_names import BOOKKEEPING_OPS, op_key
 
-BYTES_PER_VALUE = 4  # float32
 
 def normalise_input(shape: tuple) -> tuple:
     """``(C, H, W)`` -> ``(1, C, H, W)``; 4-D shapes pass through."""
     return tuple(shape) if len(shape) == 4 else (1, *shape)
-
-
-def _numel(shape) -> sympy.Expr:
-    return sympy.Mul(*[sympy.sympify(d) for d in shape]) if shape else sympy.Integer(0)
 
 
 def _functional_cost(key: str, op, shapes: dict, constants: dict, combined: dict,
@@ -327,8 +323,7 @@ def _totals(trace: Trace, records: list[LayerRecord], shapes: dict, params: Para
     in_model = params.in_model
     used = p_tr + p_fr
     unused = in_model - int(used)
-    activations = sympy.Add(*[_numel(r.output_shape) for r in records if r.is_leaf and not r.is_functional])
-    input_numel = _numel(shapes.get(trace.input_value, trace.input_shape))
+    peak = inference_peak(trace, shapes)
     return Totals(
         params=sympy.expand(used),
         params_trainable=sympy.expand(p_tr),
@@ -336,10 +331,18 @@ def _totals(trace: Trace, records: list[LayerRecord], shapes: dict, params: Para
         params_in_model=in_model,
         params_unused=max(unused, 0),
         flops=sympy.expand(flops),
-        input_bytes=sympy.expand(input_numel * BYTES_PER_VALUE),
-        activation_bytes=sympy.expand(2 * activations * BYTES_PER_VALUE),
-        param_bytes=sympy.expand(used * BYTES_PER_VALUE),
+        input_bytes=sympy.expand(sympy.sympify(peak.input_bytes)),
+        peak_activation_bytes=sympy.expand(sympy.sympify(peak.bytes)),
+        param_bytes=sympy.expand(used * _param_width(trace)),
+        peak_at=row_at(records, peak.op),
     )
+
+
+def _param_width(trace: Trace) -> int:
+    """Bytes per parameter value: the traced parameters' most common dtype (float32 when none is known)."""
+    widths = Counter(bytes_per_value(trace.dtypes.get(v)) for op in trace.ops if op.name == "builtin.parameter"
+                     for v in op.outputs if v in trace.dtypes)
+    return widths.most_common(1)[0][0] if widths else 4
 
 
 def _param_notes(call, params: ParamAccount, first_call: bool) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ import sympy
 
 from convcalc.analysis.records import Condition, LayerRecord, Report
 from convcalc.formulas.receptive import Field
+from convcalc.render.units import format_bytes
 
 CONVENTION_HELP = {
     "paddle": "as paddle.flops counts (book eq. 5.21): conv with bias, linear without, BN 2/elem, ReLU/max-pool 0",
@@ -141,11 +142,13 @@ def condition_json(c: Condition) -> dict:
             "at": {str(s): int(v) for s, v in c.at}, "text": condition_text(c)}
 
 
-def mib(nbytes) -> str:
-    value = sympy.sympify(nbytes) / (1024**2)
-    if value.is_number:
-        return f"{float(value):,.2f} MB"
-    return sympy.sstr(sympy.nsimplify(value)) + " MB"
+def memory_line(report: Report) -> str:
+    """The inference memory of the report's totals, in one line (docs/formulas.md#memory)."""
+    t = report.totals
+    where = f" in {t.peak_at}" if t.peak_at else ""
+    return (f"Inference memory: activations at their peak {format_bytes(t.peak_activation_bytes)}{where} (the "
+            f"input's {format_bytes(t.input_bytes)} included) + params {format_bytes(t.param_bytes)} = "
+            f"{format_bytes(t.peak_activation_bytes + t.param_bytes)}")
 
 
 # ---------------------------------------------------------------- groups
@@ -288,11 +291,7 @@ def totals_text(report: Report, rows: list[LayerRecord] | None = None, training:
     lines.append(f"Total FLOPs ({report.convention.value}): {total_flops_text(report)}")
     for c in report.conditions:
         lines.append(f"Condition: {condition_text(c)}")
-    total_mem = t.input_bytes + t.activation_bytes + t.param_bytes
-    lines.append(
-        f"Memory estimate (float32): input {mib(t.input_bytes)}, forward/backward activations "
-        f"{mib(t.activation_bytes)}, params {mib(t.param_bytes)}, total {mib(total_mem)}"
-    )
+    lines.append(memory_line(report))
     if training is not None:
         lines.extend(training_lines(training))
     for note in report.notes:
@@ -371,7 +370,8 @@ def _report_dict(report: Report) -> dict:
             "params_unused": t.params_unused,
             "flops": json_quantity(t.flops),
             "input_bytes": json_quantity(t.input_bytes),
-            "activation_bytes": json_quantity(t.activation_bytes),
+            "peak_activation_bytes": json_quantity(t.peak_activation_bytes),
+            "peak_at": t.peak_at or None,
             "param_bytes": json_quantity(t.param_bytes),
         },
         "complete": report.gaps.flops_complete,
