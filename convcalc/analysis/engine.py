@@ -179,6 +179,7 @@ def trace_for(model: Any, inputs: Any, name: str = "model", values: list[Any] | 
 def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: ParamAccount) -> list[LayerRecord]:
     records: list[LayerRecord] = []
     shown: set[str] = set()
+    seen_again: set[str] = set()
     leaf_ranges = sorted((c.op_start, c.op_end) for c in trace.calls if c.is_leaf)
     covered = set()
     for start, end in leaf_ranges:
@@ -193,6 +194,7 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
         return best, depth
 
     rows: list[tuple[tuple, LayerRecord]] = []
+    calls_of = Counter(c.path for c in trace.calls)
     for call in trace.calls:
         in_shapes = tuple(shapes.get(v, ()) for v in call.inputs)
         out_shape = shapes.get(call.outputs[0], ()) if call.outputs else ()
@@ -200,10 +202,13 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
         state = fields.get(call.outputs[0]) if call.outputs else None
         has_rule = True
         first_call = call.path not in shown
+        second_call = not first_call and call.path in shown and call.path not in seen_again
+        if not first_call:
+            seen_again.add(call.path)
         shown.add(call.path)
         tr, fr = params.on_row(call.path) if first_call else (0, 0)
         p_tr, p_fr = sympy.Integer(tr), sympy.Integer(fr)
-        notes = _param_notes(call, params, first_call)
+        notes = _param_notes(call, params, first_call, calls_of[call.path] if second_call else 0)
         if call.is_leaf:
             found = find_rule(call.layer)
             if found is None:
@@ -345,13 +350,14 @@ def _param_width(trace: Trace) -> int:
     return widths.most_common(1)[0][0] if widths else 4
 
 
-def _param_notes(call, params: ParamAccount, first_call: bool) -> tuple[str, ...]:
-    """Why a row's parameters are not what the layer holds: a repeated call, tied weights."""
+def _param_notes(call, params: ParamAccount, first_call: bool, calls: int = 0) -> tuple[str, ...]:
+    """Why a row's parameters are not what the layer holds: a repeated call (said once, on the second call's row,
+    with ``calls`` the number of calls), tied weights."""
     if not first_call:
         holds = getattr(call.layer, "parameters", None)
-        if holds is None or not any(True for _ in holds()):
+        if not calls or holds is None or not any(True for _ in holds()):
             return ()  # (a ReLU reused in every block holds nothing to count twice)
-        return ("called again: its parameters are counted on its first call",)
+        return (f"called {calls} times: its parameters are counted on its first call",)
     owned = [p for p in params.used if p.row == call.path]
     if not call.is_leaf and owned:
         return (_owns_note(owned),)

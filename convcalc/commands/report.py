@@ -245,7 +245,7 @@ def run_report(args) -> int:
 def run_compare(args) -> int:
     from convcalc.analysis import analyze
     from convcalc.checks.crosscheck import check_numpy, compare, compare_program
-    from convcalc.render import report as R
+    from convcalc.render import compare as RC
 
     check_numpy()
     built, inputs, notes = _build_inputs(args)
@@ -254,17 +254,17 @@ def run_compare(args) -> int:
     if args.format == "json":
         import json
 
-        _write(json.dumps(R.comparison_dict(result), indent=2), None)
+        _write(json.dumps(RC.comparison_dict(result), indent=2), None)
     else:
         console = terminal_console()
-        for item in R.comparison_renderables(result):
+        for item in RC.comparison_renderables(result):
             console.print(item)
     return 0 if result.ok else 1
 
 
 def run_models(args) -> int:
     from convcalc.models.zoo import list_entries
-    from convcalc.render import report as R
+    from convcalc.render import compare as RC
 
     entries = list_entries()
     if args.format == "json":
@@ -277,6 +277,5 @@ def run_models(args) -> int:
         ]
         _write(json.dumps(rows, indent=2), None)
     else:
-
-        terminal_console().print(R.models_renderable(entries))
+        terminal_console().print(RC.models_renderable(entries))
     return 0

@@ -28,7 +28,7 @@ from convcalc.trace.branches import Decisions, replaying
 from convcalc.trace.eager import eager_check
 from convcalc.trace.failures import check_nonempty, first_empty_layer, forward_error, refuse_empty
 from convcalc.trace.graph import LayerCall, OpNode, Trace
-from convcalc.trace.inputs import as_inputs, bind_names, check_rank, in_forward_order, input_hint
+from convcalc.trace.inputs import arguments, as_inputs, bind_names, check_rank, in_forward_order, input_hint
 from convcalc.trace.native_logs import quiet_native_logs
 from convcalc.trace.op_names import BOOKKEEPING_OPS, op_key
 from convcalc.trace.shape_guards import recording as recording_guards
@@ -240,9 +240,9 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
                 handles.append(layer.register_forward_post_hook(post_hook))
             with swapped_forwards(model, static_forward), fast_op_creation(), replaying(decisions), \
                     quiet_native_logs(), recording_guards() as guards:
-                specs = [InputSpec(list(i.shape), i.dtype, name=i.name) for i in inputs]
+                specs = [InputSpec(list(i.shape), i.dtype, name=i.spec_name) for i in inputs]
                 try:
-                    static = paddle.jit.to_static(model, input_spec=specs, full_graph=True)
+                    static = paddle.jit.to_static(model, input_spec=arguments(inputs, specs), full_graph=True)
                     program = static.forward.concrete_program.main_program
                 except Exception as exc:  # noqa: BLE001 - any failure of user code is reported
                     raise (first_empty_layer(finished, paths, inputs[0].shape, name)
@@ -282,7 +282,7 @@ def _read_program(program, inputs):
         if name_ in ("pd_op.full_int_array", "pd_op.full") and outs:
             constants[outs[0]] = attrs.get("value")
         ops.append(OpNode(i, name_, ins, tuple(outs), attrs))
-    return ops, shapes, constants, tuple(data_values.get(i.name, "") for i in inputs), dtypes
+    return ops, shapes, constants, tuple(data_values.get(i.spec_name, "") for i in inputs), dtypes
 
 
 def _calls(finished, paths, model, ops: list[OpNode], input_values: tuple[str, ...],
