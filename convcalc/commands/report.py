@@ -135,12 +135,15 @@ def _build_inputs(args):
     from convcalc.trace.inputs import cli_inputs, input_hint
 
     built = build_model(args.model)
+    if built.source == "program":  # a size the export left dynamic: no --input can help, say so first
+        built.model.check_fixed_size()
     given = [args.input] if isinstance(args.input, str) else list(args.input or ())
     texts = given or list(built.default_inputs or ())
     if not texts:
         raise InputSpecError(
             f"{args.model} has no default input shape",
-            "pass one --input per forward argument, e.g. --input 3x224x224 (or declare CONVCALC_INPUT in the file)",
+            "pass one --input per forward argument, e.g. --input 3x224x224"
+            + ("" if built.source == "program" else " (or declare CONVCALC_INPUT in the file)"),
         )
     inputs, notes = cli_inputs(texts, getattr(args, "batch", None), input_hint(built.model))
     return built, inputs, notes

@@ -20,7 +20,7 @@ import sympy
 
 from convcalc.analysis.records import LayerRecord, Report
 
-__all__ = ["Column", "RowSetting", "RowDetails", "DEFAULT_COLUMNS", "HEADERS", "LEFT"]
+__all__ = ["Column", "RowSetting", "RowDetails", "DEFAULT_COLUMNS", "HEADERS", "LEFT", "row_name"]
 
 
 class Column(StrEnum):
@@ -73,6 +73,11 @@ class RowDetails:
     groups: dict[int, Any] = field(default_factory=dict)
     macs: Report | None = None
     parameters: dict[int, tuple[tuple[str, tuple[int, ...], int], ...]] = field(default_factory=dict)
+
+
+def row_name(path: str) -> str:
+    """A row's path as text names it: a functional op of the model itself (``:relu``) is ``relu``."""
+    return path[1:] if path.startswith(":") else path
 
 
 def trainable_text(rec: LayerRecord) -> str:

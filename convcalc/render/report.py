@@ -146,7 +146,7 @@ def condition_json(c: Condition) -> dict:
 def memory_line(report: Report) -> str:
     """The inference memory of the report's totals, in one line (docs/formulas.md#memory)."""
     t = report.totals
-    where = f" in {t.peak_at}" if t.peak_at else ""
+    where = f" in {C.row_name(t.peak_at)}" if t.peak_at else ""
     return (f"Inference memory: activations at their peak {format_bytes(t.peak_activation_bytes)}{where} (the "
             f"input's {format_bytes(t.input_bytes)} included) + params {format_bytes(t.param_bytes)} = "
             f"{format_bytes(t.peak_activation_bytes + t.param_bytes)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from convcalc.analysis.records import LayerRecord, Report
+from convcalc.render.columns import row_name
 from convcalc.render.units import format_bytes
 
 __all__ = ["HEADERS", "CSV_HEADERS", "columns", "training_lines", "row_dict", "totals_dict"]
@@ -73,7 +74,7 @@ def training_lines(tc) -> list[str]:
     master = f", fp32 master weights {format_bytes(t.master_bytes)}" if t.master_bytes else ""
     where = ""
     if t.peak_at:
-        where = f" (in the {'backward' if t.peak_in_backward else 'forward'} of {t.peak_at})"
+        where = f" (in the {'backward' if t.peak_in_backward else 'forward'} of {row_name(t.peak_at)})"
     lines.append(
         f"Training memory ({tc.optimizer}, {tc.dtype}): params {format_bytes(t.params_bytes)}, grads "
         f"{format_bytes(t.grads_bytes)}, optimizer state {format_bytes(t.optimizer_bytes)}{master}, activations "
