@@ -32,7 +32,8 @@ input gradient (dx; none for the first layer on the data or anything before the
 first trainable parameter) and the weight gradients (dW; none for frozen
 parameters), and the bytes of the activations its backward reads; then the step,
 the epoch (--samples) and the memory of a training step: parameters, gradients,
-optimizer state, fp32 master weights (float16/bfloat16), saved activations, peak.
+optimizer state, fp32 master weights (float16/bfloat16), saved activations, and the
+step's peak from tensor liveness (docs/formulas.md, "Memory"; bytes in KiB/MiB/GiB).
 --input is one sample (the batch, default 1, comes from --batch); a file may
 declare its inputs as CONVCALC_INPUT = "3x32x32" or ["16x64", "16:int64"].
 Paddle's own forward is the judge: an input it refuses is refused (exit 2).
@@ -55,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="per-layer shapes, params, FLOPs and receptive fields of a model",
         description="Trace MODEL once and print, per layer: output shape, parameters, FLOPs in the "
         "chosen convention and the receptive field (size, jump, start), grouped by parent module, "
-        "with totals and a memory estimate.",
+        "with totals and the inference memory (the most a forward holds at once).",
         epilog=REPORT_EPILOG,
         formatter_class=fmt,
     )
