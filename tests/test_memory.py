@@ -98,6 +98,21 @@ def test_widths_follow_the_traced_dtypes():
         [4, 8, 2, 1, 2, 4]
 
 
+def test_a_symbolic_peak_is_the_concrete_one_at_the_traced_size():
+    import sympy
+
+    model = nn.Sequential(nn.Conv2D(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2D(8, 8, 3, stride=2, padding=1),
+                          nn.AdaptiveAvgPool2D(1), nn.Flatten(), nn.Linear(8, 2))
+    symbolic = analyze(model, (1, 3, 32, 32), symbolic=True).totals
+    H, W = sympy.symbols("H W", positive=True, integer=True)
+    # by hand at 32x32, in the first conv's bias add: the input (3x32x32) and the conv and add results (8x32x32)
+    assert symbolic.peak_activation_bytes.subs({H: 32, W: 32}) == 4 * (3 + 8 + 8) * 32 * 32
+    for h, w in ((32, 32), (40, 48)):
+        concrete = analyze(model, (1, 3, h, w)).totals
+        assert symbolic.peak_activation_bytes.subs({H: h, W: w}) == concrete.peak_activation_bytes
+        assert symbolic.input_bytes.subs({H: h, W: w}) == concrete.input_bytes == 4 * 3 * h * w
+
+
 def test_bytes_read_in_binary_units():
     assert [format_bytes(n) for n in (0, 512, 1023, 1024, 2048, 602112, 3211264, 1024**3 + 1024**3 // 5)] == \
         ["0 B", "512 B", "1,023 B", "1.0 KiB", "2.0 KiB", "588.0 KiB", "3.06 MiB", "1.20 GiB"]
