@@ -48,6 +48,9 @@ VIEW_OPS = frozenset({"reshape", "flatten", "squeeze", "unsqueeze", "view_shape"
 INPLACE_RESULTS: dict[str, dict[int, int]] = {"batch_norm": {1: 1, 2: 2}}
 """In-place ops (name ends with ``_``): result index -> the operand whose buffer it reuses (default ``{0: 0}``)."""
 MULTI_RESULT_OPS = frozenset({"split", "split_with_num", "unbind", "chunk", "unstack", "topk", "meshgrid"})
+WORKSPACES = frozenset({("batch_norm", 5), ("sync_batch_norm", 5)})
+"""Results that are a kernel's workspace (``reserve_space``, of unknown size ``-1`` in the program): not counted,
+as no workspace is."""
 """Ops whose every unread result is a model output (not only the first)."""
 _WIDTHS = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4, "int16": 2,
            "int8": 1, "uint8": 1, "bool": 1, "complex64": 8, "complex128": 16,
@@ -138,7 +141,7 @@ class Liveness:
                     width = self.width if self.width is not None and dtype in FLOATING else bytes_per_value(dtype)
                     self.buffers[v] = Buffer(v, _numel(trace.shapes.get(v, ())) * width, -1, self.end, "input")
                     continue
-                if op.name == "pd_op.data":
+                if op.name == "pd_op.data" or (op_key(op.name), i) in WORKSPACES:
                     continue
                 last, kind = max(uses.get(v, [op.index])), "activation"
                 if v not in uses and (i == 0 or op_key(op.name) in MULTI_RESULT_OPS):

@@ -86,7 +86,7 @@ class Totals:
     input_bytes: sympy.Expr
     peak_activation_bytes: sympy.Expr
     param_bytes: sympy.Expr
-    peak_at: str = ""
+    peak_at: str = field(default="", compare=False)  # a row's path: a label, not a quantity
 
 
 @dataclass(frozen=True)
