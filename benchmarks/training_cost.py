@@ -105,7 +105,7 @@ def main() -> None:
         f" {'matmul GFLOP/s':>14} {'ratio':>6}"
     )
     if gpu:
-        head += f" {'pred. peak MB':>14} {'GPU peak MB':>12} {'ratio':>6}"
+        head += f" {'pred. peak MiB':>14} {'GPU peak MiB':>12} {'ratio':>6}"
     print(head)
     for r in rows:
         line = (

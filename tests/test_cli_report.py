@@ -29,7 +29,10 @@ def test_report_table_names_convention_and_totals(capsys):
     assert "FLOPs convention: paddle" in out
     assert "Total params: 61,706" in out
     assert "Total FLOPs (paddle): 423,344" in out
-    assert "Memory estimate" in out
+    # by hand: the 1x1x32x32 input (4,096 B) and, inside conv1, the conv's result and the bias add's result
+    # (6x28x28 floats = 18,816 B each) alive at once: 41,728 B = 40.75 KiB; params 61,706 x 4 B = 241.0 KiB
+    assert ("Inference memory: activations at their peak 40.8 KiB in conv1 (the input's 4.0 KiB included) "
+            "+ params 241.0 KiB = 281.8 KiB") in out
 
 
 def test_report_json_csv_markdown_agree(capsys):

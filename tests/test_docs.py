@@ -20,14 +20,21 @@ clone.  ``convcalc`` and ``python`` on PATH are this interpreter (``convcalc`` i
 ``answers.toml``, ``submissions/``, ...) come from ``tests/data/docs_user/`` and USER_COPIES.
 
 Checks: the exit code is 0, or the one the docs state (a trailing ``# exit N`` comment on the
-command, or ``<!-- docs-test: exit N -->`` before the block); where the docs show output, every
-number shown (``11,185,034``, ``0.8600``, ``3x32x32``'s parts, ...) must be found in the real
-stdout/stderr.
+command, or ``<!-- docs-test: exit N -->`` before the block); where the docs show output, the shown
+text must be the real output (stdout and stderr in the order a terminal shows them), compared
+after normalising whitespace: each line stripped, runs of blanks collapsed to one, runs of one
+box-drawing character (rich's rules, whose length follows the column widths) collapsed to one,
+blank lines and ANSI codes dropped.  The documented ellipsis marker is doctest's ``...`` (``…``
+too): a line that is only ``...`` stands for any number of lines (none included), and ``...``
+inside a line for any text within that line (a time, a path, a count that varies).  Without a
+``...`` line the block is the whole output: nothing printed may be missing from the docs, so a
+usage list or a message cannot drift.  A failure shows a unified diff of the normalised texts.
 
 Markers (an HTML comment on the lines just before a block, invisible when rendered):
 ``<!-- docs-test: skip (reason) -->``, ``<!-- docs-test: slow (reason); fast: ARGS -->`` (run
 only with --runslow; by default the same command with ARGS appended runs instead),
-``<!-- docs-test: output varies (reason) -->`` (numbers not compared), ``<!-- docs-test: exit N -->``;
+``<!-- docs-test: output varies (reason) -->`` (the text is not compared; prefer ``...`` for the
+parts that vary), ``<!-- docs-test: exit N -->``;
 ``; on: COMMAND`` limits a mark to one command of the block (``on: convcalc train*`` to a prefix).
 ``--help`` examples take the same marks from COMMAND_MARKS below.
 
@@ -115,8 +122,11 @@ COMMAND_MARKS: dict[str, str] = {
 }
 
 _MARK = re.compile(r"<!--\s*docs-test:\s*(.*?)\s*-->")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+_BOX = "─━│┃┄┅┆┇┈┉┊┋┌┍┎┏┐┑┒┓└┕┖┗┘┙┚┛├┝┞┟┠┡┢┣┤┥┦┧┨┩┪┫┬┭┮┯┰┱┲┳┴┵┶┷┸┹┺┻┼┽┾┿╀╁╂╃╄╅╆╇╈╉╊╋═║╒╓╔╕╖╗╘╙╚╛╜╝╞╟╠╡╢╣╤╥╦╧╨╩╪╫╬╭╮╯╰"
+_BOX_RUN = re.compile("([" + re.escape(_BOX) + r"])\1+")
+ELLIPSIS = ("...", "…")
 _FENCE = re.compile(r"^(\s*)```\s*([\w+-]*)\s*$")
-_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)*")
 _PLACEHOLDER = re.compile(r"\b[A-Z][A-Z_]{2,}\b")
 _ERROR_LINE = re.compile(r"^convcalc(?: [\w-]+)*: ")
 _RUNNABLE = ("convcalc ", "python ", "python3 ")
@@ -352,7 +362,8 @@ def _workspace(tmp: Path) -> Workspace:
     env = dict(os.environ)
     env.update(PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
                PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])]),
-               CONVCALC_DATA_DIR=str(MNIST), COLUMNS="200", NO_COLOR="1", OMP_NUM_THREADS="1")
+               CONVCALC_DATA_DIR=str(MNIST), COLUMNS="200", NO_COLOR="1", OMP_NUM_THREADS="1",
+               PYTHONUNBUFFERED="1")
     env.pop("FORCE_COLOR", None)
     made = subprocess.run([sys.executable, "-c", USER_MADE], cwd=repo, env=env, capture_output=True, text=True,
                           timeout=TIMEOUT)
@@ -380,10 +391,11 @@ def _run(example: Example, ws: Workspace) -> Result:
     else:
         argv, stdin = [sys.executable, "-c", _DOCTEST_RUNNER], example.code
     t0 = time.perf_counter()
+    # one stream, as a terminal shows it (stderr lines where they were written; the batched runner does the same)
     with subprocess.Popen(argv, cwd=ws.root, env=ws.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, start_new_session=True) as proc:
+                          stderr=subprocess.STDOUT, text=True, start_new_session=True) as proc:
         try:
-            out, err = proc.communicate(stdin, timeout=TIMEOUT)
+            out, _ = proc.communicate(stdin, timeout=TIMEOUT)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)  # the example's whole process group, nothing else
             proc.communicate()
@@ -396,7 +408,7 @@ def _run(example: Example, ws: Workspace) -> Result:
             cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
             log.write(f"{seconds:6.1f} s  children cpu so far {cpu.ru_utime + cpu.ru_stime:7.1f} s  "
                       f"rc={proc.returncode}  {example.where}  {example.code.splitlines()[0]}\n")
-    return Result(proc.returncode, out + err, seconds=seconds)
+    return Result(proc.returncode, out, seconds=seconds)
 
 
 def _selected(item: pytest.Item) -> bool:
@@ -504,17 +516,44 @@ def _param(e: Example):
     return pytest.param(e, id=e.id, marks=marks)
 
 
-def _missing_numbers(shown: str, output: str) -> list[str]:
-    missing = []
-    for line in shown.splitlines():
-        if line.strip() in ("...", "…"):
-            continue
-        for num in _NUMBER.findall(line):
-            num = num.rstrip(",.")
-            pattern = rf"(?<![\d.,]){re.escape(num)}(?![\d]|[.,]\d)"
-            if not re.search(pattern, output):
-                missing.append(num)
-    return missing
+def normalise(text: str) -> list[str]:
+    """The lines compared: ANSI codes dropped, each line stripped, blank runs and box-drawing runs collapsed, blank
+    lines dropped."""
+    out = []
+    for line in _ANSI.sub("", text).splitlines():
+        line = _BOX_RUN.sub(r"\1", re.sub(r"[ \t]+", " ", line.strip()))
+        if line:
+            out.append(line)
+    return out
+
+
+def _line_pattern(shown: str) -> re.Pattern:
+    parts = re.split(r"(\.\.\.|…)", shown)
+    return re.compile("".join(".*?" if p in ELLIPSIS else re.escape(p) for p in parts) + r"\Z")
+
+
+def matches(shown: str, output: str) -> bool:
+    """Whether the docs' shown output is the real output (see the module docstring: whitespace, ``...``)."""
+    want, got = normalise(shown), normalise(output)
+    patterns = [None if w in ELLIPSIS else _line_pattern(w) for w in want]
+
+    def walk(i: int, j: int) -> bool:  # want[i:] against got[j:]
+        while i < len(want):
+            if patterns[i] is None:
+                return any(walk(i + 1, k) for k in range(j, len(got) + 1))
+            if j >= len(got) or not patterns[i].match(got[j]):
+                return False
+            i, j = i + 1, j + 1
+        return j == len(got)
+
+    return walk(0, 0)
+
+
+def text_diff(shown: str, output: str) -> str:
+    """A unified diff of the normalised texts: what to paste into the docs."""
+    import difflib
+
+    return "\n".join(difflib.unified_diff(normalise(shown), normalise(output), "docs", "real", lineterm="", n=1))
 
 
 @pytest.mark.parametrize("example", [_param(e) for e in EXAMPLES])
@@ -527,11 +566,10 @@ def test_doc_example(example: Example, docs_results: dict):
         f"{what} exited {res.rc}, the docs expect {example.exit} (a different code is stated with "
         f"`# exit N` or <!-- docs-test: exit N -->). Last lines of its output:\n{tail}")
     if example.shown and not example.mark.startswith("output varies"):
-        missing = _missing_numbers(example.shown, res.output)
-        assert not missing, (
-            f"{what}: numbers the docs show are not in the real output: {', '.join(missing)} "
-            f"(mark the block <!-- docs-test: output varies (why) --> if they legitimately change). "
-            f"Last lines of its output:\n{tail}")
+        assert matches(example.shown, res.output), (
+            f"{what}: the output the docs show is not the real output (whitespace is normalised; write `...` for "
+            f"a part that varies, on its own line for lines). Docs against real:\n"
+            f"{text_diff(example.shown, res.output)[:4000]}")
 
 
 def test_examples_were_found():
@@ -584,6 +622,46 @@ def test_every_command_and_flag_in_cli_md():
     assert not missing, f"docs/cli.md does not mention: {', '.join(missing)}"
 
 
+def _synopses(text: str) -> list[tuple[str, str]]:
+    """``(command, synopsis)`` of each ``convcalc COMMAND ...`` synopsis line in a plain/text block of docs/cli.md
+    (an indented line after one continues it)."""
+    out: list[tuple[str, str]] = []
+    inside, collect = False, False
+    for line in text.splitlines():
+        fence = _FENCE.match(line)
+        if fence:
+            inside = not inside
+            collect = inside and fence.group(2).lower() in ("", "text")
+            continue
+        if not collect:
+            continue
+        s = line.strip()
+        if s.startswith("convcalc ") and _is_synopsis(s) and not s.startswith("$"):
+            out.append((s.split()[1], s))  # (the command; a sub-command such as `explain conv2d` is found below)
+        elif line[:1].isspace() and out and s.startswith(("[-", "--")):
+            out[-1] = (out[-1][0], out[-1][1] + " " + s)
+    return out
+
+
+def test_cli_md_synopses_name_only_real_options():
+    """Every ``--flag`` a synopsis in docs/cli.md shows is an option of that command (a renamed or removed flag
+    cannot linger there)."""
+    from convcalc.cli import build_parser
+
+    parsers = dict(_walk(build_parser(), "convcalc"))
+    synopses = _synopses((ROOT / "docs" / "cli.md").read_text(encoding="utf-8"))
+    assert len(synopses) >= 8, synopses
+    wrong = []
+    for _, line in synopses:
+        words = line.split()
+        prog = max((" ".join(words[:k]) for k in range(2, len(words) + 1) if " ".join(words[:k]) in parsers),
+                   key=len, default="")
+        options = {o for a in parsers[prog]._actions for o in a.option_strings} if prog else set()
+        wrong += [f"{prog or line} {flag}" for flag in re.findall(r"(?<![\w-])--?[a-zA-Z][\w-]*", line)
+                  if flag not in options]
+    assert not wrong, f"docs/cli.md's synopses show options the parser does not have: {', '.join(wrong)}"
+
+
 def test_harness_reads_marks_codes_and_shown_output(tmp_path):
     """The collector and the number check can fail: a wrong number, a stated exit code, marks."""
     doc = tmp_path / "doc.md"
@@ -608,5 +686,20 @@ def test_harness_reads_marks_codes_and_shown_output(tmp_path):
         ("doc.md:6", "convcalc explain conv3d --input 3x8x8", 2, ""),
         ("doc.md:11", "convcalc check bad.toml", 1, ""),
     ]
-    assert _missing_numbers(got[0].shown, "parameters = 168 and 1,025") == []
-    assert _missing_numbers(got[0].shown, "parameters = 1680 and 1,025.5") == ["168", "1,025"]
+    assert matches(got[0].shown, "parameters   =  168 and 1,025\n\n")
+    assert not matches(got[0].shown, "parameters = 1680 and 1,025")
+
+
+def test_the_text_check_normalises_whitespace_and_reads_the_ellipsis_marker():
+    out = "usage: x\n  a    b\n┏━━━━┓\nTotal params: 61,706\nTime 1.23 s\n"
+    assert matches("usage: x\na b\n┏━┓\nTotal params: 61,706\nTime ... s", out)  # blanks, box runs, inline ...
+    assert matches("usage: x\n...\nTime ... s", out)  # a `...` line: any lines
+    assert matches("...\nTotal params: 61,706\n...", out)
+    assert matches("usage: x\n...\n...\nTime 1.23 s", out)
+    assert matches("usage: x\n…\nTime … s", out)  # the one-character ellipsis too
+    assert not matches("usage: x\na b\n┏━┓\nTotal params: 61,706", out)  # the last line left out, no `...`
+    assert not matches("usage: x\n...\nTotal params: 61,707\n...", out)  # a changed number
+    assert not matches("usage: y\n...", out)  # a changed word
+    assert not matches("usage: x\nb a\n...", out)  # the order of words
+    assert matches("", "") and not matches("x", "")
+    assert "-Total params: 61,707" in text_diff("Total params: 61,707", out)

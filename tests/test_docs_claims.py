@@ -32,6 +32,22 @@ def test_missing_command_is_a_one_line_usage_error(argv, names, capsys):
     assert names in err and "--help" in err
 
 
+# ---------------------------------------------------------------- README.md: the validation counts
+def test_readme_states_the_counts_of_docs_validation_md():
+    """README's sentence on validation carries the counts docs/validation.md's summary states (regenerating the
+    validation report fails this test until README follows)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    validation = (root / "docs" / "validation.md").read_text(encoding="utf-8")
+    readme = " ".join((root / "README.md").read_text(encoding="utf-8").split())
+    models, sizes = re.search(r"\*\*(\d+) models\*\* at \*\*([\d,]+) model-sizes\*\*", validation).groups()
+    not_taken = re.search(r"([\d,]+) model-sizes not taken", validation).group(1)
+    assert f"{models} models at {sizes} model-sizes" in readme
+    assert f"{not_taken} model-sizes not taken" in readme
+
+
 # ---------------------------------------------------------------- docs/formulas.md: 'VALID' with ceil_mode
 def test_valid_with_ceil_mode_is_refused_like_paddle_by_both_formulas():
     paddle = pytest.importorskip("paddle")

@@ -351,3 +351,18 @@ def test_a_fixed_batch_is_the_default_input(tmp_path) -> None:
     assert program.default_input == (3, 1, 28, 28)
     report = analyze(program, program.default_input)
     assert int(report.totals.flops) == paddle.flops(model, [3, 1, 28, 28])
+
+
+def test_a_dynamic_size_is_said_first_and_never_asks_for_input(tmp_path, capsys) -> None:
+    """A program exported with InputSpec([None, 3, None, None]): the one fix is a fixed-size export, so that is the
+    one line, with or without --input (issue 22, finding 6e); no CONVCALC_INPUT for a program."""
+    net = paddle.nn.Sequential(paddle.nn.Conv2D(3, 8, 3, padding=1), paddle.nn.ReLU(), paddle.nn.AdaptiveAvgPool2D(1),
+                               paddle.nn.Flatten(), paddle.nn.Linear(8, 10))
+    net.eval()
+    paddle.jit.save(net, str(tmp_path / "inference"), input_spec=[InputSpec([None, 3, None, None], "float32")])
+    for extra in ([], ["--input", "3x32x32"]):
+        assert main(["report", str(tmp_path / "inference.json"), *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "with a dynamic size" in err
+        assert "export it with a fixed input size" in err
+        assert "CONVCALC_INPUT" not in err and "--input" not in err

@@ -218,6 +218,31 @@ def test_cli_train_table_mentions_the_offline_split(capsys, mnist_dir):
     assert "offline split" in out
 
 
+def test_piped_train_output_cuts_no_line(splits, mnist_dir):
+    """Piped (a log file, CI), every note and log line is one line, and the result comes as `what: value` lines
+    (issue 22, finding 6d: rich's default 80 columns cut them mid-sentence)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR")}
+    env["PYTHONPATH"] = os.pathsep.join([str(root), *filter(None, [env.get("PYTHONPATH")])])
+    proc = subprocess.run([sys.executable, "-m", "convcalc", "train", "book_lenet", "--data-dir", str(mnist_dir),
+                           "--limit", "64", "--max-steps", "2", "--batch-size", "32"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    err, out = proc.stderr.splitlines(), proc.stdout.splitlines()
+    assert splits.notes  # the offline split's note is long (over 200 characters)
+    for note in splits.notes:
+        assert f"note: {note}" in err and f"note: {note}" in out
+    assert any(line.startswith("predicted per step: ") and line.endswith("every multiply and add counted")
+               for line in err)
+    assert out[0] == "convcalc train book_lenet" and any(line.startswith("test accuracy / loss: ") for line in out)
+    assert not any(ch in proc.stdout for ch in "│┃")  # no table squeezed into a pipe
+
+
 def test_naive_lenet_starts_from_the_same_weights():
     import paddle
 

@@ -173,7 +173,7 @@ def diff_reports(a: dict, b: dict, label_a: str | None = None, label_b: str | No
         rows.extend(_row(pb[j], None, lb[j]) for j in range(j1, j2) if pb[j] not in paired)
     ta, tb = a.get("totals", {}), b.get("totals", {})
     totals = {}
-    for key in ("params", "params_trainable", "flops", "activation_bytes", "param_bytes"):
+    for key in ("params", "params_trainable", "flops", "peak_activation_bytes", "param_bytes"):
         if key in ta or key in tb:
             totals[key] = (ta.get(key), tb.get(key))
     return ReportDiff(

@@ -7,6 +7,7 @@ from typing import Any
 
 import sympy
 
+from convcalc.analysis.memory import bytes_per_value, inference_peak, row_at
 from convcalc.analysis.params import ParamAccount, account, parameters_read
 from convcalc.analysis.receptive import GraphView, Spatial, propagate
 from convcalc.analysis.records import Gaps, LayerRecord, Report, Totals
@@ -20,15 +21,10 @@ from convcalc.trace.input_forms import model_inputs
 from convcalc.trace.inputs import ModelInput
 from convcalc.trace.op_names import BOOKKEEPING_OPS, op_key
 
-BYTES_PER_VALUE = 4  # float32
 
 def normalise_input(shape: tuple) -> tuple:
     """``(C, H, W)`` -> ``(1, C, H, W)``; 4-D shapes pass through."""
     return tuple(shape) if len(shape) == 4 else (1, *shape)
-
-
-def _numel(shape) -> sympy.Expr:
-    return sympy.Mul(*[sympy.sympify(d) for d in shape]) if shape else sympy.Integer(0)
 
 
 def _functional_cost(key: str, op, shapes: dict, constants: dict, combined: dict,
@@ -183,6 +179,7 @@ def trace_for(model: Any, inputs: Any, name: str = "model", values: list[Any] | 
 def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: ParamAccount) -> list[LayerRecord]:
     records: list[LayerRecord] = []
     shown: set[str] = set()
+    seen_again: set[str] = set()
     leaf_ranges = sorted((c.op_start, c.op_end) for c in trace.calls if c.is_leaf)
     covered = set()
     for start, end in leaf_ranges:
@@ -197,6 +194,7 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
         return best, depth
 
     rows: list[tuple[tuple, LayerRecord]] = []
+    calls_of = Counter(c.path for c in trace.calls)
     for call in trace.calls:
         in_shapes = tuple(shapes.get(v, ()) for v in call.inputs)
         out_shape = shapes.get(call.outputs[0], ()) if call.outputs else ()
@@ -204,10 +202,13 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
         state = fields.get(call.outputs[0]) if call.outputs else None
         has_rule = True
         first_call = call.path not in shown
+        second_call = not first_call and call.path in shown and call.path not in seen_again
+        if not first_call:
+            seen_again.add(call.path)
         shown.add(call.path)
         tr, fr = params.on_row(call.path) if first_call else (0, 0)
         p_tr, p_fr = sympy.Integer(tr), sympy.Integer(fr)
-        notes = _param_notes(call, params, first_call)
+        notes = _param_notes(call, params, first_call, calls_of[call.path] if second_call else 0)
         if call.is_leaf:
             found = find_rule(call.layer)
             if found is None:
@@ -327,8 +328,7 @@ def _totals(trace: Trace, records: list[LayerRecord], shapes: dict, params: Para
     in_model = params.in_model
     used = p_tr + p_fr
     unused = in_model - int(used)
-    activations = sympy.Add(*[_numel(r.output_shape) for r in records if r.is_leaf and not r.is_functional])
-    input_numel = _numel(shapes.get(trace.input_value, trace.input_shape))
+    peak = inference_peak(trace, shapes)
     return Totals(
         params=sympy.expand(used),
         params_trainable=sympy.expand(p_tr),
@@ -336,19 +336,28 @@ def _totals(trace: Trace, records: list[LayerRecord], shapes: dict, params: Para
         params_in_model=in_model,
         params_unused=max(unused, 0),
         flops=sympy.expand(flops),
-        input_bytes=sympy.expand(input_numel * BYTES_PER_VALUE),
-        activation_bytes=sympy.expand(2 * activations * BYTES_PER_VALUE),
-        param_bytes=sympy.expand(used * BYTES_PER_VALUE),
+        input_bytes=sympy.expand(sympy.sympify(peak.input_bytes)),
+        peak_activation_bytes=sympy.expand(sympy.sympify(peak.bytes)),
+        param_bytes=sympy.expand(used * _param_width(trace)),
+        peak_at=row_at(records, peak.op),
     )
 
 
-def _param_notes(call, params: ParamAccount, first_call: bool) -> tuple[str, ...]:
-    """Why a row's parameters are not what the layer holds: a repeated call, tied weights."""
+def _param_width(trace: Trace) -> int:
+    """Bytes per parameter value: the traced parameters' most common dtype (float32 when none is known)."""
+    widths = Counter(bytes_per_value(trace.dtypes.get(v)) for op in trace.ops if op.name == "builtin.parameter"
+                     for v in op.outputs if v in trace.dtypes)
+    return widths.most_common(1)[0][0] if widths else 4
+
+
+def _param_notes(call, params: ParamAccount, first_call: bool, calls: int = 0) -> tuple[str, ...]:
+    """Why a row's parameters are not what the layer holds: a repeated call (said once, on the second call's row,
+    with ``calls`` the number of calls), tied weights."""
     if not first_call:
         holds = getattr(call.layer, "parameters", None)
-        if holds is None or not any(True for _ in holds()):
+        if not calls or holds is None or not any(True for _ in holds()):
             return ()  # (a ReLU reused in every block holds nothing to count twice)
-        return ("called again: its parameters are counted on its first call",)
+        return (f"called {calls} times: its parameters are counted on its first call",)
     owned = [p for p in params.used if p.row == call.path]
     if not call.is_leaf and owned:
         return (_owns_note(owned),)

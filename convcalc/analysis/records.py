@@ -68,7 +68,14 @@ class LayerRecord:
 
 @dataclass(frozen=True)
 class Totals:
-    """Totals over the leaf rows (containers and functional ops add no parameters)."""
+    """Totals over the leaf rows (containers and functional ops add no parameters), and inference memory.
+
+    Memory (bytes; docs/formulas.md "Memory"): ``input_bytes`` the model's
+    inputs; ``peak_activation_bytes`` the most bytes of activations alive at
+    once in one forward pass, from tensor liveness on the traced graph
+    (:mod:`convcalc.analysis.memory`; the inputs included, parameters not),
+    reached in row ``peak_at``; ``param_bytes`` the used parameters.
+    """
 
     params: sympy.Expr
     params_trainable: sympy.Expr
@@ -77,8 +84,9 @@ class Totals:
     params_unused: int
     flops: sympy.Expr
     input_bytes: sympy.Expr
-    activation_bytes: sympy.Expr
+    peak_activation_bytes: sympy.Expr
     param_bytes: sympy.Expr
+    peak_at: str = field(default="", compare=False)  # a row's path: a label, not a quantity
 
 
 @dataclass(frozen=True)
@@ -241,8 +249,8 @@ def replace_symbols(report: Report, values: dict) -> Report:
     totals = replace(
         t,
         **{name: cached_xreplace(getattr(t, name), values, cache) for name in (
-            "params", "params_trainable", "params_non_trainable", "flops", "input_bytes", "activation_bytes",
-            "param_bytes")},
+            "params", "params_trainable", "params_non_trainable", "flops", "input_bytes",
+            "peak_activation_bytes", "param_bytes")},
     )
     conditions = tuple(replace(c, relation=c.relation.xreplace(values)) for c in report.conditions)
     conditions = tuple(c for c in conditions if c.relation is not sympy.true)

@@ -18,13 +18,18 @@ made only from parameters, such as a reshaped bias) to ``backward_weight``.
 In the ``paddle`` convention a row's gradients each cost its forward count
 (:func:`~convcalc.formulas.backward.paddle_backward_flops`).
 
-Memory (bytes): parameters (every used one, in ``dtype``), gradients (the
-trainable ones), optimizer state (sgd 0, momentum 1x, adam/adamw 2x the
-trainable values plus two scalars per trainable tensor; fp32), fp32 master
-weights of the trainable parameters under float16/bfloat16, and the
-activations saved for backward: exactly the forward values the grad ops read
-(:data:`convcalc.rules.gradients.SAVED`; a value read by two rows is one value in
-the total).  ``peak`` is all of these at once (the moment the backward starts).
+Memory (bytes; docs/formulas.md "Memory"): parameters (every used one, in
+``dtype``), gradients (the trainable ones), optimizer state (sgd 0, momentum
+1x, adam/adamw 2x the trainable values plus two scalars per trainable tensor;
+fp32), fp32 master weights of the trainable parameters under
+float16/bfloat16, and the activations saved for backward: exactly the forward
+values the grad ops read (:data:`convcalc.rules.gradients.SAVED`), each buffer
+once (a value read by two rows, or a view such as ``flatten`` of a saved
+value, is one buffer).  ``peak`` is the step's peak from tensor liveness
+(:func:`convcalc.analysis.memory.step_peak`): parameters, gradients, optimizer
+state and master weights, plus the input batch, plus the most activations,
+saved activations and activation gradients alive at once during the forward
+or the backward.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from typing import Any
 import sympy
 
 from convcalc.analysis.engine import analyze, trace_for
+from convcalc.analysis.memory import Liveness, row_at, step_peak
 from convcalc.analysis.records import Report
 from convcalc.errors import UnknownNameError
 from convcalc.formulas.backward import elementwise_grad_flops, paddle_backward_flops
@@ -105,10 +111,19 @@ class TrainingTotals:
     grads_bytes: int
     optimizer_bytes: int
     master_bytes: int
-    activations_bytes: int
-    peak_bytes: int
+    activations_bytes: int  # saved for backward, each buffer once
+    peak_bytes: int  # params + grads + optimizer + master + batch + in flight
     samples: int | None = None
     complete: bool = True  # every differentiated op had a backward rule
+    batch_bytes: int = 0  # the model's inputs, held the whole step
+    in_flight_bytes: int = 0  # activations, saved activations and activation gradients alive at the peak
+    peak_at: str = ""  # the row at the peak ("" when unknown)
+    peak_in_backward: bool = False  # the peak is reached during the backward of ``peak_at``
+
+    @property
+    def persistent_bytes(self) -> int:
+        """What stays between steps: parameters, gradients, optimizer state, fp32 master weights."""
+        return self.params_bytes + self.grads_bytes + self.optimizer_bytes + self.master_bytes
 
 
 @dataclass(frozen=True)
@@ -243,16 +258,17 @@ def training_from_report(report: Report, trace: Trace, model: Any, *, optimizer:
     trainable = {p.name: not p.stop_gradient for p in model.parameters()}
     graph = _Graph(trace, trainable)
     width = DTYPES[dtype]
-    int_inputs = {v: d for v, d in zip(trace.input_values, trace.input_dtypes) if "int" in str(d)}
+    live = Liveness(trace, width=width, fixed=_RESULT_BYTES)
     combined = {v: op for op in trace.ops if op.name == "builtin.combine" for v in op.outputs}
     ops_by_index = {op.index: op for op in trace.ops}
     missing: dict[str, int] = defaultdict(int)
+    saved_by_op: dict[int, list[str]] = defaultdict(list)
+    masks: list[tuple[int, int, int]] = []  # dropout masks: (born, producer op, bytes)
 
-    def value_bytes(v: str, fixed: int | None = None) -> int:
-        n = _numel(trace.shapes.get(v, ()))
-        if v in int_inputs:
-            return n * (8 if "64" in int_inputs[v] else 4)
-        return n * (fixed or width)
+    def value_bytes(v: str) -> int:
+        root = live.root(v)  # a view of a saved value is the same buffer
+        b = live.buffers.get(root)
+        return b.nbytes if b is not None else live.value_bytes(root)
 
     accumulated = _accumulation(graph, trace, report, combined, exact)
     adopted = _parameter_ops(graph, trace, report)
@@ -294,11 +310,13 @@ def training_from_report(report: Report, trace: Trace, model: Any, *, optimizer:
             reads_in, reads_out = SAVED.get(key, ((), ()))
             for j in reads_in:
                 if j < len(operands) and operands[j] and graph.data.get(operands[j], False):
-                    saved[operands[j]] = value_bytes(operands[j])
+                    saved[live.root(operands[j])] = value_bytes(operands[j])
+                    saved_by_op[op.index].append(operands[j])
             for j in reads_out:
                 if j < len(op.outputs):
                     v = op.outputs[j]
-                    saved[v] = value_bytes(v, _RESULT_BYTES.get((key, j)))
+                    saved[live.root(v)] = value_bytes(v)
+                    saved_by_op[op.index].append(v)
         if rec.is_leaf and not rec.is_functional and rec.kind in _DROPOUT_KINDS and not rec.ops:
             # in eval mode (the trace) dropout is the identity; training runs it: dx = dy * mask / (1 - p)
             source, layer = _row_value(trace, rec)
@@ -307,6 +325,9 @@ def training_from_report(report: Report, trace: Trace, model: Any, *, optimizer:
                 dx += elementwise_grad_flops(numel, "dropout", exact)
                 input_grad = True
                 saved[f"{rec.path}:mask"] = numel  # uint8
+                maker = graph.producer.get(source)
+                at = maker.index if maker is not None else 0
+                masks.append((at, at, numel))
         forward = int(rec.flops) if rec.is_leaf and sympy.sympify(rec.flops).is_number else 0
         if conv is Convention.PADDLE:
             dx, dw = paddle_backward_flops(forward, input_grad, weight_grad)
@@ -337,13 +358,15 @@ def training_from_report(report: Report, trace: Trace, model: Any, *, optimizer:
     optimizer_bytes = _optimizer_bytes(optimizer, p_tr, sum(1 for p in used if p.trainable))
     master_bytes = p_tr * 4 if width != 4 else 0
     activations = sum(all_saved.values())
+    peak = step_peak(live, graph, saved_by_op, masks)
     totals = TrainingTotals(
         forward=fwd, backward_input=bx, backward_weight=bw, step=step,
         steps_per_epoch=steps, epoch=step * steps if steps else None,
         params_bytes=params_bytes, grads_bytes=grads_bytes, optimizer_bytes=optimizer_bytes,
         master_bytes=master_bytes, activations_bytes=activations,
-        peak_bytes=params_bytes + grads_bytes + optimizer_bytes + master_bytes + activations,
-        samples=samples, complete=not missing,
+        peak_bytes=params_bytes + grads_bytes + optimizer_bytes + master_bytes + peak.batch + peak.in_flight,
+        samples=samples, complete=not missing, batch_bytes=peak.batch, in_flight_bytes=peak.in_flight,
+        peak_at=row_at(report.records, peak.op), peak_in_backward=peak.backward,
     )
     return TrainingCost(model=report.model, rows=tuple(rows), totals=totals, convention=conv, optimizer=optimizer,
                         dtype=dtype, batch=batch, ops_without_rule=tuple(sorted(missing.items())),

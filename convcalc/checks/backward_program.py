@@ -39,6 +39,9 @@ from convcalc.trace.temporary import fast_op_creation, swapped_forwards
 __all__ = ["OracleRow", "BackwardProgram", "backward_program"]
 
 _RUNNING_STATS = ("mean_out", "variance_out")
+_VIEWS = ("reshape", "flatten", "squeeze", "unsqueeze", "view_shape", "view_dtype", "view_slice")
+"""Paddle's view ops: the result shares the operand's memory (eager Paddle 3.3.1: same ``data_ptr``, 0 bytes
+allocated), so a saved value and a saved view of it are one buffer, counted once."""
 _DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int64": 8, "int32": 4, "uint8": 1,
                 "bool": 1, "int8": 1, "int16": 2}
 
@@ -306,7 +309,7 @@ def _count(forward, backward, layers, loss_ops) -> BackwardProgram:
             if not shape or min(shape) < 0:
                 unknown.append(f"{names[position]} of {producer.name()}")
                 continue
-            row.saved[v.id] = _numel(shape) * _DTYPE_BYTES.get(_dtype(v), 4)
+            row.saved[_buffer(v, defined_by).id] = _numel(shape) * _DTYPE_BYTES.get(_dtype(v), 4)
     _accumulations(backward, grad_owner, rows, unattributed, grad_of,
                    lambda y: _value_reader_owner(y, defined_by, forward, index_of, layers))
     union: dict = {}
@@ -314,6 +317,20 @@ def _count(forward, backward, layers, loss_ops) -> BackwardProgram:
         union.update(row.saved)
     return BackwardProgram(rows, sum(union.values()), tuple(unattributed), tuple(sorted(set(missing))),
                            tuple(sorted(set(unknown))), grad_ops)
+
+
+def _buffer(v, defined_by: dict):
+    """The value whose memory ``v`` is: through view ops and in-place results 0 (``relu_``) to the writer."""
+    while True:
+        op = defined_by.get(v.id)
+        if op is None or not op.name().startswith("pd_op.") or not op.num_operands():
+            return v
+        key, name = op_key(op.name()), op.name()
+        in_place = name.endswith("_") and key != "batch_norm" and op.results()[0].id == v.id
+        source = op.operands()[0].source()
+        if not (key in _VIEWS or in_place) or not source.initialized() or source.id not in defined_by:
+            return v
+        v = source
 
 
 def _reader_owner(fop, forward, index_of, layers) -> str | None:

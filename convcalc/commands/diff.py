@@ -23,8 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "diff",
         help="per-layer and total differences between two models or reports",
-        description="Compare two reports layer by layer (aligned by layer path): params, FLOPs, activation "
-        "memory and receptive field, with inserted and removed layers, and the totals.",
+        description="Compare two reports layer by layer (aligned by layer path): params, FLOPs, "
+        "output bytes and receptive field, with inserted and removed layers, and the totals (the inference "
+        "peak among them).",
         epilog=DIFF_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

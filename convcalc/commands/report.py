@@ -32,7 +32,8 @@ input gradient (dx; none for the first layer on the data or anything before the
 first trainable parameter) and the weight gradients (dW; none for frozen
 parameters), and the bytes of the activations its backward reads; then the step,
 the epoch (--samples) and the memory of a training step: parameters, gradients,
-optimizer state, fp32 master weights (float16/bfloat16), saved activations, peak.
+optimizer state, fp32 master weights (float16/bfloat16), saved activations, and the
+step's peak from tensor liveness (docs/formulas.md, "Memory"; bytes in KiB/MiB/GiB).
 --input is one sample (the batch, default 1, comes from --batch); a file may
 declare its inputs as CONVCALC_INPUT = "3x32x32" or ["16x64", "16:int64"].
 Paddle's own forward is the judge: an input it refuses is refused (exit 2).
@@ -55,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="per-layer shapes, params, FLOPs and receptive fields of a model",
         description="Trace MODEL once and print, per layer: output shape, parameters, FLOPs in the "
         "chosen convention and the receptive field (size, jump, start), grouped by parent module, "
-        "with totals and a memory estimate.",
+        "with totals and the inference memory (the most a forward holds at once).",
         epilog=REPORT_EPILOG,
         formatter_class=fmt,
     )
@@ -135,12 +136,15 @@ def _build_inputs(args):
     from convcalc.trace.inputs import cli_inputs, input_hint
 
     built = build_model(args.model)
+    if built.source == "program":  # a size the export left dynamic: no --input can help, say so first
+        built.model.check_fixed_size()
     given = [args.input] if isinstance(args.input, str) else list(args.input or ())
     texts = given or list(built.default_inputs or ())
     if not texts:
         raise InputSpecError(
             f"{args.model} has no default input shape",
-            "pass one --input per forward argument, e.g. --input 3x224x224 (or declare CONVCALC_INPUT in the file)",
+            "pass one --input per forward argument, e.g. --input 3x224x224"
+            + ("" if built.source == "program" else " (or declare CONVCALC_INPUT in the file)"),
         )
     inputs, notes = cli_inputs(texts, getattr(args, "batch", None), input_hint(built.model))
     return built, inputs, notes
@@ -245,7 +249,7 @@ def run_report(args) -> int:
 def run_compare(args) -> int:
     from convcalc.analysis import analyze
     from convcalc.checks.crosscheck import check_numpy, compare, compare_program
-    from convcalc.render import report as R
+    from convcalc.render import compare as RC
 
     check_numpy()
     built, inputs, notes = _build_inputs(args)
@@ -254,17 +258,17 @@ def run_compare(args) -> int:
     if args.format == "json":
         import json
 
-        _write(json.dumps(R.comparison_dict(result), indent=2), None)
+        _write(json.dumps(RC.comparison_dict(result), indent=2), None)
     else:
         console = terminal_console()
-        for item in R.comparison_renderables(result):
+        for item in RC.comparison_renderables(result):
             console.print(item)
     return 0 if result.ok else 1
 
 
 def run_models(args) -> int:
     from convcalc.models.zoo import list_entries
-    from convcalc.render import report as R
+    from convcalc.render import compare as RC
 
     entries = list_entries()
     if args.format == "json":
@@ -277,6 +281,5 @@ def run_models(args) -> int:
         ]
         _write(json.dumps(rows, indent=2), None)
     else:
-
-        terminal_console().print(R.models_renderable(entries))
+        terminal_console().print(RC.models_renderable(entries))
     return 0

@@ -127,9 +127,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _print(renderable: object) -> None:
-    from rich.console import Console
+    from convcalc.render.training import plain_console
 
-    Console().print(renderable)
+    plain_console().print(renderable)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -166,8 +166,10 @@ def run_train(args: argparse.Namespace) -> int:
         render.plot_curves(run.result, args.plot)
     if args.json:
         sys.stdout.write(render.to_json(run.result) + "\n")
-    else:
+    elif render.plain_console().is_terminal:
         _print(render.result_table(run.result))
+    else:  # piped or redirected: one line per row, never wrapped
+        _print(render.result_text(run.result))
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from convcalc.analysis.diff import ReportDiff, RowDiff
+from convcalc.render.units import format_bytes, format_bytes_delta
 
 STATUS_MARK = {"same": "", "changed": "~", "inserted": "+", "removed": "-"}
 STATUS_STYLE = {"same": "dim", "changed": "yellow", "inserted": "green", "removed": "red"}
@@ -43,8 +44,8 @@ def _rf(value: Any) -> str:
     return str(value)
 
 
-def _mib(nbytes: Any) -> str:
-    return f"{nbytes / 1024**2:,.2f} MB" if isinstance(nbytes, (int, float)) else _count(nbytes)
+def _bytes(nbytes: Any) -> str:
+    return format_bytes(nbytes) if isinstance(nbytes, (int, float)) else _count(nbytes)
 
 
 def diff_renderables(d: ReportDiff, all_rows: bool = False) -> list:
@@ -58,7 +59,7 @@ def diff_renderables(d: ReportDiff, all_rows: bool = False) -> list:
     else:
         title += f"  FLOPs convention: {d.convention_a}"
     table = Table(title=title, header_style="bold")
-    for col in ("", "Layer", "Type", "Output shape", "Params", "Δ params", "FLOPs", "Δ FLOPs", "Δ memory", "RF"):
+    for col in ("", "Layer", "Type", "Output shape", "Params", "Δ params", "FLOPs", "Δ FLOPs", "Δ output", "RF"):
         table.add_column(col, justify="right" if col.startswith(("Δ", "Params", "FLOPs", "RF")) else "left")
     shown = d.rows if all_rows else d.changed
     for r in shown:
@@ -72,7 +73,7 @@ def diff_renderables(d: ReportDiff, all_rows: bool = False) -> list:
             _delta(r.params_delta),
             _pair(_count(r.flops_a), _count(r.flops_b)),
             _delta(r.flops_delta),
-            _delta(r.memory_delta) and f"{r.memory_delta / 1024**2:+,.2f} MB",
+            format_bytes_delta(r.memory_delta),
             _pair(_rf(r.rf_a), _rf(r.rf_b)),
         )
     counts = {s: sum(1 for r in d.rows if r.status == s) for s in STATUS_MARK}
@@ -83,14 +84,14 @@ def diff_renderables(d: ReportDiff, all_rows: bool = False) -> list:
         + ("" if all_rows or not counts["same"] else "; --all shows the unchanged ones too"),
     ]
     names = {"params": "Total params", "params_trainable": "Trainable params", "flops": "Total FLOPs",
-             "activation_bytes": "Activations", "param_bytes": "Param memory"}
+             "peak_activation_bytes": "Peak activations (inference)", "param_bytes": "Param memory"}
     for key, (a, b) in d.totals.items():
-        fmt = _mib if key.endswith("bytes") else _count
+        fmt = _bytes if key.endswith("bytes") else _count
         delta = ""
         if isinstance(a, int) and isinstance(b, int):
             delta = f"  ({b - a:+,}" + (f", {b / a:.2f}x)" if a else ")")
             if key.endswith("bytes"):
-                delta = f"  ({(b - a) / 1024**2:+,.2f} MB)"
+                delta = f"  ({format_bytes_delta(b - a) or '0 B'})"
         lines.append(f"{names[key]}: {fmt(a)} → {fmt(b)}{delta}")
     if not table.row_count:
         return [Text(f"{title}\n" + "\n".join(lines))]

@@ -14,6 +14,8 @@ import sympy
 
 from convcalc.analysis.records import Condition, LayerRecord, Report
 from convcalc.formulas.receptive import Field
+from convcalc.render import columns as C
+from convcalc.render.units import format_bytes
 
 CONVENTION_HELP = {
     "paddle": "as paddle.flops counts (book eq. 5.21): conv with bias, linear without, BN 2/elem, ReLU/max-pool 0",
@@ -141,11 +143,13 @@ def condition_json(c: Condition) -> dict:
             "at": {str(s): int(v) for s, v in c.at}, "text": condition_text(c)}
 
 
-def mib(nbytes) -> str:
-    value = sympy.sympify(nbytes) / (1024**2)
-    if value.is_number:
-        return f"{float(value):,.2f} MB"
-    return sympy.sstr(sympy.nsimplify(value)) + " MB"
+def memory_line(report: Report) -> str:
+    """The inference memory of the report's totals, in one line (docs/formulas.md#memory)."""
+    t = report.totals
+    where = f" in {C.row_name(t.peak_at)}" if t.peak_at else ""
+    return (f"Inference memory: activations at their peak {format_bytes(t.peak_activation_bytes)}{where} (the "
+            f"input's {format_bytes(t.input_bytes)} included) + params {format_bytes(t.param_bytes)} = "
+            f"{format_bytes(t.peak_activation_bytes + t.param_bytes)}")
 
 
 # ---------------------------------------------------------------- groups
@@ -207,65 +211,152 @@ def row_notes_lines(rows: list[LayerRecord]) -> list[str]:
 
 
 # ---------------------------------------------------------------- table
-def report_renderables(report: Report, depth: int | None = None, training: Any = None) -> list:
+def report_renderables(report: Report, depth: int | None = None, training: Any = None, **table: Any) -> list:
     """The rich renderables of ``convcalc report``: the table, then totals and notes.
 
-    With ``training`` (a :class:`~convcalc.analysis.training.TrainingCost`), the training columns and totals too.
+    With ``training`` (a :class:`~convcalc.analysis.training.TrainingCost`), the training columns and totals too;
+    ``table``: the columns and rows ``convcalc.summary`` asks for (see :func:`layer_table`).
     """
+    table_, rows = layer_table(report, depth, training=training, **table)
+    return [table_, totals_text(report, rows, training)]
+
+
+def _cells(report: Report, rec: LayerRecord, columns, details: C.RowDetails, groups: dict, macs_groups: dict,
+           incomplete: set) -> list:
+    """The cells of one row (text; a container's dimmed subtotals)."""
+    from rich.text import Text
+
+    size, jump, start = field_text(rec)
+    leaf = rec.is_leaf
+    g_params, g_flops = groups.get(rec.path, (sympy.Integer(0), sympy.Integer(0)))
+    macs_rec = details.macs.records[rec.index] if details.macs is not None else None
+    out = []
+    for col in columns:
+        dim = not leaf and col in (C.Column.NUM_PARAMS, C.Column.FLOPS, C.Column.PARAMS_PERCENT, C.Column.MULT_ADDS)
+        if col is C.Column.INPUT_SIZE:
+            text = shapes_text(rec.input_shapes)
+        elif col is C.Column.OUTPUT_SIZE:
+            text = shapes_text(rec.output_shapes, rec.output_shape)
+        elif col is C.Column.NUM_PARAMS:
+            text = (quantity(rec.params) if not rec.is_functional else "-") if leaf else quantity(g_params)
+        elif col is C.Column.PARAMS_PERCENT:
+            text = "-" if rec.is_functional else C.percent_text(rec.params if leaf else g_params, report.totals.params)
+        elif col is C.Column.KERNEL_SIZE:
+            text = C.kernel_text(details.kernel.get(rec.index))
+        elif col is C.Column.GROUPS:
+            text = C.kernel_text(details.groups.get(rec.index))
+        elif col is C.Column.MULT_ADDS:
+            if macs_rec is None:
+                text = "?"
+            elif leaf:
+                text = quantity(macs_rec.flops)
+            else:
+                text = quantity(macs_groups.get(rec.path, (0, 0))[1])
+        elif col is C.Column.TRAINABLE:
+            text = C.trainable_text(rec) if leaf else "-"
+        elif col is C.Column.FLOPS:
+            if leaf:
+                text = quantity(rec.flops) + ("" if rec.has_rule else " (no rule)")
+            else:
+                text = group_flops_text(g_flops, rec.path, incomplete)
+        else:
+            text = {C.Column.RF: size, C.Column.JUMP: jump, C.Column.START: start}[col]
+        out.append(Text(text, style="dim") if dim else text)
+    return out
+
+
+def layer_table(report: Report, depth: int | None = None, *, columns=C.DEFAULT_COLUMNS, row_settings=None,
+                details: C.RowDetails | None = None, verbose: int = 1, training: Any = None):
+    """The rich table of the visible rows (``depth``), the columns asked for, then the training columns.
+
+    ``row_settings`` ``None``: convcalc's rows (``conv1 (Conv2D)``, indented);
+    a set of :class:`RowSetting`: torchinfo's.  Returns ``(table, rows shown)``.
+    """
+    from rich import box
     from rich.table import Table
     from rich.text import Text
 
     from convcalc.render import training_cost as T
 
+    details = details or C.RowDetails()
+    columns = tuple(C.Column(c) for c in columns)
+    settings = None if row_settings is None else {C.RowSetting(s) for s in row_settings}
     conv = report.convention.value
-    shape = shapes_text(report.input_shapes, report.input_shape)
-    title = f"{report.model}  input {shape}  FLOPs convention: {conv}"
+    title = f"{report.model}  input {shapes_text(report.input_shapes, report.input_shape)}  FLOPs convention: {conv}"
     if report.symbols:
         title += "  (symbolic)"
     caption = f"{conv}: {CONVENTION_HELP[conv]}"
     axes = rf_axes(report)
-    if axes:
+    if axes and any(c in columns for c in (C.Column.RF, C.Column.JUMP, C.Column.START)):
         caption += f"; RF/Jump/Start per axis ({axes}) where the axes differ"
-    table = Table(title=title, caption=caption, header_style="bold")
-    table.add_column("Layer (type)", no_wrap=True)
-    table.add_column("Output shape", no_wrap=not report.symbols)
-    table.add_column("Params", justify="right", no_wrap=True)
-    table.add_column(f"FLOPs ({conv})", justify="right", no_wrap=not report.symbols)
-    table.add_column("RF", justify="right", no_wrap=True)
-    table.add_column("Jump", justify="right", no_wrap=True)
-    table.add_column("Start", justify="right", no_wrap=True)
-    for head in T.HEADERS if training else ():
-        table.add_column(f"{head} ({conv})" if head != "Saved" else head, justify="right", no_wrap=True)
+    ascii_only = settings is not None and C.RowSetting.ASCII_ONLY in settings
+    table = Table(title=title, caption=caption, header_style="bold", **({"box": box.ASCII} if ascii_only else {}))
+    if settings is None:
+        head = "Layer (type)"
+    else:
+        head = "Layer (type" + (" (var_name)" if C.RowSetting.VAR_NAMES in settings else "") + (
+            ":depth-idx" if C.RowSetting.DEPTH in settings else "") + ")"
+    table.add_column(head, no_wrap=True)
+    for col in columns:
+        header = f"FLOPs ({conv})" if col is C.Column.FLOPS else C.HEADERS[col]
+        wrap = col in (C.Column.OUTPUT_SIZE, C.Column.INPUT_SIZE, C.Column.FLOPS) and bool(report.symbols)
+        table.add_column(header, justify="left" if col in C.LEFT else "right", no_wrap=not wrap)
+    for h in T.HEADERS if training else ():
+        table.add_column(f"{h} ({conv})" if h != "Saved" else h, justify="right", no_wrap=True)
     groups = group_totals(report)
+    macs_groups = group_totals(details.macs) if details.macs is not None and C.Column.MULT_ADDS in columns else {}
     incomplete = incomplete_groups(report)
     rows = visible(report, depth)
+    if settings is not None and C.RowSetting.HIDE_RECURSIVE_LAYERS in settings:
+        seen: set[str] = set()
+        kept = []
+        for rec in rows:
+            if rec.is_functional or rec.path not in seen:
+                kept.append(rec)
+            seen.add(rec.path)
+        rows = kept
     marks = row_notes(rows)
+    depth_index: dict[int, int] = {}
     for rec in rows:
-        indent = "  " * max(rec.depth - 1, 0)
         label = rec.path.rsplit(".", 1)[-1] if not rec.is_functional else rec.path.split(":", 1)[1]
-        name = Text(f"{indent}{label or report.model} ({rec.kind})")
+        if settings is None:
+            name = Text(f"{'  ' * max(rec.depth - 1, 0)}{label or report.model} ({rec.kind})")
+        else:
+            depth_index[rec.depth] = depth_index.get(rec.depth, 0) + 1
+            text = rec.kind
+            if C.RowSetting.VAR_NAMES in settings:
+                text += f" ({label or report.model})"
+            if C.RowSetting.DEPTH in settings and rec.depth > 0:
+                text += f": {rec.depth}-{depth_index[rec.depth]}"
+            name = Text(C.tree_prefix(rec.depth, ascii_only) + text)
         if rec.index in marks:
             name.append(f" [{marks[rec.index]}]")
-        size, jump, start = field_text(rec)
+        cells = _cells(report, rec, columns, details, groups, macs_groups, incomplete)
+        extra = T.columns(report, training, rec) if training else ()
         if rec.is_leaf:
-            params = quantity(rec.params) if not rec.is_functional else "-"
-            flops = quantity(rec.flops)
             if rec.is_functional:
                 name.stylize("italic cyan")
             if not rec.has_rule:
-                flops += " (no rule)"
                 name.stylize("red")
-            table.add_row(name, shapes_text(rec.output_shapes, rec.output_shape), params, flops, size, jump, start,
-                          *(T.columns(report, training, rec) if training else ()))
+            table.add_row(name, *cells, *extra)
         else:
-            g_params, g_flops = groups.get(rec.path, (sympy.Integer(0), sympy.Integer(0)))
             name.stylize("bold")
-            table.add_row(
-                name, shapes_text(rec.output_shapes, rec.output_shape), Text(quantity(g_params), style="dim"),
-                Text(group_flops_text(g_flops, rec.path, incomplete), style="dim"), size, jump, start,
-                *(Text(c, style="dim") for c in (T.columns(report, training, rec) if training else ())),
-            )
-    return [table, totals_text(report, rows, training)]
+            table.add_row(name, *cells, *(Text(c, style="dim") for c in extra))
+        if verbose >= 2:
+            params = details.parameters.get(rec.index, ())
+            for k, (pname, shape, count) in enumerate(params):
+                glyph = ("+ " if ascii_only else "└─")
+                last = k == len(params) - 1
+                mark = ("+ " if ascii_only else "└─") if last else ("+ " if ascii_only else "├─")
+                prefix = ("|    " if ascii_only else "│    ") * max(rec.depth, 0) + glyph
+                cell = {C.Column.NUM_PARAMS: f"{mark}{count:,}",
+                        C.Column.KERNEL_SIZE: C.kernel_text(list(shape))}
+                shown = f"{prefix}{pname}"
+                if C.Column.KERNEL_SIZE not in columns:
+                    shown += f" {C.kernel_text(list(shape))}"
+                table.add_row(Text(shown, style="dim"), *(cell.get(c, "") for c in columns),
+                              *([""] * len(extra)))
+    return table, rows
 
 
 def totals_text(report: Report, rows: list[LayerRecord] | None = None, training: Any = None):
@@ -288,18 +379,16 @@ def totals_text(report: Report, rows: list[LayerRecord] | None = None, training:
     lines.append(f"Total FLOPs ({report.convention.value}): {total_flops_text(report)}")
     for c in report.conditions:
         lines.append(f"Condition: {condition_text(c)}")
-    total_mem = t.input_bytes + t.activation_bytes + t.param_bytes
-    lines.append(
-        f"Memory estimate (float32): input {mib(t.input_bytes)}, forward/backward activations "
-        f"{mib(t.activation_bytes)}, params {mib(t.param_bytes)}, total {mib(total_mem)}"
-    )
+    lines.append(memory_line(report))
     if training is not None:
         lines.extend(training_lines(training))
     for note in report.notes:
         lines.append(f"Note: {note}")
-    for rec in report.records:
-        for note in rec.notes:
-            lines.append(f"Note ({rec.path or report.model}): {note}")
+    numbered = {r.index for r in rows or []}
+    for rec in report.records:  # the notes of rows the table does not show (the depth limit hides them)
+        if rec.index not in numbered:
+            for note in rec.notes:
+                lines.append(f"Note ({rec.path or report.model}): {note}")
     g = report.gaps
     lines.extend(gap_lines(report))
     if g.layers_never_called:
@@ -371,7 +460,8 @@ def _report_dict(report: Report) -> dict:
             "params_unused": t.params_unused,
             "flops": json_quantity(t.flops),
             "input_bytes": json_quantity(t.input_bytes),
-            "activation_bytes": json_quantity(t.activation_bytes),
+            "peak_activation_bytes": json_quantity(t.peak_activation_bytes),
+            "peak_at": t.peak_at or None,
             "param_bytes": json_quantity(t.param_bytes),
         },
         "complete": report.gaps.flops_complete,
@@ -460,113 +550,3 @@ def report_markdown(report: Report, depth: int | None = None, training: Any = No
     return "\n".join(lines)
 
 
-# ---------------------------------------------------------------- compare
-def comparison_renderables(cmp) -> list:
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(title=f"{cmp.model}  input {list(cmp.input_shape)}: convcalc vs paddle.summary / paddle.flops",
-                  header_style="bold")
-    for col in ("", "Layer", "Input (ours | paddle)", "Output (ours | paddle)", "Params (ours | paddle)",
-                "FLOPs (ours | paddle)"):
-        table.add_column(col, justify="right" if "Params" in col or "FLOPs" in col else "left")
-    for row in cmp.rows:
-        if row.ok and not row.exact:
-            mark = Text("≈", style="bold yellow")  # a known Paddle difference, explained below
-        else:
-            mark = Text("✓", style="green") if row.ok else Text("✗", style="bold red")
-        inp = row.ours_input if row.ours_input == row.paddle_input else f"{row.ours_input} | {row.paddle_input}"
-        out = row.ours_output if row.ours_output == row.paddle_output else f"{row.ours_output} | {row.paddle_output}"
-        params = f"{row.ours_params:,}" if row.ours_params == row.paddle_params else (
-            f"{row.ours_params:,} | {row.paddle_params:,}")
-        if row.ours_flops is None:
-            flops = ""
-        elif row.ours_flops == row.paddle_flops:
-            flops = f"{row.ours_flops:,}"
-        else:
-            flops = f"{row.ours_flops:,} | {row.paddle_flops:,}"
-        table.add_row(mark, f"{row.key} {row.path}", inp, out, params, flops)
-    explained = {k.where for k in cmp.known}
-
-    def mark_total(ours, theirs, where) -> str:
-        return "  ✓" if ours == theirs else ("  ≈ known Paddle difference" if where in explained else "  ✗")
-
-    lines = [
-        f"Total params: ours {cmp.ours_params:,}, paddle.summary {cmp.paddle_params:,}"
-        + mark_total(cmp.ours_params, cmp.paddle_params, "total params"),
-        f"Trainable params: ours {cmp.ours_trainable:,}, paddle.summary {cmp.paddle_trainable:,}"
-        + mark_total(cmp.ours_trainable, cmp.paddle_trainable, "trainable params"),
-        f"Total FLOPs: ours {cmp.ours_flops:,}, not compared: {cmp.flops_not_compared}"
-        if cmp.flops_not_compared else
-        f"Total FLOPs: ours {cmp.ours_flops:,}, paddle.flops {cmp.paddle_flops:,}"
-        + ("  ✓" if cmp.ours_flops == cmp.paddle_flops else "  ✗"),
-    ]
-    if cmp.missing_in_ours:
-        lines.append(f"Rows of paddle.summary with no match: {', '.join(cmp.missing_in_ours)}")
-    if cmp.known:
-        lines.append("Known Paddle differences (paddle.summary is wrong here; not counted as differences):")
-        lines += [f"  ≈ {k.where}: ours {k.ours:,}, paddle.summary {k.paddle:,}: {k.reason}" for k in cmp.known]
-    items = [table]
-    if cmp.layer_flops:
-        per_layer = Table(title="Conv and linear layers: 2 x convcalc's multiply-adds vs paddle.utils.flops of the op",
-                          header_style="bold")
-        for col in ("", "Layer", "Type", "Op", "2 x MACs (ours)", "paddle.utils.flops"):
-            per_layer.add_column(col, justify="right" if col[:1] in "2p" else "left")
-        for r in cmp.layer_flops:
-            ok = r.ours == r.paddle
-            per_layer.add_row(Text("✓", style="green") if ok else Text("✗", style="bold red"), r.path, r.kind,
-                              r.op.replace("pd_op.", ""), f"{r.ours:,}", f"{r.paddle:,}")
-        items.append(per_layer)
-        same = sum(r.ours == r.paddle for r in cmp.layer_flops)
-        lines.append(f"Conv/linear layers: {same} of {len(cmp.layer_flops)} equal to paddle.utils.flops")
-    lines.append(
-        f"{len(cmp.rows)} rows compared, {cmp.mismatches} difference(s)"
-        if cmp.mismatches else f"{len(cmp.rows)} rows compared: all equal"
-        + (f" apart from {len(cmp.known)} known Paddle difference(s)" if cmp.known else "")
-    )
-    return [*items, Text("\n".join(lines))]
-
-
-def comparison_dict(cmp) -> dict:
-    return {
-        "model": cmp.model,
-        "input_shape": list(cmp.input_shape),
-        "ok": cmp.ok,
-        "mismatches": cmp.mismatches,
-        "totals": {
-            "params": {"ours": cmp.ours_params, "paddle_summary": cmp.paddle_params},
-            "trainable_params": {"ours": cmp.ours_trainable, "paddle_summary": cmp.paddle_trainable},
-            "flops": {"ours": cmp.ours_flops, "paddle_flops": None if cmp.flops_not_compared else cmp.paddle_flops,
-                      **({"not_compared": cmp.flops_not_compared} if cmp.flops_not_compared else {})},
-        },
-        "missing_in_ours": list(cmp.missing_in_ours),
-        "known_paddle_differences": [
-            {"where": k.where, "ours": k.ours, "paddle_summary": k.paddle, "reason": k.reason} for k in cmp.known
-        ],
-        "rows": [
-            {
-                "key": r.key, "path": r.path, "ok": r.ok, "known_paddle_difference": r.known or None,
-                "input": {"ours": r.ours_input, "paddle": r.paddle_input},
-                "output": {"ours": r.ours_output, "paddle": r.paddle_output},
-                "params": {"ours": r.ours_params, "paddle": r.paddle_params},
-                "flops": {"ours": r.ours_flops, "paddle": r.paddle_flops},
-            }
-            for r in cmp.rows
-        ],
-        **({"layer_flops": [
-            {"path": r.path, "type": r.kind, "op": r.op, "ours_2x_macs": r.ours, "paddle_utils_flops": r.paddle,
-             "ok": r.ours == r.paddle} for r in cmp.layer_flops]} if cmp.layer_flops else {}),
-    }
-
-
-def models_renderable(entries):
-    from rich.table import Table
-
-    table = Table(title="convcalc model zoo", header_style="bold")
-    table.add_column("Name", no_wrap=True)
-    table.add_column("Default input")
-    table.add_column("Source")
-    table.add_column("Description")
-    for e in entries:
-        table.add_row(e.name, "x".join(str(d) for d in e.default_input), e.source, e.description)
-    return table

@@ -26,6 +26,9 @@ __all__ = [
     "TrainProgress",
     "ReproduceProgress",
     "result_table",
+    "result_rows",
+    "result_text",
+    "plain_console",
     "reproduction_table",
     "reproduction_markdown",
     "to_json",
@@ -36,9 +39,19 @@ __all__ = [
 
 
 def _stderr_console(quiet: bool = False) -> Console:
+    """The progress console; piped or redirected, lines are never cut (no 80-column wrap in a log file)."""
     from rich.console import Console
 
-    return Console(stderr=True, quiet=quiet)
+    console = Console(stderr=True, quiet=quiet)
+    return console if console.is_terminal else Console(stderr=True, quiet=quiet, width=200, soft_wrap=True)
+
+
+def plain_console() -> Console:
+    """A stdout console: rich's own in a terminal; piped or redirected, text lines are never cut."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=200, soft_wrap=True)
 
 
 def si(value: float, unit: str = "") -> str:
@@ -165,14 +178,9 @@ class ReproduceProgress(TrainProgress):
         super().__call__(event)
 
 
-def result_table(result: TrainResult) -> Table:
-    """The outcome of one ``convcalc train`` run as a two-column rich table."""
-    from rich.table import Table
-
+def result_rows(result: TrainResult) -> list[tuple[str, str]]:
+    """The outcome of one ``convcalc train`` run as ``(what, value)`` pairs."""
     cfg = result.config
-    table = Table(title=f"convcalc train {result.model}", show_header=False, title_justify="left")
-    table.add_column("what", style="bold")
-    table.add_column("value")
     rows = [
         ("data", result.data),
         *(("note", n) for n in result.notes),
@@ -194,9 +202,24 @@ def result_table(result: TrainResult) -> Table:
         rows.append(("achieved per epoch", f"{speeds}  (predicted FLOPs / seconds of training steps)"))
     if result.checkpoint:
         rows.append(("checkpoint", result.checkpoint))
-    for what, value in rows:
+    return rows
+
+
+def result_table(result: TrainResult) -> Table:
+    """The outcome of one ``convcalc train`` run as a two-column rich table (a terminal)."""
+    from rich.table import Table
+
+    table = Table(title=f"convcalc train {result.model}", show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    for what, value in result_rows(result):
         table.add_row(what, value)
     return table
+
+
+def result_text(result: TrainResult) -> str:
+    """The same outcome as ``what: value`` lines, one per row (piped output: nothing wraps)."""
+    return "\n".join([f"convcalc train {result.model}", *(f"{what}: {value}" for what, value in result_rows(result))])
 
 
 def _fmt(r: Any) -> tuple[str, ...]:

@@ -9,19 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from convcalc.analysis.records import LayerRecord, Report
+from convcalc.render.columns import row_name
+from convcalc.render.units import format_bytes
 
 __all__ = ["HEADERS", "CSV_HEADERS", "columns", "training_lines", "row_dict", "totals_dict"]
 
 HEADERS = ("Bwd dx", "Bwd dW", "Saved")  # the forward is the report's own FLOPs column
 CSV_HEADERS = ["forward", "backward_input", "backward_weight", "saved_bytes"]
-
-
-def _bytes(n: int) -> str:
-    if n >= 1024**2:
-        return f"{n / 1024**2:,.2f} MB"
-    if n >= 1024:
-        return f"{n / 1024:,.1f} kB"
-    return f"{n} B"
 
 
 def _by_index(tc) -> dict[int, Any]:
@@ -59,7 +53,7 @@ def columns(report: Report, tc, rec: LayerRecord, raw: bool = False) -> tuple:
     if raw:
         return values
     _, dx, dw, saved = values
-    return (f"{dx:,}", f"{dw:,}", _bytes(saved) if saved else "-")
+    return (f"{dx:,}", f"{dw:,}", format_bytes(saved) if saved else "-")
 
 
 def training_lines(tc) -> list[str]:
@@ -77,11 +71,19 @@ def training_lines(tc) -> list[str]:
         partial = f", the last one of {last} counted as a full batch" if last != tc.batch else ""
         lines.append(f"Per epoch ({t.samples:,} samples = {t.steps_per_epoch:,} steps of batch {tc.batch}{partial}): "
                      f"{t.epoch:,} {unit}")
-    master = f", fp32 master weights {_bytes(t.master_bytes)}" if t.master_bytes else ""
+    master = f", fp32 master weights {format_bytes(t.master_bytes)}" if t.master_bytes else ""
+    where = ""
+    if t.peak_at:
+        where = f" (in the {'backward' if t.peak_in_backward else 'forward'} of {row_name(t.peak_at)})"
     lines.append(
-        f"Training memory ({tc.optimizer}, {tc.dtype}): params {_bytes(t.params_bytes)}, grads "
-        f"{_bytes(t.grads_bytes)}, optimizer state {_bytes(t.optimizer_bytes)}{master}, activations saved for "
-        f"backward {_bytes(t.activations_bytes)}; peak {_bytes(t.peak_bytes)}"
+        f"Training memory ({tc.optimizer}, {tc.dtype}): params {format_bytes(t.params_bytes)}, grads "
+        f"{format_bytes(t.grads_bytes)}, optimizer state {format_bytes(t.optimizer_bytes)}{master}, activations "
+        f"saved for backward {format_bytes(t.activations_bytes)}"
+    )
+    lines.append(
+        f"Training step peak: {format_bytes(t.peak_bytes)} = params, grads and optimizer state "
+        f"{format_bytes(t.persistent_bytes)} + input batch {format_bytes(t.batch_bytes)} + activations and "
+        f"gradients in flight {format_bytes(t.in_flight_bytes)}{where}"
     )
     if tc.ops_without_rule:
         lines.append("No backward rule: " + ", ".join(f"{k} x{n}" for k, n in tc.ops_without_rule))
@@ -105,7 +107,9 @@ def totals_dict(tc) -> dict:
         "forward": t.forward, "backward_input": t.backward_input, "backward_weight": t.backward_weight,
         "step": t.step, "samples": t.samples, "steps_per_epoch": t.steps_per_epoch, "epoch": t.epoch,
         "params_bytes": t.params_bytes, "grads_bytes": t.grads_bytes, "optimizer_bytes": t.optimizer_bytes,
-        "master_bytes": t.master_bytes, "activations_bytes": t.activations_bytes, "peak_bytes": t.peak_bytes,
+        "master_bytes": t.master_bytes, "activations_bytes": t.activations_bytes,
+        "persistent_bytes": t.persistent_bytes, "batch_bytes": t.batch_bytes, "in_flight_bytes": t.in_flight_bytes,
+        "peak_bytes": t.peak_bytes, "peak_at": t.peak_at or None, "peak_in_backward": t.peak_in_backward,
         "complete": t.complete,
         "ops_without_rule": [{"op": k, "count": n} for k, n in tc.ops_without_rule],
     }

@@ -28,7 +28,7 @@ from convcalc.trace.branches import Decisions, replaying
 from convcalc.trace.eager import eager_check
 from convcalc.trace.failures import check_nonempty, first_empty_layer, forward_error, refuse_empty
 from convcalc.trace.graph import LayerCall, OpNode, Trace
-from convcalc.trace.inputs import as_inputs, bind_names, check_rank, in_forward_order, input_hint
+from convcalc.trace.inputs import arguments, as_inputs, bind_names, check_rank, in_forward_order, input_hint
 from convcalc.trace.native_logs import quiet_native_logs
 from convcalc.trace.op_names import BOOKKEEPING_OPS, op_key
 from convcalc.trace.shape_guards import recording as recording_guards
@@ -133,7 +133,7 @@ def trace_model(
     probe = Decisions(probe=True)
     program, finished, guards = _build(model, inputs, static_forward, name, paths, probe)
     free = value_free(program, BOOKKEEPING_OPS, op_key)
-    ops, shapes, constants, input_values = _read_program(program, inputs)
+    ops, shapes, constants, input_values, dtypes = _read_program(program, inputs)
     calls = _calls(finished, paths, model, ops, input_values, root_leaf)
     refuse_empty(finished, paths, inputs, name)
     check_nonempty(ops, shapes, calls, inputs, name)
@@ -160,7 +160,7 @@ def trace_model(
                 program, finished, guards = _build(model, inputs, static_forward, name, paths, decisions)
             except ConvcalcError:
                 raise cannot from None
-            ops, shapes, constants, input_values = _read_program(program, inputs)
+            ops, shapes, constants, input_values, dtypes = _read_program(program, inputs)
             calls = _calls(finished, paths, model, ops, input_values, root_leaf)
             refuse_empty(finished, paths, inputs, name)
             check_nonempty(ops, shapes, calls, inputs, name)
@@ -188,6 +188,7 @@ def trace_model(
         input_shapes=tuple(i.shape for i in inputs),
         input_values=input_values,
         input_dtypes=tuple(i.dtype for i in inputs),
+        dtypes=dtypes,
         notes=notes,
         guards=guards,
     )
@@ -239,9 +240,9 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
                 handles.append(layer.register_forward_post_hook(post_hook))
             with swapped_forwards(model, static_forward), fast_op_creation(), replaying(decisions), \
                     quiet_native_logs(), recording_guards() as guards:
-                specs = [InputSpec(list(i.shape), i.dtype, name=i.name) for i in inputs]
+                specs = [InputSpec(list(i.shape), i.dtype, name=i.spec_name) for i in inputs]
                 try:
-                    static = paddle.jit.to_static(model, input_spec=specs, full_graph=True)
+                    static = paddle.jit.to_static(model, input_spec=arguments(inputs, specs), full_graph=True)
                     program = static.forward.concrete_program.main_program
                 except Exception as exc:  # noqa: BLE001 - any failure of user code is reported
                     raise (first_empty_layer(finished, paths, inputs[0].shape, name)
@@ -257,9 +258,10 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
 
 
 def _read_program(program, inputs):
-    """The program's ops as plain data, every value's shape, constants, and each input's value id."""
+    """The program's ops as plain data, every value's shape, constants, each input's value id, and dtypes."""
     ops: list[OpNode] = []
     shapes: dict[str, tuple[int, ...]] = {}
+    dtypes: dict[str, str] = {}
     constants: dict[str, Any] = {}
     data_values: dict[str, str] = {}
     for i, op in enumerate(program.global_block().ops):
@@ -270,6 +272,7 @@ def _read_program(program, inputs):
             outs.append(vid)
             try:
                 shapes[vid] = tuple(int(d) for d in r.shape)
+                dtypes[vid] = str(r.dtype).rsplit(".", 1)[-1].lower()  # DataType.FLOAT32 -> "float32"
             except Exception:  # noqa: BLE001 - non-tensor results (e.g. lists)
                 shapes[vid] = ()
         ins = tuple(value_id(o.source()) for o in op.operands())
@@ -279,7 +282,7 @@ def _read_program(program, inputs):
         if name_ in ("pd_op.full_int_array", "pd_op.full") and outs:
             constants[outs[0]] = attrs.get("value")
         ops.append(OpNode(i, name_, ins, tuple(outs), attrs))
-    return ops, shapes, constants, tuple(data_values.get(i.name, "") for i in inputs)
+    return ops, shapes, constants, tuple(data_values.get(i.spec_name, "") for i in inputs), dtypes
 
 
 def _calls(finished, paths, model, ops: list[OpNode], input_values: tuple[str, ...],

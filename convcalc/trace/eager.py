@@ -8,7 +8,7 @@ from typing import Any
 from convcalc.errors import ConvcalcError
 from convcalc.trace.branches import Decisions, recording
 from convcalc.trace.failures import forward_error
-from convcalc.trace.inputs import ModelInput
+from convcalc.trace.inputs import ModelInput, arguments
 from convcalc.trace.temporary import eval_mode, swapped_forwards
 
 __all__ = ["example_values", "eager_check"]
@@ -72,7 +72,7 @@ def eager_check(
             record = recording(decisions or Decisions(), current)
             swap = static_forward if stand_in is None else (lambda layer: static_forward(layer) or stand_in(layer))
             with swapped_forwards(model, swap), paddle.no_grad(), record:
-                model(*values)
+                model(*arguments(inputs, values))
         except ConvcalcError:
             raise
         except Exception as exc:  # noqa: BLE001 - Paddle's refusal, or any failure of user code

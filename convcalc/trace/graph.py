@@ -62,5 +62,6 @@ class Trace:
     input_shapes: tuple[tuple[int, ...], ...] = ()
     input_values: tuple[str, ...] = ()
     input_dtypes: tuple[str, ...] = ()
+    dtypes: dict[str, str] = field(default_factory=dict)  # value id -> "float32", "int64", ... (memory widths)
     notes: tuple[str, ...] = ()
     guards: Any = None  # convcalc.trace.shape_guards.GuardLog: shape tests user code took while tracing

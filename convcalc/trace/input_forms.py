@@ -26,7 +26,7 @@ from typing import Any
 from convcalc.errors import InputSpecError
 from convcalc.trace.inputs import ModelInput, check_dtype, forward_arguments, input_hint
 
-__all__ = ["model_inputs"]
+__all__ = ["model_inputs", "one_argument"]
 
 
 def _is_shape(value: Any) -> bool:
@@ -119,4 +119,40 @@ def model_inputs(
         dtype = check_dtype(str(tensor.dtype), "input_data")
         inputs.append(ModelInput(shape, dtype, name))
         values.append(tensor)
+    return inputs, values
+
+
+def one_argument(value: Any, where: str = "input") -> tuple[list[ModelInput], list[Any]]:
+    """``paddle.summary``'s ``input``: a tensor, or a list/dict of tensors passed as ONE argument (``model(input)``).
+
+    A list or dict becomes a structured argument (:attr:`ModelInput.part`): the
+    model's ``forward(self, inputs)`` reads ``inputs[0]`` or ``inputs["x1"]``.
+    """
+    import paddle
+
+    def tensor(item: Any, label: str) -> Any:
+        try:
+            t = item if isinstance(item, paddle.Tensor) else paddle.to_tensor(item)
+        except Exception as err:  # noqa: BLE001 - anything paddle cannot make a tensor of
+            raise InputSpecError(f"{where}{label} of type {type(item).__name__} is not a tensor ({err})",
+                                 "give a paddle tensor, or a list or dict of tensors") from None
+        if not t.shape or any(int(d) <= 0 for d in t.shape):
+            raise InputSpecError(f"{where}{label} of shape {list(t.shape)} is empty or a scalar",
+                                 "give tensors with a batch dimension, e.g. paddle.ones([1, 3, 32, 32])")
+        return t
+
+    if isinstance(value, Mapping):
+        items: list[tuple[int | str | None, Any]] = [(str(k), v) for k, v in value.items()]
+    elif isinstance(value, Sequence) and not isinstance(value, str):
+        items = list(enumerate(value))
+    else:
+        items = [(None, value)]
+    if not items:
+        raise InputSpecError(f"{where} is an empty {type(value).__name__}", "give at least one tensor")
+    inputs, values = [], []
+    for part, item in items:
+        t = tensor(item, "" if part is None else f"[{part!r}]")
+        inputs.append(ModelInput(tuple(int(d) for d in t.shape), check_dtype(str(t.dtype), where), "", part,
+                                 -1 if part is None else 0))
+        values.append(t)
     return inputs, values

@@ -66,17 +66,55 @@ class ModelInput:
     """One input of a model's ``forward``: its full shape (batch first), dtype and argument name.
 
     ``name`` is the ``forward`` argument it feeds (filled in by the trace from
-    the signature when empty).
+    the signature when empty).  A tensor inside one structured argument (a
+    ``forward(self, inputs)`` that reads ``inputs[0]`` or ``inputs["x1"]``, as
+    ``paddle.summary(net, input=[a, b])`` calls it) has ``part``, its index or
+    key in that list or dict, and ``arg``, which of the given arguments it is
+    in: the inputs with one ``arg`` form one argument.
     """
 
     shape: tuple[int, ...]
     dtype: str = "float32"
     name: str = ""
+    part: int | str | None = None
+    arg: int = -1
 
     @property
     def per_sample(self) -> str:
         """``"3x224x224"``: the shape without its batch, as the CLI spells it."""
         return "x".join(str(d) for d in self.shape[1:]) or "()"
+
+    @property
+    def spec_name(self) -> str:
+        """The name of its ``InputSpec`` (and of the program's data op): unique per tensor."""
+        return self.name if self.part is None else f"{self.name}_{self.part}"
+
+
+def argument_groups(inputs: Sequence[ModelInput]) -> list[list[int]]:
+    """Indices of ``inputs`` per ``forward`` argument: one each, or all the parts of one structured argument."""
+    groups: list[list[int]] = []
+    for i, item in enumerate(inputs):
+        prev = inputs[i - 1] if i else None
+        if item.part is not None and prev is not None and prev.part is not None and prev.arg == item.arg:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
+def arguments(inputs: Sequence[ModelInput], items: Sequence[Any]) -> list[Any]:
+    """``items`` (one per input) as ``forward``'s arguments: the parts of a structured argument in its list or
+    dict (``model(*arguments(inputs, tensors))``, ``to_static(input_spec=arguments(inputs, specs))``)."""
+    out: list[Any] = []
+    for group in argument_groups(inputs):
+        first = inputs[group[0]]
+        if first.part is None:
+            out.append(items[group[0]])
+        elif isinstance(first.part, str):
+            out.append({inputs[i].part: items[i] for i in group})
+        else:
+            out.append([items[i] for i in group])
+    return out
 
 
 @dataclass(frozen=True)
@@ -171,7 +209,8 @@ def forward_arguments(model: Any) -> tuple[list[str], int, bool]:
 def bind_names(model: Any, inputs: Sequence[ModelInput], model_name: str) -> list[ModelInput]:
     """Give each input (in the given order) the ``forward`` argument it feeds; refuse too few or too many."""
     names, required, star = forward_arguments(model)
-    given = len(inputs)
+    groups = argument_groups(inputs)
+    given = len(groups)
     shown = ", ".join(names) if names else "*args"
     if given < required or (given > len(names) and not star):
         want = str(required) if required == len(names) or star else f"{required} to {len(names)}"
@@ -180,13 +219,15 @@ def bind_names(model: Any, inputs: Sequence[ModelInput], model_name: str) -> lis
             "pass one --input per model input (API: a list of shapes, InputSpecs or tensors)",
         )
     out = []
-    for i, item in enumerate(inputs):
-        name = item.name or (names[i] if i < len(names) else f"arg{i}")
-        if item.name and names and item.name not in names and not star:
-            raise InputSpecError(
-                f"{model_name}.forward has no argument {item.name!r}", f"use one of: {shown}"
-            )
-        out.append(replace(item, name=name))
+    for g, group in enumerate(groups):
+        for i in group:
+            item = inputs[i]
+            name = item.name or (names[g] if g < len(names) else f"arg{g}")
+            if item.name and names and item.name not in names and not star:
+                raise InputSpecError(
+                    f"{model_name}.forward has no argument {item.name!r}", f"use one of: {shown}"
+                )
+            out.append(replace(item, name=name, arg=g if item.part is not None else -1))
     return out
 
 

@@ -166,16 +166,21 @@ class ProgramModel:
                 paddle.disable_static()
         return np.abs(np.asarray(out)[0]).sum(axis=0)
 
+    def check_fixed_size(self) -> None:
+        """Refuse a program exported with a dynamic size beyond the batch (no ``--input`` can fix that)."""
+        if any(d < 0 for d in self.data_shape[1:]):
+            raise InputSpecError(
+                f"{self.path} was exported for inputs {list(self.data_shape)}, with a dynamic size: convcalc reads "
+                "shapes from the program and cannot re-infer them",
+                "export it with a fixed input size, e.g. InputSpec([None, 3, 224, 224]), and report that",
+            )
+
     def convcalc_trace(self, input_shape: tuple[int, ...]) -> Trace:
         """The trace of this program at ``input_shape`` (N, C, H, W): its shapes with the batch filled in."""
         shape = tuple(int(d) for d in input_shape)
         fixed = self.data_shape
         where = f"{self.path} was exported for inputs {list(fixed)}"
-        if any(d < 0 for d in fixed[1:]):
-            raise InputSpecError(
-                f"{where}, with a dynamic size: convcalc reads shapes from the program and cannot re-infer them",
-                "export it with a fixed input size, e.g. InputSpec([None, 3, 224, 224]), and report that",
-            )
+        self.check_fixed_size()
         if len(shape) != len(fixed) or shape[1:] != fixed[1:] or (fixed[0] > 0 and shape[0] != fixed[0]):
             raise InputSpecError(
                 f"{where}; --input {'x'.join(map(str, shape))} does not fit",
