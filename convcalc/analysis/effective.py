@@ -14,6 +14,7 @@ half-width of the smallest square around the unit's centre that holds 95% of it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,23 +85,25 @@ def _size(rec: LayerRecord) -> tuple[int, int]:
     return int(rec.rf_h.size), int(rec.rf_w.size)
 
 
-def main_path(records: list[LayerRecord]) -> list[tuple[LayerRecord, list[LayerRecord]]]:
+def main_path(records: list[Any], size: Callable[[Any], tuple] | None = None) -> list[tuple[Any, list[Any]]]:
     """The rows along which the field grows, each with the side-branch rows just before it.
 
     A row whose field is smaller than one before it lies on a side branch (a 1x1
     downsample beside a block, an Inception branch): it is not on the path the
     field grows along, and is listed with the next main-path row (where the
-    branch joins).  ``records`` in execution order, leaves with finite fields.
+    branch joins).  ``records`` in execution order, leaves with finite fields;
+    ``size`` gives a row's field sizes, one per axis compared (default: height and width).
     """
-    out: list[tuple[LayerRecord, list[LayerRecord]]] = []
-    side: list[LayerRecord] = []
-    best = (0, 0)
+    size = size or _size
+    out: list[tuple[Any, list[Any]]] = []
+    side: list[Any] = []
+    best: tuple = ()
     for rec in records:
-        size = _size(rec)
-        if size[0] < best[0] or size[1] < best[1]:
+        now = tuple(size(rec))
+        if best and any(a < b for a, b in zip(now, best)):
             side.append(rec)
             continue
-        best = size
+        best = now
         out.append((rec, side))
         side = []
     return out
