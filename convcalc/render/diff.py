@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from convcalc.analysis.diff import FLAT, ReportDiff, RowDiff
-from convcalc.render.units import format_bytes
+from convcalc.render.units import format_bytes, format_bytes_delta
 
 STATUS_MARK = {"same": "", "changed": "~", "inserted": "+", "removed": "-", "moved": ">"}
 STATUS_STYLE = {"same": "dim", "changed": "yellow", "inserted": "green", "removed": "red", "moved": "cyan"}
@@ -44,6 +44,10 @@ def _rf(value: Any) -> str:
     return str(value)
 
 
+def _bytes(nbytes: Any) -> str:
+    return format_bytes(nbytes) if isinstance(nbytes, (int, float)) else _count(nbytes)
+
+
 def diff_renderables(d: ReportDiff, all_rows: bool = False) -> list:
     """The rich table (changed rows, or every row with ``all_rows``) and the totals."""
     from rich.table import Table
@@ -55,8 +59,7 @@ def diff_renderables(d: ReportDiff, all_rows: bool = False) -> list:
     else:
         title += f"  FLOPs convention: {d.convention_a}"
     table = Table(title=title, header_style="bold")
-    for col in ("", "Layer", "Type", "Output shape", "Params", "Δ params", "FLOPs", "Δ FLOPs", "Δ output size",
-                "RF"):
+    for col in ("", "Layer", "Type", "Output shape", "Params", "Δ params", "FLOPs", "Δ FLOPs", "Δ output", "RF"):
         table.add_column(col, justify="right" if col.startswith(("Δ", "Params", "FLOPs", "RF")) else "left")
     shown = d.rows if all_rows else d.notable
     for r in shown:
@@ -70,19 +73,20 @@ def diff_renderables(d: ReportDiff, all_rows: bool = False) -> list:
             _delta(r.params_delta),
             _pair(_count(r.flops_a), _count(r.flops_b)),
             _delta(r.flops_delta),
-            format_bytes(r.memory_delta, signed=True) if r.memory_delta else "",
+            format_bytes_delta(r.memory_delta),
             _pair(_rf(r.rf_a), _rf(r.rf_b)),
         )
     lines = [counts_line(d, all_rows)]
     names = {"params": "Total params", "params_trainable": "Trainable params", "flops": "Total FLOPs",
-             "activation_bytes": "Activations", "param_bytes": "Param memory"}
+             "activation_bytes": "Activations", "peak_activation_bytes": "Peak activations (inference)",
+             "param_bytes": "Param memory"}
     for key, (a, b) in d.totals.items():
-        fmt = format_bytes if key.endswith("bytes") else _count
+        fmt = _bytes if key.endswith("bytes") else _count
         delta = ""
         if isinstance(a, int) and isinstance(b, int):
             delta = f"  ({b - a:+,}" + (f", {b / a:.2f}x)" if a else ")")
             if key.endswith("bytes"):
-                delta = f"  ({format_bytes(b - a, signed=True)})"
+                delta = f"  ({format_bytes_delta(b - a) or '0 B'})"
         lines.append(f"{names[key]}: {fmt(a)} → {fmt(b)}{delta}")
     if not table.row_count:
         return [Text(f"{title}\n" + "\n".join(lines))]

@@ -19,7 +19,7 @@ import sympy
 
 from convcalc.analysis.effective import main_path
 from convcalc.analysis.records import LayerRecord, Report
-from convcalc.render.units import byte_unit, format_bytes
+from convcalc.render.units import UNITS, format_bytes
 
 __all__ = ["charts_html", "CHART_STYLE", "nice_ticks"]
 
@@ -66,6 +66,11 @@ def _si(value: float) -> str:
     return f"{_round(value):g}"
 
 
+def _byte_unit(n: float) -> tuple[str, int]:
+    """The unit ``(name, bytes)`` of an axis whose largest value is ``n`` bytes: the largest that keeps it >= 1."""
+    return [(name, size) for name, size in UNITS if n >= size or size == 1][-1]
+
+
 def _numeric(value) -> int | None:
     value = sympy.sympify(value)
     return int(value) if value.is_Integer else None
@@ -93,7 +98,7 @@ def bars(title: str, items: list[tuple[str, int]], axis: str, unit: str = "count
         return f'<div class="chart"><h3>{_e(title)}</h3><p>nothing to draw</p>{caption_html}</div>'
     top = max(v for _, v in shown)
     if unit == "bytes":
-        name, scale = byte_unit(top)
+        name, scale = _byte_unit(top)
         axis_text = f"{axis} ({name})"
 
         def text(v):

@@ -1,39 +1,46 @@
-"""Byte counts as text: binary units (1 KiB = 1024 B), scaled per value, one helper for every renderer.
+"""Bytes as people read them: one function for every byte count convcalc prints.
 
->>> format_bytes(512), format_bytes(2048), format_bytes(3_211_264), format_bytes(-25_088, signed=True)
-('512 B', '2.0 KiB', '3.06 MiB', '-24.5 KiB')
+Binary units, labelled as such (IEC): ``512 B``, ``1.5 KiB``, ``3.06 MiB``,
+``1.20 GiB``; each value scaled on its own, so a 2,048-byte output reads
+``2.0 KiB``, never ``0.00 MB``.  Rows, totals, ``diff``, HTML and Markdown all
+call :func:`format_bytes`; JSON keeps exact integers (fields ending in ``_bytes``).
 """
 
 from __future__ import annotations
 
-__all__ = ["BYTE_UNITS", "byte_unit", "format_bytes"]
+from typing import Any
 
-BYTE_UNITS = (("B", 1), ("KiB", 1024), ("MiB", 1024**2), ("GiB", 1024**3), ("TiB", 1024**4))
+__all__ = ["format_bytes", "format_bytes_delta", "UNITS"]
 
-
-def byte_unit(n: float) -> tuple[str, int]:
-    """The unit ``(name, bytes)`` a value of ``n`` bytes is shown in: the largest that keeps it >= 1."""
-    size = abs(n)
-    name, scale = BYTE_UNITS[0]
-    for unit, value in BYTE_UNITS:
-        if size >= value:
-            name, scale = unit, value
-    return name, scale
+UNITS = (("B", 1), ("KiB", 1024), ("MiB", 1024**2), ("GiB", 1024**3), ("TiB", 1024**4))
 
 
-def format_bytes(n: object, signed: bool = False) -> str:
-    """``512 B``, ``1.5 KiB``, ``3.06 MiB``, ``1.20 GiB``; a value that is not a number is shown as it is."""
-    if isinstance(n, bool) or not isinstance(n, (int, float)):
-        try:
-            n = int(n)  # a sympy Integer
-        except (TypeError, ValueError):
-            return str(n)
-    sign = "+" if signed and n > 0 else ""
-    unit, scale = byte_unit(n)
-    if scale == 1:
-        return f"{sign}{int(n):,} B"
-    digits = 1 if unit == "KiB" else 2
-    if round(abs(n) / scale, digits) >= 1024 and unit != BYTE_UNITS[-1][0]:  # 1,048,575 B: 1.00 MiB, not 1,024.0 KiB
-        unit, scale = BYTE_UNITS[[u for u, _ in BYTE_UNITS].index(unit) + 1]
-        digits = 2
-    return f"{sign}{n / scale:,.{digits}f} {unit}"
+def format_bytes(n: Any) -> str:
+    """``512`` -> ``'512 B'``, ``1536`` -> ``'1.5 KiB'``, ``3211264`` -> ``'3.06 MiB'``; symbolic: ``'12*H*W B'``.
+
+    >>> format_bytes(602112), format_bytes(2048), format_bytes(0), format_bytes(1288490189)
+    ('588.0 KiB', '2.0 KiB', '0 B', '1.20 GiB')
+    """
+    if not isinstance(n, (int, float)):
+        import sympy
+
+        value = sympy.sympify(n)
+        if not value.is_number:
+            return f"{sympy.sstr(value)} B"
+        n = int(value) if value.is_Integer else float(value)
+    sign, n = ("-" if n < 0 else ""), abs(n)
+    if n < 1024:
+        return f"{sign}{int(n):,} B" if float(n).is_integer() else f"{sign}{n:,.1f} B"
+    for unit, size in UNITS[1:]:
+        value = n / size
+        if value < 1024 or unit == UNITS[-1][0]:
+            return f"{sign}{value:,.1f} {unit}" if unit == "KiB" else f"{sign}{value:,.2f} {unit}"
+    raise AssertionError("unreachable")
+
+
+def format_bytes_delta(n: Any) -> str:
+    """A signed difference: ``'+2.0 KiB'``, ``'-3.06 MiB'``, ``''`` for zero (as the other Δ columns)."""
+    if n == 0:
+        return ""
+    text = format_bytes(n)
+    return text if text.startswith("-") else "+" + text
