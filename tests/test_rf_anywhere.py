@@ -198,14 +198,19 @@ def test_rf_resnet18_on_a_machine_without_mnist(tmp_path, artefacts):
 
 
 @needs_matplotlib
-def test_rf_lenet_without_mnist_draws_on_a_neutral_picture_with_one_note(tmp_path, monkeypatch, artefacts):
-    monkeypatch.setenv("CONVCALC_DATA_DIR", str(tmp_path))
+def test_rf_lenet_without_mnist_draws_on_a_neutral_picture_with_one_note(tmp_path, artefacts):
+    """A fresh machine (empty home: no MNIST, no matplotlib font cache): one line on stderr, the note."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "home").mkdir()
+    env = {**os.environ, "CONVCALC_DATA_DIR": str(tmp_path / "data"), "HOME": str(tmp_path / "home"),
+           "PYTHONPATH": str(ROOT)}
     out = tmp_path / "rf.png"
-    proc = run_cli("rf", "book_paddle_lenet", "--layers", "all", "-o", str(out))
+    proc = subprocess.run([sys.executable, "-m", "convcalc", "rf", "book_paddle_lenet",
+                           "--layers", "all", "-o", str(out)], env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert lines == [f"note: no MNIST test images in {tmp_path}: drawn on a neutral picture (--data-dir or "
-                     "CONVCALC_DATA_DIR for a digit, or --image FILE)"]
+    assert lines == [f"note: no MNIST test images in {tmp_path / 'data'}: drawn on a neutral picture (--data-dir "
+                     "or CONVCALC_DATA_DIR for a digit, or --image FILE)"]
     assert "book_paddle_lenet pool4 unit 2,2: theoretical field 16x16" in proc.stdout
     # --layers all: the deepest layer of each jump (1, 2, 4), and the unit shown (pool4) among them
     assert ("theoretical fields drawn: conv1: 5x5, jump 1; conv3: 14x14, jump 2; pool4: 16x16, jump 4; "

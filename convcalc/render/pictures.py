@@ -29,6 +29,13 @@ ERF_BOX = "#22d3ee"
 RADIUS_BOX = "#a3e635"
 
 
+def _quiet_font_cache() -> None:
+    """On a fresh home folder matplotlib builds its font cache and logs that at INFO, which Paddle's logging shows."""
+    import logging
+
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.WARNING)
+
+
 def _wrap(text: str, width: int = 52) -> str:
     return "\n".join("\n".join(textwrap.wrap(line, width, break_long_words=True, break_on_hyphens=False))
                      for line in text.split("\n"))
@@ -140,6 +147,7 @@ def draw_unit_field(uf: UnitField, image: np.ndarray, report: Report, path: str 
     own); ``uf`` is the unit whose effective field is shown.
     """
     target = check_plot_support(path)
+    _quiet_font_cache()
     import matplotlib.pyplot as plt
 
     fig = unit_field_figure(uf, image, report, weights=weights, boxes=boxes, seed=seed, source=source)
@@ -156,6 +164,7 @@ def draw_unit_field(uf: UnitField, image: np.ndarray, report: Report, path: str 
 def unit_field_figure(uf: UnitField, image: np.ndarray, report: Report, weights: str = "weights as built",
                       boxes: tuple[UnitBox, ...] = (), seed: int | None = None, source: str = "") -> Any:
     """The matplotlib figure :func:`draw_unit_field` writes (the caller closes it)."""
+    _quiet_font_cache()
     import matplotlib
 
     matplotlib.use("Agg")
