@@ -370,8 +370,7 @@ def diff_reports(a: dict, b: dict, label_a: str | None = None, label_b: str | No
                  for status, x, y in _moves(pairs, sig))
     totals_a, totals_b = a.get("totals", {}), b.get("totals", {})
     totals = {key: (totals_a.get(key), totals_b.get(key))
-              for key in ("params", "params_trainable", "flops", "activation_bytes", "peak_activation_bytes",
-                          "param_bytes")
+              for key in ("params", "params_trainable", "flops", "peak_activation_bytes", "param_bytes")
               if key in totals_a or key in totals_b}
     return ReportDiff(
         label_a=label_a or a.get("model", "A"),

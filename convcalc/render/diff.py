@@ -78,8 +78,7 @@ def diff_renderables(d: ReportDiff, all_rows: bool = False) -> list:
         )
     lines = [counts_line(d, all_rows)]
     names = {"params": "Total params", "params_trainable": "Trainable params", "flops": "Total FLOPs",
-             "activation_bytes": "Activations", "peak_activation_bytes": "Peak activations (inference)",
-             "param_bytes": "Param memory"}
+             "peak_activation_bytes": "Peak activations (inference)", "param_bytes": "Param memory"}
     for key, (a, b) in d.totals.items():
         fmt = _bytes if key.endswith("bytes") else _count
         delta = ""

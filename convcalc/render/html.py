@@ -1,11 +1,10 @@
 """``--format html``: one self-contained page (no network, no CDN).
 
 The page holds the per-layer table with collapsible containers, bar charts of
-FLOPs, parameters and output size per layer, the receptive field along the main
-path, the totals, notes and gaps.  Charts are inline SVG drawn in
-:mod:`convcalc.render.html_charts` (a plotting library would need a CDN or
-embed megabytes of script for a few bars); the only script is the dozen lines
-that fold a container's rows.
+FLOPs, parameters and activation memory per layer, the receptive-field growth,
+the totals, notes and gaps.  Charts are inline SVG drawn here (a plotting
+library would need a CDN or embed megabytes of script for a few bars); the
+only script is the dozen lines that fold a container's rows.
 """
 
 from __future__ import annotations
@@ -30,6 +29,8 @@ from convcalc.render.report import (
 
 __all__ = ["report_html"]
 
+BYTES_PER_VALUE = 4
+
 STYLE = """
 .convcalc { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; font-size: 14px; color: #1d2330; }
 .convcalc table.layers { border-collapse: collapse; margin: 0.5em 0; }
@@ -41,6 +42,9 @@ STYLE = """
 .convcalc tr.functional td.name { font-style: italic; color: #0e7490; }
 .convcalc tr.norule td.name { color: #b91c1c; }
 .convcalc button.fold { border: none; background: none; cursor: pointer; width: 1.4em; padding: 0; font-size: 12px; }
+.convcalc .charts { display: flex; flex-wrap: wrap; gap: 24px; }
+.convcalc .chart h3 { font-size: 14px; margin: 0.8em 0 0.3em; }
+.convcalc svg text { font-size: 10px; fill: #374151; }
 .convcalc pre.totals { background: #f8fafc; padding: 8px; border: 1px solid #e3e6ec; white-space: pre-wrap; }
 """ + CHART_STYLE
 
@@ -118,6 +122,10 @@ def _table(report: Report, depth: int | None, training=None) -> str:
     return "\n".join(out)
 
 
+def _charts(report: Report) -> str:
+    return charts_html(report)  # the charts: convcalc.render.html_charts
+
+
 def report_html(report: Report, depth: int | None = None, *, fragment: bool = False, training=None) -> str:
     """The report as HTML: a whole page, or (``fragment=True``) the table and totals for Jupyter."""
     conv = report.convention.value
@@ -131,7 +139,7 @@ def report_html(report: Report, depth: int | None = None, *, fragment: bool = Fa
     )
     if fragment:
         return body + "</div>"
-    body += charts_html(report) + f"<script>{SCRIPT}</script></div>"
+    body += _charts(report) + f"<script>{SCRIPT}</script></div>"
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{_e(title)}</title></head><body>{body}</body></html>\n"

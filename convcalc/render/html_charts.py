@@ -27,10 +27,7 @@ BYTES_PER_VALUE = 4  # float32, as the report's memory figures
 SIZE_COLOUR, JUMP_COLOUR, WIDTH_COLOUR, BAR_COLOUR = "#2563eb", "#d97706", "#7c3aed", "#4f7cc9"
 
 CHART_STYLE = """
-.convcalc .charts { display: flex; flex-wrap: wrap; gap: 24px; }
-.convcalc .chart h3 { font-size: 14px; margin: 0.8em 0 0.3em; }
 .convcalc .chart p.caption { font-size: 12px; color: #4b5563; margin: 0.2em 0 0.6em; max-width: 720px; }
-.convcalc svg text { font-size: 10px; fill: #374151; }
 .convcalc svg text.axis { font-size: 11px; fill: #111827; font-weight: 600; }
 """
 
