@@ -48,6 +48,7 @@ class LayerRecord:
     notes: tuple[str, ...] = ()
     output_shapes: tuple[Shape, ...] = ()  # every output (a tuple-returning layer); output_shape is the first
     ops: tuple[int, ...] = ()  # indices of the traced program's ops this row ran (training cost reads them)
+    config: str = ""  # the layer's configuration as Paddle prints it (extra_repr()); "" if unknown or functional
 
     @property
     def params(self) -> sympy.Expr:
