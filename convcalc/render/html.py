@@ -1,9 +1,10 @@
 """``--format html``: one self-contained page (no network, no CDN).
 
 The page holds the per-layer table with collapsible containers, bar charts of
-FLOPs, parameters and activation memory per layer, the receptive-field growth,
-the totals, notes and gaps.  Charts are inline SVG drawn here (a plotting
-library would need a CDN or embed megabytes of script for a few bars).  No
+FLOPs, parameters and output size per layer, the receptive-field growth,
+the totals, notes and gaps.  Charts are inline SVG drawn by
+:mod:`convcalc.render.html_charts` (a plotting library would need a CDN or
+embed megabytes of script for a few bars).  No
 script at all: each container is a ``<details open>`` whose ``<summary>`` is its
 row, so it folds in the browser, in a Jupyter fragment (``Summary._repr_html_``),
 in JupyterLab and in an untrusted notebook (whose sanitiser keeps ``details``
