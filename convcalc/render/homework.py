@@ -42,7 +42,11 @@ def format_value(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, Fraction):
-        return str(value) if value.denominator != 1 else f"{value.numerator:,}"
+        if value.denominator == 1:
+            return f"{value.numerator:,}"
+        if not value.denominator & (value.denominator - 1):  # a half pixel: 0.5, exact as a decimal
+            return f"{float(value):g}"
+        return str(value)
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):

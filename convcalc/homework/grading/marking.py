@@ -10,9 +10,41 @@ from typing import Any
 
 from convcalc.homework.grading.match import values_match
 from convcalc.homework.grading.results import CORRECT, INVALID, MISSING, WRONG, FieldResult
-from convcalc.homework.spec import InvalidAnswer, Question
+from convcalc.homework.spec import PER_AXIS, InvalidAnswer, Question
 
-__all__ = ["mark_field", "mark_invalid", "stray_invalid"]
+__all__ = ["mark_field", "mark_invalid", "stray_invalid", "axes_problem", "per_axis_hint", "AXIS_NAMES"]
+
+AXIS_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
+
+
+def axes_problem(name: str, given: Any, axes: int, line: int | None, question: str = "") -> InvalidAnswer | None:
+    """A per-axis answer with a number of entries other than the question's axes: an invalid answer."""
+    if name.rsplit(".", 1)[-1] not in PER_AXIS or not isinstance(given, tuple) or len(given) == axes:
+        return None
+    names = AXIS_NAMES.get(axes, ())
+    keys = ", ".join(f"{n[0]} = .." for n in names)
+    return InvalidAnswer(
+        field=name,
+        problem=f"{len(given)} values for {axes} axis(es) ({', '.join(names)})",
+        fix=f"give one value per axis, [{', '.join(n[0] for n in names)}] or {{ {keys} }}, or one number",
+        code="malformed",
+        line=line,
+        target=name,
+        question=question,
+    )
+
+
+def per_axis_hint(name: str, given: Any, expected: Any, axes: int) -> str:
+    """The hint for one number where the expected value differs per axis (no values: safe under --feedback hints)."""
+    base = name.rsplit(".", 1)[-1]
+    if base not in PER_AXIS or isinstance(given, (tuple, str)) or not isinstance(expected, tuple):
+        return ""
+    names = AXIS_NAMES.get(len(expected), AXIS_NAMES[axes])
+    keys = ", ".join(f"{n[0]} = .." for n in names)
+    return (
+        f"the {'field' if base == 'rf' else base.removeprefix('rf_')} differs per axis ({', '.join(names)}):"
+        f" give one value per axis, {base} = [{', '.join(n[0] for n in names)}] or {base} = {{ {keys} }}"
+    )
 
 
 def mark_invalid(question: Question, name: str, expected: Any, share: float, invalid: InvalidAnswer) -> FieldResult:
@@ -52,9 +84,15 @@ def mark_field(
     batched: bool,
     hint: Callable[[], str],
     derivation: Callable[[], str],
+    axes: int = 2,
 ) -> FieldResult:
-    """Compare one answer with its expected value; the hint and derivation are made only for a wrong one."""
+    """Compare one answer with its expected value; the hint and derivation are made only for a wrong one.
+
+    ``axes``: the question's spatial axes (a per-axis answer needs one value each)."""
     tol = question.tolerance_for(name)
+    bad = axes_problem(name, given, axes, question.line_of(name), question.id)
+    if bad is not None:
+        return mark_invalid(question, name, expected, share, bad)
     if given is None:
         invalid = question.invalid_for(name)
         if invalid is not None:
@@ -85,7 +123,7 @@ def mark_field(
         0.0,
         share,
         tol.describe(),
-        hint=hint(),
+        hint=per_axis_hint(name, given, expected, axes) or hint(),
         derivation=derivation(),
         line=line,
         file=file,

@@ -179,13 +179,15 @@ def _layer_spec(layer: Any) -> LayerSpec | None:
 
 
 def _rf_value(rec: Any) -> Any:
-    h, w = rec.rf_h, rec.rf_w
-    if h is None or w is None:
+    """The row's receptive-field size, one value per spatial axis (L; H, W; D, H, W), as compute writes it:
+    one number where the axes agree, "whole" when an axis sees the whole input, None when unknown."""
+    fields = [a.field for a in rec.rf or ()]
+    if not fields or any(f is None for f in fields):
         return None
-    if h.whole or w.whole:
+    if any(f.whole for f in fields):
         return "whole"
-    hs, ws = compute.to_number(h.size), compute.to_number(w.size)
-    return hs if hs == ws else (hs, ws)
+    sizes = tuple(compute.to_number(f.size) for f in fields)
+    return sizes[0] if all(v == sizes[0] for v in sizes) else sizes
 
 
 def expected_model_values(question: Question, base_dir: str, allow_code: bool, cache: dict) -> ModelExpected:

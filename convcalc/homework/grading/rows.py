@@ -20,7 +20,7 @@ from typing import Any
 
 from convcalc.homework import compute
 from convcalc.homework.grading import misconceptions
-from convcalc.homework.grading.marking import mark_invalid
+from convcalc.homework.grading.marking import axes_problem, mark_invalid, per_axis_hint
 from convcalc.homework.grading.match import values_match
 from convcalc.homework.grading.results import CORRECT, MISSING, WRONG, FieldResult
 from convcalc.homework.spec import Question, RowAnswer, Tolerance
@@ -116,6 +116,11 @@ def _row_derivation(row: Any, name: str, convention: str) -> str:
     return f"{head}: {row.formula} = {row.values.get(name)}"
 
 
+def _axes(row: Any) -> int:
+    """The spatial axes of a row's input (B x C x spatial...): 1, 2 or 3."""
+    return max(1, min(3, len(row.input_shape) - 2))
+
+
 def _numel(shape: tuple) -> int:
     out = 1
     for v in shape:
@@ -170,6 +175,10 @@ def grade_rows(question: Question, expected: Any, share: float, cache: dict) -> 
             if given is None and invalid is not None:
                 cells.append(mark_invalid(question, label, want, 1, invalid))
                 continue
+            bad = axes_problem(label, given, _axes(row), line, question.id)
+            if bad is not None:
+                cells.append(mark_invalid(question, label, want, 1, bad))
+                continue
             ok, note = values_match(name, given, want, tol)
             if not ok and carried is not None and carried.get(name) is not None:
                 ok = values_match(name, given, carried[name], tol)[0]
@@ -200,7 +209,10 @@ def grade_rows(question: Question, expected: Any, share: float, cache: dict) -> 
                     0,
                     1,
                     tol.describe(),
-                    hint="" if given is None else _row_hint(question, row, name, given, want, answers, cache),
+                    hint=""
+                    if given is None
+                    else per_axis_hint(name, given, want, _axes(row))
+                    or _row_hint(question, row, name, given, want, answers, cache),
                     derivation=_row_derivation(row, name, question.convention),
                     line=line if student else question.source_line,
                     file=question.answer_path if student else question.source,
