@@ -172,7 +172,8 @@ def test_gradescope_results_json(tmp_path, capsys):
     data = json.loads(results.read_text())
     assert code == 1 and data["score"] == 2 and data["max_score"] == 3
     (test,) = data["tests"]
-    assert set(test) == {"name", "score", "max_score", "output", "visibility"}
+    assert set(test) == {"name", "score", "max_score", "output", "output_format", "visibility"}
+    assert test["output_format"] == "text"  # Gradescope interprets nothing a student wrote
     assert test["score"] == 2 and test["max_score"] == 3 and "hint: bias forgotten" in test["output"]
     assert "168" not in test["output"]
     bad = tmp_path / "bad.toml"

@@ -10,15 +10,15 @@ differs per axis, 1-D and 3-D models) are a fixed list: they import paddle.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from convcalc.errors import AnswerFileError
-from convcalc.homework.answers.schema import load_file, merge_answers, parse_text
+from convcalc.homework.answers.schema import merge_answers, parse_text
 from convcalc.homework.grading.answer_key import answer_key_text, toml_string
 from convcalc.homework.grading.grade import grade_homework
 from convcalc.homework.spec import LAYER_FIELDS
@@ -38,7 +38,7 @@ def _pair(draw, values):
 def conv(draw, channels: int) -> tuple[str, int]:
     groups = draw(st.sampled_from([g for g in (1, 2, 4) if channels % g == 0]))
     out = groups * draw(st.integers(1, 3))
-    parts = [f'kind = "conv2d"', f"out_channels = {out}", f"kernel = {_pair(draw, st.integers(1, 3))}"]
+    parts = ['kind = "conv2d"', f"out_channels = {out}", f"kernel = {_pair(draw, st.integers(1, 3))}"]
     if draw(st.booleans()):
         parts.append(f"stride = {_pair(draw, st.integers(1, 3))}")
     padding = draw(
@@ -73,9 +73,7 @@ def pool(draw) -> str:
     return "{ " + ", ".join(parts) + " }"
 
 
-hostile_text = st.text(
-    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20
-)
+hostile_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20)
 
 
 @st.composite
@@ -95,7 +93,7 @@ def layer_question(draw, index: int) -> str:
         layers.append(text)
     last_linear = draw(st.integers(0, 4)) == 0
     if last_linear:
-        layers.append(f"{{ kind = \"linear\", out_features = {draw(small)}, bias = {str(draw(st.booleans())).lower()} }}")
+        layers.append(f'{{ kind = "linear", out_features = {draw(small)}, bias = {str(draw(st.booleans())).lower()} }}')
     fields = ["output_shape", "params", "params_trainable", "flops"]
     if not last_linear:
         fields += ["output_height", "output_width", "rf", "rf_jump", "rf_start"]
@@ -235,7 +233,9 @@ def test_a_per_axis_answer_with_the_wrong_axes_is_invalid_with_the_fix(jump):
     assert "h = " in f.invalid.fix and "[" in f.invalid.fix
 
 
-@pytest.mark.parametrize("shape", ['"8×8×16"', '"8 × 8 × 16"', '"８ｘ８ｘ１６"', '"[8, 8, 16]"', '"8x8x16"', "[8, 8, 16]"])
+@pytest.mark.parametrize(
+    "shape", ['"8×8×16"', '"8 × 8 × 16"', '"８ｘ８ｘ１６"', '"[8, 8, 16]"', '"8x8x16"', "[8, 8, 16]"]
+)
 def test_every_shape_notation_the_docs_use_is_read(shape):
     questions = parse_text(FACT.replace('ask = ["rf", "rf_jump"]', 'ask = ["output_shape"]'), "q.toml")
     student = parse_text(
@@ -267,8 +267,15 @@ def test_a_text_with_del_and_escapes_writes_a_valid_key():
 def test_every_layer_answer_field_is_in_the_round_trip():
     # the strategy above asks each of them; a field added to LAYER_FIELDS must be added there too
     assert set(LAYER_FIELDS) == {
-        "output_shape", "output_height", "output_width", "params", "params_trainable", "flops",
-        "rf", "rf_jump", "rf_start",
+        "output_shape",
+        "output_height",
+        "output_width",
+        "params",
+        "params_trainable",
+        "flops",
+        "rf",
+        "rf_jump",
+        "rf_start",
     }
 
 

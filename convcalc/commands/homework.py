@@ -28,9 +28,13 @@ exit codes, one file: 0 every answer right; 1 some answer wrong; 2 the file is
 invalid, or some answer in it could not be read (a wrong type, a misspelt field,
 a huge number: the rest is still graded and shown), or a usage error.
 Class mode (a folder): 0 every file right; 1 some answer wrong; 3 some file
-invalid or with answers that could not be read (scored 0, listed); 2 a usage
-error.  The format is described in docs/homework.md.  Nothing in a file is
-executed; a model given as file.py:Name is only loaded with --allow-code.
+needs the teacher's attention: invalid, with answers that could not be read
+(scored 0, listed), or flagged for class integrity (two files with one
+student_id, two files with the same content, or, with --id-pattern, a file
+name that does not give its student_id; listed under "Integrity" and in the
+gradebook's flags column, never merged); 2 a usage error.  The format is
+described in docs/homework.md.  Nothing in a file is executed; a model given
+as file.py:Name is only loaded with --allow-code.
 """
 
 EXIT_WRONG = 1
@@ -105,6 +109,12 @@ def register(subparsers) -> None:
         action="store_true",
         help="allow model questions that load a Python file (file.py:Name); off by default",
     )
+    cp.add_argument(
+        "--id-pattern",
+        metavar="REGEX",
+        help="class mode: file names must match REGEX in full, and its group 'id' (or first group) is the"
+        r" student's id; a file whose student_id differs is flagged (e.g. '(?P<id>\d{7})_.*')",
+    )
     cp.add_argument("--no-derivation", action="store_true", help="leave out the worked derivations")
     cp.set_defaults(func=run_check)
 
@@ -168,6 +178,9 @@ def run_check(args: argparse.Namespace) -> int:
         return _check(args)
     except ConvcalcError as err:
         if not args.json:
+            from convcalc.render.escape import visible
+
+            err.args = (visible(str(err)),)  # a key or file name from the student's file: never raw escapes
             raise
         from convcalc.render.homework import invalid_file_json
 
@@ -193,6 +206,8 @@ def _check(args: argparse.Namespace) -> int:
         return 0
     if args.excel and not args.gradebook:
         raise ConvcalcError("--excel shapes the gradebook", "add --gradebook grades.csv")
+    if args.id_pattern and not path.is_dir():
+        raise ConvcalcError("--id-pattern checks the file names of a class", "give the submissions folder")
 
     questions = None
     if args.questions:
@@ -214,12 +229,13 @@ def _check(args: argparse.Namespace) -> int:
             gradebook=args.gradebook,
             exclude=exclude,
             excel=args.excel,
+            id_pattern=args.id_pattern,
         )
         if args.json:
             _print_json(class_json(summary, args.feedback))
         else:
             print(class_summary_text(summary), end="")
-        if summary.has_invalid:
+        if summary.has_invalid or summary.flagged:
             return EXIT_CLASS_INVALID
         return 0 if summary.all_correct else EXIT_WRONG
 
@@ -235,7 +251,8 @@ def _check(args: argparse.Namespace) -> int:
         result = grade_file(str(path), questions=questions, allow_code=args.allow_code)
     except ConvcalcError as err:
         if args.gradescope:
-            _write_gradescope(args.gradescope, None, args.feedback, err)
+            total = sum(q.points for q in questions.questions) if questions is not None else None
+            _write_gradescope(args.gradescope, None, args.feedback, err, total)
         raise
     if args.gradescope:
         _write_gradescope(args.gradescope, result, args.feedback)
@@ -248,13 +265,13 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if result.all_correct else EXIT_WRONG
 
 
-def _write_gradescope(path: str, result, feedback: str, error=None) -> None:
+def _write_gradescope(path: str, result, feedback: str, error=None, max_score=None) -> None:
     import json
 
     from convcalc.files import write_atomic
     from convcalc.render.homework import gradescope_json
 
-    data = gradescope_json(result, feedback, error)
+    data = gradescope_json(result, feedback, error, max_score)
     write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 

@@ -80,7 +80,9 @@ def _invalid(err: AnswerFileError, target: str) -> InvalidAnswer:
 
 
 def _malformed(ctx: Context, path: tuple, target: str, err: Exception) -> InvalidAnswer:
-    fail = ctx.fail(path, f"could not be read ({type(err).__name__})", "write it as docs/homework.md shows", "malformed")
+    fail = ctx.fail(
+        path, f"could not be read ({type(err).__name__})", "write it as docs/homework.md shows", "malformed"
+    )
     return _invalid(fail, target)
 
 

@@ -161,7 +161,14 @@ def pair(ctx: Context, path: tuple, value: Any, low: int, high: int, example: st
 
 
 AXIS_KEYS: dict[str, str] = {
-    "l": "l", "length": "l", "d": "d", "depth": "d", "h": "h", "height": "h", "w": "w", "width": "w"
+    "l": "l",
+    "length": "l",
+    "d": "d",
+    "depth": "d",
+    "h": "h",
+    "height": "h",
+    "w": "w",
+    "width": "w",
 }
 """The names a per-axis table may use for each spatial axis (any case)."""
 _AXIS_SETS = {("l",): ("l",), ("h", "w"): ("h", "w"), ("d", "h", "w"): ("d", "h", "w")}

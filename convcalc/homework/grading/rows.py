@@ -143,14 +143,36 @@ def _with_batch(given: Any, want: tuple) -> tuple | None:
 
 
 def _carried(question: Question, row: Any, input_shape: tuple) -> dict | None:
-    """The row's values recomputed from the student's own (wrong) input shape."""
+    """The row's values recomputed from the student's own (wrong) input shape.
+
+    A layer convcalc has no configuration for is carried only when it just moves the shape along:
+    one that keeps it (an activation, dropout) keeps the student's; a flatten flattens it.
+    """
     if row.spec is None:
-        return None
+        return _carried_shape(row, tuple(input_shape))
     try:
         res = compute.layer_result(row.spec, input_shape, question.convention)
     except Exception:  # the student's shape does not fit this layer: nothing to carry
         return None
     return {"output_shape": res.output_shape, "params": res.params, "flops": res.flops}
+
+
+def _carried_shape(row: Any, input_shape: tuple) -> dict | None:
+    ins, out = tuple(row.input_shape), tuple(row.values["output_shape"])
+    if not ins or not input_shape:
+        return None
+    if ins == out:  # keeps its input's shape: the student's own shape goes through unchanged
+        carried = input_shape
+    elif len(out) == 2 and len(ins) > 2 and out[0] == ins[0] and _numel(out) == _numel(ins):  # a flatten
+        carried = (input_shape[0], _numel(input_shape[1:]))
+    else:
+        return None
+    flops = row.values.get("flops")
+    if flops and flops % _numel(ins) == 0:  # elementwise: so many operations per value
+        flops = flops // _numel(ins) * _numel(carried)
+    elif flops:
+        flops = None
+    return {"output_shape": carried, "params": row.values.get("params"), "flops": flops}
 
 
 def grade_rows(question: Question, expected: Any, share: float, cache: dict) -> FieldResult:

@@ -6,8 +6,19 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Config", "CONV_GRID", "POOL_GRID", "POOL_PADDED_GRID", "reference_name", "configurations", "plan",
-           "reference", "out_size", "paddle_conv", "paddle_pool"]
+__all__ = [
+    "Config",
+    "CONV_GRID",
+    "POOL_GRID",
+    "POOL_PADDED_GRID",
+    "reference_name",
+    "configurations",
+    "plan",
+    "reference",
+    "out_size",
+    "paddle_conv",
+    "paddle_pool",
+]
 
 
 # (batch, in_channels, out_channels, height, width, kernel, stride, padding):

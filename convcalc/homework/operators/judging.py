@@ -34,8 +34,10 @@ def _shape_hint(got: tuple, c: Config) -> str:
         return f"{got[1]} output channels, expected {channels}"
     candidates = [
         ("off by one: M' = (M + 2P - U) // S + 1", (out_size(h, k, s, p) - 1, out_size(w, k, s, p) - 1)),
-        ("padding ignored: pad the input with P zeros on every side first",
-         (out_size(h, k, s, 0), out_size(w, k, s, 0))),
+        (
+            "padding ignored: pad the input with P zeros on every side first",
+            (out_size(h, k, s, 0), out_size(w, k, s, 0)),
+        ),
         ("stride applied twice (S*S): the window moves by S", (out_size(h, k, s * s, p), out_size(w, k, s * s, p))),
         ("stride ignored: the window must move by S", (out_size(h, k, 1, p), out_size(w, k, 1, p))),
         ("padding added on one side only: pad P zeros on both sides", ((h + p - k) // s + 1, (w + p - k) // s + 1)),
