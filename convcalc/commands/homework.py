@@ -46,14 +46,19 @@ examples:
   convcalc verify-op my_conv.py:Conv2D --kind conv2d
   convcalc verify-op my_pool.py:Pool2D --kind pool2d --mode avg --timeout 30
   convcalc verify-op my_conv.py:Conv2D --kind conv2d --no-bias --memory 1G
+  convcalc verify-op my_conv.py:Conv2D --kind conv2d --forbid conv,pool
 
 The operator is built like the book's (Conv2D(in_channels, out_channels,
 kernel_size, stride, padding), Pool2D(size, mode, stride)), fresh random weights
 and bias are copied in, and its output and gradients are compared with Paddle's
 on a small grid of configurations.  The student's code runs in a sandbox (new
 namespaces: read-only system, private /tmp, no network, no access to your files,
-limits on time, memory, processes and output); it only sends arrays back, and
-this process decides.  Exit 0 when every configuration matches, 1 on the first
+limits on time, memory, processes and output).  A trusted harness alone holds
+the channel this process reads: it imports the file in a child that can only
+answer its requests, calls the class itself and forwards what it returned; a
+file without the class is refused before it runs.  This process decides.  The
+verdict says when Paddle's own conv/pool function was called ("uses
+paddle.nn.functional.conv2d"); --forbid conv,pool makes those raise.  Exit 0 when every configuration matches, 1 on the first
 mismatch (with its configuration, max |diff| and shapes), 2 on a usage error or
 when the machine cannot isolate the code (then --no-sandbox runs it unisolated).
 """
@@ -161,8 +166,24 @@ def register(subparsers) -> None:
         action="store_true",
         help="run the student's code WITHOUT isolation (only for trusted code, or where the kernel offers none)",
     )
+    vp.add_argument(
+        "--forbid",
+        type=_forbid_groups,
+        default=(),
+        metavar="conv,pool",
+        help="make Paddle's own convolution (conv: conv*d, unfold, fold) and/or pooling (pool) functions raise"
+        " inside the sandbox, for assignments whose point is writing the operator; stated in the verdict",
+    )
     vp.add_argument("--json", action="store_true", help="print JSON")
     vp.set_defaults(func=run_verify)
+
+
+def _forbid_groups(text: str) -> tuple[str, ...]:
+    groups = tuple(g.strip().lower() for g in text.split(",") if g.strip())
+    bad = [g for g in groups if g not in ("conv", "pool")]
+    if bad or not groups:
+        raise argparse.ArgumentTypeError(f"unknown group {', '.join(bad) or repr(text)}: write conv, pool or conv,pool")
+    return groups
 
 
 def _print_json(data) -> None:
@@ -288,6 +309,7 @@ def run_verify(args: argparse.Namespace) -> int:
         bias=not args.no_bias,
         memory=parse_size(args.memory),
         isolate=not args.no_sandbox,
+        forbid=args.forbid,
     )
     if args.json:
         _print_json(verify_json(result))

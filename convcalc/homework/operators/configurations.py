@@ -6,6 +6,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from convcalc.homework.operators._harness import skipped
+
 __all__ = [
     "Config",
     "CONV_GRID",
@@ -134,14 +136,8 @@ def configurations(kind: str, modes: list[str], bias: bool) -> list[Config]:
 
 
 def plan(configs: list[Config], accepts: dict, auto_modes: bool) -> list[Config]:
-    """The configurations the worker runs, given what the constructor takes (the same rule as the worker)."""
-    plan = []
-    for c in configs:
-        if c.kind == "pool" and (
-            (c.dims[-1] and not accepts.get("padding")) or (c.mode == "avg" and auto_modes and not accepts.get("mode"))
-        ):
-            continue
-        plan.append(c)
+    """The configurations the harness asks for, given what the constructor takes (its own rule, one definition)."""
+    plan = [c for c in configs if not skipped(c.spec(), accepts, auto_modes)]
     for i, c in enumerate(plan, 1):
         c.position = i
     return plan
