@@ -58,9 +58,10 @@ the channel this process reads: it imports the file in a child that can only
 answer its requests, calls the class itself and forwards what it returned; a
 file without the class is refused before it runs.  This process decides.  The
 verdict says when Paddle's own conv/pool function was called ("uses
-paddle.nn.functional.conv2d"); --forbid conv,pool makes those raise.  Exit 0 when every configuration matches, 1 on the first
-mismatch (with its configuration, max |diff| and shapes), 2 on a usage error or
-when the machine cannot isolate the code (then --no-sandbox runs it unisolated).
+paddle.nn.functional.conv2d"); --forbid conv,pool makes those raise.  Exit 0
+when every configuration matches, 1 on the first mismatch (with its
+configuration, max |diff| and shapes), 2 on a usage error or when the machine
+cannot isolate the code (then --no-sandbox runs it unisolated).
 """
 
 

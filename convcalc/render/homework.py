@@ -525,13 +525,17 @@ def _flag_json(f: Any) -> dict:
 
 
 def verify_text(result: Any) -> str:
-    """A verify-op result: the pass count or the first failing configuration."""
-    target = f"{result.target} as {result.kind}" + (f" ({result.mode})" if result.mode else "")
+    """A verify-op result: the pass count or the first failing configuration.
+
+    The failure, the detail (lines of the student's file, what their code printed) and the notes
+    may carry the student's text: control characters are shown escaped, and the detail is quoted
+    (``| ``) so nothing in it can pass for a line of the verdict."""
+    target = visible(f"{result.target} as {result.kind}" + (f" ({result.mode})" if result.mode else ""))
     if result.passed:
         lines = [f"{MARK['correct']} {target}: matches {result.reference} on all {result.tried} configurations"]
-        lines.extend(f"  note: {n}" for n in result.notes)
+        lines.extend(f"  note: {visible(n)}" for n in result.notes)
         return "\n".join(lines) + "\n"
-    lines = [f"{MARK['wrong']} {target}: {result.failure}"]
+    lines = [f"{MARK['wrong']} {target}: {visible(result.failure)}"]
     if result.config:
         lines.append(f"  configuration {result.config_index} of {result.total}: {result.config}")
     if result.expected_shape is not None:
@@ -539,12 +543,12 @@ def verify_text(result: Any) -> str:
     if result.max_diff is not None:
         lines.append(f"  max |diff| = {result.max_diff:.6g} (tolerance {result.tolerance:g})")
     if result.hint:
-        lines.append(f"  hint: {result.hint}")
+        lines.append(f"  hint: {visible(result.hint)}")
     if result.detail:
-        lines.append(_indent(result.detail, 2))
+        lines.extend(f"  | {line}" for line in visible(result.detail, multiline=True).splitlines())
     if result.tried:
         lines.append(f"  {result.tried} configuration(s) passed before this one")
-    lines.extend(f"  note: {n}" for n in result.notes)
+    lines.extend(f"  note: {visible(n)}" for n in result.notes)
     return "\n".join(lines) + "\n"
 
 

@@ -25,7 +25,6 @@ import json
 import os
 import struct
 import sys
-import traceback
 from typing import Any
 
 JOB = os.environ.get("CONVCALC_JOB", "/job")
@@ -95,9 +94,7 @@ GROUPS = {
     ).split(),
 }
 PUBLIC = {
-    "conv": (
-        "conv1d conv2d conv3d conv1d_transpose conv2d_transpose conv3d_transpose unfold fold"
-    ).split(),
+    "conv": ("conv1d conv2d conv3d conv1d_transpose conv2d_transpose conv3d_transpose unfold fold").split(),
     "pool": (
         "max_pool1d max_pool2d max_pool3d avg_pool1d avg_pool2d avg_pool3d adaptive_max_pool1d"
         " adaptive_max_pool2d adaptive_max_pool3d adaptive_avg_pool1d adaptive_avg_pool2d adaptive_avg_pool3d"
@@ -146,7 +143,11 @@ def install_guards(forbid: list[str]) -> None:
     import paddle
     import paddle.nn.functional as F
 
-    modules = [getattr(paddle, "_C_ops", None), getattr(paddle, "_legacy_C_ops", None), getattr(paddle, "_pir_ops", None)]
+    modules = [
+        getattr(paddle, "_C_ops", None),
+        getattr(paddle, "_legacy_C_ops", None),
+        getattr(paddle, "_pir_ops", None),
+    ]
     try:
         modules.append(paddle.base.core.eager.ops)
     except AttributeError:
