@@ -300,6 +300,56 @@ def rf_plus_one(q: Question) -> Values | None:
     return _variant(q, "rf_plus_one")
 
 
+@misconception(
+    "rf_no_dilation",
+    "dilation ignored in the receptive field: a dilated kernel spans D*(k-1)+1 pixels, so it adds D*(k-1) x jump",
+    specific=True,
+    supersedes=("rf_plus_one",),
+)
+def rf_no_dilation(q: Question) -> Values | None:
+    if not _has(q, "conv2d", lambda c: max(_numbers(c.get("dilation", 1))) > 1):
+        return None
+    return _variant(q, "rf_no_dilation")
+
+
+@misconception(
+    "stride_as_dilation",
+    "the stride used as a dilation: the stride is how far the window moves (the output shrinks by S),"
+    " the dilation the spacing of the kernel's taps",
+    specific=True,
+    supersedes=("rf_plus_one", "extra_one", "no_plus_one", "no_stride"),
+)
+def stride_as_dilation(q: Question) -> Values | None:
+    if not _has(q, "conv2d", lambda c: max(_numbers(c.get("stride", 1))) > 1):
+        return None
+    return _variant(q, "stride_as_dilation")
+
+
+# --------------------------------------------------------------------------- groups and linear FLOPs
+
+
+@misconception(
+    "groups_ignored",
+    "groups ignored: with groups = g each of the P kernels sees only D/g input channels (P*(D/g)*U*V + P parameters)",
+    specific=True,
+)
+def groups_ignored(q: Question) -> Values | None:
+    if not _has(q, "conv2d", lambda c: c.get("groups", 1) > 1):
+        return None
+    return _variant(q, "no_groups")
+
+
+@misconception(
+    "linear_bias_flops",
+    "the bias add counted: paddle.flops counts in*out for a linear layer, not the bias",
+    specific=True,
+)
+def linear_bias_flops(q: Question) -> Values | None:
+    if q.convention != "paddle" or not _has(q, "linear", lambda c: c.get("bias", True)):
+        return None
+    return _variant(q, "linear_bias_flops")
+
+
 HINTS: dict[str, str] = {name: m.hint for name, m in CATALOGUE.items()}
 """Misconception name -> its hint (also used by model questions' totals)."""
 
@@ -345,8 +395,12 @@ def ranked(
     answers: dict[str, Any],
     batched: bool,
     cache: dict | None = None,
+    prior: dict[str, int] | None = None,
 ) -> list[tuple[tuple, Misconception]]:
-    """The misconceptions that reproduce ``given`` for ``name``, most plausible first, with their rank."""
+    """The misconceptions that reproduce ``given`` for ``name``, most plausible first, with their rank.
+
+    ``prior``: per misconception, in how many *other* questions of the file it explains a wrong
+    answer (a student who forgets the ``+ 1`` in four questions most likely forgot it in the fifth)."""
     scored = []
     for order, m in enumerate(CATALOGUE.values()):
         values = _values_of(m, q, cache)
@@ -355,7 +409,7 @@ def ranked(
             continue
         if not values_match(name, given, variant, q.tolerance_for(name), batched)[0]:
             continue
-        consistency = _consistency(q, name, values, expected, answers, batched)
+        consistency = _consistency(q, name, values, expected, answers, batched) + (prior or {}).get(m.name, 0)
         scored.append(((-consistency, not m.specific, order), m))
     scored.sort(key=lambda item: item[0])
     return scored
@@ -369,9 +423,10 @@ def hint_for(
     answers: dict[str, Any],
     batched: bool,
     cache: dict | None = None,
+    prior: dict[str, int] | None = None,
 ) -> str:
     """The hint for a wrong answer: the best misconception, and a second one only when they stay tied."""
-    found = ranked(q, name, given, expected, answers, batched, cache)
+    found = ranked(q, name, given, expected, answers, batched, cache, prior)
     found = [
         (rank, m)
         for rank, m in found
@@ -383,3 +438,17 @@ def hint_for(
     if rest and rest[0][0][0] == rank[0]:  # as consistent with the other answers: name both
         return f"{first.hint}; or {rest[0][1].hint}"
     return first.hint
+
+
+def candidates(q: Question, expected: Values, answers: dict[str, Any], batched: bool, cache: dict | None) -> set[str]:
+    """The misconceptions that explain some wrong answer of this question (for the file-wide prior)."""
+    found: set[str] = set()
+    for name, given in answers.items():
+        want = expected.get(name)
+        if given is None or want is None or values_match(name, given, want, q.tolerance_for(name), batched)[0]:
+            continue
+        try:
+            found.update(m.name for _, m in ranked(q, name, given, expected, answers, batched, cache))
+        except Exception:  # a hint is a courtesy: never fail grading over it
+            continue
+    return found
