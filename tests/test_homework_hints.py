@@ -275,7 +275,10 @@ def stack_hint(inp: str, layers: str, answer: str, name: str) -> str:
 
 def test_dilation_ignored_in_the_receptive_field():
     # 3x3 dilation 2 (k_eff 5) then 3x3: rf = 1 + 4 + 2 = 7; the undilated kernel: 1 + 2 + 2 = 5
-    layers = '{ kind = "conv2d", out_channels = 1, kernel = 3, dilation = 2 }, { kind = "conv2d", out_channels = 1, kernel = 3 }'
+    layers = (
+        '{ kind = "conv2d", out_channels = 1, kernel = 3, dilation = 2 }, '
+        '{ kind = "conv2d", out_channels = 1, kernel = 3 }'
+    )
     got = stack_hint("1x20x20", layers, "rf = 5", "rf")
     assert got.startswith("dilation ignored in the receptive field"), got
 
