@@ -108,6 +108,8 @@ def judge(c: Config, msg: dict, arrays: dict[str, Any], memory: int, notes: list
         )
         error = str(msg.get("error", "an error"))[:400]
         hint = memory_hint(memory) if error.startswith("MemoryError") else ""
+        if error.startswith("RecursionError"):
+            hint = "a recursion that never ends? (the sandbox caps the recursion limit at 10,000 calls)"
         raise Failure(f"{stage} raised {error}", detail=str(msg.get("detail", ""))[:2000], hint=hint, **where)
     if c.kind == "conv":
         _, d, p, _, _, k, _, _ = c.dims
