@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# Homework model values are cached on disk (convcalc/homework/grading/model_cache.py): tests use a
+# folder of their own, never the teacher's ~/.cache (subprocesses inherit it).
+os.environ.setdefault("CONVCALC_CACHE_DIR", tempfile.mkdtemp(prefix="convcalc-test-cache-"))
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"

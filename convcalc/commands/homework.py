@@ -122,6 +122,12 @@ def register(subparsers) -> None:
         r" student's id; a file whose student_id differs is flagged (e.g. '(?P<id>\d{7})_.*')",
     )
     cp.add_argument("--no-derivation", action="store_true", help="leave out the worked derivations")
+    cp.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="recompute model questions' values (paddle and a trace) instead of reading them from the cache"
+        " (~/.cache/convcalc/homework, or $CONVCALC_CACHE_DIR)",
+    )
     cp.set_defaults(func=run_check)
 
     vp = subparsers.add_parser(
@@ -212,9 +218,13 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    import os
     from pathlib import Path
 
     from convcalc.errors import ConvcalcError
+
+    if args.no_cache:
+        os.environ["CONVCALC_CACHE_DIR"] = "off"
 
     path = Path(args.path)
     if args.answer_key:

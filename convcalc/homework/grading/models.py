@@ -8,7 +8,7 @@ own.  Imports paddle (through the analysis engine) only when called.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,8 @@ class ModelExpected:
     notes: tuple[str, ...] = ()
     other_totals: dict = field(default_factory=dict)  # convention -> total FLOPs (filled lazily)
     built_model: Any = field(default=None, repr=False, compare=False)
+    spec: str = field(default="", compare=False)  # the resolved model spec (to rebuild it for a hint)
+    cache_key: str = field(default="", compare=False)
 
     def row(self, layer: str) -> ExpectedRow | None:
         for r in self.rows:
@@ -192,9 +194,16 @@ def _rf_value(rec: Any) -> Any:
 
 def expected_model_values(question: Question, base_dir: str, allow_code: bool, cache: dict) -> ModelExpected:
     """Analyse the question's model once (cached across questions and files)."""
+    from convcalc.homework.grading import model_cache
+
     spec = resolve_model_spec(question.model or "", base_dir, allow_code)
     key = (spec, tuple(question.input_shape), question.convention)
     if key in cache:
+        return cache[key]
+    disk_key = model_cache.cache_key(spec, tuple(question.input_shape), question.convention)
+    found = model_cache.load(disk_key)
+    if found is not None:  # computed by an earlier run: no paddle, no trace
+        cache[key] = replace(found, spec=spec, cache_key=disk_key)
         return cache[key]
     from convcalc.analysis import analyze
     from convcalc.models.zoo import build_model
@@ -252,7 +261,10 @@ def expected_model_values(question: Question, base_dir: str, allow_code: bool, c
         tuple(rows),
         notes,
         built_model=built.model,
+        spec=spec,
+        cache_key=disk_key,
     )
+    model_cache.store(disk_key, expected)
     cache[key] = expected
     return expected
 
@@ -261,13 +273,21 @@ def _other_convention_total(expected: ModelExpected, convention: str) -> int | N
     if convention in expected.other_totals:
         return expected.other_totals[convention]
     from convcalc.analysis import analyze
+    from convcalc.homework.grading import model_cache
 
     try:
-        report = analyze(expected.built_model, expected.input_shape, convention=convention, name=expected.model)
+        model = expected.built_model
+        if model is None:  # read from the cache: build it now (a wrong total's hint needs it once)
+            from convcalc.models.zoo import build_model
+
+            model = build_model(expected.spec).model
+        report = analyze(model, expected.input_shape, convention=convention, name=expected.model)
         value = int(report.totals.flops)
     except Exception:  # a hint is a courtesy; never fail grading over it
         value = None
     expected.other_totals[convention] = value
+    if expected.cache_key:
+        model_cache.store(expected.cache_key, expected)  # the next run needs no paddle for this hint
     return value
 
 
