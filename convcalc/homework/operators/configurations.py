@@ -1,4 +1,7 @@
-"""The configurations a student's operator is checked on, their random arrays, and Paddle's reference for each."""
+"""The configurations a student's operator is checked on, their random arrays, and the reference for each.
+
+The reference is :mod:`convcalc.homework.operators.reference` (numpy, checked against Paddle by
+the tests): the checker never imports paddle."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from convcalc.homework.operators._harness import skipped
+from convcalc.homework.operators.reference import conv2d, pool2d
 
 __all__ = [
     "Config",
@@ -18,8 +22,6 @@ __all__ = [
     "plan",
     "reference",
     "out_size",
-    "paddle_conv",
-    "paddle_pool",
 ]
 
 
@@ -147,51 +149,11 @@ def out_size(m: int, k: int, s: int, p: int) -> int:
     return (m + 2 * p - k) // s + 1
 
 
-def _eager() -> Any:
-    """paddle, in eager (dygraph) mode in this thread: its mode is per thread, and verify_op may run in one."""
-    import paddle
-
-    if not paddle.in_dynamic_mode():
-        paddle.disable_static()
-    return paddle
-
-
-def paddle_conv(x: Any, weight: Any, bias: Any, s: int, pad: int, seed: Any | None = None) -> dict[str, Any]:
-    paddle = _eager()
-    import paddle.nn.functional as F
-
-    xt = paddle.to_tensor(x, stop_gradient=seed is None)
-    wt = paddle.to_tensor(weight.copy(), stop_gradient=seed is None)
-    bt = paddle.to_tensor(bias.copy(), stop_gradient=seed is None)
-    out = F.conv2d(xt, wt, bt, stride=s, padding=pad)
-    ref = {"out": out.numpy()}
-    if seed is not None:
-        (out * paddle.to_tensor(seed)).sum().backward()
-        ref.update(grad_x=xt.grad.numpy(), grad_weight=wt.grad.numpy(), grad_bias=bt.grad.numpy())
-    return ref
-
-
-def paddle_pool(x: Any, mode: str, k: int, s: int, pad: int, seed: Any | None = None, exclusive: bool = True) -> dict:
-    paddle = _eager()
-    import paddle.nn.functional as F
-
-    xt = paddle.to_tensor(x, stop_gradient=seed is None)
-    if mode == "max":
-        out = F.max_pool2d(xt, kernel_size=k, stride=s, padding=pad)
-    else:
-        out = F.avg_pool2d(xt, kernel_size=k, stride=s, padding=pad, exclusive=exclusive)
-    ref = {"out": out.numpy()}
-    if seed is not None:
-        (out * paddle.to_tensor(seed)).sum().backward()
-        ref["grad_x"] = xt.grad.numpy()
-    return ref
-
-
 def reference(c: Config) -> dict[str, Any]:
     if c.ref is None:
         a = c.arrays
         if c.kind == "conv":
-            c.ref = paddle_conv(a["x"], a["weight"], a["bias"], c.dims[6], c.dims[7], a["seed"])
+            c.ref = conv2d(a["x"], a["weight"], a["bias"], c.dims[6], c.dims[7], a["seed"])
         else:
-            c.ref = paddle_pool(a["x"], c.mode or "max", *c.dims[4:], seed=a["seed"])
+            c.ref = pool2d(a["x"], c.mode or "max", *c.dims[4:], seed=a["seed"])
     return c.ref

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from convcalc.homework.operators import sandbox
-from convcalc.homework.operators.configurations import Config, out_size, paddle_conv, paddle_pool, reference
+from convcalc.homework.operators.configurations import Config, out_size, reference
+from convcalc.homework.operators.reference import conv2d as reference_conv
+from convcalc.homework.operators.reference import pool2d as reference_pool
 
 __all__ = ["ATOL", "RTOL", "Failure", "judge", "memory_hint"]
 
@@ -48,7 +50,7 @@ def _shape_hint(got: tuple, c: Config) -> str:
 
 
 def _value_hint(got: Any, c: Config) -> str:
-    """Name the mistake whose output equals the student's (recomputed with Paddle on the same inputs)."""
+    """Name the mistake whose output equals the student's (recomputed by the reference on the same inputs)."""
     import numpy as np
 
     a = c.arrays
@@ -75,18 +77,18 @@ def _value_hint(got: Any, c: Config) -> str:
                 )
             )
         for text, w_alt, b_alt in variants:
-            if _compare(got, paddle_conv(a["x"], np.ascontiguousarray(w_alt), b_alt, s, pad)["out"])[0]:
+            if _compare(got, reference_conv(a["x"], np.ascontiguousarray(w_alt), b_alt, s, pad)["out"])[0]:
                 return text
         return ""
     mode = c.mode or "max"
     k, s, pad = c.dims[4:]
-    if mode == "avg" and pad and _compare(got, paddle_pool(a["x"], "avg", k, s, pad, exclusive=False)["out"])[0]:
+    if mode == "avg" and pad and _compare(got, reference_pool(a["x"], "avg", k, s, pad, exclusive=False)["out"])[0]:
         return (
             "the average counted the padded zeros: paddle.nn.AvgPool2D (exclusive=True) divides by the"
             " number of real input pixels in each window"
         )
     other = "avg" if mode == "max" else "max"
-    if _compare(got, paddle_pool(a["x"], other, k, s, pad)["out"])[0]:
+    if _compare(got, reference_pool(a["x"], other, k, s, pad)["out"])[0]:
         return f"computes {other} pooling where {mode} pooling was asked"
     return ""
 

@@ -353,7 +353,6 @@ def verify_op(
         )
         sandbox.first_frame(run, 30.0)
         started = time.monotonic()
-        import paddle  # noqa: F401 - for the reference; imported while the worker starts
 
         base = dict(
             target=f"{path.name}:{name}",
