@@ -146,38 +146,14 @@ def to_json(expected: Any) -> dict:
     return {"format": FORMAT, "data": _encode(data)}
 
 
-def from_json(doc: dict) -> Any:
-    from convcalc.homework.grading.models import ExpectedRow, ModelExpected
-    from convcalc.homework.spec import LayerSpec
-
+def from_json(doc: dict) -> dict:
+    """The plain data :func:`to_json` wrote (``grading.models`` builds its classes from it)."""
     if doc.get("format") != FORMAT:
         raise ValueError("another format")
-    data = _decode(doc["data"])
-    rows = tuple(
-        ExpectedRow(
-            layer=r["layer"],
-            kind=r["kind"],
-            input_shape=r["input_shape"],
-            values=r["values"],
-            formula=r["formula"],
-            out_channels=r["out_channels"],
-            spec=None if r["spec"] is None else LayerSpec(r["spec"][0], r["spec"][1]),
-            summary_name=r["summary_name"],
-        )
-        for r in data["rows"]
-    )
-    return ModelExpected(
-        data["model"],
-        data["input_shape"],
-        data["convention"],
-        data["values"],
-        rows,
-        data["notes"],
-        other_totals=data["other_totals"],
-    )
+    return _decode(doc["data"])
 
 
-def load(key: str) -> Any | None:
+def load(key: str) -> dict | None:
     folder = cache_dir()
     if folder is None:
         return None

@@ -8,7 +8,7 @@ own.  Imports paddle (through the analysis engine) only when called.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -203,8 +203,11 @@ def expected_model_values(question: Question, base_dir: str, allow_code: bool, c
     disk_key = model_cache.cache_key(spec, tuple(question.input_shape), question.convention)
     found = model_cache.load(disk_key)
     if found is not None:  # computed by an earlier run: no paddle, no trace
-        cache[key] = replace(found, spec=spec, cache_key=disk_key)
-        return cache[key]
+        try:
+            cache[key] = _from_cache(found, spec, disk_key)
+            return cache[key]
+        except (KeyError, TypeError, ValueError, IndexError):
+            pass  # another layout: compute it again
     from convcalc.analysis import analyze
     from convcalc.models.zoo import build_model
 
@@ -267,6 +270,33 @@ def expected_model_values(question: Question, base_dir: str, allow_code: bool, c
     model_cache.store(disk_key, expected)
     cache[key] = expected
     return expected
+
+
+def _from_cache(data: dict, spec: str, key: str) -> ModelExpected:
+    rows = tuple(
+        ExpectedRow(
+            layer=r["layer"],
+            kind=r["kind"],
+            input_shape=r["input_shape"],
+            values=r["values"],
+            formula=r["formula"],
+            out_channels=r["out_channels"],
+            spec=None if r["spec"] is None else LayerSpec(r["spec"][0], r["spec"][1]),
+            summary_name=r["summary_name"],
+        )
+        for r in data["rows"]
+    )
+    return ModelExpected(
+        data["model"],
+        data["input_shape"],
+        data["convention"],
+        data["values"],
+        rows,
+        data["notes"],
+        other_totals=data["other_totals"],
+        spec=spec,
+        cache_key=key,
+    )
 
 
 def _other_convention_total(expected: ModelExpected, convention: str) -> int | None:
