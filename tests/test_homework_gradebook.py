@@ -240,3 +240,14 @@ def test_help_documents_the_exit_codes_and_flags(capsys):
     out = capsys.readouterr().out
     for needle in ("--feedback", "--gradescope", "--excel", "3 some file"):
         assert needle in out, needle
+
+
+def test_gradescope_results_of_an_unreadable_file_have_the_questions_max_score(tmp_path, capsys):
+    questions = tmp_path / "questions.toml"
+    questions.write_text(QUESTIONS, encoding="utf-8")  # one question of 3 points
+    bad = tmp_path / "bad.toml"
+    bad.write_text("this is not [[ toml", encoding="utf-8")
+    results = tmp_path / "results.json"
+    code, _, _ = run_cli(["check", bad, "--questions", questions, "--gradescope", results], capsys)
+    data = json.loads(results.read_text())
+    assert code == 2 and data["score"] == 0 and data["max_score"] == 3 and data["tests"] == []

@@ -203,3 +203,10 @@ def test_more_broken_operators(target, kind, mode, timeout, failure, hint):
     assert not r.passed
     assert failure in r.failure, r
     assert hint in r.hint, r
+
+
+def test_a_recursion_that_never_ends_fails_before_the_timeout():
+    # before the cap it ran until "timed out after 60 s" (frames growing towards the memory limit)
+    r = verify_op(f"{OPS}/deep_recursion_limit.py:Conv2D", "conv2d", timeout=60)
+    assert not r.passed and r.failure.startswith("forward raised RecursionError"), r.failure
+    assert "caps the recursion limit" in r.hint
