@@ -1,4 +1,4 @@
-"""A class of 30 answer files written from the docs by someone who did not write the grader, graded as a fair teacher would.
+"""A class of 30 answer files written from the docs by someone else than the grader's author, graded fairly.
 
 ``tests/data/homework/class/``: the teacher's ``questions.toml`` (7 questions, 23 points: a
 non-square input, a factorised 3x1/1x3 stack whose jumps differ per axis, dilation, groups,
