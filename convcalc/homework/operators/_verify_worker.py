@@ -110,7 +110,7 @@ class ForbiddenOperator(RuntimeError):
 
 def _public_name(group: str, op: str, args: tuple) -> str:
     if op in ("pool2d", "pool3d"):
-        mode = "max" if "max" in args else "avg"
+        mode = "max" if any(isinstance(a, str) and a == "max" for a in args) else "avg"
         return f"paddle.nn.functional.{mode}_{op[:4]}{op[-2:]}"
     if op.startswith("max_pool"):
         return f"paddle.nn.functional.{op[:10]}"
