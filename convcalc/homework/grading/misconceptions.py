@@ -4,7 +4,9 @@ A hint is named only when the student's number is exactly what a
 misconception gives (and differs from the right answer).  When several fit,
 the one that also explains the student's *other* answers comes first (it
 reproduces another wrong answer: +1; it would have spoiled an answer the
-student got right: -1); then a misconception tied to a feature of the
+student got right: -1); then the one that explains wrong answers in the
+file's *other* questions (a student who forgot the ``+ 1`` in four questions
+most likely forgot it in the fifth); then a misconception tied to a feature of the
 question (padding, ceil_mode, a bias, an average pool, ...) before a
 generic one.  Two are shown only when they stay tied.
 
@@ -409,8 +411,9 @@ def ranked(
             continue
         if not values_match(name, given, variant, q.tolerance_for(name), batched)[0]:
             continue
-        consistency = _consistency(q, name, values, expected, answers, batched) + (prior or {}).get(m.name, 0)
-        scored.append(((-consistency, not m.specific, order), m))
+        consistency = _consistency(q, name, values, expected, answers, batched)
+        # the question's own answers first; the file's other questions break a tie
+        scored.append(((-consistency, -(prior or {}).get(m.name, 0), not m.specific, order), m))
     scored.sort(key=lambda item: item[0])
     return scored
 
@@ -430,12 +433,12 @@ def hint_for(
     found = [
         (rank, m)
         for rank, m in found
-        if not any(m.name in other.supersedes and other_rank[0] <= rank[0] for other_rank, other in found)
+        if not any(m.name in other.supersedes and other_rank[:2] <= rank[:2] for other_rank, other in found)
     ]
     if not found:
         return ""
     (rank, first), rest = found[0], found[1:]
-    if rest and rest[0][0][0] == rank[0]:  # as consistent with the other answers: name both
+    if rest and rest[0][0][:2] == rank[:2]:  # as consistent with the other answers: name both
         return f"{first.hint}; or {rest[0][1].hint}"
     return first.hint
 
