@@ -72,12 +72,13 @@ USER_COPIES = {
     "answers.toml": _KEY,  # a student's file; the key's answers are all right, so `check` exits 0
     "questions.toml": "examples/homework/chapter5_questions.toml",
     "submissions/alice.toml": _KEY,
-    "submissions/bob.toml": _KEY,
+    "submissions/bob.toml": _KEY,  # with a line of his own (USER_EDITS): two identical files are flagged
     "my_conv.py": "tests/data/homework/ops/good_conv.py",
     "my_pool.py": "tests/data/homework/ops/good_pool.py",
     "student.py": "tests/data/homework/ops/good_conv.py",
     "digit.png": "examples/shapes.png",
 }
+USER_EDITS = {"submissions/bob.toml": "# Bob's answers, typed out on his own\n"}
 # ... and the ones a user makes with convcalc itself (reports to diff, weights of a model), made once.
 USER_MADE = """
 import paddle
@@ -352,6 +353,8 @@ def _workspace(tmp: Path) -> Workspace:
     for name, source in USER_COPIES.items():
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / source, repo / name)
+        if name in USER_EDITS:
+            (repo / name).write_text(USER_EDITS[name] + (ROOT / source).read_text(encoding="utf-8"), encoding="utf-8")
     bin_dir = tmp / "bin"
     bin_dir.mkdir()
     exe = shlex.quote(sys.executable)
