@@ -1,22 +1,26 @@
 """The numbers convcalc computes, as frozen dataclasses (no strings formatted here).
 
 Data flows one way: model -> trace -> :class:`LayerRecord` rows ->
-:class:`Totals` -> a renderer in ``convcalc.render``.  Quantities are sympy
-expressions (``Integer`` for a concrete report, expressions in ``H``/``W``
-for a symbolic one).
+:class:`Totals` -> a renderer in ``convcalc.render``.  Quantities are Python
+ints in a concrete report (receptive-field starts may be Fractions; sympy is
+not imported for them) and sympy expressions in ``H``/``W`` in a symbolic
+one (:mod:`convcalc.formulas.numbers`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-
-import sympy
+from typing import TYPE_CHECKING
 
 from convcalc.errors import ConvcalcError
-from convcalc.formulas.flops import Convention
+from convcalc.formulas.conventions import Convention
+from convcalc.formulas.numbers import is_whole
 from convcalc.formulas.receptive import AxisField, Field
 
-Shape = tuple  # tuple of sympy expressions, e.g. (1, 64, 8, 8)
+if TYPE_CHECKING:
+    import sympy
+
+Shape = tuple  # tuple of ints (a concrete report) or sympy expressions (a symbolic one), e.g. (1, 64, 8, 8)
 
 
 @dataclass(frozen=True)
@@ -151,8 +155,8 @@ class Report:
         The table is ``convcalc.summary(...)`` or ``convcalc.render``'s job.
         """
         t = self.totals
-        params = f"{int(t.params):,}" if t.params.is_Integer else str(t.params)
-        flops = f"{int(t.flops):,}" if t.flops.is_Integer else str(t.flops)
+        params = f"{int(t.params):,}" if is_whole(t.params) else str(t.params)
+        flops = f"{int(t.flops):,}" if is_whole(t.flops) else str(t.flops)
         shape = "x".join(str(d) for d in self.input_shape)
         return (f"<Report {self.model} input {shape}: {len(self.records)} rows, {params} params, "
                 f"{flops} FLOPs ({self.convention.value})>")
@@ -177,6 +181,8 @@ class SubstitutionError(ConvcalcError, ValueError):
 
 def cached_xreplace(expr, values: dict, cache: dict):
     """Structural substitution (``xreplace``), memoised: far faster than ``subs`` here."""
+    import sympy
+
     expr = sympy.sympify(expr)
     try:
         return cache[expr]
@@ -187,6 +193,8 @@ def cached_xreplace(expr, values: dict, cache: dict):
 
 def _report_values(report: Report, values: dict) -> dict:
     """``values`` keyed by the report's own symbols: user-made ``Symbol('H')`` and ``'H'`` map by name."""
+    import sympy
+
     own = {s.name: s for s in report.symbols}
     out = {}
     for key, value in values.items():
@@ -214,6 +222,8 @@ def _substitute_field(f: AxisField, values: dict, cache: dict) -> AxisField:
 
 def substitute_report(report: Report, values: dict) -> Report:
     """A symbolic report evaluated at concrete sizes (``{H: 224, W: 224}``); see :meth:`Report.subs`."""
+    import sympy
+
     values = _report_values(report, values)
     numeric = all(v.is_number for v in values.values()) and set(values) >= set(report.symbols)
     for c in report.conditions:
@@ -229,6 +239,8 @@ def substitute_report(report: Report, values: dict) -> Report:
 
 def replace_symbols(report: Report, values: dict) -> Report:
     """Every expression of ``report`` (shapes, counts, fields, conditions) with ``values`` substituted as given."""
+    import sympy
+
     cache: dict = {}
 
     def shape(s):
@@ -261,6 +273,8 @@ def replace_symbols(report: Report, values: dict) -> Report:
 
 def expand_report(report: Report) -> Report:
     """Expand every shape and FLOP expression of a symbolic report (after substitution)."""
+    import sympy
+
     def ex(e):
         return sympy.expand(e)
 
