@@ -34,6 +34,7 @@ from convcalc.trace.op_names import BOOKKEEPING_OPS, op_key
 from convcalc.trace.shape_guards import recording as recording_guards
 from convcalc.trace.stand_ins import conv_stand_in, expected_calls, value_free, watching_value_reads
 from convcalc.trace.temporary import eval_mode, fast_op_creation, swapped_forwards
+from convcalc.trace.weights import give_memory, lazy_parameters
 
 __all__ = ["trace_model", "summary_key", "is_opaque", "plain", "value_id"]
 
@@ -131,7 +132,14 @@ def trace_model(
     root_leaf = not model.sublayers() and (type(model).__module__.startswith("paddle.")
                                            or (static_forward is not None and static_forward(model) is not None))
     probe = Decisions(probe=True)
-    program, finished, guards = _build(model, inputs, static_forward, name, paths, probe)
+    try:
+        program, finished, guards = _build(model, inputs, static_forward, name, paths, probe)
+    except ConvcalcError:
+        if not lazy_parameters(model):
+            raise
+        give_memory(model, values=True)  # built under paddle.LazyGuard: fail as the normal build does (weights.py)
+        probe = Decisions(probe=True)
+        program, finished, guards = _build(model, inputs, static_forward, name, paths, probe)
     free = value_free(program, BOOKKEEPING_OPS, op_key)
     ops, shapes, constants, input_values, dtypes = _read_program(program, inputs)
     calls = _calls(finished, paths, model, ops, input_values, root_leaf)
@@ -142,9 +150,11 @@ def trace_model(
     if eager or probe.asked:
         # Where no refusal can depend on values, convolutions are checked at their smallest size (stand_ins).
         light = None if probe.asked or not free else conv_stand_in(expected_calls(finished, shapes))
+        give_memory(model, values=light is None)  # values where the check may read them
         with watching_value_reads() if light is not None else contextlib.nullcontext([]) as reads:
             eager_paths = eager_check(model, inputs, static_forward, name, values, decisions, stand_in=light)
         if light is not None and (decisions.values or reads):  # eager-only code read values: the real ones
+            give_memory(model, values=True)
             decisions = Decisions()
             eager_paths = eager_check(model, inputs, static_forward, name, values, decisions)
     notes: tuple[str, ...] = ()
