@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,9 +122,13 @@ class _Claims:
                 todo.extend(f for f in g.next_functions if f is not None)
 
 
-def time_backward(model: Any, args: Sequence[Any], *, repeat: int = 10, warmup: int = 2, lr: float = 1e-3
-                  ) -> BackwardTiming:
-    """Backward seconds per layer call over ``repeat`` training steps (loss: the mean of the first output)."""
+def time_backward(model: Any, args: Sequence[Any], *, repeat: int = 10, warmup: int = 2, lr: float = 1e-3,
+                  run: Callable[[Any], Any] | None = None) -> BackwardTiming:
+    """Backward seconds per layer call over ``repeat`` training steps (loss: the mean of the first output).
+
+    ``run(loss)`` runs the timed backward (default ``loss.backward()``): a check can wrap it,
+    e.g. in Paddle's profiler.
+    """
     import paddle
 
     opt = paddle.optimizer.SGD(learning_rate=lr, parameters=model.parameters())
@@ -164,7 +168,10 @@ def time_backward(model: Any, args: Sequence[Any], *, repeat: int = 10, warmup: 
 
                 keep.append(g._register_post_hook(hook))
             t0 = clock()
-            loss.backward()
+            if run is None:
+                loss.backward()
+            else:
+                run(loss)
             t_end = clock()
             out_t.backward.append(t_end - t0)
             t = clock()

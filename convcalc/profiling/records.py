@@ -66,7 +66,7 @@ class Ceilings:
     paddle: str
     measured_at: str
     kernels: dict = field(default_factory=dict, compare=False)  # sizes and raw figures, for the record
-    source: str = "measured"  # "measured" now, or "cache"
+    source: str = field(default="measured", compare=False)  # "measured" now, or "cache": a label
 
     def __post_init__(self) -> None:
         if self.peak_flops <= 0 or self.bandwidth <= 0 or not self.curve:
