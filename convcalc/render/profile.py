@@ -63,9 +63,10 @@ def header_lines(p: Profile) -> list[str]:
         f"{p.model}  input {shapes}  {p.dtype}  threads {p.threads}  seed {p.seed}  repeat {p.repeat} "
         f"(warmup {p.warmup})  allocator {p.allocator.value}" + (f" ({env})" if env else ""),
         f"device {c.device}, paddle {c.paddle}; ceilings {'cached' if c.source == 'cache' else 'measured'} "
-        f"{c.measured_at}: peak {si(c.peak_flops, 'FLOP/s')} (matmul {k.get('matmul_n', '?')}), DRAM "
-        f"{_rate(c.bandwidth)} (in place, {k.get('stream_mib', '?')} MiB operands), in cache up to "
-        f"{_rate(c.top_bandwidth)}; ridge {c.ridge:.1f} FLOP/B; a layer call {c.call_floor * 1e6:.1f} us, "
+        f"{c.measured_at} (a {k.get('matmul_n', '?')}x{k.get('matmul_n', '?')} matmul; in-place streams up to "
+        f"{k.get('stream_mib', '?')} MiB operands)",
+        f"peak {si(c.peak_flops, 'FLOP/s')}, DRAM {_rate(c.bandwidth)}, in cache up to {_rate(c.top_bandwidth)}, "
+        f"ridge {c.ridge:.1f} FLOP/B; a layer call {c.call_floor * 1e6:.1f} us, "
         f"a page fault {c.fault_cost * 1e6:.2f} us",
         f"load average {_load(p.load_before)} before, {_load(p.load_after)} after; started {p.started}",
     ]
@@ -103,7 +104,7 @@ def totals_lines(p: Profile) -> list[str]:
         + ("" if p.flops_complete else f", unknown for {len(p.rows_without_rule)} row(s) without a rule: "
            + ", ".join(p.rows_without_rule[:5]) + (" ..." if len(p.rows_without_rule) > 5 else "")),
         f"rank correlation (Spearman) of per-row FLOPs and time: {p.flops_time_rank:.2f}",
-        "classes: " + "; ".join(f"{b.value} {n} rows, {_pct(t)} of time, {_pct(f)} of FLOPs"
+        "classes: " + "; ".join(f"{b.value} {n} row{'' if n == 1 else 's'}, {_pct(t)} of time, {_pct(f)} of FLOPs"
                                 for b, n, t, f in p.classes),
         "share of time vs share of FLOPs, most different: " + "; ".join(
             f"{by_index[i].path} ({by_index[i].kind}) {_pct(t)} vs {_pct(f)}" for i, t, f in p.misleading),
