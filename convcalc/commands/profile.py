@@ -15,7 +15,7 @@ examples:
   convcalc profile lenet --repeat 5 --format json --output lenet.json
   convcalc profile mobilenet_v2 --format html --output mobilenet_v2.html
   convcalc profile resnet18 --allocator pinned             (no page faults per call: glibc only)
-  convcalc profile book_lenet --training --batch 8 --repeat 5   (backward per layer and the step)
+  convcalc profile book_paddle_lenet --training --batch 8 --repeat 5   (backward per layer and the step)
 
 Per layer call (and per functional op, attributed to its layer as `report` does):
 the median time over --repeat hooked forwards and its spread (IQR), its share of the
