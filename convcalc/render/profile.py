@@ -12,6 +12,7 @@ import csv
 import io
 import math
 from dataclasses import asdict
+from enum import Enum
 from typing import Any
 
 from convcalc.profiling.records import Bound, Profile, ProfileRow
@@ -178,7 +179,7 @@ CSV_FIELDS = ("index", "path", "kind", "is_functional", "call", "median", "iqr",
 def _plain(value: Any) -> Any:
     if value is None:
         return ""
-    return value.value if isinstance(value, Bound) or hasattr(value, "value") else value
+    return value.value if isinstance(value, Enum) else value
 
 
 def profile_csv(p: Profile) -> str:

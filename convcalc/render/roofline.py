@@ -44,15 +44,16 @@ def on_chart(p: Profile) -> list:
 
 
 class _Axes:
-    """Log-log axes mapping data to pixels."""
+    """Log-log axes mapping data to pixels; the bounds and the ticks are powers of ``xbase`` and ``ybase``."""
 
-    def __init__(self, xs, ys, width, height, margins=(70, 20, 20, 50)):
+    def __init__(self, xs, ys, width, height, margins=(86, 20, 20, 50), xbase=10, ybase=10):
         self.left, self.right, self.top, self.bottom = margins
         self.width, self.height = width, height
-        self.x0 = 10 ** math.floor(math.log10(min(xs) / 2))
-        self.x1 = 10 ** math.ceil(math.log10(max(xs) * 2))
-        self.y0 = 10 ** math.floor(math.log10(min(ys) / 2))
-        self.y1 = 10 ** math.ceil(math.log10(max(ys) * 2))
+        self.xbase, self.ybase = xbase, ybase
+        self.x0 = xbase ** math.floor(math.log(min(xs) / 2, xbase))
+        self.x1 = xbase ** math.ceil(math.log(max(xs) * 2, xbase))
+        self.y0 = ybase ** math.floor(math.log(min(ys) / 2, ybase))
+        self.y1 = ybase ** math.ceil(math.log(max(ys) * 2, ybase))
 
     def x(self, v: float) -> float:
         span = math.log10(self.x1) - math.log10(self.x0)
@@ -63,17 +64,19 @@ class _Axes:
         return self.height - self.bottom - (math.log10(v) - math.log10(self.y0)) / span * (
             self.height - self.top - self.bottom)
 
+    @staticmethod
+    def _ticks(lo: float, hi: float, base: int) -> list[float]:
+        return [float(base) ** k for k in range(round(math.log(lo, base)), round(math.log(hi, base)) + 1)]
+
     def frame(self, xlabel: str, ylabel: str, xfmt, yfmt) -> list[str]:
         w, h = self.width, self.height
         out = [f'<rect x="{self.left}" y="{self.top}" width="{w - self.left - self.right}" '
                f'height="{h - self.top - self.bottom}" fill="#fbfbfd" stroke="#d1d5db"/>']
-        for k in range(round(math.log10(self.x0)), round(math.log10(self.x1)) + 1):
-            v = 10.0 ** k
+        for v in self._ticks(self.x0, self.x1, self.xbase):
             out.append(f'<line x1="{self.x(v):.1f}" x2="{self.x(v):.1f}" y1="{self.top}" y2="{h - self.bottom}" '
                        f'stroke="#eee"/><text x="{self.x(v):.1f}" y="{h - self.bottom + 14}" '
                        f'text-anchor="middle">{_e(xfmt(v))}</text>')
-        for k in range(round(math.log10(self.y0)), round(math.log10(self.y1)) + 1):
-            v = 10.0 ** k
+        for v in self._ticks(self.y0, self.y1, self.ybase):
             out.append(f'<line x1="{self.left}" x2="{w - self.right}" y1="{self.y(v):.1f}" y2="{self.y(v):.1f}" '
                        f'stroke="#eee"/><text x="{self.left - 4}" y="{self.y(v) + 4:.1f}" '
                        f'text-anchor="end">{_e(yfmt(v))}</text>')
@@ -124,13 +127,16 @@ def roofline_svg(p: Profile, width: int = 760, height: int = 460) -> str:
     return "".join(out)
 
 
-def bandwidth_svg(p: Profile, width: int = 420, height: int = 300) -> str:
+def bandwidth_svg(p: Profile, width: int = 440, height: int = 300) -> str:
     """The streaming bandwidth by working-set size the memory roof uses (log-log)."""
     curve = sorted(p.ceilings.curve)
-    ax = _Axes([x for x, _ in curve], [y for _, y in curve], width, height)
+    ax = _Axes([x for x, _ in curve], [y for _, y in curve], width, height, margins=(96, 34, 24, 50), xbase=16,
+               ybase=4)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
            'class="bandwidth" aria-label="streaming bandwidth by working set">']
     out += ax.frame("working set (log)", "bandwidth (log)", format_bytes, lambda v: format_bytes(v) + "/s")
+    out.append(f'<text x="{ax.left}" y="14">streaming bandwidth by working set (in place, x += y): the memory '
+               'roof of a row</text>')
     pts = " ".join(f"{ax.x(x):.1f},{ax.y(y):.1f}" for x, y in curve)
     out.append(f'<polyline fill="none" stroke="#2563eb" stroke-width="1.6" points="{pts}"/>')
     for x, y in curve:
