@@ -135,8 +135,7 @@ def bandwidth_svg(p: Profile, width: int = 440, height: int = 300) -> str:
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
            'class="bandwidth" aria-label="streaming bandwidth by working set">']
     out += ax.frame("working set (log)", "bandwidth (log)", format_bytes, lambda v: format_bytes(v) + "/s")
-    out.append(f'<text x="{ax.left}" y="14">streaming bandwidth by working set (in place, x += y): the memory '
-               'roof of a row</text>')
+    out.append(f'<text x="{ax.left}" y="14">the memory roof: in-place x += y by working set</text>')
     pts = " ".join(f"{ax.x(x):.1f},{ax.y(y):.1f}" for x, y in curve)
     out.append(f'<polyline fill="none" stroke="#2563eb" stroke-width="1.6" points="{pts}"/>')
     for x, y in curve:
