@@ -193,3 +193,17 @@ def test_the_join_without_the_profiler_splits_equally_and_says_so():
     assert [r.times for r in rows] == [(3.0 / n, 6.0 / n)] * n
     assert any(f"its {n} functional ops share its own time equally" in note for note in p.notes)
     assert p.profiler_forward is None and p.kernel_rank is None
+
+
+def test_the_records_the_renderers_read_load_no_paddle():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, convcalc, convcalc.profiling.records, convcalc.profiling.roofline, convcalc.render.profile, "
+            "convcalc.render.roofline; assert 'paddle' not in sys.modules, 'paddle imported'; "
+            "assert callable(convcalc.profile) and convcalc.profile.__module__ == 'convcalc.profiling.run'")
+    root = str(Path(__file__).resolve().parents[1])
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={"PYTHONPATH": root, "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
