@@ -113,8 +113,10 @@ def test_warnings_for_a_busy_machine_and_low_ceilings():
 
     p = made_up()
     fast = replace(p.rows[0], efficiency=1.5)
-    w = warning_lines(replace(p, rows=(fast, *p.rows[1:]), load_before=(7.5, 7.0, 6.0)), cores=2)
-    assert len(w) == 2 and "faster than the ceilings allow" in w[0] and "conv" in w[0] and "busy" in w[1]
+    view = replace(p.rows[4], efficiency=3.0)  # :add, no arithmetic: faster than moving its bytes
+    w = warning_lines(replace(p, rows=(fast, *p.rows[1:4], view), load_before=(7.5, 7.0, 6.0)), cores=2)
+    assert len(w) == 3 and "faster than the ceilings allow" in w[0] and "conv" in w[0] and ":add" not in w[0]
+    assert "views or identities" in w[1] and ":add" in w[1] and "busy" in w[2]
 
 
 def test_csv_has_plain_numbers_and_empty_unknowns():

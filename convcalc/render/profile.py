@@ -132,11 +132,21 @@ def totals_lines(p: Profile) -> list[str]:
 def warning_lines(p: Profile, cores: int | None = None) -> list[str]:
     """What makes the numbers less trustworthy than they look."""
     out = []
-    fast = [r.path for r in p.rows if r.efficiency > EFFICIENCY_WARN]
-    if fast:
-        out.append(f"{len(fast)} row(s) run faster than the ceilings allow (efficiency > {EFFICIENCY_WARN}: "
-                   f"{', '.join(fast[:3])}{' ...' if len(fast) > 3 else ''}): the ceilings were measured low "
-                   "(a busy machine); measure them again on a quiet one (--remeasure)")
+    fast = [r for r in p.rows if r.efficiency > EFFICIENCY_WARN]
+    moving = [r.path for r in fast if r.flops == 0]  # pure data movement faster than input + output
+    computing = [r.path for r in fast if r.flops != 0]
+
+    def some(paths: list[str]) -> str:
+        return ", ".join(paths[:3]) + (" ..." if len(paths) > 3 else "")
+
+    if computing:
+        out.append(f"{len(computing)} row(s) run faster than the ceilings allow (efficiency > {EFFICIENCY_WARN}: "
+                   f"{some(computing)}): the ceilings were measured low (a busy machine); measure them again on a "
+                   "quiet one (--remeasure)")
+    if moving:
+        out.append(f"{len(moving)} row(s) with no arithmetic take less than moving their inputs and outputs "
+                   f"would ({some(moving)}): views or identities (reshape, transpose, dropout in eval) that move "
+                   "no bytes; their class says nothing")
     if cores and p.load_before and max(p.load_before[0], (p.load_after or (0,))[0]) > cores:
         out.append(f"the machine was busy (load {_load(p.load_before)} on {cores} cores): other work slows some "
                    "repeats; compare the fastest repeats, or rerun when it is quiet")
