@@ -21,17 +21,26 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from convcalc.errors import ConvcalcError, ModelLoadError
 from convcalc.trace.branches import Decisions, replaying
 from convcalc.trace.eager import eager_check
-from convcalc.trace.failures import check_nonempty, first_empty_layer, forward_error, refuse_empty
+from convcalc.trace.failures import (
+    check_nonempty,
+    describe_failure,
+    disagrees,
+    first_empty_layer,
+    forward_error,
+    refuse_empty,
+)
 from convcalc.trace.graph import LayerCall, OpNode, Trace
 from convcalc.trace.inputs import arguments, as_inputs, bind_names, check_rank, in_forward_order, input_hint
 from convcalc.trace.native_logs import quiet_native_logs
 from convcalc.trace.op_names import BOOKKEEPING_OPS, op_key
 from convcalc.trace.shape_guards import recording as recording_guards
+from convcalc.trace.sizes import drop_workspaces, run_for_sizes, size_dependence, static_shapes
 from convcalc.trace.stand_ins import conv_stand_in, expected_calls, value_free, watching_value_reads
 from convcalc.trace.temporary import eval_mode, fast_op_creation, swapped_forwards
 
@@ -131,22 +140,21 @@ def trace_model(
     root_leaf = not model.sublayers() and (type(model).__module__.startswith("paddle.")
                                            or (static_forward is not None and static_forward(model) is not None))
     probe = Decisions(probe=True)
-    program, finished, guards = _build(model, inputs, static_forward, name, paths, probe)
-    free = value_free(program, BOOKKEEPING_OPS, op_key)
-    ops, shapes, constants, input_values, dtypes = _read_program(program, inputs)
-    calls = _calls(finished, paths, model, ops, input_values, root_leaf)
-    refuse_empty(finished, paths, inputs, name)
-    check_nonempty(ops, shapes, calls, inputs, name)
+    built = _built(model, inputs, static_forward, name, paths, probe, root_leaf)
+    free = value_free(built.program, BOOKKEEPING_OPS, op_key)
     decisions = Decisions()
     eager_paths: list[str] = []
+    eager_shapes: list[tuple[str, tuple]] = []
     if eager or probe.asked:
         # Where no refusal can depend on values, convolutions are checked at their smallest size (stand_ins).
-        light = None if probe.asked or not free else conv_stand_in(expected_calls(finished, shapes))
+        light = None if probe.asked or not free else conv_stand_in(expected_calls(built.finished, built.shapes))
         with watching_value_reads() if light is not None else contextlib.nullcontext([]) as reads:
-            eager_paths = eager_check(model, inputs, static_forward, name, values, decisions, stand_in=light)
+            eager_paths = eager_check(model, inputs, static_forward, name, values, decisions, stand_in=light,
+                                      shapes=eager_shapes)
         if light is not None and (decisions.values or reads):  # eager-only code read values: the real ones
             decisions = Decisions()
-            eager_paths = eager_check(model, inputs, static_forward, name, values, decisions)
+            eager_shapes.clear()
+            eager_paths = eager_check(model, inputs, static_forward, name, values, decisions, shapes=eager_shapes)
     notes: tuple[str, ...] = ()
     if probe.asked:  # (truth values asked only by eager-only code, e.g. inside Paddle's layers, change nothing)
         cannot = ModelLoadError(
@@ -157,17 +165,13 @@ def trace_model(
         )
         if probe.asked != decisions.values:  # the eager forward went another way than the probe
             try:
-                program, finished, guards = _build(model, inputs, static_forward, name, paths, decisions)
+                built = _built(model, inputs, static_forward, name, paths, decisions, root_leaf)
             except ConvcalcError:
                 raise cannot from None
-            ops, shapes, constants, input_values, dtypes = _read_program(program, inputs)
-            calls = _calls(finished, paths, model, ops, input_values, root_leaf)
-            refuse_empty(finished, paths, inputs, name)
-            check_nonempty(ops, shapes, calls, inputs, name)
             if decisions.used != len(decisions.values):
                 raise cannot
         # (the root's own hooks do not run inside to_static: compare the sublayers' calls)
-        if [c.path for c in calls if c.path] != [p for p in eager_paths if p]:
+        if [c.path for c in built.calls if c.path] != [p for p in eager_paths if p]:
             raise cannot
         given = "the given input_data" if values is not None else "an input of ones"
         notes = (
@@ -175,6 +179,17 @@ def trace_model(
             f"analysed along the path Paddle's eager forward took on {given}; another input may take "
             "another path",
         )
+    if built.patched and disagrees(built.calls, built.shapes, eager_shapes):
+        # paddle.shape answered as a list changed what the forward did (list, not tensor, semantics): build
+        # as Paddle would, and read the sizes it leaves open from a run of the program.
+        built = _built(model, inputs, static_forward, name, paths, decisions if probe.asked else Decisions(),
+                       root_leaf, shape_lists=False)
+    ops, shapes, calls = built.ops, built.shapes, built.calls
+    unknown = _resolve_sizes(built, model, inputs, values)
+    if unknown is not None:  # sizes read from a run: check them as the static ones were
+        check_nonempty(ops, shapes, calls, inputs, name)
+    constants, input_values, dtypes = built.constants, built.input_values, built.dtypes
+    guards = built.guards
     called = {id(c.layer) for c in calls}
     inside = tuple(c.path + "." for c in calls if c.is_leaf and c.path and c.layer.sublayers())
     never = [
@@ -191,11 +206,76 @@ def trace_model(
         dtypes=dtypes,
         notes=notes,
         guards=guards,
+        unknown_sizes=unknown or {},
     )
 
 
-def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
-    """Paddle's static program of ``model`` and the layer calls its hooks saw (in finishing order).
+@dataclass
+class _Built:
+    """One static build, read: the program, the hooks' calls and the plain-data graph."""
+
+    program: Any
+    finished: list
+    guards: Any
+    patched: int
+    ops: list
+    shapes: dict
+    constants: dict
+    input_values: tuple
+    dtypes: dict
+    calls: list
+
+
+def _built(model, inputs, static_forward, name, paths, decisions: Decisions, root_leaf: bool,
+           shape_lists: bool = True) -> _Built:
+    """Build and read the program; sizes read with ``paddle.shape`` stay concrete (:func:`static_shapes`) unless
+    that stops the build (tensor arithmetic on them): then it is built as Paddle would, with their ``-1``."""
+    if decisions.probe:
+        decisions.asked.clear()
+    else:
+        decisions.used = 0
+    try:
+        program, finished, guards, patched = _build(model, inputs, static_forward, name, paths, decisions,
+                                                    shape_lists)
+    except ConvcalcError as err:
+        if not (shape_lists and getattr(err, "shape_lists_used", 0)):
+            raise
+        if decisions.probe:
+            decisions.asked.clear()
+        else:
+            decisions.used = 0
+        program, finished, guards, patched = _build(model, inputs, static_forward, name, paths, decisions, False)
+    ops, shapes, constants, input_values, dtypes = _read_program(program, inputs)
+    calls = _calls(finished, paths, model, ops, input_values, root_leaf)
+    refuse_empty(finished, paths, inputs, name)
+    check_nonempty(ops, shapes, calls, inputs, name)
+    return _Built(program, finished, guards, patched, ops, shapes, constants, input_values, dtypes, calls)
+
+
+def _resolve_sizes(built: _Built, model, inputs, values) -> dict[str, str] | None:
+    """Sizes the program leaves at ``-1``: from one run of it where they follow from shapes, else unknown.
+
+    Returns ``{value id: why its size is unknown}`` (None when nothing was left open; ``built.shapes`` is
+    updated in place with the sizes the run gave).
+    """
+    read = {v for op in built.ops for v in op.inputs} | {v for c in built.calls for v in c.outputs}
+    drop_workspaces(built.ops, built.shapes, read)
+    deterministic, unknown = size_dependence(built.ops, built.shapes, built.dtypes, built.input_values)
+    if not deterministic and not unknown:
+        return None
+    if deterministic:
+        try:
+            with quiet_native_logs():
+                built.shapes.update(run_for_sizes(built.program, model, inputs, values, deterministic))
+        except Exception as exc:  # noqa: BLE001 - Paddle could not run its own program: the sizes stay unknown
+            why = f"Paddle's static program leaves it open and running the program failed ({describe_failure(exc)})"
+            unknown.update({v: why for v in deterministic})
+    return unknown
+
+
+def _build(model, inputs, static_forward, name, paths, decisions: Decisions, shape_lists: bool = True):
+    """Paddle's static program of ``model``, the layer calls its hooks saw (in finishing order), the shape
+    guards, and how often ``paddle.shape`` was answered with a list (:func:`convcalc.trace.sizes.static_shapes`).
 
     With ``decisions``, tensor-valued ``if``/``while`` follow them (see :mod:`convcalc.trace.branches`).
     """
@@ -239,14 +319,16 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
                 handles.append(layer.register_forward_pre_hook(pre_hook))
                 handles.append(layer.register_forward_post_hook(post_hook))
             with swapped_forwards(model, static_forward), fast_op_creation(), replaying(decisions), \
-                    quiet_native_logs(), recording_guards() as guards:
+                    quiet_native_logs(), recording_guards() as guards, static_shapes(shape_lists) as patched:
                 specs = [InputSpec(list(i.shape), i.dtype, name=i.spec_name) for i in inputs]
                 try:
                     static = paddle.jit.to_static(model, input_spec=arguments(inputs, specs), full_graph=True)
                     program = static.forward.concrete_program.main_program
                 except Exception as exc:  # noqa: BLE001 - any failure of user code is reported
-                    raise (first_empty_layer(finished, paths, inputs[0].shape, name)
-                           or forward_error(exc, stack, paths, inputs, name)) from None
+                    err = (first_empty_layer(finished, paths, inputs[0].shape, name)
+                           or forward_error(exc, stack, paths, inputs, name))
+                    err.shape_lists_used = patched.used  # (the build is tried again without them)
+                    raise err from None
         finally:
             for h in handles:
                 h.remove()
@@ -254,7 +336,7 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
                 model.forward = old_forward
             elif "forward" in model.__dict__:
                 del model.__dict__["forward"]
-    return program, finished, guards
+    return program, finished, guards, patched.used
 
 
 def _read_program(program, inputs):
