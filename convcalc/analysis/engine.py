@@ -10,7 +10,7 @@ import sympy
 from convcalc.analysis.memory import bytes_per_value, inference_peak, row_at
 from convcalc.analysis.params import ParamAccount, account, parameters_read
 from convcalc.analysis.receptive import GraphView, Spatial, propagate
-from convcalc.analysis.records import Gaps, LayerRecord, Report, Totals
+from convcalc.analysis.records import UNKNOWN, Gaps, LayerRecord, Report, Totals
 from convcalc.errors import InputSpecError
 from convcalc.formulas import Convention, as_convention
 from convcalc.rules.layers import Cost, RuleContext, find_rule
@@ -107,7 +107,7 @@ def analyze(
     graph = GraphView(trace.ops, trace.shapes, trace.constants, trace.input_value)
     fields = propagate(graph)
 
-    concrete: dict = {k: tuple(sympy.Integer(d) for d in v) for k, v in trace.shapes.items()}
+    concrete = concrete_shapes(trace)
     shapes = concrete
     symbols: tuple = ()
     notes: list[str] = list(trace.notes)
@@ -128,6 +128,7 @@ def analyze(
         layers_never_called=tuple(trace.never_called),
         ops_without_rf_rule=tuple(sorted(set(fields.unsupported_ops))),
         misaligned_merges=tuple(fields.misaligned),
+        unknown_sizes=tuple(r.path for r in records if r.size_unknown),
     )
     notes.extend(_unused_notes(params, set(trace.never_called), totals))
     report = Report(
@@ -148,6 +149,24 @@ def analyze(
 
         report = finish_symbolic(report, trace, shapes, back, lambda: _records(trace, fields, concrete, conv, params))
     return report
+
+
+def concrete_shapes(trace: Trace) -> dict:
+    """Every value's shape as sympy Integers; a size the trace could not know (``trace.unknown_sizes``) is
+    :data:`~convcalc.analysis.records.UNKNOWN`.  Any other ``-1`` reaches the record boundary, which refuses it."""
+    unknown = trace.unknown_sizes
+    return {k: tuple(UNKNOWN if d < 0 and k in unknown else sympy.Integer(d) for d in v)
+            for k, v in trace.shapes.items()}
+
+
+def _unknown_reason(trace: Trace, values) -> str | None:
+    """Why a row that reads or writes ``values`` has no count (one of them has an unknown size), or None."""
+    unknown = trace.unknown_sizes
+    return next((unknown[v] for v in values if v in unknown), None) if unknown else None
+
+
+def _unknown_note(reason: str) -> str:
+    return f"a size here cannot be known before the forward runs ({reason}): its count is left out (total ≥)"
 
 
 def rule_static_forward(layer: Any) -> Any:
@@ -209,7 +228,13 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
         tr, fr = params.on_row(call.path) if first_call else (0, 0)
         p_tr, p_fr = sympy.Integer(tr), sympy.Integer(fr)
         notes = _param_notes(call, params, first_call, calls_of[call.path] if second_call else 0)
-        if call.is_leaf:
+        unknown = _unknown_reason(trace, (*call.inputs, *call.outputs, *(
+            v for op in trace.ops[call.op_start:call.op_end] for v in (*op.inputs, *op.outputs)))) \
+            if call.is_leaf else None
+        if unknown is not None:
+            flops, formula = sympy.Integer(0), "size unknown (count left out)"
+            notes += (_unknown_note(unknown),)
+        elif call.is_leaf:
             found = find_rule(call.layer)
             if found is None:
                 flops, formula, has_rule = sympy.Integer(0), "no rule (FLOPs unknown)", False
@@ -248,6 +273,7 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
                     notes=notes,
                     output_shapes=out_shapes,
                     ops=tuple(range(call.op_start, call.op_end)) if call.is_leaf else (),
+                    size_unknown=unknown is not None,
                 ),
             )
         )
@@ -265,7 +291,12 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
         parent, depth = parent_of(op.index)
         counts[(parent, key)] += 1
         n = counts[(parent, key)]
-        flops, formula, has_rule = _functional_cost(key, op, shapes, trace.constants, combined, conv)
+        unknown = _unknown_reason(trace, (*op.inputs, *op.outputs,
+                                          *(u for v in op.inputs if v in combined for u in combined[v].inputs)))
+        if unknown is not None:
+            flops, formula, has_rule = sympy.Integer(0), "size unknown (count left out)", True
+        else:
+            flops, formula, has_rule = _functional_cost(key, op, shapes, trace.constants, combined, conv)
         state = fields.get(op.outputs[0])
         rows.append(
             (
@@ -288,6 +319,8 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
                     rf=_rf(state),
                     has_rule=has_rule,
                     ops=(op.index,),
+                    notes=(_unknown_note(unknown),) if unknown is not None else (),
+                    size_unknown=unknown is not None,
                 ),
             )
         )

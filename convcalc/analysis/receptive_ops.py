@@ -26,7 +26,7 @@ from convcalc.formulas.receptive import AxisField, interpolation_taps, resampled
 from convcalc.trace.graph import OpNode
 from convcalc.trace.op_names import ELEMENTWISE_OPS, op_key
 
-__all__ = ["HANDLERS", "MERGING", "unknown_handler", "lost_axes"]
+__all__ = ["HANDLERS", "MERGING", "SIZE_FREE", "unknown_handler", "lost_axes"]
 
 
 # ------------------------------------------------------------------ handlers
@@ -388,3 +388,4 @@ for _name in ELEMENTWISE_OPS:
 
 
 MERGING = {elementwise_handler, concat_handler, matmul_handler}
+SIZE_FREE = {elementwise_handler, combine_handler, unpack_handler}  # (read no size: an unknown one changes nothing)

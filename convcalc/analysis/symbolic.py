@@ -342,6 +342,10 @@ def symbolic_shapes(trace: Trace, fields: FieldMap, assume_divisible: bool = Tru
     (so that rules simplify their floors too); ``back`` maps them to ``H``/``W``
     and is applied to the finished report by :func:`finish_symbolic`.
     """
+    if trace.unknown_sizes:
+        raise SymbolicUnsupportedError(
+            "a size of this model depends on tensor values (" + next(iter(trace.unknown_sizes.values())) + ")",
+            "use a concrete report (without --symbolic)")
     if len(trace.input_shape) != 4:
         raise SymbolicUnsupportedError(
             f"symbolic sizes take a 4-D input (N, C, H, W or N, H, W, C), not {list(trace.input_shape)}",
