@@ -18,7 +18,7 @@ from convcalc.rules.ops import OpContext, op_cost
 from convcalc.trace.build import trace_model
 from convcalc.trace.graph import Trace
 from convcalc.trace.input_forms import model_inputs
-from convcalc.trace.inputs import ModelInput
+from convcalc.trace.inputs import ModelInput, readings
 from convcalc.trace.op_names import BOOKKEEPING_OPS, op_key
 
 
@@ -90,7 +90,8 @@ def analyze(
         input_size = input_shape
     inputs, values = model_inputs(model, input_size, input_spec, input_data)
     shape = inputs[0].shape
-    if symbolic and (len(inputs) != 1 or len(shape) != 4):
+    options = [tuple(i.shape for i in option) for option in readings(inputs)]
+    if symbolic and (len(inputs) != 1 or all(len(o[0]) != 4 for o in options)):
         raise InputSpecError(
             f"a symbolic report needs one image input [N, C, H, W]; {name} takes "
             + " + ".join(str(list(i.shape)) for i in inputs),
@@ -99,11 +100,11 @@ def analyze(
 
     if trace is None:
         trace = trace_for(model, inputs, name, values)
-    elif tuple(trace.input_shapes or (trace.input_shape,)) != tuple(i.shape for i in inputs):
+    elif tuple(trace.input_shapes or (trace.input_shape,)) not in options:
         # a shape without its batch names the same trace (any rank: the trace says which dim is the batch)
         if not (len(inputs) == 1 and tuple(inputs[0].shape) == tuple(trace.input_shape[1:])):
             raise ValueError(f"trace was made at {trace.input_shapes or trace.input_shape}, not {shape}")
-        shape = tuple(trace.input_shape)
+    shape = tuple(trace.input_shape)
     graph = GraphView(trace.ops, trace.shapes, trace.constants, trace.input_value)
     fields = propagate(graph)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from convcalc.errors import ConvcalcError
 from convcalc.trace.branches import Decisions, recording
-from convcalc.trace.failures import forward_error
+from convcalc.trace.failures import empty_conv_or_pool, forward_error
 from convcalc.trace.inputs import ModelInput, arguments
 from convcalc.trace.temporary import eval_mode, swapped_forwards
 
@@ -42,6 +42,7 @@ def eager_check(
     decisions: Decisions | None = None,
     stand_in: Callable[[Any], Callable | None] | None = None,
     shapes: list[tuple[str, tuple]] | None = None,
+    guard_empty: bool = False,
 ) -> list[str]:
     """Run Paddle's eager forward once (eval, no grad): what its kernels refuse, convcalc refuses.
 
@@ -51,7 +52,9 @@ def eager_check(
     with an empty output corrupts the heap.  ``stand_in`` (layer -> forward
     or None, see :mod:`convcalc.trace.stand_ins`) gives layers a cheaper forward
     with the same refusals.  ``shapes``, if given, receives ``(path, first
-    output's shape)`` of every layer call, in finishing order.
+    output's shape)`` of every layer call, in finishing order.  ``guard_empty``:
+    no static shapes were checked first, so every built-in conv or pool layer's
+    output size is checked by the formulas before its kernel runs.
     """
     import paddle
 
@@ -63,6 +66,11 @@ def eager_check(
 
     def pre_hook(layer, args):
         stack.append({"layer": layer})
+        if guard_empty and args and hasattr(args[0], "shape"):
+            refused = empty_conv_or_pool(layer, tuple(args[0].shape), paths.get(id(layer), type(layer).__name__),
+                                         inputs[0].shape, name)
+            if refused is not None:
+                raise refused
 
     def post_hook(layer, args, output):
         stack.pop()

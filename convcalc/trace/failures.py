@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from convcalc.errors import ModelLoadError, RefusedInputError, ShapeError
+from convcalc.errors import ConvcalcError, ModelLoadError, RefusedInputError, ShapeError
 from convcalc.trace.inputs import ModelInput, shown_inputs
 from convcalc.trace.op_names import BOOKKEEPING_OPS
 
 __all__ = ["describe_failure", "forward_error", "refuse_empty", "first_empty_layer", "check_nonempty", "disagrees",
+           "with_rank_hint", "empty_conv_or_pool",
            "EMPTY_HAZARD_OPS"]
 
 # Kernels that corrupt the heap (or read past it) on an empty input or output: convolutions and pooling.
@@ -172,3 +173,19 @@ def forward_error(exc, stack, paths, inputs, name) -> Exception:
         f"the forward pass of {name} raised {type(exc).__name__}{at} at input {shown}: {reason}",
         "check the model code and that --input matches what the model expects",
     )
+
+
+def with_rank_hint(err: Exception, hint: tuple[str, str] | None) -> Exception:
+    """Paddle's refusal with the first layer's rank appended as a hint (``hint``: ``(what, fix)`` or None)."""
+    if hint is None or not isinstance(err, ConvcalcError):
+        return err
+    what, fix = hint
+    out = type(err)(f"{err.problem}; {what}", fix)
+    return out
+
+
+def empty_conv_or_pool(layer: Any, in_shape: tuple, path: str, input_shape, name: str) -> ShapeError | None:
+    """Before an eager call of a built-in conv or pool layer on ``in_shape``: the error if its output would be
+    empty (the kernel would corrupt the heap), else None."""
+    entry = {"layer": layer, "order": 0, "in_shape": tuple(int(d) for d in in_shape)}
+    return first_empty_layer([entry], {id(layer): path}, input_shape, name)
