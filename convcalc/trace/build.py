@@ -308,6 +308,7 @@ def _trace_reading(model, bound, hint, static_forward, name, values, eager) -> T
         notes=notes,
         guards=guards,
         unknown_sizes=unknown or {},
+        inner_ops=built.inner,
     )
 
 
@@ -325,6 +326,7 @@ class _Built:
     input_values: tuple
     dtypes: dict
     calls: list
+    inner: dict
 
 
 def _built(model, inputs, static_forward, name, paths, decisions: Decisions, root_leaf: bool,
@@ -346,11 +348,11 @@ def _built(model, inputs, static_forward, name, paths, decisions: Decisions, roo
         else:
             decisions.used = 0
         program, finished, guards, patched = _build(model, inputs, static_forward, name, paths, decisions, False)
-    ops, shapes, constants, input_values, dtypes = _read_program(program, inputs)
+    ops, shapes, constants, input_values, dtypes, inner = _read_program(program, inputs)
     calls = _calls(finished, paths, model, ops, input_values, root_leaf)
     refuse_empty(finished, paths, inputs, name)
     check_nonempty(ops, shapes, calls, inputs, name)
-    return _Built(program, finished, guards, patched, ops, shapes, constants, input_values, dtypes, calls)
+    return _Built(program, finished, guards, patched, ops, shapes, constants, input_values, dtypes, calls, inner)
 
 
 def _resolve_sizes(built: _Built, model, inputs, values) -> dict[str, str] | None:
@@ -391,8 +393,13 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions, sha
 
     raw_shape = Value.shape.fget  # (read before recording_guards wraps it)
 
+    marks: list = []  # the last op's id at each hook, in time order (op identity survives ops that a PyLayer
+    # moves into its own block afterwards, where op counts would not; and it is O(1), num_ops() is not)
+
     def program_len() -> int:
-        return paddle.static.default_main_program().global_block().num_ops()
+        block = paddle.static.default_main_program().global_block()
+        marks.append(None if block.empty() else block.back().id())
+        return len(marks) - 1
 
     def pre_hook(layer, args):
         stack.append(
@@ -437,17 +444,45 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions, sha
                 model.forward = old_forward
             elif "forward" in model.__dict__:
                 del model.__dict__["forward"]
+    _place_marks(program, finished, marks)
     return program, finished, guards, patched.used
 
 
+def _place_marks(program, finished: list[dict], marks: list) -> None:
+    """Each hook's mark (the id of the last op then) as an op range ``start``/``end`` of the final program.
+
+    An op a PyLayer moved into its own block counts as that ``pylayer`` op (a layer called inside a
+    PyLayer's forward covers the ``pylayer`` op); a mark whose op is gone takes the place of the mark
+    before it (marks are in time order).
+    """
+    where: dict = {}
+    for i, op in enumerate(program.global_block().ops):
+        where[op.id()] = (i + 1, i + 1)
+        for block in op.blocks() if op.name() == "pd_op.pylayer" else ():
+            for inner in block.ops:
+                where[inner.id()] = (i, i + 1)
+    placed, last = [], (0, 0)
+    for mark in marks:
+        if mark is None:
+            last = (0, 0)
+        elif mark in where:
+            last = where[mark]
+        placed.append(last)
+    for entry in finished:
+        entry["start"], entry["end"] = placed[entry["start"]][0], placed[entry["end"]][1]
+
+
 def _read_program(program, inputs):
-    """The program's ops as plain data, every value's shape, constants, each input's value id, and dtypes."""
+    """The program's ops as plain data, every value's shape, constants, each input's value id, dtypes, and
+    the ops inside each ``pylayer`` op (a PyLayer's forward: ``{op index: [OpNode, ...]}``)."""
     ops: list[OpNode] = []
     shapes: dict[str, tuple[int, ...]] = {}
     dtypes: dict[str, str] = {}
     constants: dict[str, Any] = {}
     data_values: dict[str, str] = {}
-    for i, op in enumerate(program.global_block().ops):
+    inner: dict[int, list[OpNode]] = {}
+
+    def node(i: int, op) -> OpNode:
         attrs = {k: plain(v) for k, v in op.attrs().items() if k not in ("op_callstack", "struct_name")}
         outs = []
         for r in op.results():
@@ -464,8 +499,15 @@ def _read_program(program, inputs):
             data_values.setdefault(str(attrs.get("name", "")), outs[0])
         if name_ in ("pd_op.full_int_array", "pd_op.full") and outs:
             constants[outs[0]] = attrs.get("value")
-        ops.append(OpNode(i, name_, ins, tuple(outs), attrs))
-    return ops, shapes, constants, tuple(data_values.get(i.spec_name, "") for i in inputs), dtypes
+        return OpNode(i, name_, ins, tuple(outs), attrs)
+
+    for i, op in enumerate(program.global_block().ops):
+        ops.append(node(i, op))
+        if op.name() == "pd_op.pylayer":
+            forward = next(iter(op.blocks()), None)
+            if forward is not None:
+                inner[i] = [node(i, sub) for sub in forward.ops if sub.name() != "cf.yield"]
+    return ops, shapes, constants, tuple(data_values.get(i.spec_name, "") for i in inputs), dtypes, inner
 
 
 def _calls(finished, paths, model, ops: list[OpNode], input_values: tuple[str, ...],
