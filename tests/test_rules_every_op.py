@@ -19,6 +19,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 import pytest
+from paddle.vision.ops import deform_conv2d
 from test_rules_counting import paddle_flops
 
 from convcalc.analysis.engine import analyze
@@ -53,6 +54,17 @@ def _transposed_hand(fn, w_shape, **kw):
         per = fn(paddle.ones(x), paddle.ones(w_shape), **kw).numpy()
         macs = int(per.sum())
         return macs, 2 * macs - int(np.count_nonzero(per))
+
+    return hand
+
+
+def _deform_hand(masked: bool):
+    """Deformable conv: S = N*H'*W'*C*9 values sampled (bilinear: 4 products, 3 adds; the offset added to each
+    position: 2 adds; with a mask one multiply more), then K = C*9 products (K-1 adds) per output value."""
+    def hand(x, y):
+        samples = y[0] * y[2] * y[3] * x[1] * 9
+        k = x[1] * 9
+        return prod(y) * k + 4 * samples, prod(y) * (2 * k - 1) + (7 + 2 + int(masked)) * samples
 
     return hand
 
@@ -201,6 +213,13 @@ GROUPS: dict[str, list[OpCase]] = {
         OpCase("conv3d_transpose", lambda m, x: F.conv3d_transpose(x.unsqueeze(2), m.tw3, stride=(1, 2, 2)),
                lambda x, y: _transposed_hand(F.conv3d_transpose, [3, 2, 1, 2, 2], stride=(1, 2, 2))(
                    (x[0], x[1], 1, x[2], x[3]), y)),
+    ],
+    "deformable": [  # S = N*H'*W'*C*k*k sampled values, 4 bilinear taps each, then a 3x3 conv of them (K = 27)
+        OpCase("deformable_conv", lambda m, x: deform_conv2d(x, paddle.zeros([2, 18, 6, 6]), m.w, padding=1),
+               _deform_hand(masked=False)),
+        OpCase("deformable_conv", lambda m, x: deform_conv2d(x, paddle.zeros([2, 18, 4, 4]), m.w,  # v2: a mask
+                                                             mask=paddle.full([2, 9, 4, 4], 0.5)),
+               _deform_hand(masked=True)),
     ],
     "pool": [
         OpCase("pool2d", lambda m, x: F.avg_pool2d(x, 3, stride=3), _pool_hand(9, "avg")),

@@ -120,7 +120,8 @@ def analyze(
         notes.extend(sym_notes)
 
     called = {"", *(c.path for c in trace.calls)}  # the root always runs (its own hooks do not fire)
-    params = account(model, parameters_read(trace.ops), called)
+    params = account(model, parameters_read([*trace.ops, *(o for ops in trace.inner_ops.values() for o in ops)]),
+                     called)
     records = _records(trace, fields, shapes, conv, params)
     totals = _totals(trace, records, shapes, params)
     gaps = Gaps(
@@ -215,6 +216,7 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
 
     rows: list[tuple[tuple, LayerRecord]] = []
     calls_of = Counter(c.path for c in trace.calls)
+    combined = {v: op for op in trace.ops if op.name == "builtin.combine" for v in op.outputs}
     for call in trace.calls:
         in_shapes = tuple(shapes.get(v, ()) for v in call.inputs)
         out_shape = shapes.get(call.outputs[0], ()) if call.outputs else ()
@@ -237,8 +239,13 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
             notes += (_unknown_note(unknown),)
         elif call.is_leaf:
             found = find_rule(call.layer)
-            if found is None:
-                flops, formula, has_rule = sympy.Integer(0), "no rule (FLOPs unknown)", False
+            if found is None:  # counted through the ops of its own forward, as functional ops are
+                own = [o for i in range(call.op_start, call.op_end) for o in trace.inner_ops.get(i, [trace.ops[i]])]
+                flops, formula, missing = _ops_cost(trace, own, shapes, combined, conv)
+                has_rule = not missing
+                if missing:
+                    notes += ("no FLOP rule for " + ", ".join(f"{k} ×{n}" if n > 1 else k for k, n in missing.items())
+                              + " in its forward: counted as 0 (the total is a lower bound)",)
             else:
                 cls, rule = found
                 cost = rule.cost(RuleContext(call.layer, in_shapes, out_shape, conv))
@@ -280,7 +287,6 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
         )
 
     counts: Counter = Counter()
-    combined = {v: op for op in trace.ops if op.name == "builtin.combine" for v in op.outputs}
     for op in trace.ops:
         if op.index in covered or op.name in BOOKKEEPING_OPS or not op.outputs:
             continue
@@ -294,8 +300,17 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
         n = counts[(parent, key)]
         unknown = _unknown_reason(trace, (*op.inputs, *op.outputs,
                                           *(u for v in op.inputs if v in combined for u in combined[v].inputs)))
+        inner = trace.inner_ops.get(op.index)
+        if inner is not None:  # a PyLayer: what its own forward block runs
+            unknown = _unknown_reason(trace, (*op.inputs, *op.outputs, *(v for o in inner for v in o.outputs)))
+        notes: tuple[str, ...] = ()
         if unknown is not None:
             flops, formula, has_rule = sympy.Integer(0), "size unknown (count left out)", True
+        elif inner is not None:
+            flops, formula, missing = _ops_cost(trace, inner, shapes, combined, conv)
+            has_rule = not missing
+            if missing:
+                notes = ("no FLOP rule for " + ", ".join(missing) + " in its forward",)
         else:
             flops, formula, has_rule = _functional_cost(key, op, shapes, trace.constants, combined, conv)
         state = fields.get(op.outputs[0])
@@ -320,7 +335,7 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
                     rf=_rf(state),
                     has_rule=has_rule,
                     ops=(op.index,),
-                    notes=(_unknown_note(unknown),) if unknown is not None else (),
+                    notes=(_unknown_note(unknown),) if unknown is not None else notes,
                     size_unknown=unknown is not None,
                 ),
             )
@@ -331,6 +346,28 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
     for i, (_, rec) in enumerate(rows):
         records.append(_with_index(rec, i))
     return records
+
+
+def _ops_cost(trace: Trace, ops, shapes: dict, combined: dict,
+              conv: Convention) -> tuple[sympy.Expr, str, Counter]:
+    """(FLOPs, formula, {op kind without a rule: count}) of ``ops``: a leaf layer without a rule of its own costs
+    what its forward runs (nothing for ``DropPath`` in eval: it hands on its input), a PyLayer what its own
+    block runs."""
+    total, kinds, missing = sympy.Integer(0), [], Counter()
+    for op in ops:
+        if op.name in BOOKKEEPING_OPS or not op.outputs:
+            continue
+        key = op_key(op.name)
+        flops, _, ok = _functional_cost(key, op, shapes, trace.constants, combined, conv)
+        total += flops
+        if not ok:
+            missing[key] += 1
+        elif key not in kinds:
+            kinds.append(key)
+    if not kinds and not missing:
+        return total, "no arithmetic (its forward hands on its input)", missing
+    shown = ", ".join(kinds[:6]) + (", ..." if len(kinds) > 6 else "")
+    return sympy.expand(total), f"sum of its ops ({shown})" if kinds else "no rule for its ops", missing
 
 
 def _root_record(trace: Trace, shapes: dict, params: ParamAccount) -> LayerRecord:

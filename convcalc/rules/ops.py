@@ -132,6 +132,31 @@ def _conv_transpose(ctx: OpContext) -> OpCost:
     return OpCost(flops, "conv_transpose_flops (bias: a separate add)")
 
 
+@register_op("deformable_conv")
+def _deformable_conv(ctx: OpContext) -> OpCost:
+    """``paddle.vision.ops.deform_conv2d`` / ``DeformConv2D`` (v1; v2 with a mask): a conv of sampled values.
+
+    Every output position samples each input channel at the kernel's ``k*k``
+    offset positions (``S = N*H'*W'*C*k*k`` sampled values, bilinear: 4 taps),
+    then a conv takes them (``K = C/g*k*k`` products per output value).  macs:
+    ``K*numel(out) + 4*S``; flops: ``(2K-1)*numel(out) + 7*S`` (bilinear) ``+ 2*S``
+    (the offsets added to the positions) ``+ S`` with a mask (v2: one multiply per
+    sampled value); paddle: 0 (``paddle.flops`` has no rule for it).
+    """
+    x, w = ctx.input_shapes[0], ctx.input_shapes[2]
+    masked = len(ctx.input_shapes) > 3 and bool(ctx.input_shapes[3])
+    n, c = x[0], x[1]
+    _, p, oh, ow = ctx.output_shape
+    g = ctx.attrs.get("groups", 1)
+    kernel = tuple(w[2:])
+    samples = n * oh * ow * c * _numel(kernel)
+    flops = (F.convnd_flops((oh, ow), p, w[1] * g, kernel, g, False, n, ctx.convention)
+             + F.interpolate_flops(samples, "bilinear", ctx.convention)
+             + F.elementwise_flops(samples, 2 + int(masked), ctx.convention))
+    return OpCost(sympy.expand(flops), "convnd_flops of the sampled values + bilinear sampling"
+                  + (" + mask" if masked else ""))
+
+
 def transpose_padding_before(ins, outs, kernel, strides, dilations, algorithm: str) -> list:
     """Padding before each axis of a transposed conv under 'SAME'/'VALID' (half the crop, rounded down)."""
     if str(algorithm).upper() == "VALID":
