@@ -48,7 +48,7 @@ def _functional_cost(key: str, op, shapes: dict, constants: dict, combined: dict
 
 def _rf(state) -> tuple | None:
     """A value's per-axis fields for its record; None when it does not depend on the input."""
-    return state.axes if isinstance(state, Spatial) else None
+    return state.public() if isinstance(state, Spatial) else None
 
 
 def analyze(
