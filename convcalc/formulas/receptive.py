@@ -413,5 +413,5 @@ def blocked_field(field: Field, block: int) -> Field:
     period = math.lcm(block, field.period)
     _check_period(period, "the blocks")
     at = _bounds_of(field)
-    return _from_bounds(_q(field.jump), [_union(at(v) for v in range(block * (u // block), block * (u // block) + block))
-                                         for u in range(period)])
+    first = [block * (u // block) for u in range(period)]
+    return _from_bounds(_q(field.jump), [_union(at(v) for v in range(f, f + block)) for f in first])
