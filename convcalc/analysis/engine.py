@@ -250,6 +250,10 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
                 cls, rule = found
                 cost = rule.cost(RuleContext(call.layer, in_shapes, out_shape, conv))
                 flops, formula = cost.flops, cost.formula
+                if cost.unknown:
+                    has_rule = False
+                    notes += ("no FLOP rule for " + ", ".join(cost.unknown) + ": counted as 0 (the total is a lower "
+                              "bound)",)
                 notes += tuple(cost.notes) + _formula_note(cost, tr + fr, first_call, params.tied_into(call.path),
                                                            cls.__name__)
                 if conv is Convention.PADDLE and type(call.layer) is not cls and cls.__module__.startswith("paddle."):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,7 +20,7 @@ def swapped_forwards(model: Any, static_forward: Callable[[Any], Callable | None
             if fn is not None:
                 had = "forward" in layer.__dict__
                 old = layer.__dict__.get("forward")
-                layer.forward = (lambda f, lay: (lambda *a, **k: f(lay, *a, **k)))(fn, layer)
+                layer.forward = _bound(fn, layer)
                 swapped.append((layer, had, old))
         yield
     finally:
@@ -28,6 +29,19 @@ def swapped_forwards(model: Any, static_forward: Callable[[Any], Callable | None
                 layer.forward = old
             else:
                 del layer.__dict__["forward"]
+
+
+def _bound(fn: Callable, layer: Any) -> Callable:
+    """``fn(layer, ...)`` as ``layer.forward``, with the signature of the layer's own forward (``to_static`` of a
+    root layer reads its argument names from it)."""
+    def forward(*args, **kwargs):
+        return fn(layer, *args, **kwargs)
+
+    try:
+        forward.__signature__ = inspect.signature(type(layer).forward.__get__(layer))
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        pass
+    return forward
 
 
 @contextlib.contextmanager
