@@ -170,9 +170,11 @@ class Condition:
     """Where a symbolic report holds, found while tracing (sympy relation in the report's symbols).
 
     ``kind`` is ``"range"`` (a branch on a shape taken in ``forward``: the
-    report holds where ``relation`` holds) or ``"fixed"`` (a layer of fixed
+    report holds where ``relation`` holds), ``"fixed"`` (a layer of fixed
     size, such as a Linear after flatten: the report holds only where
-    ``relation``, an equation, holds; ``at`` are the traced sizes).
+    ``relation``, an equation, holds; ``at`` are the traced sizes) or
+    ``"divisible"`` (the sizes were simplified for H and W multiples of the
+    total stride: elsewhere they would be fractions).
     ``where`` says what imposed it.
     """
 
@@ -271,8 +273,13 @@ def substitute_report(report: Report, values: dict) -> Report:
     values = _report_values(report, values)
     numeric = all(v.is_number for v in values.values()) and set(values) >= set(report.symbols)
     for c in report.conditions:
-        if numeric and c.relation.xreplace(values) is sympy.false:
+        if numeric and sympy.simplify(c.relation.xreplace(values)) is sympy.false:
             shown = ", ".join(f"{k} = {v}" for k, v in values.items())
+            if c.kind == "divisible":
+                raise SubstitutionError(
+                    f"the report does not hold at {shown}: its {c.where}",
+                    "make it with assume_divisible=False (exact floors, --no-divisible) or trace at that size "
+                    "(convcalc report MODEL --input ...)")
             raise SubstitutionError(
                 f"the report does not hold at {shown}: {c.where} (valid {'only at' if c.kind == 'fixed' else 'for'} "
                 f"{sympy.sstr(c.relation)})",

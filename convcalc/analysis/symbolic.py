@@ -519,6 +519,11 @@ def finish_symbolic(report: Report, trace: Trace, shapes: dict, back: dict,
                 continue
             seen.add(rel)
             conditions.append(Condition(kind, rel, where, at if kind == "fixed" else ()))
+    sh, sw = (sympy.simplify(sym / back[small]) for sym, small in ((H, _h), (W, _w))) if back else (1, 1)
+    if sh != 1 or sw != 1:  # sizes simplified for H, W multiples of the total stride: a condition, not only a note
+        conditions.append(Condition(
+            "divisible", sympy.And(sympy.Eq(sympy.Mod(H, sh), 0), sympy.Eq(sympy.Mod(W, sw), 0)),
+            f"sizes simplified for H divisible by {sh} and W divisible by {sw} (the total stride)"))
     symbols = (H, W)
     if back:
         report = replace_symbols(report, back)

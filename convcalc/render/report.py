@@ -143,6 +143,8 @@ def condition_text(c: Condition) -> str:
         shown = f"{sympy.sstr(rel.lhs)} = {sympy.sstr(rel.rhs)}"
     else:
         shown = sympy.sstr(rel).replace("==", "=")
+    if c.kind == "divisible":
+        return f"valid only where {c.where.split(' (')[0].replace('sizes simplified for ', '')}: {c.where}"
     if c.kind == "fixed":
         at = ", ".join(f"{s} = {v}" for s, v in c.at)
         return f"valid only at {shown}" + (f" (traced at {at})" if at and shown != at else "") + f": {c.where}"
