@@ -50,6 +50,8 @@ CASES = [
           note="backbone frozen after construction with p.stop_gradient = True"),
     _case("frozen_paramattr", "FrozenByParamAttr", 224 + 584 + 32, 576,
           note="ParamAttr(trainable=False) on weights, biases and a BatchNorm"),
+    _case("root_param_never_read", "UnreadProjection", 224 + 16 + 8, 248, in_model=224 + 16 + 8 + 32,
+          note="a root-held proj the forward never reads (MoCo v3, CLIP): not used; a root-held scale: used"),
     _case("vit_root_embeddings", "TinyViT", 3088 + 16 + 272 + 32 + 170, 3578, shape=(1, 3, 32, 32),
           note="cls_token and pos_embed created on the root model"),
     _case("container_functional_conv", "FunctionalNet", 256 + 616 + 90, 930,
