@@ -233,7 +233,7 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
         notes = _param_notes(call, params, first_call, calls_of[call.path] if second_call else 0)
         unknown = _unknown_reason(trace, (*call.inputs, *call.outputs, *(
             v for op in trace.ops[call.op_start:call.op_end] for v in (*op.inputs, *op.outputs)))) \
-            if call.is_leaf else None
+            if call.is_leaf and trace.unknown_sizes else None
         if unknown is not None:
             flops, formula = sympy.Integer(0), "size unknown (count left out)"
             notes += (_unknown_note(unknown),)

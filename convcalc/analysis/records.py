@@ -34,8 +34,8 @@ def _impossible(what: str, value, where: str) -> InternalCheckError:
 
 def check_size(d, what: str, where: str) -> None:
     """A size is a whole number >= 0, :data:`UNKNOWN`, or a symbolic expression (a symbolic report's ``H/4``)."""
-    if isinstance(d, int) and not isinstance(d, bool):
-        if d < 0:
+    if isinstance(d, (int, sympy.Integer)) and not isinstance(d, bool):
+        if int(d) < 0:
             raise _impossible(what, d, where)
         return
     d = sympy.sympify(d)
@@ -45,8 +45,8 @@ def check_size(d, what: str, where: str) -> None:
 
 def check_count(c, what: str, where: str) -> None:
     """A count is a whole number >= 0 or a symbolic expression; never built from an unknown size."""
-    if isinstance(c, int) and not isinstance(c, bool):
-        if c < 0:
+    if isinstance(c, (int, sympy.Integer)) and not isinstance(c, bool):
+        if int(c) < 0:
             raise _impossible(what, c, where)
         return
     c = sympy.sympify(c)
