@@ -21,10 +21,10 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from convcalc.errors import ConvcalcError, InputSpecError, ModelLoadError, RefusedInputError, ShapeError
+from convcalc.errors import ConvcalcError, ModelLoadError
 from convcalc.trace.branches import Decisions, replaying
 from convcalc.trace.eager import eager_check
 from convcalc.trace.failures import (
@@ -34,20 +34,12 @@ from convcalc.trace.failures import (
     first_empty_layer,
     forward_error,
     refuse_empty,
-    with_rank_hint,
 )
 from convcalc.trace.graph import LayerCall, OpNode, Trace
-from convcalc.trace.inputs import (
-    arguments,
-    as_inputs,
-    bind_names,
-    in_forward_order,
-    input_hint,
-    rank_hint,
-    readings,
-)
+from convcalc.trace.inputs import arguments, as_inputs, bind_names, in_forward_order, input_hint, rank_hint
 from convcalc.trace.native_logs import quiet_native_logs
 from convcalc.trace.op_names import BOOKKEEPING_OPS, op_key
+from convcalc.trace.readings import probe_eagerly, trace_readings
 from convcalc.trace.shape_guards import recording as recording_guards
 from convcalc.trace.sizes import drop_workspaces, run_for_sizes, size_dependence, static_shapes
 from convcalc.trace.stand_ins import conv_stand_in, expected_calls, value_free, watching_value_reads
@@ -147,89 +139,16 @@ def trace_model(
     """
     bound = bind_names(model, as_inputs(inputs), name)
     hint = input_hint(model)
-    options = readings(bound)
-    if len(options) == 1:
-        return _trace_reading(model, bound, hint, static_forward, name, values, eager)
-    if bound[0].ambiguous and (hint.rank is None or all(len(o[0].shape) != hint.rank for o in options)):
-        return _trace_unique(model, options, hint, static_forward, name, values)
-    errors = []
-    for k, option in enumerate(options):
-        try:
-            trace = _trace_reading(model, option, hint, static_forward, name, values, eager or k > 0)
-        except (RefusedInputError, ModelLoadError, ShapeError) as err:
-            errors.append((option, err))
-            continue
-        return _read_as(trace, option, hint, errors)
-    raise _most_telling(errors, hint)
 
+    def one(reading, probed: bool, first: bool) -> Trace:
+        return _trace_reading(model, reading, hint, static_forward, name, values, (eager or not first) and not probed)
 
-def _trace_unique(model, options, hint, static_forward, name, values) -> Trace:
-    """An input the first layer gives no reading for: each reading goes to Paddle's eager forward; exactly one
-    must be accepted (more is ambiguous: the fix names the unambiguous spelling)."""
-    accepted, errors = [], []
-    for option in options:
-        try:
-            probe_eagerly(model, option, hint, static_forward, name, values)
-        except (RefusedInputError, ModelLoadError, ShapeError) as err:
-            errors.append((option, err))
-            continue
-        accepted.append(option)
-    if not accepted:
-        raise _most_telling(errors, hint)
-    if len(accepted) > 1:
-        first = options[0][0]
-        raise InputSpecError(
-            f"{first.how.split(' read as ')[0]} is ambiguous: Paddle accepts it "
-            + " and ".join(o[0].how.split(" read as ")[-1] for o in accepted), first.ambiguous)
-    trace = _trace_reading(model, accepted[0], hint, static_forward, name, values, eager=False)
-    return _read_as(trace, accepted[0], hint, errors)
-
-
-def probe_eagerly(model, inputs, hint, static_forward, name, values) -> None:
-    """Paddle's eager forward on ``inputs`` before any static build (a failed build can leave Paddle unable to
-    build the next one); a refusal carries the first layer's rank as a hint."""
-    ordered = in_forward_order(model, inputs, inputs)
-    ordered_values = in_forward_order(model, inputs, list(values)) if values is not None else None
-    try:
-        eager_check(model, ordered, static_forward, name, ordered_values, Decisions(), guard_empty=True)
-    except ConvcalcError as err:
-        raise with_rank_hint(err, rank_hint(inputs, hint, name)) from None
-
-
-def _read_as(trace: Trace, option, hint, errors) -> Trace:
-    """The trace with a note saying how its input was read (when it could be read another way)."""
-    how = option[0].how
-    if not how:
-        return trace
-    if errors:
-        refused = "; ".join(f"Paddle refuses {o[0].how.split(' read as ')[-1]} ({_short(err)})" for o, err in errors)
-        note = f"{how}: {refused}"
-    elif hint.rank is not None and len(option[0].shape) == hint.rank:
-        note = f"{how}: {hint.layer} takes a {hint.rank}-D input"
-    else:
-        note = f"{how}: Paddle accepts it"
-    return replace(trace, notes=(note, *trace.notes))
-
-
-def _short(err: ConvcalcError) -> str:
-    """A refusal's reason for a note: Paddle's words, without the rank hint and the model's name."""
-    text = err.problem.split("; ")[0]
-    text = text.split(": ", 1)[-1] if " at input " in text or "Paddle refuses" in text else text
-    return text if len(text) <= 160 else text[:157] + "..."
-
-
-def _most_telling(errors, hint) -> Exception:
-    """The refusal to show when every reading was refused: the one of a reading whose rank the first layer
-    takes (its reason is about the model, not the rank), else the first."""
-    for option, err in errors:
-        if hint.rank is not None and len(option[0].shape) == hint.rank:
-            return err
-    return errors[0][1]
+    return trace_readings(model, bound, hint, one, static_forward, name, values)
 
 
 def _trace_reading(model, bound, hint, static_forward, name, values, eager) -> Trace:
     """:func:`trace_model` for one reading of the input."""
-    if rank_hint(bound, hint, name) is not None:  # Paddle judges first, eagerly (see probe_eagerly)
+    if eager and rank_hint(bound, hint, name) is not None:  # Paddle judges first, eagerly (see probe_eagerly)
         probe_eagerly(model, bound, hint, static_forward, name, values)
         eager = False
     inputs = in_forward_order(model, bound, bound)  # dict forms name their arguments in any order
