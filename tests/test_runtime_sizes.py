@@ -276,3 +276,29 @@ def test_the_record_refuses_impossible_numbers(field, value):
     good = LayerRecord(0, "x", "Conv2D", 1, "", True, False, ((1, 3, 4, 4),), (1, 8, 4, 4), zero, zero, zero, "")
     with pytest.raises(InternalCheckError, match="row x"):
         dataclasses.replace(good, **{field: value})
+
+
+class Flat(nn.Layer):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2D(3, 8, 3, padding=1)
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        y = self.conv(x)
+        return self.act(y.reshape([paddle.shape(y)[0], -1]))
+
+
+def test_a_size_answered_wrongly_while_building_is_caught_by_the_eager_forward(monkeypatch):
+    """The safety net of answering paddle.shape with numbers: if list semantics ever changed what a forward
+    does, the layers' static shapes disagree with Paddle's eager forward and the program is built as Paddle
+    builds it (the -1 then read from a run).  Planted: a ShapeList that doubles the batch."""
+    import convcalc.trace.sizes as sizes
+
+    real = sizes.ShapeList.__getitem__
+    monkeypatch.setattr(sizes.ShapeList, "__getitem__",
+                        lambda self, i: real(self, i) * 2 if i == 0 else real(self, i))
+    model = Flat()
+    report = analyze(model, (1, 3, 8, 8))
+    assert leaf_shapes(report) == eager_leaf_shapes(model, (1, 3, 8, 8)) == {
+        "conv": [[1, 8, 8, 8]], "act": [[1, 512]]}
