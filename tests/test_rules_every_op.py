@@ -105,6 +105,7 @@ class Holder(nn.Layer):
         self.register_buffer("mean", paddle.zeros([3]))
         self.register_buffer("var", paddle.ones([3]))
         self.table = self.create_parameter([10, 4])
+        self.alpha = self.create_parameter([3], default_initializer=nn.initializer.Constant(0.25))
 
 
 def positive(x):
@@ -134,6 +135,7 @@ GROUPS: dict[str, list[OpCase]] = {
         OpCase("hardtanh", lambda m, x: F.hardtanh(x), per_element(2)),         # min(max(x, lo), hi)
         OpCase("clip", lambda m, x: paddle.clip(x, 0.6, 1.0), per_element(2)),
         OpCase("sigmoid", lambda m, x: F.sigmoid(x), per_element(4)),           # 1 / (1 + exp(-x))
+        OpCase("prelu", lambda m, x: F.prelu(x, m.alpha), per_element(2)),      # x > 0 ? x : a*x
         OpCase("silu", lambda m, x: F.silu(x), per_element(5)),                 # x * sigmoid(x)
         OpCase("swish", lambda m, x: F.swish(x), per_element(5)),
         OpCase("gelu", lambda m, x: F.gelu(x), per_element(5)),                 # 0.5 x (1 + erf(x / sqrt 2))
@@ -185,6 +187,9 @@ GROUPS: dict[str, list[OpCase]] = {
     ],
     "logical": [  # any/all on a comparison (its own row: greater_than)
         OpCase("any", lambda m, x: paddle.any(x > 0.7, axis=1), _reduce_hand()),
+        # p = 2: a square per value, the adds, a root per result; p = 1: |x| per value and the adds
+        OpCase("p_norm", lambda m, x: paddle.norm(x, p=2, axis=1), lambda x, y: (0, 2 * prod(x))),
+        OpCase("p_norm", lambda m, x: paddle.norm(x, p=1, axis=-1), lambda x, y: (0, 2 * prod(x) - prod(y))),
         OpCase("all", lambda m, x: paddle.all(x < 2.0, axis=[1, 2]), _reduce_hand()),
     ],
     "softmax": [  # a dim of n: n exps, n-1 adds, n divides (log-softmax: + a log, n subtracts)
@@ -223,6 +228,10 @@ GROUPS: dict[str, list[OpCase]] = {
     ],
     "pool": [
         OpCase("pool2d", lambda m, x: F.avg_pool2d(x, 3, stride=3), _pool_hand(9, "avg")),
+        OpCase("max_pool2d_with_index", lambda m, x: F.max_pool2d(x, 2, stride=2, return_mask=True)[0],
+               _pool_hand(4, "max")),
+        OpCase("max_pool3d_with_index", lambda m, x: F.max_pool3d(x.unsqueeze(1), (1, 2, 2), stride=(1, 2, 2),
+                                                                  return_mask=True)[0], _pool_hand(4, "max")),
         OpCase("pool3d", lambda m, x: F.max_pool3d(x.unsqueeze(1), (1, 2, 2), stride=(1, 2, 2)),
                _pool_hand(4, "max")),
     ],
@@ -287,6 +296,9 @@ GROUPS: dict[str, list[OpCase]] = {
         OpCase("logical_or", lambda m, x: paddle.logical_or(x > 1.0, x < 0.8), ZERO),
         OpCase("logical_not", lambda m, x: paddle.logical_not(x > 1.0), ZERO),
         OpCase("unfold", lambda m, x: F.unfold(x, [3, 3], strides=1, paddings=1), ZERO),  # im2col: copies windows
+        OpCase("unpool", lambda m, x: F.max_unpool2d(*F.max_pool2d(x, 2, stride=2, return_mask=True), 2), ZERO),
+        OpCase("unpool3d", lambda m, x: F.max_unpool3d(*F.max_pool3d(x.unsqueeze(1), 2, stride=2, return_mask=True),
+                                                       2), ZERO),
     ],
     "lookup": [
         OpCase("embedding", lambda m, x: F.embedding(paddle.argmax(x, axis=1), m.table), ZERO),
@@ -353,6 +365,10 @@ NOT_EMITTED = {
     "ones_like": "traces as a full op (its values do not depend on the input): no row",
     "log_sigmoid": "F.log_sigmoid traces as logsigmoid (the 'logsigmoid' case)",
     "masked_select": "its output length depends on the values (-1 in the program): a copy, 0 everywhere",
+    "uniform": "paddle.rand makes values from no input: never a row of its own (0 inside a leaf's forward)",
+    "gaussian": "paddle.randn makes values from no input: never a row of its own",
+    "randint": "paddle.randint makes values from no input: never a row of its own",
+    "randperm": "paddle.randperm makes values from no input: never a row of its own",
 }
 """Registered keys with no case above: Paddle 3.3.1 emits them under another name, or only in forms that
 copy values (0 in every convention, like every data-movement op)."""

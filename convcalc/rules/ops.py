@@ -271,7 +271,7 @@ def _batch_norm(ctx: OpContext) -> OpCost:
     return OpCost(F.batchnorm_flops(_numel(x), ctx.convention, channels=c, affine=affine), "batchnorm_flops")
 
 
-@register_op("pool2d", "pool3d")
+@register_op("pool2d", "pool3d", "max_pool2d_with_index", "max_pool3d_with_index")
 def _pool(ctx: OpContext) -> OpCost:
     last = _channels_last(ctx.attrs)
     x = ctx.input_shapes[0]
@@ -287,6 +287,19 @@ def _pool(ctx: OpContext) -> OpCost:
     return OpCost(fn(_numel(ctx.output_shape), kernel, ctx.convention), fn.__name__)
 
 
+@register_op("p_norm")
+def _p_norm(ctx: OpContext) -> OpCost:
+    """``paddle.norm(x, p, axis)``, ``F.normalize``'s norm: per result the values it folds (``n`` of them).
+
+    p = 2: ``n`` squares, ``n - 1`` adds, a square root (``2n`` per result); p = 1: ``n`` absolute values,
+    ``n - 1`` adds; any other p: ``|x|**p`` (2 per value), ``n - 1`` adds, one root.
+    """
+    n_in, n_out = _numel(ctx.input_shapes[0]), _numel(ctx.output_shape)
+    p = float(ctx.attrs.get("porder", 2.0))
+    ops = {2.0: 2 * n_in, 1.0: 2 * n_in - n_out}.get(p, 3 * n_in)
+    return OpCost(F.elementwise_flops(ops, 1, ctx.convention), f"p_norm (p = {p:g})")
+
+
 @register_op("nearest_interp", "linear_interp", "bilinear_interp", "trilinear_interp", "bicubic_interp")
 def _interp(ctx: OpContext) -> OpCost:
     mode = ctx.key[: -len("_interp")]
@@ -300,10 +313,16 @@ _MOVES = (
     "pad3d", "stack", "unstack", "flip", "roll", "full_like", "zeros_like", "ones_like", "where", "take_along_axis",
     "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "unbind", "chunk", "set_value", "set_value_with_tensor",
     "assign_out", "share_data", "meshgrid", "tril", "triu", "one_hot", "masked_select", "index_put",
-    "put_along_axis", "memcpy", "logical_and", "logical_or", "logical_not", "unfold",
+    "put_along_axis", "memcpy", "logical_and", "logical_or", "logical_not", "unfold", "unpool", "unpool3d",
 )
+_CREATES = ("uniform", "gaussian", "randint", "randperm")  # random values: no arithmetic on any input
 
 
 @register_op(*_MOVES)
 def _free(ctx: OpContext) -> OpCost:
     return OpCost(sympy.Integer(0), "no arithmetic (moves or selects values)")
+
+
+@register_op(*_CREATES)
+def _creates(ctx: OpContext) -> OpCost:
+    return OpCost(sympy.Integer(0), "no arithmetic (creates random values)")
