@@ -5,8 +5,13 @@
   shapes of all its outputs, by path, in call order.
 - **Parameters**: ``model.parameters()`` (unique by identity), each owned by
   its first holder in ``model.named_parameters()`` order; trainable means
-  ``not p.stop_gradient``.  *Used* parameters are those held by a layer whose
-  forward ran (the root always runs): what a report's totals count.
+  ``not p.stop_gradient``.  *Used* parameters are those held by a leaf layer
+  whose forward ran: what a report's totals count.  A parameter held only by
+  the root or by containers (which compute with it in their own forward: a
+  position embedding, a projection) is used when the forward reads it, which
+  Paddle's autograd tells: the gradient of the outputs' sum reaches it
+  (``paddle.grad(..., allow_unused=True)``, stop_gradient lifted for the
+  question; a model whose outputs have no gradient counts them as used).
 - **Refusals**: the message of the exception Paddle's eager forward raises.
 - **Never ran**: layers none of whose hooks fired and none of whose
   parameters a layer that ran holds (an RNN runs its cells' weights itself).
@@ -73,6 +78,38 @@ def _shapes(obj: Any) -> tuple[tuple[int, ...], ...]:
     return ()
 
 
+def _not_read(model: Any, case: Any, params: list) -> set[int]:
+    """The ids of ``params`` the forward does not read: no gradient of the outputs' sum reaches them."""
+    import paddle
+
+    frozen = [p.stop_gradient for p in params]
+    try:
+        for p in params:
+            p.stop_gradient = False
+        out = model(*make_inputs(case))
+        floats = [t for t in _tensors(out) if "float" in str(t.dtype) and not t.stop_gradient]
+        if not floats:
+            return set()
+        total = paddle.add_n([t.sum() for t in floats])
+        grads = paddle.grad(total, params, allow_unused=True)
+        return {id(p) for p, g in zip(params, grads) if g is None}
+    except Exception:  # noqa: BLE001 - no gradient to ask: counted as read
+        return set()
+    finally:
+        for p, f in zip(params, frozen):
+            p.stop_gradient = f
+
+
+def _tensors(obj: Any) -> list:
+    if hasattr(obj, "shape") and hasattr(obj, "dtype"):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        return [t for o in obj for t in _tensors(o)]
+    if isinstance(obj, dict):
+        return [t for o in obj.values() for t in _tensors(o)]
+    return []
+
+
 def truth_for(case: Any, model: Any | None = None) -> Truth:
     """Run ``case`` through Paddle's eager forward (eval mode, no grad) and count its parameters."""
     import paddle
@@ -101,22 +138,26 @@ def truth_for(case: Any, model: Any | None = None) -> Truth:
             h.remove()
 
     holders: dict[int, list[str]] = {}
+    leaves = {path for path, layer in model.named_sublayers(include_self=True) if not layer.sublayers()}
     for path, layer in model.named_sublayers(include_self=True):
         for p in layer._parameters.values():
             if p is not None:
                 holders.setdefault(id(p), []).append(path)
+    ask = [p for p in model.parameters()
+           if any(h in ran for h in holders[id(p)]) and not any(h in ran and h in leaves for h in holders[id(p)])]
+    unread = _not_read(model, case, ask) if ask and not refused else set()
     in_model = used = trainable = 0
     by_owner: dict[str, int] = {}
     for name, p in model.named_parameters():
         n = int(prod(p.shape))
         in_model += n
-        if not any(h in ran for h in holders[id(p)]):
+        if not any(h in ran for h in holders[id(p)]) or id(p) in unread:
             continue
         owner = name.rsplit(".", 1)[0] if "." in name else ""
         used += n
         trainable += n if not p.stop_gradient else 0
         by_owner[owner] = by_owner.get(owner, 0) + n
-    used_ids = {id(p) for p in model.parameters() if any(h in ran for h in holders[id(p)])}
+    used_ids = {id(p) for p in model.parameters() if any(h in ran for h in holders[id(p)]) and id(p) not in unread}
 
     def idle(layer) -> bool:
         """Neither it nor a sublayer ran, and no parameter in it is used by a layer that ran
