@@ -23,7 +23,7 @@ import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from convcalc.errors import ConvcalcError, ModelLoadError
+from convcalc.errors import ConvcalcError, ModelLoadError, RefusedInputError, ShapeError
 from convcalc.trace.branches import Decisions, replaying
 from convcalc.trace.eager import eager_check
 from convcalc.trace.failures import check_nonempty, first_empty_layer, forward_error, refuse_empty
@@ -34,6 +34,7 @@ from convcalc.trace.op_names import BOOKKEEPING_OPS, op_key
 from convcalc.trace.shape_guards import recording as recording_guards
 from convcalc.trace.stand_ins import conv_stand_in, expected_calls, value_free, watching_value_reads
 from convcalc.trace.temporary import eval_mode, fast_op_creation, swapped_forwards
+from convcalc.trace.to_static import plain_forwards, transformed_forwards
 
 __all__ = ["trace_model", "summary_key", "is_opaque", "plain", "value_id"]
 
@@ -198,7 +199,22 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
     """Paddle's static program of ``model`` and the layer calls its hooks saw (in finishing order).
 
     With ``decisions``, tensor-valued ``if``/``while`` follow them (see :mod:`convcalc.trace.branches`).
+    The forwards run as written (:func:`~convcalc.trace.to_static.plain_forwards`); when that build
+    fails for any reason but Paddle refusing the input (or after a truth value was asked), the program
+    is built once more with dy2static's source transformation, as Paddle normally builds it.
     """
+    try:
+        return _build_once(model, inputs, static_forward, name, paths, decisions, plain=True)
+    except _Transform:
+        decisions.restart()
+        return _build_once(model, inputs, static_forward, name, paths, decisions, plain=False)
+
+
+class _Transform(Exception):
+    """The plain build could not do what dy2static's rewrite would have: build again with it."""
+
+
+def _build_once(model, inputs, static_forward, name, paths, decisions: Decisions, plain: bool):
     import paddle
     from paddle.pir import Value
     from paddle.static import InputSpec
@@ -210,14 +226,17 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
 
     raw_shape = Value.shape.fget  # (read before recording_guards wraps it)
 
-    def program_len() -> int:
-        return paddle.static.default_main_program().global_block().num_ops()
+    def last_op() -> int | None:
+        """The id of the program's last op so far (a layer call's ops follow it; ``Block.num_ops`` walks the
+        whole block, a quadratic cost over a build): turned into positions once the program is built."""
+        block = paddle.static.default_main_program().global_block()
+        return None if block.empty() else block.back().id()
 
     def pre_hook(layer, args):
         stack.append(
             {
                 "layer": layer,
-                "start": program_len(),
+                "start": last_op(),
                 "order": next(pre_order),
                 "inputs": tuple(v.id for v in _values(args)),
                 # Paddle's own shape (plain ints): the shape guards must not log the formulas' own comparisons
@@ -227,7 +246,7 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
 
     def post_hook(layer, args, output):
         entry = stack.pop()
-        entry["end"] = program_len()
+        entry["end"] = last_op()
         entry["outputs"] = tuple(v.id for v in _values(output))
         finished.append(entry)
 
@@ -239,14 +258,19 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
                 handles.append(layer.register_forward_pre_hook(pre_hook))
                 handles.append(layer.register_forward_post_hook(post_hook))
             with swapped_forwards(model, static_forward), fast_op_creation(), replaying(decisions), \
-                    quiet_native_logs(), recording_guards() as guards:
+                    quiet_native_logs(), recording_guards() as guards, \
+                    (plain_forwards(decisions, raw_shape) if plain else transformed_forwards()):
                 specs = [InputSpec(list(i.shape), i.dtype, name=i.spec_name) for i in inputs]
                 try:
                     static = paddle.jit.to_static(model, input_spec=arguments(inputs, specs), full_graph=True)
                     program = static.forward.concrete_program.main_program
                 except Exception as exc:  # noqa: BLE001 - any failure of user code is reported
-                    raise (first_empty_layer(finished, paths, inputs[0].shape, name)
-                           or forward_error(exc, stack, paths, inputs, name)) from None
+                    error = (first_empty_layer(finished, paths, inputs[0].shape, name)
+                             or forward_error(exc, stack, paths, inputs, name))
+                    if plain and (decisions.asked or not isinstance(error, (RefusedInputError, ShapeError))):
+                        raise _Transform from None
+                    raise error from None
+            _op_positions(program, finished)
         finally:
             for h in handles:
                 h.remove()
@@ -255,6 +279,33 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
             elif "forward" in model.__dict__:
                 del model.__dict__["forward"]
     return program, finished, guards
+
+
+def _op_positions(program, finished: list[dict]) -> None:
+    """Each layer call's ``start``/``end`` (the ids of the last op before and at its end) as op positions.
+
+    An op that was moved into a sub-block after it was built (a ``PyLayer``'s forward goes into its
+    ``pylayer`` op) stands at the position of the op that holds it.
+    """
+    position: dict[int, int] = {}
+
+    def inside(op, at: int) -> None:
+        for block in op.blocks():
+            for sub in block.ops:
+                position.setdefault(sub.id(), at)
+                inside(sub, at)
+
+    for i, op in enumerate(program.global_block().ops):
+        position[op.id()] = i
+        if op.num_regions():
+            inside(op, i)
+    for entry in finished:
+        for key in ("start", "end"):
+            op_id = entry[key]
+            if op_id is not None and op_id not in position:  # an op erased after it was built
+                raise ModelLoadError(f"an op built by {type(entry['layer']).__name__} is no longer in the program, so "
+                                     "its layer's ops cannot be told apart", "report this model to convcalc")
+            entry[key] = 0 if op_id is None else position[op_id] + 1
 
 
 def _read_program(program, inputs):
