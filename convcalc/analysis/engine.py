@@ -20,6 +20,7 @@ from convcalc.trace.graph import Trace
 from convcalc.trace.input_forms import model_inputs
 from convcalc.trace.inputs import ModelInput
 from convcalc.trace.op_names import BOOKKEEPING_OPS, op_key
+from convcalc.trace.temporary import without_gc_pauses
 
 
 def normalise_input(shape: tuple) -> tuple:
@@ -51,6 +52,7 @@ def _rf(state) -> tuple | None:
     return state.axes if isinstance(state, Spatial) else None
 
 
+@without_gc_pauses
 def analyze(
     model: Any,
     input_size: Any = None,
