@@ -315,6 +315,7 @@ def _read_program(program, inputs):
     dtypes: dict[str, str] = {}
     constants: dict[str, Any] = {}
     data_values: dict[str, str] = {}
+    dtype_names: dict = {}  # DataType.FLOAT32 -> "float32" (Paddle's str() of a dtype is slow: once per kind)
     for i, op in enumerate(program.global_block().ops):
         attrs = {k: plain(v) for k, v in op.attrs().items() if k not in ("op_callstack", "struct_name")}
         outs = []
@@ -323,7 +324,11 @@ def _read_program(program, inputs):
             outs.append(vid)
             try:
                 shapes[vid] = tuple(int(d) for d in r.shape)
-                dtypes[vid] = str(r.dtype).rsplit(".", 1)[-1].lower()  # DataType.FLOAT32 -> "float32"
+                dtype = r.dtype
+                name = dtype_names.get(dtype)
+                if name is None:
+                    name = dtype_names[dtype] = str(dtype).rsplit(".", 1)[-1].lower()
+                dtypes[vid] = name
             except Exception:  # noqa: BLE001 - non-tensor results (e.g. lists)
                 shapes[vid] = ()
         ins = tuple(value_id(o.source()) for o in op.operands())
@@ -358,7 +363,7 @@ def _calls(finished, paths, model, ops: list[OpNode], input_values: tuple[str, .
                 kind=type(layer).__name__,
                 depth=0 if not path else path.count(".") + 1,
                 parent=parent if path else "",
-                is_leaf=is_opaque(layer) or not layer.sublayers(),
+                is_leaf=is_opaque(layer) or next(iter(layer.children()), None) is None,  # (sublayers() lists all)
                 inputs=entry["inputs"],
                 outputs=entry["outputs"],
                 op_start=entry["start"],
