@@ -20,6 +20,7 @@ from convcalc.trace.graph import Trace
 from convcalc.trace.input_forms import model_inputs
 from convcalc.trace.inputs import ModelInput, readings
 from convcalc.trace.op_names import BOOKKEEPING_OPS, op_key
+from convcalc.trace.temporary import without_gc_pauses
 
 
 def normalise_input(shape: tuple) -> tuple:
@@ -51,6 +52,7 @@ def _rf(state) -> tuple | None:
     return state.public() if isinstance(state, Spatial) else None
 
 
+@without_gc_pauses
 def analyze(
     model: Any,
     input_size: Any = None,
@@ -378,7 +380,7 @@ def _root_record(trace: Trace, shapes: dict, params: ParamAccount) -> LayerRecor
     """A row for the root model when it owns parameters itself (the root's forward is not hooked)."""
     tr, fr = params.on_row("")
     out = next((op.outputs[0] for op in reversed(trace.ops) if op.outputs and op.name not in BOOKKEEPING_OPS), "")
-    owned = [p for p in params.used if p.row == ""]
+    owned = params.shown_on("")
     return LayerRecord(
         index=0, path="", kind=params.root_kind,
         depth=0, parent="", is_leaf=False, is_functional=False,
@@ -433,7 +435,7 @@ def _param_notes(call, params: ParamAccount, first_call: bool, calls: int = 0) -
         if not calls or holds is None or not any(True for _ in holds()):
             return ()  # (a ReLU reused in every block holds nothing to count twice)
         return (f"called {calls} times: its parameters are counted on its first call",)
-    owned = [p for p in params.used if p.row == call.path]
+    owned = params.shown_on(call.path)
     if not call.is_leaf and owned:
         return (_owns_note(owned),)
     return tuple(

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from convcalc.errors import ConvcalcError, ModelLoadError
+from convcalc.errors import ConvcalcError, ModelLoadError, RefusedInputError, ShapeError
 from convcalc.trace.branches import Decisions, replaying
 from convcalc.trace.eager import eager_check
 from convcalc.trace.failures import (
@@ -44,6 +44,7 @@ from convcalc.trace.shape_guards import recording as recording_guards
 from convcalc.trace.sizes import drop_workspaces, run_for_sizes, size_dependence, static_shapes
 from convcalc.trace.stand_ins import conv_stand_in, expected_calls, value_free, watching_value_reads
 from convcalc.trace.temporary import eval_mode, fast_op_creation, swapped_forwards
+from convcalc.trace.to_static import plain_forwards, transformed_forwards
 
 __all__ = ["trace_model", "summary_key", "is_opaque", "plain", "value_id"]
 
@@ -252,20 +253,14 @@ def _built(model, inputs, static_forward, name, paths, decisions: Decisions, roo
            shape_lists: bool = True) -> _Built:
     """Build and read the program; sizes read with ``paddle.shape`` stay concrete (:func:`static_shapes`) unless
     that stops the build (tensor arithmetic on them): then it is built as Paddle would, with their ``-1``."""
-    if decisions.probe:
-        decisions.asked.clear()
-    else:
-        decisions.used = 0
+    decisions.restart()
     try:
         program, finished, guards, patched = _build(model, inputs, static_forward, name, paths, decisions,
                                                     shape_lists)
     except ConvcalcError as err:
         if not (shape_lists and getattr(err, "shape_lists_used", 0)):
             raise
-        if decisions.probe:
-            decisions.asked.clear()
-        else:
-            decisions.used = 0
+        decisions.restart()
         program, finished, guards, patched = _build(model, inputs, static_forward, name, paths, decisions, False)
     ops, shapes, constants, input_values, dtypes, inner = _read_program(program, inputs)
     calls = _calls(finished, paths, model, ops, input_values, root_leaf)
@@ -300,7 +295,22 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions, sha
     guards, and how often ``paddle.shape`` was answered with a list (:func:`convcalc.trace.sizes.static_shapes`).
 
     With ``decisions``, tensor-valued ``if``/``while`` follow them (see :mod:`convcalc.trace.branches`).
+    The forwards run as written (:func:`~convcalc.trace.to_static.plain_forwards`); when that build
+    fails for any reason but Paddle refusing the input (or after a truth value was asked), the program
+    is built once more with dy2static's source transformation, as Paddle normally builds it.
     """
+    try:
+        return _build_once(model, inputs, static_forward, name, paths, decisions, shape_lists, plain=True)
+    except _Transform:
+        decisions.restart()
+        return _build_once(model, inputs, static_forward, name, paths, decisions, shape_lists, plain=False)
+
+
+class _Transform(Exception):
+    """The plain build could not do what dy2static's rewrite would have: build again with it."""
+
+
+def _build_once(model, inputs, static_forward, name, paths, decisions: Decisions, shape_lists: bool, plain: bool):
     import paddle
     from paddle.pir import Value
     from paddle.static import InputSpec
@@ -312,19 +322,17 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions, sha
 
     raw_shape = Value.shape.fget  # (read before recording_guards wraps it)
 
-    marks: list = []  # the last op's id at each hook, in time order (op identity survives ops that a PyLayer
-    # moves into its own block afterwards, where op counts would not; and it is O(1), num_ops() is not)
-
-    def program_len() -> int:
+    def last_op() -> int | None:
+        """The id of the program's last op so far (a layer call's ops follow it; ``Block.num_ops`` walks the
+        whole block, a quadratic cost over a build): turned into positions once the program is built."""
         block = paddle.static.default_main_program().global_block()
-        marks.append(None if block.empty() else block.back().id())
-        return len(marks) - 1
+        return None if block.empty() else block.back().id()
 
     def pre_hook(layer, args):
         stack.append(
             {
                 "layer": layer,
-                "start": program_len(),
+                "start": last_op(),
                 "order": next(pre_order),
                 "inputs": tuple(v.id for v in _values(args)),
                 # Paddle's own shape (plain ints): the shape guards must not log the formulas' own comparisons
@@ -334,7 +342,7 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions, sha
 
     def post_hook(layer, args, output):
         entry = stack.pop()
-        entry["end"] = program_len()
+        entry["end"] = last_op()
         entry["outputs"] = tuple(v.id for v in _values(output))
         finished.append(entry)
 
@@ -346,16 +354,20 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions, sha
                 handles.append(layer.register_forward_pre_hook(pre_hook))
                 handles.append(layer.register_forward_post_hook(post_hook))
             with swapped_forwards(model, static_forward), fast_op_creation(), replaying(decisions), \
-                    quiet_native_logs(), recording_guards() as guards, static_shapes(shape_lists) as patched:
+                    quiet_native_logs(), recording_guards() as guards, static_shapes(shape_lists) as patched, \
+                    (plain_forwards(decisions, raw_shape) if plain else transformed_forwards()):
                 specs = [InputSpec(list(i.shape), i.dtype, name=i.spec_name) for i in inputs]
                 try:
                     static = paddle.jit.to_static(model, input_spec=arguments(inputs, specs), full_graph=True)
                     program = static.forward.concrete_program.main_program
                 except Exception as exc:  # noqa: BLE001 - any failure of user code is reported
-                    err = (first_empty_layer(finished, paths, inputs[0].shape, name)
-                           or forward_error(exc, stack, paths, inputs, name))
-                    err.shape_lists_used = patched.used  # (the build is tried again without them)
-                    raise err from None
+                    error = (first_empty_layer(finished, paths, inputs[0].shape, name)
+                             or forward_error(exc, stack, paths, inputs, name))
+                    if plain and (decisions.asked or not isinstance(error, (RefusedInputError, ShapeError))):
+                        raise _Transform from None
+                    error.shape_lists_used = patched.used  # (the build is tried again without them)
+                    raise error from None
+            _op_positions(program, finished)
         finally:
             for h in handles:
                 h.remove()
@@ -363,32 +375,35 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions, sha
                 model.forward = old_forward
             elif "forward" in model.__dict__:
                 del model.__dict__["forward"]
-    _place_marks(program, finished, marks)
     return program, finished, guards, patched.used
 
 
-def _place_marks(program, finished: list[dict], marks: list) -> None:
-    """Each hook's mark (the id of the last op then) as an op range ``start``/``end`` of the final program.
+def _op_positions(program, finished: list[dict]) -> None:
+    """Each layer call's ``start``/``end`` (the ids of the last op before and at its end) as op positions.
 
-    An op a PyLayer moved into its own block counts as that ``pylayer`` op (a layer called inside a
-    PyLayer's forward covers the ``pylayer`` op); a mark whose op is gone takes the place of the mark
-    before it (marks are in time order).
+    An op that was moved into a sub-block after it was built (a ``PyLayer``'s forward goes into its
+    ``pylayer`` op) counts as the op that holds it: a layer called inside a PyLayer's forward covers
+    the ``pylayer`` op.
     """
-    where: dict = {}
+    where: dict[int, tuple[int, int]] = {}
+
+    def inside(op, at: int) -> None:
+        for block in op.blocks():
+            for sub in block.ops:
+                where.setdefault(sub.id(), (at, at + 1))
+                inside(sub, at)
+
     for i, op in enumerate(program.global_block().ops):
         where[op.id()] = (i + 1, i + 1)
-        for block in op.blocks() if op.name() == "pd_op.pylayer" else ():
-            for inner in block.ops:
-                where[inner.id()] = (i, i + 1)
-    placed, last = [], (0, 0)
-    for mark in marks:
-        if mark is None:
-            last = (0, 0)
-        elif mark in where:
-            last = where[mark]
-        placed.append(last)
+        if op.num_regions():
+            inside(op, i)
     for entry in finished:
-        entry["start"], entry["end"] = placed[entry["start"]][0], placed[entry["end"]][1]
+        for key, side in (("start", 0), ("end", 1)):
+            op_id = entry[key]
+            if op_id is not None and op_id not in where:  # an op erased after it was built
+                raise ModelLoadError(f"an op built by {type(entry['layer']).__name__} is no longer in the program, so "
+                                     "its layer's ops cannot be told apart", "report this model to convcalc")
+            entry[key] = 0 if op_id is None else where[op_id][side]
 
 
 def _read_program(program, inputs):
@@ -400,6 +415,7 @@ def _read_program(program, inputs):
     constants: dict[str, Any] = {}
     data_values: dict[str, str] = {}
     inner: dict[int, list[OpNode]] = {}
+    dtype_names: dict = {}  # DataType.FLOAT32 -> "float32" (Paddle's str() of a dtype is slow: once per kind)
 
     def node(i: int, op) -> OpNode:
         attrs = {k: plain(v) for k, v in op.attrs().items() if k not in ("op_callstack", "struct_name")}
@@ -409,7 +425,11 @@ def _read_program(program, inputs):
             outs.append(vid)
             try:
                 shapes[vid] = tuple(int(d) for d in r.shape)
-                dtypes[vid] = str(r.dtype).rsplit(".", 1)[-1].lower()  # DataType.FLOAT32 -> "float32"
+                dtype = r.dtype
+                name = dtype_names.get(dtype)
+                if name is None:
+                    name = dtype_names[dtype] = str(dtype).rsplit(".", 1)[-1].lower()
+                dtypes[vid] = name
             except Exception:  # noqa: BLE001 - non-tensor results (e.g. lists)
                 shapes[vid] = ()
         ins = tuple(value_id(o.source()) for o in op.operands())
@@ -451,7 +471,7 @@ def _calls(finished, paths, model, ops: list[OpNode], input_values: tuple[str, .
                 kind=type(layer).__name__,
                 depth=0 if not path else path.count(".") + 1,
                 parent=parent if path else "",
-                is_leaf=is_opaque(layer) or not layer.sublayers(),
+                is_leaf=is_opaque(layer) or next(iter(layer.children()), None) is None,  # (sublayers() lists all)
                 inputs=entry["inputs"],
                 outputs=entry["outputs"],
                 op_start=entry["start"],

@@ -1,13 +1,40 @@
-"""Temporary changes for one trace, each undone on exit: eval mode, swapped forwards, a cheap op stack."""
+"""Temporary changes for one trace, each undone on exit: eval mode, swapped forwards, a cheap op stack, no GC."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import gc
 import inspect
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["eval_mode", "swapped_forwards", "fast_op_creation"]
+__all__ = ["eval_mode", "swapped_forwards", "fast_op_creation", "without_gc_pauses"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def without_gc_pauses(fn: F) -> F:
+    """``fn`` with Python's cyclic garbage collector paused while it runs (and running again after).
+
+    An analysis allocates hundreds of thousands of short-lived objects (program values, sympy
+    numbers, fractions) while the process holds millions (Paddle, the model, sympy's caches):
+    each automatic full collection walks all of them, a fifth of an HRNet analysis.  Objects
+    freed by reference counting are freed at once as always; only cycles wait for the next
+    collection after the analysis.  Nested calls leave the collector as the outermost found it.
+    """
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        if not gc.isenabled():
+            return fn(*args, **kwargs)
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            gc.enable()
+
+    return run  # type: ignore[return-value]
 
 
 @contextlib.contextmanager

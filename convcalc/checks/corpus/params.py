@@ -54,6 +54,8 @@ CASES = [
           note="a root-held proj the forward never reads (MoCo v3, CLIP): not used; a root-held scale: used"),
     _case("vit_root_embeddings", "TinyViT", 3088 + 16 + 272 + 32 + 170, 3578, shape=(1, 3, 32, 32),
           note="cls_token and pos_embed created on the root model"),
+    _case("root_projection_method_only", "UnreadRootProjection", 3088 + 32 + 170, 3290, shape=(1, 3, 32, 32),
+          in_model=3290 + 128, note="a root-held projection the forward never reads: held, not used"),
     _case("container_functional_conv", "FunctionalNet", 256 + 616 + 90, 930,
           note="containers hold conv weights used by F.conv2d; the root holds an F.linear head"),
     _case("weight_norm", "WeightNormNet", 232 + 40, 272,
