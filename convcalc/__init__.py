@@ -32,6 +32,7 @@ __all__ = [
     "ConvcalcError",
     "analyze",
     "summary",
+    "profile",
     "register_rule",
     "register_op",
 ]
@@ -42,6 +43,7 @@ _LAZY = {
     "ConvcalcError": ("convcalc.errors", "ConvcalcError"),
     "analyze": ("convcalc.analysis", "analyze"),
     "summary": ("convcalc.summary", "summary"),
+    "profile": ("convcalc.profiling.run", "profile"),
     "register_rule": ("convcalc.rules.layers", "register_rule"),
     "register_op": ("convcalc.rules.ops", "register_op"),
 }

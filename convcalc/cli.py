@@ -23,7 +23,7 @@ from convcalc.errors import ConvcalcError
 
 # Modules under convcalc.commands, each with ``register(subparsers)``.  They
 # must stay import-light: only argparse at module level.
-COMMAND_MODULES = ("formulas", "report", "diff", "rf", "homework", "train", "validate")
+COMMAND_MODULES = ("formulas", "report", "diff", "rf", "profile", "homework", "train", "validate")
 
 
 class _Parser(argparse.ArgumentParser):

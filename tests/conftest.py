@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# Homework model values are cached on disk (convcalc/homework/grading/model_cache.py): tests use a
+# folder of their own, never the teacher's ~/.cache (subprocesses inherit it).
+if "CONVCALC_CACHE_DIR" not in os.environ:
+    os.environ["CONVCALC_CACHE_DIR"] = _CACHE = tempfile.mkdtemp(prefix="convcalc-test-cache-")
+    atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"

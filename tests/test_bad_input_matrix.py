@@ -3,7 +3,7 @@
 Each case runs ``convcalc.cli.main`` in-process (fast); the interrupted runs
 use a subprocess and SIGINT.  Commands and their options are those of
 ``convcalc --help`` at the time of writing: formulas, explain, report,
-compare, models, diff, rf, check, verify-op, train, reproduce, edges, validate.
+compare, models, diff, rf, profile, check, verify-op, train, reproduce, edges, validate.
 """
 
 from __future__ import annotations
@@ -123,6 +123,11 @@ def _cases(tmp: str, f: dict[str, str]) -> list[tuple[str, list[str], int, str]]
         ("reproduce-missing-data", ["reproduce", "--data-dir", MISSING], 2, "no MNIST data"),
         ("edges-missing-image", ["edges", f"{tmp}/nosuch.png"], 2, "no image"),
         ("edges-tiny-size", ["edges", "--size", "1"], 2, "size"),
+        # profile
+        ("profile-zero-threads", ["profile", "book_lenet", "--threads", "0"], 2, "threads must be >= 1"),
+        ("profile-unknown-model", ["profile", "resnet19"], 2, "unknown model"),
+        ("profile-output-missing-folder", ["profile", "book_lenet", "-o", f"{out}/missing/p.json"], 2,
+         "does not exist"),
         # validate
         ("validate-unknown-model", ["validate", "--models", "resnet19"], 2, "unknown model"),
         ("validate-unknown-rf-model", ["validate", "--models", "book_paddle_lenet", "--rf-models", "nosuch"], 2,

@@ -72,12 +72,13 @@ USER_COPIES = {
     "answers.toml": _KEY,  # a student's file; the key's answers are all right, so `check` exits 0
     "questions.toml": "examples/homework/chapter5_questions.toml",
     "submissions/alice.toml": _KEY,
-    "submissions/bob.toml": _KEY,
+    "submissions/bob.toml": _KEY,  # with a line of his own (USER_EDITS): two identical files are flagged
     "my_conv.py": "tests/data/homework/ops/good_conv.py",
     "my_pool.py": "tests/data/homework/ops/good_pool.py",
     "student.py": "tests/data/homework/ops/good_conv.py",
     "digit.png": "examples/shapes.png",
 }
+USER_EDITS = {"submissions/bob.toml": "# Bob's answers, typed out on his own\n"}
 # ... and the ones a user makes with convcalc itself (reports to diff, weights of a model), made once.
 USER_MADE = """
 import paddle
@@ -86,6 +87,8 @@ from convcalc.models.zoo import build_model
 main(["report", "book_lenet", "--format", "json", "--output", "before.json"])
 main(["report", "book_paddle_lenet", "--format", "json", "--output", "after.json"])
 paddle.save(build_model("book_lenet").model.state_dict(), "lenet.pdparams")
+from convcalc.profiling.ceilings import get_ceilings
+get_ceilings("float32", 1, quick=True)  # the ceilings `convcalc profile` reads ($CONVCALC_CACHE: the workspace's)
 """
 TIMEOUT = 600  # seconds per example; a hang fails with this reason
 
@@ -93,6 +96,7 @@ TIMEOUT = 600  # seconds per example; a hang fails with this reason
 # command as written.  A mark in the docs wins over this table.
 # Fast equivalents: the same command on less work.  Equal strings run once (see docs_results).
 _VALIDATE_FAST = "fast: convcalc validate --models book_lenet --rf-models book_lenet_vectorized"
+PROFILE_FAST = "convcalc profile mobilenet_v2 --input 3x64x64 --repeat 2 --warmup 0 --no-profiler"
 TRAIN_RESNET_FAST = ("convcalc train resnet18 --no-residual --epochs 2 --plot curves.png --json "
                      "--data-dir ../shared/data/mnist --limit 64 --max-steps 2")
 COMMAND_MARKS: dict[str, str] = {
@@ -121,6 +125,13 @@ COMMAND_MARKS: dict[str, str] = {
     "inside Gradescope's container, in its /autograder folders)",
     "convcalc reproduce --seeds 3 --data-dir ../shared/data/mnist": "skip (three ResNet18 trainings per seed, "
     "about an hour; docs/reproduction.md records such a run)",
+    "convcalc profile mobilenet_v2": f"slow (20 timed forwards and the profiler's); fast: {PROFILE_FAST}",
+    "convcalc profile resnet18 --batch 32 --repeat 7 --warmup 2 --format markdown": "slow (a minute of timing); "
+    "fast: convcalc profile resnet18 --input 3x32x32 --repeat 2 --warmup 0 --no-profiler --format markdown",
+    "convcalc profile mobilenet_v2 --format html --output mobilenet_v2.html": f"slow (as above); fast: {PROFILE_FAST} "
+    "--format html --output mobilenet_v2.html",
+    "convcalc profile resnet18 --allocator pinned": "slow (as above); fast: convcalc profile resnet18 --input 3x32x32 "
+    "--allocator pinned --repeat 2 --warmup 0 --no-profiler",
 }
 
 _MARK = re.compile(r"<!--\s*docs-test:\s*(.*?)\s*-->")
@@ -354,6 +365,8 @@ def _workspace(tmp: Path) -> Workspace:
     for name, source in USER_COPIES.items():
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / source, repo / name)
+        if name in USER_EDITS:
+            (repo / name).write_text(USER_EDITS[name] + (ROOT / source).read_text(encoding="utf-8"), encoding="utf-8")
     bin_dir = tmp / "bin"
     bin_dir.mkdir()
     exe = shlex.quote(sys.executable)
@@ -364,7 +377,8 @@ def _workspace(tmp: Path) -> Workspace:
     env = dict(os.environ)
     env.update(PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
                PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])]),
-               CONVCALC_DATA_DIR=str(MNIST), COLUMNS="200", NO_COLOR="1", OMP_NUM_THREADS="1",
+               CONVCALC_DATA_DIR=str(MNIST), CONVCALC_CACHE=str(tmp / "cache"), COLUMNS="200", NO_COLOR="1",
+               OMP_NUM_THREADS="1",
                PYTHONUNBUFFERED="1")
     env.pop("FORCE_COLOR", None)
     made = subprocess.run([sys.executable, "-c", USER_MADE], cwd=repo, env=env, capture_output=True, text=True,

@@ -172,7 +172,8 @@ def test_gradescope_results_json(tmp_path, capsys):
     data = json.loads(results.read_text())
     assert code == 1 and data["score"] == 2 and data["max_score"] == 3
     (test,) = data["tests"]
-    assert set(test) == {"name", "score", "max_score", "output", "visibility"}
+    assert set(test) == {"name", "score", "max_score", "output", "output_format", "visibility"}
+    assert test["output_format"] == "text"  # Gradescope interprets nothing a student wrote
     assert test["score"] == 2 and test["max_score"] == 3 and "hint: bias forgotten" in test["output"]
     assert "168" not in test["output"]
     bad = tmp_path / "bad.toml"
@@ -239,3 +240,14 @@ def test_help_documents_the_exit_codes_and_flags(capsys):
     out = capsys.readouterr().out
     for needle in ("--feedback", "--gradescope", "--excel", "3 some file"):
         assert needle in out, needle
+
+
+def test_gradescope_results_of_an_unreadable_file_have_the_questions_max_score(tmp_path, capsys):
+    questions = tmp_path / "questions.toml"
+    questions.write_text(QUESTIONS, encoding="utf-8")  # one question of 3 points
+    bad = tmp_path / "bad.toml"
+    bad.write_text("this is not [[ toml", encoding="utf-8")
+    results = tmp_path / "results.json"
+    code, _, _ = run_cli(["check", bad, "--questions", questions, "--gradescope", results], capsys)
+    data = json.loads(results.read_text())
+    assert code == 2 and data["score"] == 0 and data["max_score"] == 3 and data["tests"] == []

@@ -85,8 +85,14 @@ PLANTED = [
     ("conv_bias_forgotten", "3x32x32", CONV6, "params = 162", "params", "bias forgotten: each of the P kernels"),
     # Without bias: MACs 30*30*6*27 = 145800; 2 x MACs = 291600 (paddle: 145800; the 'flops' convention
     # 5400 fewer adds: 286200). With a bias, 2 x MACs *is* the 'flops' count, so the bias is off here.
-    ("two_macs", "3x32x32", '{ kind = "conv2d", out_channels = 6, kernel = 3, bias = false }', "flops = 291600",
-     "flops", "FLOPs given as 2 x MACs"),
+    (
+        "two_macs",
+        "3x32x32",
+        '{ kind = "conv2d", out_channels = 6, kernel = 3, bias = false }',
+        "flops = 291600",
+        "flops",
+        "FLOPs given as 2 x MACs",
+    ),
     # 6 output maps; the 3 input channels used instead: [3, 30, 30].
     (
         "input_channels_for_output_shape",
@@ -133,6 +139,33 @@ PLANTED = [
         "output_shape = [6, 30, 26]",
         "output_shape",
         "height and width swapped",
+    ),
+    # groups ignored: 8x14x14, 16 kernels 3x3, groups 4: 16*(8/4)*9+16 = 304; with groups 1: 16*8*9+16 = 1168.
+    (
+        "groups_ignored",
+        "8x14x14",
+        '{ kind = "conv2d", out_channels = 16, kernel = 3, padding = 1, groups = 4 }',
+        "params = 1168",
+        "params",
+        "groups ignored",
+    ),
+    # a linear layer 120 -> 84, paddle FLOPs = 120*84 = 10080; counting the bias add too: 10080 + 84 = 10164.
+    (
+        "linear_bias_flops",
+        "120",
+        '{ kind = "linear", out_features = 84 }',
+        "flops = 10164",
+        "flops",
+        "the bias add counted",
+    ),
+    # rounded: 3x25x21, 12 kernels 3x3: FLOPs 23*19*12*(27+1) = 146832; written 1.47e5.
+    (
+        "rounded",
+        "3x25x21",
+        '{ kind = "conv2d", out_channels = 12, kernel = 3 }',
+        "flops = 1.47e5",
+        "flops",
+        "rounded: the answer is an exact count",
     ),
 ]
 
@@ -213,6 +246,10 @@ def test_every_misconception_in_the_catalogue_has_a_planted_test():
         "swap_hw",
         "rf_no_jump",
         "macs",
+        "groups_ignored",
+        "linear_bias_flops",
+        "rf_no_dilation",  # below
+        "stride_as_dilation",  # below
     }
     tested_elsewhere = {  # tests/test_homework.py
         "no_plus_one",
@@ -226,3 +263,59 @@ def test_every_misconception_in_the_catalogue_has_a_planted_test():
         "bn_with_running",
     }
     assert set(CATALOGUE) <= planted | tested_elsewhere
+
+
+def stack_hint(inp: str, layers: str, answer: str, name: str) -> str:
+    text = f'[[question]]\nid = "q"\ninput = "{inp}"\nlayers = [{layers}]\n[question.answer]\n{answer}\n'
+    result = grade_homework(parse_text(text, "a.toml"), model_cache=MODEL_CACHE)
+    f = next(f for f in result.questions[0].fields if f.name == name)
+    assert f.status == "wrong", (f.status, f.expected, f.given)
+    return f.hint
+
+
+def test_dilation_ignored_in_the_receptive_field():
+    # 3x3 dilation 2 (k_eff 5) then 3x3: rf = 1 + 4 + 2 = 7; the undilated kernel: 1 + 2 + 2 = 5
+    layers = (
+        '{ kind = "conv2d", out_channels = 1, kernel = 3, dilation = 2 }, '
+        '{ kind = "conv2d", out_channels = 1, kernel = 3 }'
+    )
+    got = stack_hint("1x20x20", layers, "rf = 5", "rf")
+    assert got.startswith("dilation ignored in the receptive field"), got
+
+
+def test_stride_used_as_dilation():
+    # one 3x3 conv, stride 2, on 1x9x9: rf 3; stride read as dilation 2 (stride 1): k_eff 5 -> rf 5,
+    # and output (9 - 5) + 1 = 5 instead of (9 - 3) // 2 + 1 = 4
+    layer = '{ kind = "conv2d", out_channels = 1, kernel = 3, stride = 2 }'
+    assert stack_hint("1x9x9", layer, "rf = 5", "rf").startswith("the stride used as a dilation")
+    assert stack_hint("1x9x9", layer, "output_shape = [1, 5, 5]\nrf = 5", "output_shape").startswith(
+        "the stride used as a dilation"
+    )
+
+
+def test_a_half_pixel_start_rounded():
+    # a 2x2 pool (stride 2) on 1x8x8: start = (2-1)/2 = 0.5 on both axes; written 1
+    got = hint("1x8x8", '{ kind = "pool2d", kernel = 2 }', "rf_start = 1", "rf_start")
+    assert got.startswith("a start can be a half pixel"), got
+
+
+def test_the_plus_one_forgotten_everywhere_is_named_in_every_question():
+    # q1..q3 show the '+ 1' missing and nothing else; in q4 (P=1, S=1) "padding on one side" gives the
+    # same number, but the file's other questions make the '+ 1' the likely mistake (by hand: 32+2-3 = 31
+    # without the + 1; padding once: 32+1-3+1 = 31)
+    text = ""
+    for i, (inp, layer, shape) in enumerate(
+        [
+            ("3x32x32", '{ kind = "conv2d", out_channels = 6, kernel = 3 }', "[6, 29, 29]"),
+            ("6x14x14", '{ kind = "conv2d", out_channels = 16, kernel = 5 }', "[16, 9, 9]"),
+            ("1x7x7", '{ kind = "pool2d", kernel = 2 }', "[1, 2, 2]"),
+            ("3x32x32", '{ kind = "conv2d", out_channels = 6, kernel = 3, padding = 1 }', "[6, 31, 31]"),
+        ]
+    ):
+        text += (
+            f'[[question]]\nid = "q{i}"\ninput = "{inp}"\nlayer = {layer}\n[question.answer]\noutput_shape = {shape}\n'
+        )
+    result = grade_homework(parse_text(text, "a.toml"), model_cache=MODEL_CACHE)
+    hints = [q.fields[0].hint for q in result.questions]
+    assert all(h.startswith("off by one") and "the '+ 1' is missing" in h for h in hints), hints
+    assert "one side" not in hints[3]

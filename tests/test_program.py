@@ -294,7 +294,7 @@ def test_diff_aligns_a_program_with_its_model_and_a_saved_report(exported, capsy
     shape = "x".join(map(str, chw))
     assert main(["diff", str(path), "resnet18", "-i", shape, "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["aligned_by"] == "type"  # scope names vs attribute names
+    assert data["aligned_by"] == "structure (flat)"  # scope names vs attribute names: the leaf sequences aligned
     assert data["counts"]["same"] == len(data["layers"]) > 60 and not data["counts"]["changed"]
     assert data["totals"]["params"]["a"] == data["totals"]["params"]["b"] == sum(
         prod(p.shape) for p in model.parameters())

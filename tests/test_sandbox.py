@@ -211,13 +211,15 @@ def test_output_flood_is_cut(attacks):
 def test_forged_report_does_not_pass(attacks):
     r = attacks["results"]["forge_report"]
     _one_clear_failure(r)
-    assert "sent garbage" in r.failure
+    # its frames reach only the harness, which takes nothing it did not ask for
+    assert "broke the protocol" in r.failure
 
 
 def test_pickled_array_is_refused_not_unpickled(attacks):
     r = attacks["results"]["forge_pickle"]
     _one_clear_failure(r)
-    assert "dtype object" in r.failure
+    # fd 3 is now the harness's request pipe (read-only for it): the forged array never leaves
+    assert "Bad file descriptor" in r.failure or "broke the protocol" in r.failure, r.failure
     assert not attacks["marks"]["unpickled"].exists()
 
 

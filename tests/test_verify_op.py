@@ -203,3 +203,46 @@ def test_more_broken_operators(target, kind, mode, timeout, failure, hint):
     assert not r.passed
     assert failure in r.failure, r
     assert hint in r.hint, r
+
+
+def test_a_recursion_that_never_ends_fails_before_the_timeout():
+    # before the cap it ran until "timed out after 60 s" (frames growing towards the memory limit)
+    r = verify_op(f"{OPS}/deep_recursion_limit.py:Conv2D", "conv2d", timeout=60)
+    assert not r.passed and r.failure.startswith("forward raised RecursionError"), r.failure
+    assert "caps the recursion limit" in r.hint
+
+
+@pytest.fixture(scope="module")
+def forbid_runs():
+    book = importlib.util.find_spec("convcalc.models.book").origin
+    runs = {
+        "f_conv2d": (f"{OPS}/uses_f_conv2d.py:Conv2D", "conv2d", ()),
+        "f_conv2d_forbidden": (f"{OPS}/uses_f_conv2d.py:Conv2D", "conv2d", ("conv", "pool")),
+        "c_ops_pool_forbidden": (f"{OPS}/uses_c_ops_pool.py:Pool2D", "pool2d", ("pool",)),
+        "loop_conv_forbidden": (f"{OPS}/good_conv.py:Conv2D", "conv2d", ("conv", "pool")),
+        "book_pool_forbidden": (f"{book}:Pool2D", "pool2d", ("conv", "pool")),
+    }
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {n: pool.submit(verify_op, t, k, timeout=120, forbid=f) for n, (t, k, f) in runs.items()}
+        return {n: f.result() for n, f in futures.items()}
+
+
+def test_paddles_own_operator_is_named_in_the_verdict(forbid_runs):
+    r = forbid_runs["f_conv2d"]
+    assert r.passed and "paddle.nn.functional.conv2d" in r.calls
+    assert any(n.startswith("uses paddle.nn.functional.conv2d") for n in r.notes)
+
+
+def test_forbid_makes_paddles_own_operators_fail(forbid_runs):
+    r = forbid_runs["f_conv2d_forbidden"]
+    assert not r.passed
+    assert r.failure == "called paddle.nn.functional.conv2d, which this assignment forbids (--forbid conv,pool)"
+    r = forbid_runs["c_ops_pool_forbidden"]
+    assert not r.passed and "forbids (--forbid pool)" in r.failure and "max_pool2d" in r.failure
+
+
+def test_operators_written_by_hand_pass_with_forbid(forbid_runs):
+    for name in ("loop_conv_forbidden", "book_pool_forbidden"):
+        r = forbid_runs[name]
+        assert r.passed and not r.calls, (name, r.failure)
+        assert any("were disabled (--forbid conv,pool)" in n for n in r.notes)

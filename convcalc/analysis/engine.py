@@ -124,7 +124,8 @@ def analyze(
     called = {"", *(c.path for c in trace.calls)}  # the root always runs (its own hooks do not fire)
     params = account(model, parameters_read([*trace.ops, *(o for ops in trace.inner_ops.values() for o in ops)]),
                      called)
-    records = _records(trace, fields, shapes, conv, params)
+    configs = getattr(model, "convcalc_trace", None) is None  # a program's layers are stand-ins: no configuration
+    records = _records(trace, fields, shapes, conv, params, configs)
     totals = _totals(trace, records, shapes, params)
     gaps = Gaps(
         layers_without_rule=tuple(r.path for r in records if r.is_leaf and not r.is_functional and not r.has_rule),
@@ -151,7 +152,8 @@ def analyze(
     if symbolic:
         from convcalc.analysis.symbolic import finish_symbolic
 
-        report = finish_symbolic(report, trace, shapes, back, lambda: _records(trace, fields, concrete, conv, params))
+        report = finish_symbolic(report, trace, shapes, back,
+                                 lambda: _records(trace, fields, concrete, conv, params, configs))
     return report
 
 
@@ -199,7 +201,17 @@ def trace_for(model: Any, inputs: Any, name: str = "model", values: list[Any] | 
                        eager=not eager_checked)
 
 
-def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: ParamAccount) -> list[LayerRecord]:
+def layer_config(layer: Any) -> str:
+    """A layer's configuration as Paddle prints it (``extra_repr()``, e.g. ``1, 8, kernel_size=[3, 3]``); "" if none."""
+    try:
+        text = layer.extra_repr()
+    except Exception:  # noqa: BLE001 - a user's extra_repr may fail; the configuration is then unknown
+        return ""
+    return " ".join(text.split()) if isinstance(text, str) else ""
+
+
+def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: ParamAccount,
+             configs: bool = True) -> list[LayerRecord]:
     records: list[LayerRecord] = []
     shown: set[str] = set()
     seen_again: set[str] = set()
@@ -288,6 +300,7 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
                     output_shapes=out_shapes,
                     ops=tuple(range(call.op_start, call.op_end)) if call.is_leaf else (),
                     size_unknown=unknown is not None,
+                    config=layer_config(call.layer) if configs and call.layer is not None else "",
                 ),
             )
         )

@@ -83,6 +83,7 @@ class LayerRecord:
     notes: tuple[str, ...] = ()
     output_shapes: tuple[Shape, ...] = ()  # every output (a tuple-returning layer); output_shape is the first
     ops: tuple[int, ...] = ()  # indices of the traced program's ops this row ran (training cost reads them)
+    config: str = ""  # the layer's configuration as Paddle prints it (extra_repr()); "" if unknown or functional
     size_unknown: bool = False  # reads or writes a size no run can tell in advance (UNKNOWN): its count is left out
 
     def __post_init__(self) -> None:

@@ -14,8 +14,10 @@ examples:
 A and B are zoo names, path/to/file.py:Name, exported inference programs
 (inference.json or .pdmodel with their .pdiparams), or JSON files written by
 `convcalc report ... --format json`.  With one model and --input twice, the
-model is compared with itself at the two inputs.  Layers are aligned by path:
-+ inserted (only in B), - removed (only in A), ~ changed.  Exit status 0.
+model is compared with itself at the two inputs.  Layers are aligned by
+structure - the children of each container by type, configuration and shapes,
+then by path - so an inserted layer is one row wherever it sits:
++ inserted (only in B), - removed (only in A), ~ changed, > moved.  Exit status 0.
 """
 
 
@@ -23,9 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "diff",
         help="per-layer and total differences between two models or reports",
-        description="Compare two reports layer by layer (aligned by layer path): params, FLOPs, "
-        "output bytes and receptive field, with inserted and removed layers, and the totals (the inference "
-        "peak among them).",
+        description="Compare two reports layer by layer (aligned by structure: type, configuration and shapes "
+        "within each container, then path): params, FLOPs, output size and receptive field, with inserted, "
+        "removed and moved layers, and the totals.",
         epilog=DIFF_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -28,9 +28,13 @@ exit codes, one file: 0 every answer right; 1 some answer wrong; 2 the file is
 invalid, or some answer in it could not be read (a wrong type, a misspelt field,
 a huge number: the rest is still graded and shown), or a usage error.
 Class mode (a folder): 0 every file right; 1 some answer wrong; 3 some file
-invalid or with answers that could not be read (scored 0, listed); 2 a usage
-error.  The format is described in docs/homework.md.  Nothing in a file is
-executed; a model given as file.py:Name is only loaded with --allow-code.
+needs the teacher's attention: invalid, with answers that could not be read
+(scored 0, listed), or flagged for class integrity (two files with one
+student_id, two files with the same content, or, with --id-pattern, a file
+name that does not give its student_id; listed under "Integrity" and in the
+gradebook's flags column, never merged); 2 a usage error.  The format is
+described in docs/homework.md.  Nothing in a file is executed; a model given
+as file.py:Name is only loaded with --allow-code.
 """
 
 EXIT_WRONG = 1
@@ -42,16 +46,22 @@ examples:
   convcalc verify-op my_conv.py:Conv2D --kind conv2d
   convcalc verify-op my_pool.py:Pool2D --kind pool2d --mode avg --timeout 30
   convcalc verify-op my_conv.py:Conv2D --kind conv2d --no-bias --memory 1G
+  convcalc verify-op my_conv.py:Conv2D --kind conv2d --forbid conv,pool
 
 The operator is built like the book's (Conv2D(in_channels, out_channels,
 kernel_size, stride, padding), Pool2D(size, mode, stride)), fresh random weights
 and bias are copied in, and its output and gradients are compared with Paddle's
 on a small grid of configurations.  The student's code runs in a sandbox (new
 namespaces: read-only system, private /tmp, no network, no access to your files,
-limits on time, memory, processes and output); it only sends arrays back, and
-this process decides.  Exit 0 when every configuration matches, 1 on the first
-mismatch (with its configuration, max |diff| and shapes), 2 on a usage error or
-when the machine cannot isolate the code (then --no-sandbox runs it unisolated).
+limits on time, memory, processes and output).  A trusted harness alone holds
+the channel this process reads: it imports the file in a child that can only
+answer its requests, calls the class itself and forwards what it returned; a
+file without the class is refused before it runs.  This process decides.  The
+verdict says when Paddle's own conv/pool function was called ("uses
+paddle.nn.functional.conv2d"); --forbid conv,pool makes those raise.  Exit 0
+when every configuration matches, 1 on the first mismatch (with its
+configuration, max |diff| and shapes), 2 on a usage error or when the machine
+cannot isolate the code (then --no-sandbox runs it unisolated).
 """
 
 
@@ -105,7 +115,19 @@ def register(subparsers) -> None:
         action="store_true",
         help="allow model questions that load a Python file (file.py:Name); off by default",
     )
+    cp.add_argument(
+        "--id-pattern",
+        metavar="REGEX",
+        help="class mode: file names must match REGEX in full, and its group 'id' (or first group) is the"
+        r" student's id; a file whose student_id differs is flagged (e.g. '(?P<id>\d{7})_.*')",
+    )
     cp.add_argument("--no-derivation", action="store_true", help="leave out the worked derivations")
+    cp.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="recompute model questions' values (paddle and a trace) instead of reading them from the cache"
+        " (~/.cache/convcalc/homework, or $CONVCALC_CACHE_DIR)",
+    )
     cp.set_defaults(func=run_check)
 
     vp = subparsers.add_parser(
@@ -151,8 +173,24 @@ def register(subparsers) -> None:
         action="store_true",
         help="run the student's code WITHOUT isolation (only for trusted code, or where the kernel offers none)",
     )
+    vp.add_argument(
+        "--forbid",
+        type=_forbid_groups,
+        default=(),
+        metavar="conv,pool",
+        help="make Paddle's own convolution (conv: conv*d, unfold, fold) and/or pooling (pool) functions raise"
+        " inside the sandbox, for assignments whose point is writing the operator; stated in the verdict",
+    )
     vp.add_argument("--json", action="store_true", help="print JSON")
     vp.set_defaults(func=run_verify)
+
+
+def _forbid_groups(text: str) -> tuple[str, ...]:
+    groups = tuple(g.strip().lower() for g in text.split(",") if g.strip())
+    bad = [g for g in groups if g not in ("conv", "pool")]
+    if bad or not groups:
+        raise argparse.ArgumentTypeError(f"unknown group {', '.join(bad) or repr(text)}: write conv, pool or conv,pool")
+    return groups
 
 
 def _print_json(data) -> None:
@@ -168,6 +206,9 @@ def run_check(args: argparse.Namespace) -> int:
         return _check(args)
     except ConvcalcError as err:
         if not args.json:
+            from convcalc.render.escape import visible
+
+            err.args = (visible(str(err)),)  # a key or file name from the student's file: never raw escapes
             raise
         from convcalc.render.homework import invalid_file_json
 
@@ -177,9 +218,13 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    import os
     from pathlib import Path
 
     from convcalc.errors import ConvcalcError
+
+    if args.no_cache:
+        os.environ["CONVCALC_CACHE_DIR"] = "off"
 
     path = Path(args.path)
     if args.answer_key:
@@ -193,6 +238,8 @@ def _check(args: argparse.Namespace) -> int:
         return 0
     if args.excel and not args.gradebook:
         raise ConvcalcError("--excel shapes the gradebook", "add --gradebook grades.csv")
+    if args.id_pattern and not path.is_dir():
+        raise ConvcalcError("--id-pattern checks the file names of a class", "give the submissions folder")
 
     questions = None
     if args.questions:
@@ -214,12 +261,13 @@ def _check(args: argparse.Namespace) -> int:
             gradebook=args.gradebook,
             exclude=exclude,
             excel=args.excel,
+            id_pattern=args.id_pattern,
         )
         if args.json:
             _print_json(class_json(summary, args.feedback))
         else:
             print(class_summary_text(summary), end="")
-        if summary.has_invalid:
+        if summary.has_invalid or summary.flagged:
             return EXIT_CLASS_INVALID
         return 0 if summary.all_correct else EXIT_WRONG
 
@@ -235,7 +283,8 @@ def _check(args: argparse.Namespace) -> int:
         result = grade_file(str(path), questions=questions, allow_code=args.allow_code)
     except ConvcalcError as err:
         if args.gradescope:
-            _write_gradescope(args.gradescope, None, args.feedback, err)
+            total = sum(q.points for q in questions.questions) if questions is not None else None
+            _write_gradescope(args.gradescope, None, args.feedback, err, total)
         raise
     if args.gradescope:
         _write_gradescope(args.gradescope, result, args.feedback)
@@ -248,13 +297,13 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if result.all_correct else EXIT_WRONG
 
 
-def _write_gradescope(path: str, result, feedback: str, error=None) -> None:
+def _write_gradescope(path: str, result, feedback: str, error=None, max_score=None) -> None:
     import json
 
     from convcalc.files import write_atomic
     from convcalc.render.homework import gradescope_json
 
-    data = gradescope_json(result, feedback, error)
+    data = gradescope_json(result, feedback, error, max_score)
     write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
@@ -271,6 +320,7 @@ def run_verify(args: argparse.Namespace) -> int:
         bias=not args.no_bias,
         memory=parse_size(args.memory),
         isolate=not args.no_sandbox,
+        forbid=args.forbid,
     )
     if args.json:
         _print_json(verify_json(result))

@@ -92,6 +92,10 @@ VARIANTS = (
     "bn_with_running",
     "rf_no_jump",
     "rf_plus_one",
+    "no_groups",
+    "rf_no_dilation",
+    "linear_bias_flops",
+    "stride_as_dilation",
 )
 
 
@@ -161,6 +165,9 @@ def _layer(
             s, d = cfg.get("stride", 1), cfg.get("dilation", 1)
             p = cfg.get("padding", 0)
             ceil = False
+            if mistake == "stride_as_dilation":  # the stride read as the kernel's spacing
+                d = tuple(_axis(s, i) if _axis(s, i) > 1 else _axis(d, i) for i in (0, 1))
+                s = 1
         else:
             s, d = cfg.get("stride", k), 1
             p = cfg.get("padding", 0)
@@ -173,6 +180,8 @@ def _layer(
         # Paddle applies no dilation under 'SAME' padding (formulas.effective_dilation).
         dh = F.effective_dilation(_padding_axis(p, 0), _axis(d, 0))
         dw = F.effective_dilation(_padding_axis(p, 1), _axis(d, 1))
+        if mistake == "rf_no_dilation":  # the sizes right, the field with the undilated kernel
+            dh = dw = 1
         rf_out = (
             F.field_after(rf_h, _axis(k, 0), _axis(s, 0), ph, dh),
             F.field_after(rf_w, _axis(k, 1), _axis(s, 1), pw, dw),
@@ -190,7 +199,7 @@ def _layer(
             )
         if kind == "conv2d":
             out_c = c if mistake == "in_channels" else cfg["out_channels"]
-            groups = cfg.get("groups", 1)
+            groups = 1 if mistake == "no_groups" else cfg.get("groups", 1)
             bias = cfg.get("bias", True) and mistake != "conv_no_bias"
             params = int(F.conv_params(c, out_c, k, groups, bias))
             flops = int(F.conv_flops(fh, fw, out_c, c, k, groups, bias, flop_batch, conv))
@@ -213,6 +222,8 @@ def _layer(
         bias = cfg.get("bias", True) and mistake != "linear_no_bias"
         params = trainable = int(F.linear_params(features, cfg["out_features"], bias))
         flops = int(F.linear_flops(features, cfg["out_features"], flop_batch, bias, conv))
+        if mistake == "linear_bias_flops" and bias:  # the bias add counted under paddle's convention
+            flops += flop_batch * cfg["out_features"]
         out = (cfg["out_features"],)
         rf_out = (F.WHOLE_INPUT, F.WHOLE_INPUT)
     elif kind == "batchnorm":

@@ -16,6 +16,8 @@ __all__ = [
     "MODEL_FIELDS",
     "ROW_FIELDS",
     "ROW_LABELS",
+    "FIELD_KINDS",
+    "PER_AXIS",
     "CONVENTIONS",
     "MAX_ANSWER",
     "LayerSpec",
@@ -57,6 +59,22 @@ LAYER_FIELDS = (
 MODEL_FIELDS = ("output_shape", "params", "params_trainable", "flops", "rows")
 ROW_FIELDS = ("output_shape", "params", "flops", "rf")
 DEFAULT_ROW_FIELDS = ("output_shape", "params", "flops")
+
+# What kind of value each answer field holds: one reader and one writer per kind
+# (``answers.student.answer_value``, ``grading.answer_key``), so a key always reads back.
+SHAPE, COUNT, SIZE, AXES, FIELD = "shape", "count", "size", "axes", "field"
+FIELD_KINDS: dict[str, str] = {
+    "output_shape": SHAPE,  # [6, 30, 30], "6x30x30", "6×30×30"
+    "output_height": SIZE,
+    "output_width": SIZE,
+    "params": COUNT,
+    "params_trainable": COUNT,
+    "flops": COUNT,
+    "rf": FIELD,  # per axis, or "whole"
+    "rf_jump": AXES,  # per axis: a number, [h, w] or { h = .., w = .. }
+    "rf_start": AXES,
+}
+PER_AXIS = tuple(name for name, kind in FIELD_KINDS.items() if kind in (AXES, FIELD))
 # How the rows of a per-layer table are labelled: by layer path (conv1, layer1.0.conv1), by
 # paddle.summary's row names (Conv2D-1, ReLU-1, ...), or either.
 ROW_LABELS = ("either", "path", "summary")

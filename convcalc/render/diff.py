@@ -1,14 +1,14 @@
-"""Rendering of ``convcalc diff``: a rich table of aligned layers, and JSON."""
+"""Rendering of ``convcalc diff``: a rich table of aligned layers, and JSON (bytes in binary units)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from convcalc.analysis.diff import ReportDiff, RowDiff
+from convcalc.analysis.diff import FLAT, ReportDiff, RowDiff
 from convcalc.render.units import format_bytes, format_bytes_delta
 
-STATUS_MARK = {"same": "", "changed": "~", "inserted": "+", "removed": "-"}
-STATUS_STYLE = {"same": "dim", "changed": "yellow", "inserted": "green", "removed": "red"}
+STATUS_MARK = {"same": "", "changed": "~", "inserted": "+", "removed": "-", "moved": ">"}
+STATUS_STYLE = {"same": "dim", "changed": "yellow", "inserted": "green", "removed": "red", "moved": "cyan"}
 
 
 def _count(value: Any) -> str:
@@ -61,7 +61,7 @@ def diff_renderables(d: ReportDiff, all_rows: bool = False) -> list:
     table = Table(title=title, header_style="bold")
     for col in ("", "Layer", "Type", "Output shape", "Params", "Δ params", "FLOPs", "Δ FLOPs", "Δ output", "RF"):
         table.add_column(col, justify="right" if col.startswith(("Δ", "Params", "FLOPs", "RF")) else "left")
-    shown = d.rows if all_rows else d.changed
+    shown = d.rows if all_rows else d.notable
     for r in shown:
         style = STATUS_STYLE[r.status]
         table.add_row(
@@ -76,13 +76,7 @@ def diff_renderables(d: ReportDiff, all_rows: bool = False) -> list:
             format_bytes_delta(r.memory_delta),
             _pair(_rf(r.rf_a), _rf(r.rf_b)),
         )
-    counts = {s: sum(1 for r in d.rows if r.status == s) for s in STATUS_MARK}
-    aligned = "layer type" if d.aligned_by == "type" else "path"
-    lines = [
-        f"{len(d.rows)} layers aligned by {aligned}: {counts['same']} same, {counts['changed']} changed, "
-        f"{counts['inserted']} inserted (+), {counts['removed']} removed (-)"
-        + ("" if all_rows or not counts["same"] else "; --all shows the unchanged ones too"),
-    ]
+    lines = [counts_line(d, all_rows)]
     names = {"params": "Total params", "params_trainable": "Trainable params", "flops": "Total FLOPs",
              "peak_activation_bytes": "Peak activations (inference)", "param_bytes": "Param memory"}
     for key, (a, b) in d.totals.items():
@@ -98,11 +92,26 @@ def diff_renderables(d: ReportDiff, all_rows: bool = False) -> list:
     return [table, Text("\n".join(lines))]
 
 
+def counts_line(d: ReportDiff, all_rows: bool = False) -> str:
+    """``9 layers aligned by structure: 8 same, 0 changed, 1 inserted (+), 0 removed (-), 0 moved (>)``."""
+    c = d.counts
+    how = "layer sequence (almost no path in common)" if d.aligned_by == FLAT else "structure"
+    renamed = sum(1 for r in d.rows if r.status == "same" and r.renamed) if d.aligned_by != FLAT else 0
+    same = f"{c['same']} same" + (f" ({renamed} renamed)" if renamed else "")
+    hidden = c["same"] - renamed
+    return (f"{len(d.rows)} layers aligned by {how}: {same}, {c['changed']} changed, {c['inserted']} inserted (+), "
+            f"{c['removed']} removed (-), {c['moved']} moved (>)"
+            + ("" if all_rows or not hidden else "; --all shows the unchanged ones too"))
+
+
 def _row_dict(r: RowDiff) -> dict:
     return {
         "path": r.path,
+        "path_a": r.path_a,
+        "path_b": r.path_b,
         "status": r.status,
         "type": {"a": r.kind_a, "b": r.kind_b},
+        "config": {"a": r.config_a, "b": r.config_b},
         "output_shape": {"a": list(r.shape_a) if r.shape_a is not None else None,
                          "b": list(r.shape_b) if r.shape_b is not None else None},
         "params": {"a": r.params_a, "b": r.params_b, "delta": r.params_delta},
@@ -125,7 +134,7 @@ def diff_dict(d: ReportDiff) -> dict:
         "b": d.label_b,
         "convention": {"a": d.convention_a, "b": d.convention_b},
         "aligned_by": d.aligned_by,
-        "counts": {s: sum(1 for r in d.rows if r.status == s) for s in STATUS_MARK},
+        "counts": d.counts,
         "totals": totals,
         "layers": [_row_dict(r) for r in d.rows],
     }

@@ -13,6 +13,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from convcalc.render.escape import visible
+
 __all__ = [
     "FEEDBACK",
     "SCHEMA_VERSION",
@@ -42,14 +44,18 @@ def format_value(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, Fraction):
-        return str(value) if value.denominator != 1 else f"{value.numerator:,}"
+        if value.denominator == 1:
+            return f"{value.numerator:,}"
+        if not value.denominator & (value.denominator - 1):  # a half pixel: 0.5, exact as a decimal
+            return f"{float(value):g}"
+        return str(value)
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
         return f"{value:,.6g}" if not value.is_integer() else f"{int(value):,}"
     if isinstance(value, tuple):
         return "x".join(str(v) for v in value)
-    return str(value)
+    return visible(value)
 
 
 def _field_label(name: str, convention: str | None) -> str:
@@ -77,7 +83,7 @@ def _where(file: str, line: int | None, what: str = "") -> str:
     """A place in a named file, ``[answers.toml line 7]`` (named: it may be the question file)."""
     if not line:
         return ""
-    name = Path(file).name if file else ""
+    name = visible(Path(file).name) if file else ""
     return f"  [{what}{name + ' ' if name else ''}line {line}]"
 
 
@@ -88,10 +94,12 @@ def _check(feedback: str) -> str:
 
 
 def _field_lines(f: Any, convention: str | None, show_derivation: bool, feedback: str = "full") -> list[str]:
-    label = _field_label(f.name, convention)
+    label = visible(_field_label(f.name, convention))
     full = feedback == "full"
     if f.status == "invalid":
-        return [f"  {MARK['invalid']} {label:<20} invalid answer: {f.invalid.message}" + _where(f.file, f.line)]
+        return [
+            f"  {MARK['invalid']} {label:<20} invalid answer: {visible(f.invalid.message)}" + _where(f.file, f.line)
+        ]
     expected = _shape_or_pair(f.name, f.expected)
     tol = f"  (tolerance {f.tolerance})" if f.tolerance != "exact" else ""
     if f.status == "correct":
@@ -105,7 +113,7 @@ def _field_lines(f: Any, convention: str | None, show_derivation: bool, feedback
         head = (f"expected {expected}, {given}" if full else f"{given}: wrong") + tol + _where(f.file, f.line)
     lines = [f"  {MARK['wrong']} {label:<20} {head}"]
     if f.note and full:
-        lines.append(f"      note: {f.note}")
+        lines.append(f"      note: {visible(f.note)}")
     if f.hint and feedback in ("full", "hints"):
         lines.append(f"      hint: {f.hint}")
     if show_derivation and full and f.derivation:
@@ -119,9 +127,9 @@ def _rows_lines(f: Any, show_derivation: bool, feedback: str = "full", max_cells
     mark = MARK["correct"] if f.status == "correct" else MARK["wrong"]
     lines = [f"  {mark} {'rows':<20} {right}/{len(f.cells)} cells right"]
     if f.note:
-        lines.append(f"      note: {f.note}")
+        lines.append(f"      note: {visible(f.note)}")
     if f.status == "invalid":
-        lines.append(f"      invalid answer: {f.invalid.message}" + _where(f.file, f.line))
+        lines.append(f"      invalid answer: {visible(f.invalid.message)}" + _where(f.file, f.line))
     carried = [c for c in f.cells if c.correct and c.note.startswith("carried forward")]
     if carried and feedback != "verdict":
         lines.append(f"    ✓ {len(carried)} cell(s) right given your own earlier values (carried forward)")
@@ -135,37 +143,39 @@ def _rows_lines(f: Any, show_derivation: bool, feedback: str = "full", max_cells
     if missing and feedback == "full":
         lines.append(f"    {MARK['wrong']} no answer for {len(missing)} cell(s), expected:")
         for c in missing[: max_cells * 3]:
-            lines.append(f"        {c.name:<28} {_shape_or_pair(c.name, c.expected)}")
+            lines.append(f"        {visible(c.name):<28} {_shape_or_pair(c.name, c.expected)}")
         if len(missing) > max_cells * 3:
             lines.append(f"        ... and {len(missing) - max_cells * 3} more (see --json)")
     elif missing:
-        lines.append(f"    {MARK['wrong']} no answer for {len(missing)} cell(s): " + ", ".join(c.name for c in missing))
+        lines.append(
+            f"    {MARK['wrong']} no answer for {len(missing)} cell(s): " + ", ".join(visible(c.name) for c in missing)
+        )
     return lines
 
 
 def grade_text(result: Any, *, show_derivation: bool = True, feedback: str = "full") -> str:
     """A graded file for one student at the terminal."""
     _check(feedback)
-    head = result.title or "homework"
-    who = f" (student: {result.student})" if result.student else ""
-    who += f" [id {result.student_id}]" if result.student_id else ""
-    out = [f"{head} - {result.path}{who}", ""]
+    head = visible(result.title or "homework")
+    who = f" (student: {visible(result.student)})" if result.student else ""
+    who += f" [id {visible(result.student_id)}]" if result.student_id else ""
+    out = [f"{head} - {visible(result.path)}{who}", ""]
     for item in result.invalid:
-        out.append(f"{MARK['invalid']} invalid answer: {item.message}" + _where(result.path, item.line))
+        out.append(f"{MARK['invalid']} invalid answer: {visible(item.message)}" + _where(result.path, item.line))
     if result.invalid:
         out.append("")
     for q in result.questions:
-        title = f"{q.id}" + (f": {q.text}" if q.text else "")
+        title = visible(q.id) + (f": {visible(q.text)}" if q.text else "")
         out.append(f"{title}  [{_points(q.points)} / {_points(q.max_points)} points]")
         if q.error:
-            out.append(f"  {MARK['wrong']} could not be graded: {q.error}")
+            out.append(f"  {MARK['wrong']} could not be graded: {visible(q.error)}")
         for f in q.fields:
             if f.name == "rows":
                 out.extend(_rows_lines(f, show_derivation, feedback))
             else:
                 out.extend(_field_lines(f, q.convention, show_derivation, feedback))
         if feedback == "full":
-            out.extend(f"  note: {note}" for note in q.notes)
+            out.extend(f"  note: {visible(note)}" for note in q.notes)
         out.append("")
     fields = [f for q in result.questions for f in q.fields if f.max_points]
     right = sum(1 for f in fields if f.correct)
@@ -176,7 +186,7 @@ def grade_text(result: Any, *, show_derivation: bool = True, feedback: str = "fu
         f" {right} of {len(fields)} answers right"
         + (f"; {invalid} answer(s) could not be read (see above)" if invalid else "")
     )
-    return "\n".join(out) + "\n"
+    return visible("\n".join(out), multiline=True) + "\n"  # and anything a piece above let through
 
 
 def _jsonable(value: Any) -> Any:
@@ -288,26 +298,31 @@ def invalid_file_json(path: str, error: Any, code: str = "invalid_file") -> dict
 # --------------------------------------------------------------------------- Gradescope
 
 
-def gradescope_json(result: Any, feedback: str = "hints", error: Any = None) -> dict:
+def gradescope_json(result: Any, feedback: str = "hints", error: Any = None, max_score: float | None = None) -> dict:
     """Gradescope's autograder ``results.json``: score, max_score and one test per question.
 
-    With ``error`` (a file that could not be read at all) the score is 0 and
-    the output says why.
+    With ``error`` (a file that could not be read at all) the score is 0, the
+    output says why, and ``max_score`` is the questions' total when known
+    (``--questions``).  Outputs are plain text (``output_format``), student text escaped.
     """
     _check(feedback)
     if result is None:
-        return {
-            "score": 0.0,
-            "output": f"Your answer file could not be graded: {error}",
-            "visibility": "visible",
-            "stdout_visibility": "hidden",
-            "tests": [],
-        }
+        out: dict[str, Any] = {"score": 0.0}
+        if max_score is not None:
+            out["max_score"] = _score(max_score)
+        out.update(
+            output=f"Your answer file could not be graded: {visible(error)}",
+            output_format="text",
+            visibility="visible",
+            stdout_visibility="hidden",
+            tests=[],
+        )
+        return out
     tests = []
     for q in result.questions:
         lines = []
         if q.error:
-            lines.append(f"could not be graded: {q.error}")
+            lines.append(f"could not be graded: {visible(q.error)}")
         for f in q.fields:
             block = (
                 _rows_lines(f, False, feedback) if f.name == "rows" else _field_lines(f, q.convention, False, feedback)
@@ -315,18 +330,20 @@ def gradescope_json(result: Any, feedback: str = "hints", error: Any = None) -> 
             lines.extend(line.strip() for line in block)
         tests.append(
             {
-                "name": q.id + (f": {q.text}" if q.text else ""),
+                "name": visible(q.id) + (f": {visible(q.text)}" if q.text else ""),
                 "score": _score(q.points),
                 "max_score": _score(q.max_points),
-                "output": "\n".join(lines),
+                "output": visible("\n".join(lines), multiline=True),
+                "output_format": "text",
                 "visibility": "visible",
             }
         )
-    extra = [f"invalid answer: {i.message}" + _where(result.path, i.line) for i in result.invalid]
+    extra = [f"invalid answer: {visible(i.message)}" + _where(result.path, i.line) for i in result.invalid]
     return {
         "score": _score(result.score),
         "max_score": _score(result.max_score),
         "output": "\n".join(extra),
+        "output_format": "text",
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
@@ -337,7 +354,23 @@ def gradescope_json(result: Any, feedback: str = "hints", error: Any = None) -> 
 
 
 def gradebook_header(columns: list[str]) -> list[str]:
-    return ["student_id", "file", "student", "status", "score", "max_score", "percent"] + columns + ["reason"]
+    return ["student_id", "file", "student", "status", "score", "max_score", "percent"] + columns + ["reason", "flags"]
+
+
+def flag_text(flag: Any, folder_of: str = "") -> str:
+    """One integrity flag in words (file names shown by their name only)."""
+    others = ", ".join(Path(o).name for o in flag.others)
+    if flag.code == "duplicate_id":
+        return f"student_id {flag.value} also in {others}"
+    if flag.code == "duplicate_content":
+        return f"same file as {others}"
+    if flag.code == "duplicate_answers":
+        return f"same answers and layout as {others}, apart from the name/id"
+    if flag.code == "id_mismatch":
+        return f"student_id {flag.value}, file name says {flag.expected}"
+    if flag.code == "name_pattern":
+        return "file name does not match --id-pattern"
+    return flag.code
 
 
 def _fraction(f: Any) -> str:
@@ -350,11 +383,12 @@ def _fraction(f: Any) -> str:
 
 def gradebook_row(entry: Any, columns: list[str], max_score: float = 0.0) -> list[str]:
     """One CSV row: the fraction earned per question field; an invalid file scores 0 with its reason."""
+    flags = "; ".join(flag_text(f) for f in entry.flags)
     if entry.result is None:
         return (
             [entry.student_id, entry.path, "", "invalid", "0", _points(max_score), "0.0"]
             + ["0"] * len(columns)
-            + [entry.error]
+            + [entry.error, flags]
         )
     r = entry.result
     marks = {f"{q.id}.{f.name}": _fraction(f) for q in r.questions for f in q.fields if f.max_points}
@@ -372,7 +406,7 @@ def gradebook_row(entry: Any, columns: list[str], max_score: float = 0.0) -> lis
             f"{pct:.1f}",
         ]
         + [marks.get(c, "") for c in columns]
-        + ["; ".join(reasons)]
+        + ["; ".join(reasons), flags]
     )
 
 
@@ -384,16 +418,17 @@ def class_summary_text(summary: Any) -> str:
     ]
     for e in summary.entries:
         if e.result is None:
-            out.append(f"  {MARK['wrong']} {e.path}: {e.error}")
+            out.append(f"  {MARK['wrong']} {visible(e.path)}: {visible(e.error)}")
     partly = [e for e in summary.entries if e.result is not None and e.result.has_invalid]
     if partly:
         out.append(f"{len(partly)} file(s) with answers that could not be read (those answers scored 0):")
         for e in partly:
             first = e.result.invalid_answers[0]
-            out.append(f"  {MARK['invalid']} {e.path}: {first.message}" + _where(e.path, first.line))
+            out.append(f"  {MARK['invalid']} {visible(e.path)}: {visible(first.message)}" + _where(e.path, first.line))
+    out.extend(_integrity_lines(summary))
     if summary.skipped:
         out.append(f"Skipped {len(summary.skipped)} file(s) that are not .toml:")
-        out.extend(f"  - {p}" for p in summary.skipped)
+        out.extend(f"  - {visible(p)}" for p in summary.skipped)
     if summary.graded:
         out.append("")
         width = max([len(c) for c in summary.columns] + [14])
@@ -402,15 +437,44 @@ def class_summary_text(summary: Any) -> str:
             right, total = summary.counts[column]
             pct = 100 * right / total if total else 0.0
             bar = "#" * round(pct / 10)
-            out.append(f"  {column:<{width}}  {right:>3}/{total:<3} {pct:5.0f}%  {bar}")
+            out.append(f"  {visible(column):<{width}}  {right:>3}/{total:<3} {pct:5.0f}%  {bar}")
     out.append("")
     out.append(
         f"Mean score: {summary.mean_score:.2f} / {_points(summary.max_score)}"
         + (" (invalid files count as 0)" if summary.invalid else "")
     )
     if summary.gradebook:
-        out.append(f"Gradebook written to {summary.gradebook}")
-    return "\n".join(out) + "\n"
+        out.append(f"Gradebook written to {visible(summary.gradebook)}")
+    return visible("\n".join(out), multiline=True) + "\n"
+
+
+def _integrity_lines(summary: Any) -> list[str]:
+    """Each integrity finding once (a group of files named together), for the teacher to look at."""
+    flagged = [e for e in summary.entries if e.flags]
+    if not flagged:
+        return []
+    out = [
+        f"Integrity: {len(flagged)} file(s) to look at"
+        " (each graded on its own, nothing merged; flags in the gradebook):"
+    ]
+    seen: set = set()
+    for e in flagged:
+        for f in e.flags:
+            if f.code in ("duplicate_id", "duplicate_content", "duplicate_answers"):
+                group = tuple(sorted((e.path, *f.others)))
+                if (f.code, group) in seen:
+                    continue
+                seen.add((f.code, group))
+                names = ", ".join(visible(Path(p).name) for p in group)
+                what = {
+                    "duplicate_id": f"student_id {visible(f.value)} in {len(group)} files",
+                    "duplicate_content": "the same file content",
+                    "duplicate_answers": "the same answers and layout apart from the name/id",
+                }[f.code]
+                out.append(f"  ! {what}: {names}")
+            else:
+                out.append(f"  ! {visible(Path(e.path).name)}: {visible(flag_text(f))}")
+    return out
 
 
 def class_json(summary: Any, feedback: str = "full") -> dict:
@@ -420,6 +484,7 @@ def class_json(summary: Any, feedback: str = "full") -> dict:
         "graded": summary.graded,
         "invalid": summary.invalid,
         "with_invalid_answers": sum(1 for e in summary.entries if e.result is not None and e.result.has_invalid),
+        "flagged": len(summary.flagged),
         "skipped": list(summary.skipped),
         "mean_score": _score(summary.mean_score),
         "max_score": _score(summary.max_score),
@@ -427,10 +492,12 @@ def class_json(summary: Any, feedback: str = "full") -> dict:
         "fields": [
             {"field": c, "right": summary.counts[c][0], "graded": summary.counts[c][1]} for c in summary.columns
         ],
+        "flags": _class_flags(summary),
         "students": [
             {
                 "path": e.path,
                 "student_id": e.student_id,
+                "flags": [_flag_json(f) for f in e.flags],
                 "error": e.error,
                 "score": _score(e.result.score) if e.result else 0.0,
                 "result": grade_json(e.result, feedback) if e.result else None,
@@ -440,17 +507,35 @@ def class_json(summary: Any, feedback: str = "full") -> dict:
     }
 
 
+def _class_flags(summary: Any) -> list[dict]:
+    """Each integrity finding once: its code and every file concerned."""
+    found: dict = {}
+    for e in summary.entries:
+        for f in e.flags:
+            files = tuple(sorted((e.path, *f.others)))
+            found.setdefault((f.code, files), {"code": f.code, "files": list(files)})
+    return list(found.values())
+
+
+def _flag_json(f: Any) -> dict:
+    return {"code": f.code, "others": list(f.others), "value": f.value, "expected": f.expected, "message": flag_text(f)}
+
+
 # --------------------------------------------------------------------------- verify-op
 
 
 def verify_text(result: Any) -> str:
-    """A verify-op result: the pass count or the first failing configuration."""
-    target = f"{result.target} as {result.kind}" + (f" ({result.mode})" if result.mode else "")
+    """A verify-op result: the pass count or the first failing configuration.
+
+    The failure, the detail (lines of the student's file, what their code printed) and the notes
+    may carry the student's text: control characters are shown escaped, and the detail is quoted
+    (``| ``) so nothing in it can pass for a line of the verdict."""
+    target = visible(f"{result.target} as {result.kind}" + (f" ({result.mode})" if result.mode else ""))
     if result.passed:
         lines = [f"{MARK['correct']} {target}: matches {result.reference} on all {result.tried} configurations"]
-        lines.extend(f"  note: {n}" for n in result.notes)
+        lines.extend(f"  note: {visible(n)}" for n in result.notes)
         return "\n".join(lines) + "\n"
-    lines = [f"{MARK['wrong']} {target}: {result.failure}"]
+    lines = [f"{MARK['wrong']} {target}: {visible(result.failure)}"]
     if result.config:
         lines.append(f"  configuration {result.config_index} of {result.total}: {result.config}")
     if result.expected_shape is not None:
@@ -458,12 +543,12 @@ def verify_text(result: Any) -> str:
     if result.max_diff is not None:
         lines.append(f"  max |diff| = {result.max_diff:.6g} (tolerance {result.tolerance:g})")
     if result.hint:
-        lines.append(f"  hint: {result.hint}")
+        lines.append(f"  hint: {visible(result.hint)}")
     if result.detail:
-        lines.append(_indent(result.detail, 2))
+        lines.extend(f"  | {line}" for line in visible(result.detail, multiline=True).splitlines())
     if result.tried:
         lines.append(f"  {result.tried} configuration(s) passed before this one")
-    lines.extend(f"  note: {n}" for n in result.notes)
+    lines.extend(f"  note: {visible(n)}" for n in result.notes)
     return "\n".join(lines) + "\n"
 
 

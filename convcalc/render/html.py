@@ -1,9 +1,10 @@
 """``--format html``: one self-contained page (no network, no CDN).
 
 The page holds the per-layer table with collapsible containers, bar charts of
-FLOPs, parameters and activation memory per layer, the receptive-field growth,
-the totals, notes and gaps.  Charts are inline SVG drawn here (a plotting
-library would need a CDN or embed megabytes of script for a few bars).  No
+FLOPs, parameters and output size per layer, the receptive-field growth,
+the totals, notes and gaps.  Charts are inline SVG drawn by
+:mod:`convcalc.render.html_charts` (a plotting library would need a CDN or
+embed megabytes of script for a few bars).  No
 script at all: each container is a ``<details open>`` whose ``<summary>`` is its
 row, so it folds in the browser, in a Jupyter fragment (``Summary._repr_html_``),
 in JupyterLab and in an untrusted notebook (whose sanitiser keeps ``details``
@@ -15,11 +16,11 @@ line up across nesting levels.
 from __future__ import annotations
 
 import html
-from math import prod
 
 import sympy
 
 from convcalc.analysis.records import LayerRecord, Report
+from convcalc.render.html_charts import CHART_STYLE, charts_html
 from convcalc.render.report import (
     CONVENTION_HELP,
     field_text,
@@ -57,7 +58,7 @@ STYLE = """
 .convcalc .chart h3 { font-size: 14px; margin: 0.8em 0 0.3em; }
 .convcalc svg text { font-size: 10px; fill: #374151; }
 .convcalc pre.totals { background: #f8fafc; padding: 8px; border: 1px solid #e3e6ec; white-space: pre-wrap; }
-"""
+""" + CHART_STYLE
 
 
 
@@ -135,102 +136,8 @@ def _table(report: Report, depth: int | None, training=None) -> str:
     return "\n".join(out)
 
 
-def _bars(title: str, items: list[tuple[str, int]], unit: str = "") -> str:
-    """A horizontal bar chart, one bar per layer, as inline SVG."""
-    items = [(k, v) for k, v in items if v > 0]
-    if not items:
-        return f'<div class="chart"><h3>{_e(title)}</h3><p>nothing to draw</p></div>'
-    top = max(v for _, v in items)
-    label_w, bar_w, row_h = 190, 260, 13
-    height = row_h * len(items) + 10
-    rows = []
-    for i, (label, value) in enumerate(items):
-        y = 5 + i * row_h
-        w = max(1.0, bar_w * value / top)
-        short = label if len(label) <= 32 else "…" + label[-31:]
-        shown = f"{value / 1024**2:,.2f} MB" if unit == "bytes" else f"{value:,}"
-        rows.append(
-            f'<text x="{label_w - 4}" y="{y + 9}" text-anchor="end">{_e(short)}</text>'
-            f'<rect x="{label_w}" y="{y + 1}" width="{w:.1f}" height="{row_h - 3}" fill="#4f7cc9">'
-            f"<title>{_e(label)}: {_e(shown)}</title></rect>"
-            f'<text x="{label_w + w + 4:.1f}" y="{y + 9}">{_e(shown)}</text>'
-        )
-    width = label_w + bar_w + 90
-    return (
-        f'<div class="chart"><h3>{_e(title)}</h3>'
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        f'aria-label="{_e(title)}">{"".join(rows)}</svg></div>'
-    )
-
-
-def _rf_growth(report: Report) -> str:
-    """Receptive-field size and jump along the layers (where a field is known and finite)."""
-    points = []
-    for rec in report.records:
-        if not rec.is_leaf or rec.rf_h is None or rec.rf_h.whole:
-            continue
-        size, jump = sympy.sympify(rec.rf_h.size), sympy.sympify(rec.rf_h.jump)
-        if size.is_Integer and jump.is_Integer:
-            points.append((rec.path, int(size), int(jump)))
-    title = "Receptive field growth (size and jump, input pixels, height axis)"
-    if len(points) < 2:
-        return f'<div class="chart"><h3>{_e(title)}</h3><p>no spatial receptive field to draw</p></div>'
-    w, h, pad = 620, 240, 40
-    top = max(p[1] for p in points)
-    step = (w - 2 * pad) / (len(points) - 1)
-
-    def xy(i: int, v: int) -> str:
-        return f"{pad + i * step:.1f},{h - pad - (h - 2 * pad) * v / top:.1f}"
-
-    size_line = " ".join(xy(i, p[1]) for i, p in enumerate(points))
-    jump_line = " ".join(xy(i, p[2]) for i, p in enumerate(points))
-    dots = "".join(
-        f'<circle cx="{xy(i, p[1]).split(",")[0]}" cy="{xy(i, p[1]).split(",")[1]}" r="2.5" fill="#4f7cc9">'
-        f"<title>{_e(p[0])}: size {p[1]}, jump {p[2]}</title></circle>"
-        for i, p in enumerate(points)
-    )
-    axes = (
-        f'<line x1="{pad}" y1="{h - pad}" x2="{w - pad}" y2="{h - pad}" stroke="#9ca3af"/>'
-        f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{h - pad}" stroke="#9ca3af"/>'
-        f'<text x="{pad - 4}" y="{pad + 4}" text-anchor="end">{top}</text>'
-        f'<text x="{pad - 4}" y="{h - pad}" text-anchor="end">0</text>'
-        f'<text x="{w / 2}" y="{h - 8}" text-anchor="middle">layer (in order), {len(points)} with a finite field</text>'
-        f'<text x="{w - pad}" y="{pad - 10}" text-anchor="end" fill="#4f7cc9">size</text>'
-        f'<text x="{w - pad}" y="{pad + 2}" text-anchor="end" fill="#d97706">jump</text>'
-    )
-    return (
-        f'<div class="chart"><h3>{_e(title)}</h3>'
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" aria-label="{_e(title)}">'
-        f'{axes}<polyline fill="none" stroke="#4f7cc9" stroke-width="1.5" points="{size_line}"/>'
-        f'<polyline fill="none" stroke="#d97706" stroke-width="1.5" points="{jump_line}"/>{dots}</svg></div>'
-    )
-
-
-def _numeric(value) -> int | None:
-    value = sympy.sympify(value)
-    return int(value) if value.is_Integer else None
-
-
 def _charts(report: Report) -> str:
-    leaves = [r for r in report.records if r.is_leaf]
-    flops = [(r.path, v) for r in leaves if (v := _numeric(r.flops)) is not None]
-    params = [(r.path, v) for r in leaves if not r.is_functional and (v := _numeric(r.params)) is not None]
-    memory = []
-    for r in leaves:
-        if r.is_functional or not r.output_shape:
-            continue
-        n = _numeric(prod(sympy.sympify(d) for d in r.output_shape))
-        if n is not None:
-            memory.append((r.path, n * BYTES_PER_VALUE))
-    conv = report.convention.value
-    return (
-        '<div class="charts">'
-        + _bars(f"FLOPs per layer ({conv})", flops)
-        + _bars("Parameters per layer", params)
-        + _bars("Activation memory per layer (float32 output)", memory, unit="bytes")
-        + "</div>"
-        + _rf_growth(report)
-    )
+    return charts_html(report)  # the charts: convcalc.render.html_charts
 
 
 def report_html(report: Report, depth: int | None = None, *, fragment: bool = False, training=None) -> str:

@@ -435,6 +435,7 @@ def record_dict(rec: LayerRecord) -> dict:
         "params_non_trainable": json_quantity(rec.params_non_trainable),
         "flops": json_quantity(rec.flops),
         "formula": rec.formula,
+        "config": rec.config,
         "has_rule": rec.has_rule,
         "size_unknown": rec.size_unknown,
         "receptive_field": None if rec.rf is None else {a.axis.lower(): field_json(a.field) for a in rec.rf},

@@ -108,8 +108,10 @@ def _question(ctx: Context, index: int, raw: Any, defaults: dict[str, Any], requ
     input_shape: tuple[int, ...] = ()
     if "input" in table:
         high = MAX_DIM if model is None else 4096
-        input_shape = shape(ctx, path + ("input",), table["input"], high, 'input = "3x32x32"')
-        if model is not None and len(input_shape) == 4 and input_shape[0] > 64:
+        # A model question may take a 3-D input (B x C x D x H x W, for Conv3D models); a layer stack is 2-D.
+        dims = 4 if model is None else 5
+        input_shape = shape(ctx, path + ("input",), table["input"], high, 'input = "3x32x32"', max_dims=dims)
+        if model is not None and len(input_shape) >= 4 and input_shape[0] > 64:
             raise ctx.fail(
                 path + ("input",),
                 "a model question's batch is at most 64",

@@ -15,43 +15,55 @@ from typing import Any
 
 from convcalc.errors import AnswerFileError
 from convcalc.homework.answers.source import Context
-from convcalc.homework.answers.values import kind_of, number, shape, string
-from convcalc.homework.spec import MAX_ANSWER, MAX_ROWS, ROW_FIELDS, InvalidAnswer, RowAnswer
+from convcalc.homework.answers.values import kind_of, number, per_axis, shape, string
+from convcalc.homework.spec import (
+    AXES,
+    COUNT,
+    FIELD,
+    FIELD_KINDS,
+    MAX_ANSWER,
+    MAX_ROWS,
+    ROW_FIELDS,
+    SHAPE,
+    SIZE,
+    InvalidAnswer,
+    RowAnswer,
+)
 
 __all__ = ["Answers", "answer_value", "parse_answers", "unknown_key"]
 
 
-def answer_value(ctx: Context, path: tuple, name: str, raw: Any) -> Any:
-    if name == "output_shape":
-        return shape(ctx, path, raw, MAX_ANSWER, "output_shape = [6, 30, 30]")
-    if name in ("output_height", "output_width", "rf_jump"):
-        return number(ctx, path, raw, f"{name} = 30")
-    if name == "rf":
-        if isinstance(raw, str) and raw.strip().lower() in ("whole", "all", "whole input"):
-            return "whole"
-        if isinstance(raw, list):
-            if len(raw) != 2:
-                raise ctx.fail(
-                    path,
-                    f"expected one number or [height, width], got a list of {len(raw)}",
-                    "write e.g. rf = 5",
-                    "malformed",
-                )
-            return (number(ctx, path, raw[0], "rf = 5"), number(ctx, path, raw[1], "rf = 5"))
-        return number(ctx, path, raw, 'rf = 5 (or rf = [5, 7], or "whole")')
-    if name == "rf_start":
-        if isinstance(raw, list):
-            if len(raw) != 2:
-                raise ctx.fail(path, "expected one number or [height, width]", "write e.g. rf_start = 0.5", "malformed")
-            return (
-                number(ctx, path, raw[0], "rf_start = 0.5"),
-                number(ctx, path, raw[1], "rf_start = 0.5"),
-            )
-        return number(ctx, path, raw, "rf_start = 0.5")
-    value = number(ctx, path, raw, f"{name} = 168")
+WHOLE_WORDS = ("whole", "all", "whole input")
+
+
+def _count(ctx: Context, path: tuple, raw: Any, name: str, example: str) -> Any:
+    value = number(ctx, path, raw, example)
     if value < 0:
-        raise ctx.fail(path, f"{name} cannot be negative", f"write e.g. {name} = 168", "negative")
+        raise ctx.fail(path, f"{name} cannot be negative", f"write e.g. {example}", "negative")
     return value
+
+
+def _rf_size(ctx: Context, path: tuple, raw: Any) -> Any:
+    if isinstance(raw, str) and raw.strip().lower() in WHOLE_WORDS:
+        return "whole"
+    return number(ctx, path, raw, 'rf = 5 (or rf = [5, 7], or "whole")')
+
+
+def answer_value(ctx: Context, path: tuple, name: str, raw: Any) -> Any:
+    """One answer read by the kind of its field (``spec.FIELD_KINDS``): the one grammar of every answer."""
+    kind = FIELD_KINDS.get(name, COUNT)
+    if kind == SHAPE:
+        return shape(ctx, path, raw, MAX_ANSWER, "output_shape = [6, 30, 30]", max_dims=5)
+    if kind == FIELD:
+        if isinstance(raw, str) and raw.strip().lower() in WHOLE_WORDS:
+            return "whole"
+        return per_axis(ctx, path, raw, "rf = 5", _rf_size)
+    if kind == AXES:
+        example = f"{name} = 2"
+        return per_axis(ctx, path, raw, example, lambda c, p, v: number(c, p, v, example))
+    if kind == SIZE:
+        return _count(ctx, path, raw, name, f"{name} = 30")
+    return _count(ctx, path, raw, name, f"{name} = 168")
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,13 @@ class Answers:
 
 def _invalid(err: AnswerFileError, target: str) -> InvalidAnswer:
     return replace(err.invalid, target=target)  # type: ignore[attr-defined]
+
+
+def _malformed(ctx: Context, path: tuple, target: str, err: Exception) -> InvalidAnswer:
+    fail = ctx.fail(
+        path, f"could not be read ({type(err).__name__})", "write it as docs/homework.md shows", "malformed"
+    )
+    return _invalid(fail, target)
 
 
 def unknown_key(ctx: Context, path: tuple, key: str, allowed: tuple[str, ...], what: str) -> InvalidAnswer:
@@ -99,6 +118,8 @@ def parse_answers(ctx: Context, path: tuple, raw: Any, allowed: tuple[str, ...])
             values.append((name, answer_value(ctx, path + (name,), name, raw[name])))
         except AnswerFileError as err:
             invalid.append(_invalid(err, name))
+        except Exception as err:  # never a traceback for one answer (docs/homework.md)
+            invalid.append(_malformed(ctx, path + (name,), name, err))
     # A misspelt name whose intended field was also given correctly is only a stray: no target.
     given = {name for name, _ in values} | ({"rows"} if rows is not None else set())
     invalid = [replace(i, target="") if i.code == "unknown_field" and i.target in given else i for i in invalid]
@@ -152,5 +173,7 @@ def _rows(ctx: Context, path: tuple, raw: Any) -> tuple[tuple[RowAnswer, ...] | 
                 cells.append((name, answer_value(ctx, p + (name,), name, item[name])))
             except AnswerFileError as err:
                 invalid.append(_invalid(err, f"{layer}.{name}"))
+            except Exception as err:  # never a traceback for one cell
+                invalid.append(_malformed(ctx, p + (name,), f"{layer}.{name}", err))
         rows.append(RowAnswer(layer=layer, values=tuple(cells), line=ctx.line(p)))
     return tuple(rows), invalid

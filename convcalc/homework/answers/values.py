@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +26,8 @@ __all__ = [
     "boolean",
     "shape",
     "pair",
+    "per_axis",
+    "AXIS_KEYS",
     "tolerances",
     "convention",
 ]
@@ -113,19 +116,30 @@ def boolean(ctx: Context, path: tuple, value: Any) -> bool:
     return value
 
 
-def shape(ctx: Context, path: tuple, value: Any, high: int, example: str, min_dims: int = 1) -> tuple[int, ...]:
-    """A shape as a list of whole numbers or a string like ``3x32x32``."""
+_SHAPE_SPLIT = re.compile(r"[xX×*,\s]+")
+_SHAPE_TEXT = re.compile(r"[0-9]{1,29}(?:(?:\s*[xX×*,]\s*|\s+)[0-9]{1,29})*")
+
+
+def shape(
+    ctx: Context, path: tuple, value: Any, high: int, example: str, min_dims: int = 1, max_dims: int = 4
+) -> tuple[int, ...]:
+    """A shape as a list of whole numbers or a string: ``3x32x32``, ``3×32×32`` (the docs' ×), ``3 x 32 x 32``,
+    ``"[1, 8, 13, 13]"`` (as paddle.summary prints it), full-width digits (``６ｘ３０``) after NFKC."""
     if isinstance(value, str):
-        parts = [p for p in re.split(r"[xX*,\s]+", value.strip().strip("[]()")) if p]
-        if not parts or not all(p.isdigit() and len(p) < 30 for p in parts):
+        # NFKC turns full-width ６ｘ３０ into 6x30, but also a superscript 30² into 302: refuse those first
+        # (category No), and then accept only [0-9] (str.isdigit is true for ², which int() refuses).
+        text = unicodedata.normalize("NFKC", value).strip().strip("[]()")
+        parts = [p for p in _SHAPE_SPLIT.split(text) if p]
+        superscript = any(unicodedata.category(ch) == "No" for ch in value)
+        if superscript or not _SHAPE_TEXT.fullmatch(text):
             raise ctx.fail(path, f"malformed shape {value[:40]!r}", f"write e.g. {example}", "malformed")
         value = [int(p) for p in parts]
     if not isinstance(value, list):
         raise ctx.fail(path, f"expected a shape, got {kind_of(value)}", f"write e.g. {example}", "wrong_type")
-    if not (min_dims <= len(value) <= 4):
+    if not (min_dims <= len(value) <= max_dims):
         raise ctx.fail(
             path,
-            f"a shape has {min_dims} to 4 dimensions, got {len(value)}",
+            f"a shape has {min_dims} to {max_dims} dimensions, got {len(value)}",
             f"write e.g. {example}",
         )
     return tuple(whole(ctx, path, v, 1, high, example) for v in value)
@@ -144,6 +158,46 @@ def pair(ctx: Context, path: tuple, value: Any, low: int, high: int, example: st
             whole(ctx, path, value[1], low, high, example),
         )
     return whole(ctx, path, value, low, high, example)
+
+
+AXIS_KEYS: dict[str, str] = {
+    "l": "l",
+    "length": "l",
+    "d": "d",
+    "depth": "d",
+    "h": "h",
+    "height": "h",
+    "w": "w",
+    "width": "w",
+}
+"""The names a per-axis table may use for each spatial axis (any case)."""
+_AXIS_SETS = {("l",): ("l",), ("h", "w"): ("h", "w"), ("d", "h", "w"): ("d", "h", "w")}
+
+
+def per_axis(ctx: Context, path: tuple, value: Any, example: str, read: Any) -> Any:
+    """A value with one entry per spatial axis: a number (every axis the same), a list in axis order
+    (``[h, w]``), or a table ``{ h = .., w = .. }`` (also ``height``/``width``, any case; ``l`` for 1-D,
+    ``d, h, w`` for 3-D).  ``read(ctx, path, raw)`` reads one entry.  A list or table comes back as a
+    tuple in axis order; whether it has as many entries as the question has axes is graded later."""
+    name = dotted(path).rsplit(".", 1)[-1]
+    fix = f"write e.g. {example}, {name} = [6, 7] (height, width) or {name} = {{ h = 6, w = 7 }}"
+    if isinstance(value, list):
+        if not 1 <= len(value) <= 3:
+            raise ctx.fail(path, f"expected one value per axis, got a list of {len(value)}", fix, "malformed")
+        return tuple(read(ctx, path, v) for v in value)
+    if isinstance(value, Mapping):
+        axes: dict[str, Any] = {}
+        for key, raw in value.items():
+            axis = AXIS_KEYS.get(str(key).strip().lower())
+            if axis is None or axis in axes:
+                raise ctx.fail(path, f"unknown axis {str(key)[:20]!r} in a per-axis table", fix, "malformed")
+            axes[axis] = raw
+        order = _AXIS_SETS.get(tuple(a for a in ("l", "d", "h", "w") if a in axes))
+        if order is None:
+            given = ", ".join(a for a in ("l", "d", "h", "w") if a in axes)
+            raise ctx.fail(path, f"a per-axis table needs every axis (h and w), got only {given}", fix, "malformed")
+        return tuple(read(ctx, path, axes[a]) for a in order)
+    return read(ctx, path, value)
 
 
 def tolerances(ctx: Context, path: tuple, value: Any, allowed: tuple[str, ...]) -> dict[str, Tolerance]:

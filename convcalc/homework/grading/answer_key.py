@@ -7,7 +7,6 @@ field filled in from the formulas (layer questions) or the analysis engine
 
 from __future__ import annotations
 
-import json
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,22 @@ from convcalc.homework import compute
 from convcalc.homework.answers.schema import load_file
 from convcalc.homework.spec import DEFAULT_ROW_FIELDS, HomeworkFile, LayerSpec, Question
 
-__all__ = ["answer_key_text", "write_answer_key"]
+__all__ = ["answer_key_text", "write_answer_key", "toml_string"]
+
+
+def toml_string(text: str) -> str:
+    """A TOML basic string: quotes and backslashes escaped, and every control character (C0, DEL, C1),
+    which TOML forbids raw (json.dumps leaves DEL and C1 raw), as ``\\uXXXX``."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif code < 0x20 or 0x7F <= code <= 0x9F:
+            out.append(f"\\u{code:04X}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
 
 
 def _toml(value: Any) -> str:
@@ -27,16 +41,24 @@ def _toml(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, Fraction):
-        return str(value.numerator) if value.denominator == 1 else repr(float(value))
+        if value.denominator == 1:
+            return str(value.numerator)
+        if value.denominator & (value.denominator - 1):  # not a power of two: no exact decimal
+            raise ValueError(f"{value} has no exact decimal form")
+        return repr(float(value))  # exact: 0.5, 1.25 (a half-pixel start)
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else repr(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return toml_string(value)
     if isinstance(value, (tuple, list)):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+        return "{ " + ", ".join(f"{_key(k)} = {_toml(v)}" for k, v in value.items()) + " }"
     raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def _key(name: str) -> str:
+    return name if name.replace("_", "").replace("-", "").isalnum() and name.isascii() else toml_string(name)
 
 
 def _layer_table(spec: LayerSpec) -> dict:

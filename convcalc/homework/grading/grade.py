@@ -51,7 +51,9 @@ def _cached(cache: dict, key: tuple, make: Callable[[], Any]) -> Any:
     return cache[key]
 
 
-def _grade_layer_question(question: Question, derive: Callable[[Question, str], str], cache: dict) -> QuestionResult:
+def _grade_layer_question(
+    question: Question, derive: Callable[[Question, str], str], cache: dict, prior: dict[str, int] | None = None
+) -> QuestionResult:
     config = _config_key(question)
     result = _cached(cache, ("expected", *config), lambda: compute.expected_layer_values(question))
     share = _field_points(question)
@@ -74,7 +76,7 @@ def _grade_layer_question(question: Question, derive: Callable[[Question, str], 
                 share,
                 batched=result.batched,
                 hint=lambda n=name, g=given: misconceptions.hint_for(
-                    question, n, g, result.values, answers, result.batched, cache
+                    question, n, g, result.values, answers, result.batched, cache, prior
                 ),
                 derivation=lambda n=name: _cached(
                     cache, ("derivation", derive, n, *config), lambda: derive(question, n)
@@ -111,6 +113,25 @@ def _grade_model_question(question: Question, base_dir: str, allow_code: bool, c
     return _finish(question, "model", fields, expected.notes)
 
 
+def _file_priors(hw: HomeworkFile, cache: dict) -> dict[str, dict[str, int]]:
+    """Per layer question, per misconception: in how many *other* questions of the file it explains a wrong answer."""
+    found: dict[str, set[str]] = {}
+    for q in hw.questions:
+        if q.is_model or not q.layers:
+            continue
+        try:
+            result = _cached(cache, ("expected", *_config_key(q)), lambda q=q: compute.expected_layer_values(q))
+        except Exception:  # the question fails on its own below
+            continue
+        answers = {name: q.answer_for(name) for name in q.ask}
+        found[q.id] = misconceptions.candidates(q, result.values, answers, result.batched, cache)
+    total: dict[str, int] = {}
+    for names in found.values():
+        for name in names:
+            total[name] = total.get(name, 0) + 1
+    return {qid: {name: total[name] - (name in names) for name in total} for qid, names in found.items()}
+
+
 def grade_homework(
     hw: HomeworkFile,
     *,
@@ -125,6 +146,7 @@ def grade_homework(
     # Shared by all files of a class: models traced once, and a layer question's expected
     # values, derivations and misconception variants computed once.
     cache = {} if model_cache is None else model_cache
+    priors = _file_priors(hw, cache)
     results = []
     for q in hw.questions:
         if q.is_model:
@@ -139,7 +161,7 @@ def grade_homework(
                     )
                 )
         else:
-            results.append(_grade_layer_question(q, derive, cache))
+            results.append(_grade_layer_question(q, derive, cache, priors.get(q.id)))
     score = sum(r.points for r in results)
     max_score = sum(r.max_points for r in results)
     return GradeResult(

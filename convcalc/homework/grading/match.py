@@ -18,7 +18,8 @@ def _as_float(value: Any) -> float:
 
 
 def _normalise_pair(value: Any) -> Any:
-    if isinstance(value, tuple) and len(value) == 2 and value[0] == value[1]:
+    """One value per axis where every axis agrees is that value (``[3, 3]`` answers ``3``)."""
+    if isinstance(value, tuple) and value and all(v == value[0] for v in value):
         return value[0]
     return value
 

@@ -4,7 +4,9 @@ A hint is named only when the student's number is exactly what a
 misconception gives (and differs from the right answer).  When several fit,
 the one that also explains the student's *other* answers comes first (it
 reproduces another wrong answer: +1; it would have spoiled an answer the
-student got right: -1); then a misconception tied to a feature of the
+student got right: -1); then the one that explains wrong answers in the
+file's *other* questions (a student who forgot the ``+ 1`` in four questions
+most likely forgot it in the fifth); then a misconception tied to a feature of the
 question (padding, ceil_mode, a bias, an average pool, ...) before a
 generic one.  Two are shown only when they stay tied.
 
@@ -300,6 +302,56 @@ def rf_plus_one(q: Question) -> Values | None:
     return _variant(q, "rf_plus_one")
 
 
+@misconception(
+    "rf_no_dilation",
+    "dilation ignored in the receptive field: a dilated kernel spans D*(k-1)+1 pixels, so it adds D*(k-1) x jump",
+    specific=True,
+    supersedes=("rf_plus_one",),
+)
+def rf_no_dilation(q: Question) -> Values | None:
+    if not _has(q, "conv2d", lambda c: max(_numbers(c.get("dilation", 1))) > 1):
+        return None
+    return _variant(q, "rf_no_dilation")
+
+
+@misconception(
+    "stride_as_dilation",
+    "the stride used as a dilation: the stride is how far the window moves (the output shrinks by S),"
+    " the dilation the spacing of the kernel's taps",
+    specific=True,
+    supersedes=("rf_plus_one", "extra_one", "no_plus_one", "no_stride"),
+)
+def stride_as_dilation(q: Question) -> Values | None:
+    if not _has(q, "conv2d", lambda c: max(_numbers(c.get("stride", 1))) > 1):
+        return None
+    return _variant(q, "stride_as_dilation")
+
+
+# --------------------------------------------------------------------------- groups and linear FLOPs
+
+
+@misconception(
+    "groups_ignored",
+    "groups ignored: with groups = g each of the P kernels sees only D/g input channels (P*(D/g)*U*V + P parameters)",
+    specific=True,
+)
+def groups_ignored(q: Question) -> Values | None:
+    if not _has(q, "conv2d", lambda c: c.get("groups", 1) > 1):
+        return None
+    return _variant(q, "no_groups")
+
+
+@misconception(
+    "linear_bias_flops",
+    "the bias add counted: paddle.flops counts in*out for a linear layer, not the bias",
+    specific=True,
+)
+def linear_bias_flops(q: Question) -> Values | None:
+    if q.convention != "paddle" or not _has(q, "linear", lambda c: c.get("bias", True)):
+        return None
+    return _variant(q, "linear_bias_flops")
+
+
 HINTS: dict[str, str] = {name: m.hint for name, m in CATALOGUE.items()}
 """Misconception name -> its hint (also used by model questions' totals)."""
 
@@ -345,8 +397,12 @@ def ranked(
     answers: dict[str, Any],
     batched: bool,
     cache: dict | None = None,
+    prior: dict[str, int] | None = None,
 ) -> list[tuple[tuple, Misconception]]:
-    """The misconceptions that reproduce ``given`` for ``name``, most plausible first, with their rank."""
+    """The misconceptions that reproduce ``given`` for ``name``, most plausible first, with their rank.
+
+    ``prior``: per misconception, in how many *other* questions of the file it explains a wrong
+    answer (a student who forgets the ``+ 1`` in four questions most likely forgot it in the fifth)."""
     scored = []
     for order, m in enumerate(CATALOGUE.values()):
         values = _values_of(m, q, cache)
@@ -356,7 +412,8 @@ def ranked(
         if not values_match(name, given, variant, q.tolerance_for(name), batched)[0]:
             continue
         consistency = _consistency(q, name, values, expected, answers, batched)
-        scored.append(((-consistency, not m.specific, order), m))
+        # the question's own answers first; the file's other questions break a tie
+        scored.append(((-consistency, -(prior or {}).get(m.name, 0), not m.specific, order), m))
     scored.sort(key=lambda item: item[0])
     return scored
 
@@ -369,17 +426,32 @@ def hint_for(
     answers: dict[str, Any],
     batched: bool,
     cache: dict | None = None,
+    prior: dict[str, int] | None = None,
 ) -> str:
     """The hint for a wrong answer: the best misconception, and a second one only when they stay tied."""
-    found = ranked(q, name, given, expected, answers, batched, cache)
+    found = ranked(q, name, given, expected, answers, batched, cache, prior)
     found = [
         (rank, m)
         for rank, m in found
-        if not any(m.name in other.supersedes and other_rank[0] <= rank[0] for other_rank, other in found)
+        if not any(m.name in other.supersedes and other_rank[:2] <= rank[:2] for other_rank, other in found)
     ]
     if not found:
         return ""
     (rank, first), rest = found[0], found[1:]
-    if rest and rest[0][0][0] == rank[0]:  # as consistent with the other answers: name both
+    if rest and rest[0][0][:2] == rank[:2]:  # as consistent with the other answers: name both
         return f"{first.hint}; or {rest[0][1].hint}"
     return first.hint
+
+
+def candidates(q: Question, expected: Values, answers: dict[str, Any], batched: bool, cache: dict | None) -> set[str]:
+    """The misconceptions that explain some wrong answer of this question (for the file-wide prior)."""
+    found: set[str] = set()
+    for name, given in answers.items():
+        want = expected.get(name)
+        if given is None or want is None or values_match(name, given, want, q.tolerance_for(name), batched)[0]:
+            continue
+        try:
+            found.update(m.name for _, m in ranked(q, name, given, expected, answers, batched, cache))
+        except Exception:  # a hint is a courtesy: never fail grading over it
+            continue
+    return found

@@ -56,6 +56,8 @@ class ModelExpected:
     notes: tuple[str, ...] = ()
     other_totals: dict = field(default_factory=dict)  # convention -> total FLOPs (filled lazily)
     built_model: Any = field(default=None, repr=False, compare=False)
+    spec: str = field(default="", compare=False)  # the resolved model spec (to rebuild it for a hint)
+    cache_key: str = field(default="", compare=False)
 
     def row(self, layer: str) -> ExpectedRow | None:
         for r in self.rows:
@@ -179,21 +181,33 @@ def _layer_spec(layer: Any) -> LayerSpec | None:
 
 
 def _rf_value(rec: Any) -> Any:
-    h, w = rec.rf_h, rec.rf_w
-    if h is None or w is None:
+    """The row's receptive-field size, one value per spatial axis (L; H, W; D, H, W), as compute writes it:
+    one number where the axes agree, "whole" when an axis sees the whole input, None when unknown."""
+    fields = [a.field for a in rec.rf or ()]
+    if not fields or any(f is None for f in fields):
         return None
-    if h.whole or w.whole:
+    if any(f.whole for f in fields):
         return "whole"
-    hs, ws = compute.to_number(h.size), compute.to_number(w.size)
-    return hs if hs == ws else (hs, ws)
+    sizes = tuple(compute.to_number(f.size) for f in fields)
+    return sizes[0] if all(v == sizes[0] for v in sizes) else sizes
 
 
 def expected_model_values(question: Question, base_dir: str, allow_code: bool, cache: dict) -> ModelExpected:
     """Analyse the question's model once (cached across questions and files)."""
+    from convcalc.homework.grading import model_cache
+
     spec = resolve_model_spec(question.model or "", base_dir, allow_code)
     key = (spec, tuple(question.input_shape), question.convention)
     if key in cache:
         return cache[key]
+    disk_key = model_cache.cache_key(spec, tuple(question.input_shape), question.convention)
+    found = model_cache.load(disk_key)
+    if found is not None:  # computed by an earlier run: no paddle, no trace
+        try:
+            cache[key] = _from_cache(found, spec, disk_key)
+            return cache[key]
+        except (KeyError, TypeError, ValueError, IndexError):
+            pass  # another layout: compute it again
     from convcalc.analysis import analyze
     from convcalc.models.zoo import build_model
 
@@ -250,22 +264,60 @@ def expected_model_values(question: Question, base_dir: str, allow_code: bool, c
         tuple(rows),
         notes,
         built_model=built.model,
+        spec=spec,
+        cache_key=disk_key,
     )
+    model_cache.store(disk_key, expected)
     cache[key] = expected
     return expected
+
+
+def _from_cache(data: dict, spec: str, key: str) -> ModelExpected:
+    rows = tuple(
+        ExpectedRow(
+            layer=r["layer"],
+            kind=r["kind"],
+            input_shape=r["input_shape"],
+            values=r["values"],
+            formula=r["formula"],
+            out_channels=r["out_channels"],
+            spec=None if r["spec"] is None else LayerSpec(r["spec"][0], r["spec"][1]),
+            summary_name=r["summary_name"],
+        )
+        for r in data["rows"]
+    )
+    return ModelExpected(
+        data["model"],
+        data["input_shape"],
+        data["convention"],
+        data["values"],
+        rows,
+        data["notes"],
+        other_totals=data["other_totals"],
+        spec=spec,
+        cache_key=key,
+    )
 
 
 def _other_convention_total(expected: ModelExpected, convention: str) -> int | None:
     if convention in expected.other_totals:
         return expected.other_totals[convention]
     from convcalc.analysis import analyze
+    from convcalc.homework.grading import model_cache
 
     try:
-        report = analyze(expected.built_model, expected.input_shape, convention=convention, name=expected.model)
+        model = expected.built_model
+        if model is None:  # read from the cache: build it now (a wrong total's hint needs it once)
+            from convcalc.models.zoo import build_model
+
+            model = build_model(expected.spec).model
+        report = analyze(model, expected.input_shape, convention=convention, name=expected.model)
         value = int(report.totals.flops)
     except Exception:  # a hint is a courtesy; never fail grading over it
         value = None
     expected.other_totals[convention] = value
+    if expected.cache_key:
+        model_cache.store(expected.cache_key, expected)  # the next run needs no paddle for this hint
     return value
 
 

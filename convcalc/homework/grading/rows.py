@@ -20,7 +20,7 @@ from typing import Any
 
 from convcalc.homework import compute
 from convcalc.homework.grading import misconceptions
-from convcalc.homework.grading.marking import mark_invalid
+from convcalc.homework.grading.marking import axes_problem, mark_invalid, per_axis_hint
 from convcalc.homework.grading.match import values_match
 from convcalc.homework.grading.results import CORRECT, MISSING, WRONG, FieldResult
 from convcalc.homework.spec import Question, RowAnswer, Tolerance
@@ -116,6 +116,11 @@ def _row_derivation(row: Any, name: str, convention: str) -> str:
     return f"{head}: {row.formula} = {row.values.get(name)}"
 
 
+def _axes(row: Any) -> int:
+    """The spatial axes of a row's input (B x C x spatial...): 1, 2 or 3."""
+    return max(1, min(3, len(row.input_shape) - 2))
+
+
 def _numel(shape: tuple) -> int:
     out = 1
     for v in shape:
@@ -138,14 +143,36 @@ def _with_batch(given: Any, want: tuple) -> tuple | None:
 
 
 def _carried(question: Question, row: Any, input_shape: tuple) -> dict | None:
-    """The row's values recomputed from the student's own (wrong) input shape."""
+    """The row's values recomputed from the student's own (wrong) input shape.
+
+    A layer convcalc has no configuration for is carried only when it just moves the shape along:
+    one that keeps it (an activation, dropout) keeps the student's; a flatten flattens it.
+    """
     if row.spec is None:
-        return None
+        return _carried_shape(row, tuple(input_shape))
     try:
         res = compute.layer_result(row.spec, input_shape, question.convention)
     except Exception:  # the student's shape does not fit this layer: nothing to carry
         return None
     return {"output_shape": res.output_shape, "params": res.params, "flops": res.flops}
+
+
+def _carried_shape(row: Any, input_shape: tuple) -> dict | None:
+    ins, out = tuple(row.input_shape), tuple(row.values["output_shape"])
+    if not ins or not input_shape:
+        return None
+    if ins == out:  # keeps its input's shape: the student's own shape goes through unchanged
+        carried = input_shape
+    elif len(out) == 2 and len(ins) > 2 and out[0] == ins[0] and _numel(out) == _numel(ins):  # a flatten
+        carried = (input_shape[0], _numel(input_shape[1:]))
+    else:
+        return None
+    flops = row.values.get("flops")
+    if flops and flops % _numel(ins) == 0:  # elementwise: so many operations per value
+        flops = flops // _numel(ins) * _numel(carried)
+    elif flops:
+        flops = None
+    return {"output_shape": carried, "params": row.values.get("params"), "flops": flops}
 
 
 def grade_rows(question: Question, expected: Any, share: float, cache: dict) -> FieldResult:
@@ -169,6 +196,10 @@ def grade_rows(question: Question, expected: Any, share: float, cache: dict) -> 
             invalid = question.invalid_for(f"{student.layer}.{name}") if student else None
             if given is None and invalid is not None:
                 cells.append(mark_invalid(question, label, want, 1, invalid))
+                continue
+            bad = axes_problem(label, given, _axes(row), line, question.id)
+            if bad is not None:
+                cells.append(mark_invalid(question, label, want, 1, bad))
                 continue
             ok, note = values_match(name, given, want, tol)
             if not ok and carried is not None and carried.get(name) is not None:
@@ -200,7 +231,10 @@ def grade_rows(question: Question, expected: Any, share: float, cache: dict) -> 
                     0,
                     1,
                     tol.describe(),
-                    hint="" if given is None else _row_hint(question, row, name, given, want, answers, cache),
+                    hint=""
+                    if given is None
+                    else per_axis_hint(name, given, want, _axes(row))
+                    or _row_hint(question, row, name, given, want, answers, cache),
                     derivation=_row_derivation(row, name, question.convention),
                     line=line if student else question.source_line,
                     file=question.answer_path if student else question.source,

@@ -1,16 +1,19 @@
-"""The sandboxed half of ``convcalc verify-op``: runs a student's operator on the checker's inputs.
+"""The sandboxed half of ``convcalc verify-op``: imports a student's operator and runs it when asked.
 
 Copied into the sandbox as ``/job/worker.py`` and run as ``python -I /job/worker.py``; it imports
-only the standard library, numpy and paddle (never convcalc).  It reads ``/job/spec.json`` and
-the input arrays the checker wrote (``/job/<name>.npy``), runs the student's operator on each
-configuration and sends back, on the protocol pipe (fd 3, or ``$CONVCALC_PROTO_FD``), frames of
-a fixed format: ``b"J" + length + JSON`` for events and ``b"A" + length + .npy bytes`` for
-arrays (the output, and the gradients of ``sum(output * seed)`` with respect to the input, the
-weight and the bias).
+only the standard library, numpy and paddle (never convcalc).  It holds two pipes and nothing
+else: requests from the trusted harness (:mod:`convcalc.homework.operators._harness`) on fd 3,
+its answers on fd 4.  It answers each request once: "load" (import the student's file, find the
+class), "run" (one configuration: build the operator, copy the weights in, forward, backward on
+the input arrays sent with the request), "exit".  Frames have a fixed format: ``b"J" + length +
+JSON`` and ``b"A" + length + .npy bytes`` (the output and the gradients of ``sum(output * seed)``
+with respect to the input, the weight and the bias).
 
-This process decides nothing: the student's code runs in it and could send anything.  The
-checker (:mod:`convcalc.homework.operators.verify_op`), outside the sandbox, validates every frame,
-computes Paddle's reference on the same inputs and gives the verdict.
+This process decides nothing and is never trusted: the student's code runs in it.  The harness
+rejects anything it sends unasked, the checker (outside the sandbox) validates every array,
+computes the reference itself and gives the verdict.  Before the student's file is imported,
+Paddle's own convolution and pooling entry points are wrapped: each call is recorded (the
+verdict says "uses paddle.nn.functional.conv2d"), and with ``--forbid`` it raises.
 """
 
 from __future__ import annotations
@@ -22,15 +25,17 @@ import json
 import os
 import struct
 import sys
-import traceback
 from typing import Any
 
 JOB = os.environ.get("CONVCALC_JOB", "/job")
-_fd = int(os.environ.get("CONVCALC_PROTO_FD", "3"))
+REQ, RESP = 3, 4
+MAX_FRAME = 8 << 20
 
 
 def _frame(kind: bytes, payload: bytes) -> None:
-    os.write(_fd, kind + struct.pack(">I", len(payload)) + payload)
+    data = memoryview(kind + struct.pack(">I", len(payload)) + payload)
+    while data:
+        data = data[os.write(RESP, data) :]
 
 
 def send(event: str, **data: Any) -> None:
@@ -45,6 +50,127 @@ def send_array(array: Any) -> None:
     _frame(b"A", buf.getvalue())
 
 
+def _exact(n: int) -> bytes:
+    buf = b""
+    while len(buf) < n:
+        chunk = os.read(REQ, n - len(buf))
+        if not chunk:
+            raise EOFError
+        buf += chunk
+    return buf
+
+
+def _receive() -> tuple[bytes, bytes]:
+    kind = _exact(1)
+    (length,) = struct.unpack(">I", _exact(4))
+    if length > MAX_FRAME:
+        raise EOFError
+    return kind, _exact(length)
+
+
+def _request() -> dict:
+    kind, payload = _receive()
+    return json.loads(payload) if kind == b"J" else {}
+
+
+def _input_array() -> Any:
+    import numpy as np
+
+    _, payload = _receive()
+    return np.load(io.BytesIO(payload), allow_pickle=False)
+
+
+# --------------------------------------------------------------------------- Paddle's own operators
+
+GROUPS = {
+    "conv": (
+        "conv2d conv2d_transpose conv2d_transpose_bias conv3d conv3d_transpose depthwise_conv2d"
+        " depthwise_conv2d_bias depthwise_conv2d_transpose depthwise_conv3d_bias deformable_conv"
+        " fused_conv2d_add_act sequence_conv fusion_seqconv_eltadd_relu unfold fold tensor_unfold"
+    ).split(),
+    "pool": (
+        "pool2d pool3d max_pool2d_with_index max_pool3d_with_index lp_pool2d fractional_max_pool2d"
+        " fractional_max_pool3d unpool unpool3d"
+    ).split(),
+}
+PUBLIC = {
+    "conv": ("conv1d conv2d conv3d conv1d_transpose conv2d_transpose conv3d_transpose unfold fold").split(),
+    "pool": (
+        "max_pool1d max_pool2d max_pool3d avg_pool1d avg_pool2d avg_pool3d adaptive_max_pool1d"
+        " adaptive_max_pool2d adaptive_max_pool3d adaptive_avg_pool1d adaptive_avg_pool2d adaptive_avg_pool3d"
+        " lp_pool1d lp_pool2d fractional_max_pool2d fractional_max_pool3d max_unpool1d max_unpool2d max_unpool3d"
+    ).split(),
+}
+CALLS: list[str] = []
+
+
+class ForbiddenOperator(RuntimeError):
+    pass
+
+
+def _public_name(group: str, op: str, args: tuple) -> str:
+    if op in ("pool2d", "pool3d"):
+        mode = "max" if any(isinstance(a, str) and a == "max" for a in args) else "avg"
+        return f"paddle.nn.functional.{mode}_{op[:4]}{op[-2:]}"
+    if op.startswith("max_pool"):
+        return f"paddle.nn.functional.{op[:10]}"
+    if op.startswith("depthwise_conv2d") or op.startswith("conv2d"):
+        return "paddle.nn.functional.conv2d" + ("_transpose" if "transpose" in op else "")
+    if op in ("unfold", "tensor_unfold"):
+        return "paddle.nn.functional.unfold"
+    return f"paddle.nn.functional.{op}" if op in PUBLIC[group] else f"paddle._C_ops.{op}"
+
+
+def _guard(fn: Any, group: str, op: str, forbidden: bool, public: str = "") -> Any:
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        name = public or _public_name(group, op, args)
+        if name not in CALLS:
+            CALLS.append(name)
+        if forbidden:
+            raise ForbiddenOperator(f"{name} is not allowed in this assignment (--forbid {group})")
+        return fn(*args, **kwargs)
+
+    guarded.__name__ = getattr(fn, "__name__", op)
+    return guarded
+
+
+def _no_static(*args: Any, **kwargs: Any) -> Any:
+    raise ForbiddenOperator("static graphs and paddle.jit are not allowed in this assignment (--forbid)")
+
+
+def install_guards(forbid: list[str]) -> None:
+    """Wrap Paddle's convolution and pooling entry points: record every call; raise for ``forbid``."""
+    import paddle
+    import paddle.nn.functional as F
+
+    modules = [
+        getattr(paddle, "_C_ops", None),
+        getattr(paddle, "_legacy_C_ops", None),
+        getattr(paddle, "_pir_ops", None),
+    ]
+    try:
+        modules.append(paddle.base.core.eager.ops)
+    except AttributeError:
+        pass
+    for group, ops in GROUPS.items():
+        for module in modules:
+            for op in ops:
+                fn = getattr(module, op, None) if module is not None else None
+                if fn is not None:
+                    try:
+                        setattr(module, op, _guard(fn, group, op, group in forbid))
+                    except (AttributeError, TypeError):
+                        pass
+        for name in PUBLIC[group]:
+            fn = getattr(F, name, None)
+            if fn is not None:
+                setattr(F, name, _guard(fn, group, name, group in forbid, f"paddle.nn.functional.{name}"))
+    if forbid:
+        paddle.enable_static = _no_static
+        paddle.jit.to_static = _no_static
+        paddle.static.Executor.run = _no_static
+
+
 def _short(err: BaseException) -> str:
     text = " ".join(str(err).split())
     text = text if len(text) <= 300 else text[:297] + "..."
@@ -52,10 +178,22 @@ def _short(err: BaseException) -> str:
 
 
 def _student_frames(err: BaseException, path: str) -> str:
-    """The traceback lines inside the student's file (where the bug is)."""
-    frames = [f for f in traceback.extract_tb(err.__traceback__) if os.path.abspath(f.filename) == path]
+    """The traceback lines inside the student's file (where the bug is): the first and the last three.
+
+    Walks ``tb_next`` with a cap: a recursion of millions of frames is never turned into a list."""
+    found = []
+    tb, seen = err.__traceback__, 0
+    while tb is not None and seen < 200_000:
+        code = tb.tb_frame.f_code
+        if os.path.abspath(code.co_filename) == path:
+            found.append((code.co_filename, tb.tb_lineno, code.co_name))
+            if len(found) > 4:
+                del found[1]
+        tb, seen = tb.tb_next, seen + 1
+    import linecache
+
     return "\n".join(
-        f"{os.path.basename(f.filename)} line {f.lineno}, in {f.name}: {(f.line or '').strip()}" for f in frames[-3:]
+        f"{os.path.basename(f)} line {n}, in {name}: {linecache.getline(f, n).strip()}" for f, n, name in found[-3:]
     )
 
 
@@ -123,12 +261,11 @@ def _as_array(y: Any) -> Any:
     return y
 
 
-def _run(cls: Any, cfg: dict, path: str) -> None:
+def _run(cls: Any, cfg: dict, a: dict, path: str) -> None:
     """One configuration: build, copy the weights in, forward, backward; send the arrays."""
-    import numpy as np
     import paddle
 
-    a = {n: np.load(f"{JOB}/{cfg['id']}_{n}.npy", allow_pickle=False) for n in cfg["arrays"]}
+    del CALLS[:]
     index = cfg["index"]
     stage = "constructor"
     try:
@@ -151,7 +288,7 @@ def _run(cls: Any, cfg: dict, path: str) -> None:
                 "bias": None if bias is None else list(bias.shape),
             }
             if weight is None or list(weight.shape) != list(a["weight"].shape):
-                send("result", index=index, status="weight", **shapes)
+                send("result", index=index, status="weight", calls=CALLS, **shapes)
                 return
             stage = "weights"
             weight.set_value(a["weight"])
@@ -195,42 +332,62 @@ def _run(cls: Any, cfg: dict, path: str) -> None:
             stage=stage,
             error=_short(err),
             detail=_student_frames(err, path),
+            calls=CALLS,
         )
         return
     names = ["out"] + [n for n, _ in grads]
-    send("result", index=index, status="ok", arrays=names, note=note, **shapes)
+    send("result", index=index, status="ok", arrays=names, note=note, calls=CALLS, **shapes)
     send_array(got)
     for _, g in grads:
         send_array(g)
 
 
+RECURSION_CAP = 10_000
+
+
+def _cap_recursion() -> None:
+    """A raised recursion limit lets a runaway recursion grow towards the memory limit for a minute: cap it."""
+    original = sys.setrecursionlimit
+
+    def setrecursionlimit(limit: int) -> None:
+        original(min(int(limit), RECURSION_CAP))
+
+    sys.setrecursionlimit = setrecursionlimit
+
+
 def main() -> None:
-    os.set_inheritable(_fd, False)
     with open(f"{JOB}/spec.json", encoding="utf-8") as fh:
         spec = json.load(fh)
     import numpy  # noqa: F401
     import paddle
 
     paddle.set_device("cpu")
+    install_guards([g for g in spec.get("forbid", []) if g in GROUPS])
+    _cap_recursion()
     send("ready")
     path, name = f"{JOB}/{spec['path']}", spec["name"]
     sys.path[:0] = [p for p in spec.get("sys_path", []) if isinstance(p, str)]  # convcalc (read-only)
-    try:
-        cls = _load(path, name)
-        if not callable(cls):
-            raise TypeError(f"{name} is not a class")
-    except BaseException as err:  # SyntaxError, ImportError, SystemExit, MemoryError, ...
-        send("import-error", error=_short(err), detail=_student_frames(err, path))
-        os._exit(0)
-    send("loaded", accepts={n: _accepts(cls, n) for n in ("mode", "padding")})
-    for cfg in spec["configs"]:
-        skip_padded = cfg["padding"] and not _accepts(cls, "padding")
-        skip_avg = cfg["mode"] == "avg" and not spec["modes"] and not _accepts(cls, "mode")
-        if cfg["kind"] == "pool" and (skip_padded or skip_avg):
-            continue
-        _run(cls, cfg, path)
-    send("done")
-    os._exit(0)  # skip paddle's slow interpreter teardown: the checker has all it needs
+    cls = None
+    while True:
+        try:
+            msg = _request()
+        except (EOFError, ValueError):
+            os._exit(0)
+        op = msg.get("op")
+        if op == "load":
+            try:
+                cls = _load(path, name)
+                if not callable(cls):
+                    raise TypeError(f"{name} is not a class")
+            except BaseException as err:  # SyntaxError, ImportError, SystemExit, MemoryError, ...
+                send("import-error", error=_short(err), detail=_student_frames(err, path))
+                continue
+            send("loaded", accepts={n: _accepts(cls, n) for n in ("mode", "padding")})
+        elif op == "run" and cls is not None:
+            arrays = {n: _input_array() for n in msg.get("arrays", [])}
+            _run(cls, msg["config"], arrays, path)
+        else:
+            os._exit(0)  # "exit": skip paddle's slow interpreter teardown, the harness has all it needs
 
 
 if __name__ == "__main__":

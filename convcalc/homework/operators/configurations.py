@@ -1,4 +1,7 @@
-"""The configurations a student's operator is checked on, their random arrays, and Paddle's reference for each."""
+"""The configurations a student's operator is checked on, their random arrays, and the reference for each.
+
+The reference is :mod:`convcalc.homework.operators.reference` (numpy, checked against Paddle by
+the tests): the checker never imports paddle."""
 
 from __future__ import annotations
 
@@ -6,8 +9,20 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Config", "CONV_GRID", "POOL_GRID", "POOL_PADDED_GRID", "reference_name", "configurations", "plan",
-           "reference", "out_size", "paddle_conv", "paddle_pool"]
+from convcalc.homework.operators._harness import skipped
+from convcalc.homework.operators.reference import conv2d, pool2d
+
+__all__ = [
+    "Config",
+    "CONV_GRID",
+    "POOL_GRID",
+    "POOL_PADDED_GRID",
+    "reference_name",
+    "configurations",
+    "plan",
+    "reference",
+    "out_size",
+]
 
 
 # (batch, in_channels, out_channels, height, width, kernel, stride, padding):
@@ -123,14 +138,8 @@ def configurations(kind: str, modes: list[str], bias: bool) -> list[Config]:
 
 
 def plan(configs: list[Config], accepts: dict, auto_modes: bool) -> list[Config]:
-    """The configurations the worker runs, given what the constructor takes (the same rule as the worker)."""
-    plan = []
-    for c in configs:
-        if c.kind == "pool" and (
-            (c.dims[-1] and not accepts.get("padding")) or (c.mode == "avg" and auto_modes and not accepts.get("mode"))
-        ):
-            continue
-        plan.append(c)
+    """The configurations the harness asks for, given what the constructor takes (its own rule, one definition)."""
+    plan = [c for c in configs if not skipped(c.spec(), accepts, auto_modes)]
     for i, c in enumerate(plan, 1):
         c.position = i
     return plan
@@ -140,51 +149,11 @@ def out_size(m: int, k: int, s: int, p: int) -> int:
     return (m + 2 * p - k) // s + 1
 
 
-def _eager() -> Any:
-    """paddle, in eager (dygraph) mode in this thread: its mode is per thread, and verify_op may run in one."""
-    import paddle
-
-    if not paddle.in_dynamic_mode():
-        paddle.disable_static()
-    return paddle
-
-
-def paddle_conv(x: Any, weight: Any, bias: Any, s: int, pad: int, seed: Any | None = None) -> dict[str, Any]:
-    paddle = _eager()
-    import paddle.nn.functional as F
-
-    xt = paddle.to_tensor(x, stop_gradient=seed is None)
-    wt = paddle.to_tensor(weight.copy(), stop_gradient=seed is None)
-    bt = paddle.to_tensor(bias.copy(), stop_gradient=seed is None)
-    out = F.conv2d(xt, wt, bt, stride=s, padding=pad)
-    ref = {"out": out.numpy()}
-    if seed is not None:
-        (out * paddle.to_tensor(seed)).sum().backward()
-        ref.update(grad_x=xt.grad.numpy(), grad_weight=wt.grad.numpy(), grad_bias=bt.grad.numpy())
-    return ref
-
-
-def paddle_pool(x: Any, mode: str, k: int, s: int, pad: int, seed: Any | None = None, exclusive: bool = True) -> dict:
-    paddle = _eager()
-    import paddle.nn.functional as F
-
-    xt = paddle.to_tensor(x, stop_gradient=seed is None)
-    if mode == "max":
-        out = F.max_pool2d(xt, kernel_size=k, stride=s, padding=pad)
-    else:
-        out = F.avg_pool2d(xt, kernel_size=k, stride=s, padding=pad, exclusive=exclusive)
-    ref = {"out": out.numpy()}
-    if seed is not None:
-        (out * paddle.to_tensor(seed)).sum().backward()
-        ref["grad_x"] = xt.grad.numpy()
-    return ref
-
-
 def reference(c: Config) -> dict[str, Any]:
     if c.ref is None:
         a = c.arrays
         if c.kind == "conv":
-            c.ref = paddle_conv(a["x"], a["weight"], a["bias"], c.dims[6], c.dims[7], a["seed"])
+            c.ref = conv2d(a["x"], a["weight"], a["bias"], c.dims[6], c.dims[7], a["seed"])
         else:
-            c.ref = paddle_pool(a["x"], c.mode or "max", *c.dims[4:], seed=a["seed"])
+            c.ref = pool2d(a["x"], c.mode or "max", *c.dims[4:], seed=a["seed"])
     return c.ref

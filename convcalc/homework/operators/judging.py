@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from convcalc.homework.operators import sandbox
-from convcalc.homework.operators.configurations import Config, out_size, paddle_conv, paddle_pool, reference
+from convcalc.homework.operators.configurations import Config, out_size, reference
+from convcalc.homework.operators.reference import conv2d as reference_conv
+from convcalc.homework.operators.reference import pool2d as reference_pool
 
 __all__ = ["ATOL", "RTOL", "Failure", "judge", "memory_hint"]
 
@@ -34,8 +36,10 @@ def _shape_hint(got: tuple, c: Config) -> str:
         return f"{got[1]} output channels, expected {channels}"
     candidates = [
         ("off by one: M' = (M + 2P - U) // S + 1", (out_size(h, k, s, p) - 1, out_size(w, k, s, p) - 1)),
-        ("padding ignored: pad the input with P zeros on every side first",
-         (out_size(h, k, s, 0), out_size(w, k, s, 0))),
+        (
+            "padding ignored: pad the input with P zeros on every side first",
+            (out_size(h, k, s, 0), out_size(w, k, s, 0)),
+        ),
         ("stride applied twice (S*S): the window moves by S", (out_size(h, k, s * s, p), out_size(w, k, s * s, p))),
         ("stride ignored: the window must move by S", (out_size(h, k, 1, p), out_size(w, k, 1, p))),
         ("padding added on one side only: pad P zeros on both sides", ((h + p - k) // s + 1, (w + p - k) // s + 1)),
@@ -46,7 +50,7 @@ def _shape_hint(got: tuple, c: Config) -> str:
 
 
 def _value_hint(got: Any, c: Config) -> str:
-    """Name the mistake whose output equals the student's (recomputed with Paddle on the same inputs)."""
+    """Name the mistake whose output equals the student's (recomputed by the reference on the same inputs)."""
     import numpy as np
 
     a = c.arrays
@@ -73,18 +77,18 @@ def _value_hint(got: Any, c: Config) -> str:
                 )
             )
         for text, w_alt, b_alt in variants:
-            if _compare(got, paddle_conv(a["x"], np.ascontiguousarray(w_alt), b_alt, s, pad)["out"])[0]:
+            if _compare(got, reference_conv(a["x"], np.ascontiguousarray(w_alt), b_alt, s, pad)["out"])[0]:
                 return text
         return ""
     mode = c.mode or "max"
     k, s, pad = c.dims[4:]
-    if mode == "avg" and pad and _compare(got, paddle_pool(a["x"], "avg", k, s, pad, exclusive=False)["out"])[0]:
+    if mode == "avg" and pad and _compare(got, reference_pool(a["x"], "avg", k, s, pad, exclusive=False)["out"])[0]:
         return (
             "the average counted the padded zeros: paddle.nn.AvgPool2D (exclusive=True) divides by the"
             " number of real input pixels in each window"
         )
     other = "avg" if mode == "max" else "max"
-    if _compare(got, paddle_pool(a["x"], other, k, s, pad)["out"])[0]:
+    if _compare(got, reference_pool(a["x"], other, k, s, pad)["out"])[0]:
         return f"computes {other} pooling where {mode} pooling was asked"
     return ""
 
@@ -106,6 +110,8 @@ def judge(c: Config, msg: dict, arrays: dict[str, Any], memory: int, notes: list
         )
         error = str(msg.get("error", "an error"))[:400]
         hint = memory_hint(memory) if error.startswith("MemoryError") else ""
+        if error.startswith("RecursionError"):
+            hint = "a recursion that never ends? (the sandbox caps the recursion limit at 10,000 calls)"
         raise Failure(f"{stage} raised {error}", detail=str(msg.get("detail", ""))[:2000], hint=hint, **where)
     if c.kind == "conv":
         _, d, p, _, _, k, _, _ = c.dims

@@ -53,6 +53,7 @@ MAX_ARRAY = 4 * MiB
 MAX_STREAM = 64 * MiB
 ARRAY_DTYPES = ("float16", "float32", "float64", "int32", "int64")
 INIT = Path(__file__).with_name("_sandbox_init.py")
+HARNESS = Path(__file__).with_name("_harness.py")
 SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
 
 
@@ -303,13 +304,21 @@ def start(
     isolate: bool = True,
     env: dict[str, str] | None = None,
     expose: tuple[str, ...] = (),
+    expose_at: tuple[tuple[str, str], ...] = (),
+    harness: dict | None = None,
 ) -> Run:
     """Start ``argv`` (paths as seen inside: ``/job/...``) in a sandbox; frames arrive on ``Run.frames``.
 
     Raises :class:`SandboxUnavailable` when isolation was asked for and the machine cannot give it
     (here, or from :func:`first_frame`).  With ``isolate=False`` ``/job/`` in argv is rewritten to
     the job's files folder and the program finds it in ``$CONVCALC_JOB``.  ``expose``: more folders
-    to show read-only at their own paths.
+    to show read-only at their own paths; ``expose_at``: (host folder, path inside) pairs.
+
+    ``harness`` (verify-op): PID 1 is then the trusted harness of
+    :mod:`convcalc.homework.operators._harness`; the program gets a request pipe (fd 3) and an
+    answer pipe (fd 4) and never the checker's channel.  It holds ``configs`` (specs), ``inputs``
+    (the host folder of their ``.npy`` arrays, read by PID 1 and never mounted), ``auto_modes``,
+    ``student`` (the host path of the student's file), ``file`` and ``name``.
     """
     clean_env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", **(env or {})}
     files = str(job / "files")
@@ -324,6 +333,7 @@ def start(
         "cwd": "/tmp" if isolate else files,
         "system": [d for d in SYSTEM_DIRS if os.path.lexists("/" + d)],
         "expose": _expose() + [str(p) for p in expose],
+        "expose_at": [list(pair) for pair in expose_at],
         "limits": asdict(limits),
         "scratch_bytes": limits.scratch,
         "real_root": real_root,
@@ -331,6 +341,9 @@ def start(
         "argv": argv,
         "env": clean_env,
     }
+    if harness is not None:
+        cfg["harness"] = harness
+        cfg["harness_module"] = str(HARNESS)
     cmd = [sys.executable, "-I", "-S", str(INIT)]
     if isolate:
         unshare = _unshare()
@@ -340,30 +353,41 @@ def start(
         cmd = prefix + ([] if real_root else ["--user", "--map-root-user"]) + cmd
     proto_r, proto_w = os.pipe()
     out_r, out_w = os.pipe()
+    cfg_r, cfg_w = os.pipe()  # the configuration (host paths) goes through a pipe, never into argv
     cfg["proto_fd"] = proto_w
     try:
         proc = subprocess.Popen(
-            [*cmd, json.dumps(cfg)],
+            [*cmd, str(cfg_r)],
             stdin=subprocess.DEVNULL,
             stdout=out_w,
             stderr=out_w,
             env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
-            pass_fds=(proto_w,),
+            pass_fds=(proto_w, cfg_r),
             start_new_session=True,
             preexec_fn=_pdeathsig,
             cwd=files,
         )
     except OSError:
-        os.close(proto_r), os.close(out_r)
+        os.close(proto_r), os.close(out_r), os.close(cfg_w)
         raise
     finally:
         os.close(proto_w)
         os.close(out_w)
+        os.close(cfg_r)
+    threading.Thread(target=_write_config, args=(cfg_w, json.dumps(cfg).encode()), daemon=True).start()
     run = Run(proc=proc, limits=limits, job=job, isolated=isolate, frames=queue.Queue())
     threading.Thread(target=_frames, args=(proto_r, run.frames, run), daemon=True).start()
     run.output_reader = threading.Thread(target=_output, args=(out_r, run), daemon=True)
     run.output_reader.start()
     return run
+
+
+def _write_config(fd: int, data: bytes) -> None:
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    except OSError:  # PID 1 died before reading it: first_frame reports why
+        pass
 
 
 def first_frame(run: Run, timeout: float) -> None:

@@ -1,11 +1,14 @@
 """``verify-op``: check a student's Conv2D / Pool2D against Paddle; the student's code runs in a sandbox.
 
 The checker (this module) draws fresh random inputs, weights, biases and gradient seeds, writes
-them as ``.npy`` files for the sandbox (:mod:`convcalc.homework.operators.sandbox`), and starts the worker
-(:mod:`convcalc.homework.operators._verify_worker`) there.  The worker only sends back arrays (output and
-gradients) in a fixed format, validated on arrival; this process computes Paddle's reference on
-the same inputs, compares and decides.  Nothing the student's process says can make a run pass:
-a worker that dies, exits early, stops sending or sends garbage fails with a clear message.
+them as ``.npy`` files next to (never inside) the sandbox's ``/job``, and starts the sandbox
+(:mod:`convcalc.homework.operators.sandbox`) whose PID 1 is the trusted harness
+(:mod:`convcalc.homework.operators._harness`): it alone holds the channel this process reads.
+The harness imports the student's file in a child (:mod:`convcalc.homework.operators._verify_worker`)
+that holds only a request and an answer pipe, calls the named class there one configuration at
+a time (sending its inputs only then), and forwards what it returned.  This process validates
+every array, computes the reference on the same inputs, compares and decides.  A worker that
+dies, exits early, stops answering, answers unasked or sends garbage fails with a clear message.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ __all__ = ["VerifyResult", "verify_op", "parse_target", "KINDS"]
 
 
 KINDS = ("conv2d", "pool2d")
+FORBID = ("conv", "pool")
 
 
 STARTUP_TIMEOUT = 120.0
@@ -68,6 +72,10 @@ class VerifyResult:
     detail: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
     sandbox: str = "namespaces"
+    forbidden: tuple[str, ...] = ()
+    """The groups of Paddle's own operators disabled in the sandbox (``--forbid conv,pool``)."""
+    calls: tuple[str, ...] = ()
+    """Paddle's own convolution/pooling functions the student's operator called."""
 
 
 def parse_target(text: str) -> tuple[Path, str]:
@@ -106,15 +114,21 @@ class _Check:
     plan: list[Config] | None = None
     done: int = 0
 
+    calls: list[str] = field(default_factory=list)
+
     def result(self, failure: str = "", **data: Any) -> VerifyResult:
         total = len(self.plan) if self.plan else 0
+        notes = list(self.notes)
+        if self.calls and not failure:
+            notes.append("uses " + ", ".join(self.calls) + " (Paddle's own operator; --forbid conv,pool disables it)")
         return VerifyResult(
             **self.base,
             passed=not failure,
             tried=self.done,
             total=total,
             failure=failure,
-            notes=tuple(self.notes),
+            notes=tuple(notes),
+            calls=tuple(self.calls),
             **data,
         )
 
@@ -180,6 +194,14 @@ class _Check:
             if kind != "json":
                 return self.died(data if kind == "garbage" else "an array nobody asked for")
             event = data["event"]
+            if event == "violation":  # the harness caught the worker answering out of turn
+                self.run.kill()
+                self.run.wait()
+                return self.result(
+                    f"the operator's process broke the protocol: {str(data.get('message', ''))[:300]}",
+                    hint="the operator's process may only answer the checker's requests",
+                    detail=self.run.output(),
+                )
             if self.ready_at is None:  # sent before any student code ran
                 if event == "sandbox-error":  # PID 1 could not start the worker: the machine's fault
                     raise sandbox.SandboxUnavailable(str(data.get("message", ""))[:300])
@@ -189,6 +211,8 @@ class _Check:
             elif self.plan is None:
                 if event == "import-error":
                     error = str(data.get("error", ""))[:400]
+                    if data.get("fix"):  # refused before running it (no such class at its top level)
+                        return self.result(error, hint=str(data["fix"])[:300])
                     return self.result(
                         f"importing {self.base['target'].split(':')[0]} raised {error}",
                         detail=str(data.get("detail", ""))[:2000],
@@ -236,12 +260,29 @@ class _Check:
             if item[0] != "array":
                 return self.died(item[1] if item[0] == "garbage" else f"a {item[0]} where the array {n!r} was due")
             arrays[n] = item[1]
+        calls = [c for c in data.get("calls", []) if isinstance(c, str)]
+        self.calls.extend(c for c in calls if c not in self.calls)
         try:
+            forbidden = self.base.get("forbidden", ())
+            used = [c for c in calls if _group_of(c) in forbidden]
+            if used:
+                where = self.plan[self.done] if self.plan else self.configs[0]
+                raise Failure(
+                    f"called {used[0]}, which this assignment forbids (--forbid {','.join(forbidden)})",
+                    hint="write the operator with loops, slicing and sums (as the book's Conv2D does)",
+                    config=where.desc,
+                    config_index=where.position,
+                )
             judge(self.plan[self.done] if self.plan else self.configs[0], data, arrays, self.memory, self.notes)
         except Failure as err:
             self.run.kill()
             return self.result(err.failure, **err.data)
         return None
+
+
+def _group_of(call: str) -> str:
+    name = call.rsplit(".", 1)[-1]
+    return "pool" if "pool" in name else "conv"
 
 
 def verify_op(
@@ -254,13 +295,15 @@ def verify_op(
     bias: bool = True,
     memory: int = sandbox.Limits.memory,
     isolate: bool = True,
+    forbid: tuple[str, ...] = (),
 ) -> VerifyResult:
     """Run the student's operator over the configuration grid in a sandbox and judge its outputs.
 
     ``timeout`` bounds the student's code (import + every configuration); paddle's own import in
     the worker is allowed ``startup_timeout`` more.  ``bias=False`` (``--no-bias``) compares a
     convolution with a bias-free ``paddle.nn.Conv2D``.  ``isolate=False`` (``--no-sandbox``) runs
-    the worker without namespaces (limits and protocol unchanged).  Raises
+    the worker without namespaces (limits and protocol unchanged).  ``forbid`` (``("conv", "pool")``)
+    makes Paddle's own convolution / pooling functions raise inside the sandbox.  Raises
     :class:`~convcalc.homework.operators.sandbox.SandboxUnavailable` when isolation is asked for but impossible.
     """
     if kind not in KINDS:
@@ -271,6 +314,10 @@ def verify_op(
         raise ConvcalcError(f"--timeout must be positive, got {timeout}", "give seconds, e.g. --timeout 60")
     if memory < 256 << 20:
         raise ConvcalcError(f"--memory {memory} bytes is too small for paddle", "give at least 512M, e.g. 2G")
+    for group in forbid:
+        if group not in FORBID:
+            raise UnknownNameError("--forbid group", group, FORBID)
+    forbid = tuple(g for g in FORBID if g in forbid)
     path, name = parse_target(target)
     modes = [mode] if mode else ["max", "avg"]
     configs = configurations(kind, modes, bias)
@@ -279,22 +326,33 @@ def verify_op(
         notes.append("ran WITHOUT the sandbox (--no-sandbox): the student's code could reach this machine")
     if kind == "conv2d" and not bias:
         notes.append("compared with a bias-free paddle.nn.Conv2D (--no-bias)")
+    if forbid:
+        notes.append(f"Paddle's own {' and '.join(forbid)} operators were disabled (--forbid {','.join(forbid)})")
     job = sandbox.new_job()
     run = None
     try:
         package = Path(__file__).resolve().parents[2]  # convcalc itself, read-only: files may import it
-        _write_job(job / "files", path, name, configs, [] if mode is None else modes, package)
+        inside = "/opt/convcalc" if isolate else str(package.parent)
+        _write_job(job, path, name, configs, forbid, inside)
+        harness = {
+            "configs": [c.spec() for c in configs],
+            "inputs": str(job / "inputs"),
+            "auto_modes": mode is None,
+            "student": str(path),
+            "file": path.name,
+            "name": name,
+        }
         run = sandbox.start(
             [sys.executable, "-I", "/job/worker.py"],
             job,
             sandbox.Limits(memory=memory, cpu_seconds=int(startup_timeout + timeout) + 5),
             isolate=isolate,
             env={"OMP_NUM_THREADS": "1", "GLOG_minloglevel": "3", "PYTHONDONTWRITEBYTECODE": "1"},
-            expose=(str(package),),
+            expose_at=((str(package), "/opt/convcalc/convcalc"),),
+            harness=harness,
         )
         sandbox.first_frame(run, 30.0)
         started = time.monotonic()
-        import paddle  # noqa: F401 - for the reference; imported while the worker starts
 
         base = dict(
             target=f"{path.name}:{name}",
@@ -302,6 +360,7 @@ def verify_op(
             mode=mode if kind == "pool2d" else None,
             reference=reference_name(kind, modes if mode else ["max"]),
             sandbox="namespaces" if isolate else "none (--no-sandbox)",
+            forbidden=forbid,
         )
         check = _Check(run, configs, base, mode is None, timeout, startup_timeout, memory, notes)
         return check.converse(started)
@@ -312,23 +371,20 @@ def verify_op(
             shutil.rmtree(job, ignore_errors=True)
 
 
-def _write_job(files: Path, path: Path, name: str, configs: list[Config], modes: list[str], package: Path) -> None:
-    """The sandbox's /job: the worker, the student's file alone, the inputs (.npy) and spec.json."""
+def _write_job(job: Path, path: Path, name: str, configs: list[Config], forbid: tuple[str, ...], sys_path: str) -> None:
+    """``files/`` (the sandbox's /job): the worker, the student's file alone and spec.json; ``inputs/``:
+    the arrays (.npy), read by the harness and sent one configuration at a time, never mounted."""
     import numpy as np
 
+    files, inputs = job / "files", job / "inputs"
     (files / "student").mkdir()
+    inputs.mkdir(mode=0o700)
     shutil.copyfile(path, files / "student" / path.name)
     shutil.copyfile(WORKER, files / "worker.py")
     for c in configs:
         for n, arr in c.arrays.items():
-            np.save(files / f"{c.ident}_{n}.npy", arr, allow_pickle=False)
-    spec = {
-        "sys_path": [str(package.parent)],
-        "path": f"student/{path.name}",
-        "name": name,
-        "modes": modes,
-        "configs": [c.spec() for c in configs],
-    }
+            np.save(inputs / f"{c.ident}_{n}.npy", arr, allow_pickle=False)
+    spec = {"sys_path": [sys_path], "path": f"student/{path.name}", "name": name, "forbid": list(forbid)}
     (files / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
     for entry in files.rglob("*"):  # readable by the sandbox's nobody whatever the teacher's umask
         entry.chmod(0o755 if entry.is_dir() else 0o644)
