@@ -36,10 +36,10 @@ from convcalc.trace.failures import (
     refuse_empty,
 )
 from convcalc.trace.graph import LayerCall, OpNode, Trace
+from convcalc.trace.input_choice import probe_eagerly, trace_readings
 from convcalc.trace.inputs import arguments, as_inputs, bind_names, in_forward_order, input_hint, rank_hint
 from convcalc.trace.native_logs import quiet_native_logs
 from convcalc.trace.op_names import BOOKKEEPING_OPS, op_key
-from convcalc.trace.readings import probe_eagerly, trace_readings
 from convcalc.trace.shape_guards import recording as recording_guards
 from convcalc.trace.sizes import drop_workspaces, run_for_sizes, size_dependence, static_shapes
 from convcalc.trace.stand_ins import conv_stand_in, expected_calls, value_free, watching_value_reads

@@ -79,8 +79,11 @@ def model_inputs(
         inputs = []
         for k, (name, value) in enumerate(items):
             shape = _shape(value, "input_size")
-            # the image form (C, H, W): tried when Paddle refuses the shape as given
+            # the image form (C, H, W): tried when Paddle refuses the shape as given; first when the model's first
+            # layer takes one more dimension than given (a hint for the order only: Paddle decides)
             also = (((1, *shape), ""),) if len(items) == 1 and len(shape) == 3 else ()
+            if also and hint.rank == 4:
+                shape, also = (1, *shape), ((shape, ""),)
             dtype = "int64" if k == 0 and hint.ids else "float32"
             inputs.append(ModelInput(shape, dtype, name, also=also))
         return inputs, None

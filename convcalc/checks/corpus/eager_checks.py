@@ -8,7 +8,9 @@ layouts, dilation with 'SAME' padding, asymmetric padding, a conv called at
 two sizes, a conv subclass with its own forward, a custom layer that raises,
 ids computed from a convolution's values (Paddle refuses them only at their
 real values), a Linear after flatten and a hard-coded reshape after a conv at
-the wrong size, float ids into an embedding, resizing around a functional convolution, a conv on half of a split.  Each refused case has a twin Paddle runs; the truth is
+the wrong size, float ids into an embedding, resizing around a functional
+convolution, a conv on half of a split.  Each refused case has a twin Paddle
+runs; the truth is
 Paddle's own eager forward, run by :mod:`convcalc.checks.corpus.truth`.
 """
 
