@@ -145,11 +145,16 @@ def differences(report: Any, macs: Any | None, truth: Any, counts: Any, paddle_t
             kinds["other"] = f"{kinds['other']} + {v}"
             continue
         kind = _mac_kind(r, counts.macs_by_layer)
-        if kind == "conv_linear_leaves":
+        if kind in ("conv_linear_leaves", "other_leaves"):
             by_layer[r.path] = by_layer.get(r.path, 0) + v
         kinds[kind] = kinds[kind] + v if isinstance(kinds[kind], int) else f"{kinds[kind]} + {v}"
     add("MACs per conv/linear layer", [f"{p}: {by_layer.get(p)} vs hand {n}"
                                        for p, n in counts.macs_by_layer.items() if by_layer.get(p) != n])
+    inside = counts.macs_inside_leaves
+    add("MACs per other leaf (the ops it runs)", [f"{p}: {by_layer.get(p, 0)} vs hand {inside.get(p, 0)}"
+                                                  for p in sorted(set(inside) | {p for p in by_layer
+                                                                                 if p not in counts.macs_by_layer})
+                                                  if by_layer.get(p, 0) != inside.get(p, 0)])
     by_kind = [f"{k}: {kinds.get(k)} vs hand {n}" for k, n in counts.macs_by_kind.items() if kinds.get(k) != n]
     if kinds["other"]:
         by_kind.append(f"other: {kinds['other']} (no hand count)")
@@ -164,9 +169,7 @@ def differences(report: Any, macs: Any | None, truth: Any, counts: Any, paddle_t
 def _mac_kind(r: Any, leaves: dict) -> str:
     """Which hand-count bucket a macs-convention row belongs to."""
     if not r.is_functional:
-        if r.path in leaves:
-            return "conv_linear_leaves"
-        return "functional_interp" if ("Upsample" in r.kind or "Interp" in r.kind) else "other"
+        return "conv_linear_leaves" if r.path in leaves else "other_leaves"
     if r.kind in ("matmul", "bmm", "mm"):
         return "functional_matmul"
     if r.kind.endswith("_interp"):

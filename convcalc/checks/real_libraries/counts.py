@@ -13,7 +13,9 @@ forward (eval mode, no grad) on the given inputs, with hooks on every sublayer:
   (``paddle._C_ops``: ``matmul``, ``bmm``, ``linear``, ``conv2d``, ``depthwise_conv2d``,
   ``conv3d``, every ``*_interp``; and ``Tensor.__matmul__``): a matmul counts
   ``numel(out) x K``, an interpolation ``numel(out) x taps`` (nearest 0, linear 2, bilinear 4,
-  trilinear 8, bicubic 16).  ``einsum`` calls are listed, not counted.
+  trilinear 8, bicubic 16).  ``einsum`` calls are listed, not counted.  Those run inside any other
+  leaf layer (an ``nn.Upsample``, a library's own attention leaf) are that leaf's, per leaf
+  (``macs_inside_leaves``), as a report counts them on the leaf's row.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from typing import Any
 __all__ = ["Counts", "counts_for", "paddle_flops_total", "TAPS"]
 
 TAPS = {"nearest": 0, "linear": 2, "bilinear": 4, "trilinear": 8, "bicubic": 16}
-KINDS = ("conv_linear_leaves", "functional_matmul", "functional_linear", "functional_conv", "functional_interp")
+KINDS = ("conv_linear_leaves", "other_leaves", "functional_matmul", "functional_linear", "functional_conv",
+         "functional_interp")
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class Counts:
     macs_by_layer: dict[str, int] = field(default_factory=dict)  # conv/linear leaf path -> sum over its calls
     macs_by_kind: dict[str, int] = field(default_factory=dict)  # KINDS -> multiply-adds
     functional_calls: dict[str, int] = field(default_factory=dict)  # calls caught outside conv/linear leaves
+    macs_inside_leaves: dict[str, int] = field(default_factory=dict)  # other leaf path -> the ops run inside it
 
     @property
     def paddle_flops(self) -> int:
@@ -123,10 +127,15 @@ def counts_for(model: Any, inputs: list) -> Counts:
     functional = dict.fromkeys(("matmul", "linear", "conv", "interp"), 0)
     calls = dict.fromkeys(("matmul", "linear", "conv", "interp", "einsum"), 0)
     inside = [0]  # conv/linear leaves being run: their own ops are theirs
+    other_leaves: list[str] = []  # other leaf layers being run (innermost last): the ops they run are theirs
+    in_leaves: dict[str, int] = {}
 
     def pre(layer, args):
-        if isinstance(layer, mac_kinds) and not layer.sublayers():
-            inside[0] += 1
+        if not layer.sublayers():
+            if isinstance(layer, mac_kinds):
+                inside[0] += 1
+            else:
+                other_leaves.append(paths[id(layer)])
 
     def post(layer, args, output):
         if layer.sublayers():
@@ -142,6 +151,8 @@ def counts_for(model: Any, inputs: list) -> Counts:
         if isinstance(layer, mac_kinds):
             inside[0] -= 1
             macs[path] = macs.get(path, 0) + _leaf_macs(layer, args, output, nn.Linear, transposed)
+        elif other_leaves:
+            other_leaves.pop()
 
     def matmul(a, k, out):  # matmul(x, y, transpose_x, transpose_y)
         x = a[0]
@@ -161,6 +172,12 @@ def counts_for(model: Any, inputs: list) -> Counts:
     }
     real = {op: getattr(_C_ops, op) for op in counters if hasattr(_C_ops, op)}
 
+    def _add(kind: str, n: int) -> None:
+        if other_leaves:
+            in_leaves[other_leaves[-1]] = in_leaves.get(other_leaves[-1], 0) + n
+        else:
+            functional[kind] += n
+
     def wrapped(op):
         kind, count = counters[op]
         fn = real[op]
@@ -170,7 +187,7 @@ def counts_for(model: Any, inputs: list) -> Counts:
             if inside[0] == 0:
                 calls[kind] += 1
                 if kind != "einsum":
-                    functional[kind] += int(count(a, k, out))
+                    _add(kind, int(count(a, k, out)))
             return out
 
         return call
@@ -181,7 +198,7 @@ def counts_for(model: Any, inputs: list) -> Counts:
         out = real_matmul(self, other)
         if inside[0] == 0:
             calls["matmul"] += 1
-            functional["matmul"] += _numel(out) * (int(self.shape[0]) if len(self.shape) == 1 else int(self.shape[-1]))
+            _add("matmul", _numel(out) * (int(self.shape[0]) if len(self.shape) == 1 else int(self.shape[-1])))
         return out
 
     handles = []
@@ -200,8 +217,9 @@ def counts_for(model: Any, inputs: list) -> Counts:
         for op, fn in real.items():
             setattr(_C_ops, op, fn)
         paddle.Tensor.__matmul__ = real_matmul
-    by_kind = {"conv_linear_leaves": sum(macs.values()), **{f"functional_{k}": v for k, v in functional.items()}}
-    return Counts(pflops, macs, by_kind, calls)
+    by_kind = {"conv_linear_leaves": sum(macs.values()), "other_leaves": sum(in_leaves.values()),
+               **{f"functional_{k}": v for k, v in functional.items()}}
+    return Counts(pflops, macs, by_kind, calls, in_leaves)
 
 
 def paddle_flops_total(model: Any, shape: tuple[int, ...]) -> int:
