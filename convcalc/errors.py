@@ -25,6 +25,7 @@ __all__ = [
     "AnswerFileError",
     "DependencyError",
     "OutputError",
+    "InternalCheckError",
 ]
 
 
@@ -93,3 +94,7 @@ class DependencyError(ConvcalcError):
 
 class OutputError(ConvcalcError, OSError):
     """An output path that cannot be written."""
+
+
+class InternalCheckError(ConvcalcError, AssertionError):
+    """convcalc caught itself producing an impossible number (a -1 size, a negative count): a bug to report."""

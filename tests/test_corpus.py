@@ -52,13 +52,13 @@ def test_check_finds_a_wrong_count():
     model = case.build()
     report = check.run_analyze(model, case, make_inputs(case))
     truth = truth_for(case)
-    assert check._compare(report, truth) == []
+    assert check.compare_report(report, truth) == []
     wrong = replace(report, totals=replace(report.totals, params=report.totals.params + 64))
-    assert any("params 368" in m for m in check._compare(wrong, truth))
+    assert any("params 368" in m for m in check.compare_report(wrong, truth))
     rows = list(report.records)
     i = next(i for i, r in enumerate(rows) if r.path == "dec")
     rows[i] = replace(rows[i], output_shape=(1, 9), output_shapes=((1, 9),))
-    assert any(m.startswith("dec: output") for m in check._compare(replace(report, records=tuple(rows)), truth))
+    assert any(m.startswith("dec: output") for m in check.compare_report(replace(report, records=tuple(rows)), truth))
 
 
 def test_validate_renders_the_corpus_table(corpus_outcomes):

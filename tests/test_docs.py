@@ -109,6 +109,8 @@ COMMAND_MARKS: dict[str, str] = {
     "convcalc validate --output docs/validation.md": "skip (the full validation run, see the time in the "
     "header of docs/validation.md)",
     "convcalc validate -o docs/validation.md -o validation.json": "skip (the full validation run, as above)",
+    "convcalc validate --real-libraries --python ~/.cache/convcalc-corpus-venv/bin/python --fast": "skip (needs "
+    "the PaddleClas/PaddleSeg environment; tests/test_real_libraries.py runs this subset where it exists)",
     "convcalc validate --fast": f"slow (the CI subset takes about 2 minutes); {_VALIDATE_FAST}",
     "convcalc validate --fast --json > validation.json": "slow (as above); "
     "fast: convcalc validate --models book_paddle_lenet --no-rf --json > validation.json",

@@ -19,6 +19,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 import pytest
+from paddle.vision.ops import deform_conv2d
 from test_rules_counting import paddle_flops
 
 from convcalc.analysis.engine import analyze
@@ -53,6 +54,17 @@ def _transposed_hand(fn, w_shape, **kw):
         per = fn(paddle.ones(x), paddle.ones(w_shape), **kw).numpy()
         macs = int(per.sum())
         return macs, 2 * macs - int(np.count_nonzero(per))
+
+    return hand
+
+
+def _deform_hand(masked: bool):
+    """Deformable conv: S = N*H'*W'*C*9 values sampled (bilinear: 4 products, 3 adds; the offset added to each
+    position: 2 adds; with a mask one multiply more), then K = C*9 products (K-1 adds) per output value."""
+    def hand(x, y):
+        samples = y[0] * y[2] * y[3] * x[1] * 9
+        k = x[1] * 9
+        return prod(y) * k + 4 * samples, prod(y) * (2 * k - 1) + (7 + 2 + int(masked)) * samples
 
     return hand
 
@@ -93,6 +105,7 @@ class Holder(nn.Layer):
         self.register_buffer("mean", paddle.zeros([3]))
         self.register_buffer("var", paddle.ones([3]))
         self.table = self.create_parameter([10, 4])
+        self.alpha = self.create_parameter([3], default_initializer=nn.initializer.Constant(0.25))
 
 
 def positive(x):
@@ -122,6 +135,7 @@ GROUPS: dict[str, list[OpCase]] = {
         OpCase("hardtanh", lambda m, x: F.hardtanh(x), per_element(2)),         # min(max(x, lo), hi)
         OpCase("clip", lambda m, x: paddle.clip(x, 0.6, 1.0), per_element(2)),
         OpCase("sigmoid", lambda m, x: F.sigmoid(x), per_element(4)),           # 1 / (1 + exp(-x))
+        OpCase("prelu", lambda m, x: F.prelu(x, m.alpha), per_element(2)),      # x > 0 ? x : a*x
         OpCase("silu", lambda m, x: F.silu(x), per_element(5)),                 # x * sigmoid(x)
         OpCase("swish", lambda m, x: F.swish(x), per_element(5)),
         OpCase("gelu", lambda m, x: F.gelu(x), per_element(5)),                 # 0.5 x (1 + erf(x / sqrt 2))
@@ -173,6 +187,9 @@ GROUPS: dict[str, list[OpCase]] = {
     ],
     "logical": [  # any/all on a comparison (its own row: greater_than)
         OpCase("any", lambda m, x: paddle.any(x > 0.7, axis=1), _reduce_hand()),
+        # p = 2: a square per value, the adds, a root per result; p = 1: |x| per value and the adds
+        OpCase("p_norm", lambda m, x: paddle.norm(x, p=2, axis=1), lambda x, y: (0, 2 * prod(x))),
+        OpCase("p_norm", lambda m, x: paddle.norm(x, p=1, axis=-1), lambda x, y: (0, 2 * prod(x) - prod(y))),
         OpCase("all", lambda m, x: paddle.all(x < 2.0, axis=[1, 2]), _reduce_hand()),
     ],
     "softmax": [  # a dim of n: n exps, n-1 adds, n divides (log-softmax: + a log, n subtracts)
@@ -202,8 +219,19 @@ GROUPS: dict[str, list[OpCase]] = {
                lambda x, y: _transposed_hand(F.conv3d_transpose, [3, 2, 1, 2, 2], stride=(1, 2, 2))(
                    (x[0], x[1], 1, x[2], x[3]), y)),
     ],
+    "deformable": [  # S = N*H'*W'*C*k*k sampled values, 4 bilinear taps each, then a 3x3 conv of them (K = 27)
+        OpCase("deformable_conv", lambda m, x: deform_conv2d(x, paddle.zeros([2, 18, 6, 6]), m.w, padding=1),
+               _deform_hand(masked=False)),
+        OpCase("deformable_conv", lambda m, x: deform_conv2d(x, paddle.zeros([2, 18, 4, 4]), m.w,  # v2: a mask
+                                                             mask=paddle.full([2, 9, 4, 4], 0.5)),
+               _deform_hand(masked=True)),
+    ],
     "pool": [
         OpCase("pool2d", lambda m, x: F.avg_pool2d(x, 3, stride=3), _pool_hand(9, "avg")),
+        OpCase("max_pool2d_with_index", lambda m, x: F.max_pool2d(x, 2, stride=2, return_mask=True)[0],
+               _pool_hand(4, "max")),
+        OpCase("max_pool3d_with_index", lambda m, x: F.max_pool3d(x.unsqueeze(1), (1, 2, 2), stride=(1, 2, 2),
+                                                                  return_mask=True)[0], _pool_hand(4, "max")),
         OpCase("pool3d", lambda m, x: F.max_pool3d(x.unsqueeze(1), (1, 2, 2), stride=(1, 2, 2)),
                _pool_hand(4, "max")),
     ],
@@ -268,6 +296,9 @@ GROUPS: dict[str, list[OpCase]] = {
         OpCase("logical_or", lambda m, x: paddle.logical_or(x > 1.0, x < 0.8), ZERO),
         OpCase("logical_not", lambda m, x: paddle.logical_not(x > 1.0), ZERO),
         OpCase("unfold", lambda m, x: F.unfold(x, [3, 3], strides=1, paddings=1), ZERO),  # im2col: copies windows
+        OpCase("unpool", lambda m, x: F.max_unpool2d(*F.max_pool2d(x, 2, stride=2, return_mask=True), 2), ZERO),
+        OpCase("unpool3d", lambda m, x: F.max_unpool3d(*F.max_pool3d(x.unsqueeze(1), 2, stride=2, return_mask=True),
+                                                       2), ZERO),
     ],
     "lookup": [
         OpCase("embedding", lambda m, x: F.embedding(paddle.argmax(x, axis=1), m.table), ZERO),
@@ -334,6 +365,10 @@ NOT_EMITTED = {
     "ones_like": "traces as a full op (its values do not depend on the input): no row",
     "log_sigmoid": "F.log_sigmoid traces as logsigmoid (the 'logsigmoid' case)",
     "masked_select": "its output length depends on the values (-1 in the program): a copy, 0 everywhere",
+    "uniform": "paddle.rand makes values from no input: never a row of its own (0 inside a leaf's forward)",
+    "gaussian": "paddle.randn makes values from no input: never a row of its own",
+    "randint": "paddle.randint makes values from no input: never a row of its own",
+    "randperm": "paddle.randperm makes values from no input: never a row of its own",
 }
 """Registered keys with no case above: Paddle 3.3.1 emits them under another name, or only in forms that
 copy values (0 in every convention, like every data-movement op)."""

@@ -66,7 +66,7 @@ def eager_shape(model, shape):
 
 def test_shape_branch_becomes_a_condition():
     report = analyze(Branchy(), (3, 32, 32), symbolic=True)
-    (cond,) = report.conditions
+    (cond,) = [c for c in report.conditions if c.kind != "divisible"]  # (and the stride's, below)
     assert cond.kind == "range"
     assert cond.relation == sympy.Gt(report.symbols[1], 16)
     assert "Branchy.forward" in cond.where and "x.shape[-1] > 16" in cond.where
@@ -80,7 +80,7 @@ def test_shape_branch_becomes_a_condition():
 
 def test_traced_below_the_threshold_says_so():
     report = analyze(Branchy(), (3, 12, 12), symbolic=True)
-    (cond,) = report.conditions
+    (cond,) = [c for c in report.conditions if c.kind != "divisible"]  # (and the stride's, below)
     assert "W <= 16" in sympy.sstr(cond.relation)
     assert [int(d) for d in report.subs({H: 12, W: 12}).records[-1].output_shape] == eager_shape(
         Branchy(), [1, 3, 12, 12])
@@ -94,7 +94,7 @@ def test_subs_outside_the_condition_is_refused():
 
 def test_fixed_size_linear_becomes_valid_only_at():
     report = analyze(FlatHead(), (1, 8, 8), symbolic=True)
-    (cond,) = report.conditions
+    (cond,) = [c for c in report.conditions if c.kind != "divisible"]  # (and the stride's, below)
     assert cond.kind == "fixed"
     h, w = report.symbols
     # 4 channels x (H/2) x (W/2) = 64 features (by hand): holds wherever H*W = 64
@@ -160,7 +160,7 @@ class SquareNHWC(nn.Layer):
 
 def test_channel_last_symbolic_with_an_equality_test_and_a_reshape():
     report = analyze(SquareNHWC(), (1, 16, 16, 3), symbolic=True)
-    (cond,) = report.conditions
+    (cond,) = [c for c in report.conditions if c.kind != "divisible"]  # (and the stride's, below)
     h, w = report.symbols
     assert cond.relation == sympy.Eq(h, w)
     assert "square images only" in cond.where
@@ -169,3 +169,18 @@ def test_channel_last_symbolic_with_an_equality_test_and_a_reshape():
         assert got == eager_shape(SquareNHWC(), [1, size, size, 3])
     with pytest.raises(SubstitutionError):
         report.subs({H: 16, W: 32})
+
+
+def test_divisibility_is_a_condition_subs_outside_it_is_refused_naming_it():
+    """Issue 20, Deliver 5: sizes simplified for H, W multiples of the total stride (4 here) hold only there."""
+    model = nn.Sequential(nn.Conv2D(3, 4, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2D(4, 4, 3, stride=2, padding=1))
+    simplified = analyze(model, (1, 3, 16, 16), symbolic=True)
+    (cond,) = [c for c in simplified.conditions if c.kind == "divisible"]
+    assert "divisible by 4" in cond.where
+    with pytest.raises(SubstitutionError, match="divisible by 4"):
+        simplified.subs({H: 9, W: 10})
+    concrete = analyze(model, (1, 3, 9, 10))
+    exact = analyze(model, (1, 3, 16, 16), symbolic=True, assume_divisible=False)
+    assert not [c for c in exact.conditions if c.kind == "divisible"]
+    assert exact.subs({H: 9, W: 10}).totals.flops == concrete.totals.flops
+    assert simplified.subs({H: 12, W: 20}).totals.flops == analyze(model, (1, 3, 12, 20)).totals.flops

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from convcalc.analysis import records
 from convcalc.analysis.memory import bytes_per_value, inference_peak, row_at
 from convcalc.analysis.params import ParamAccount, account, parameters_read
 from convcalc.analysis.receptive import GraphView, Spatial, propagate
@@ -17,8 +18,9 @@ from convcalc.rules.ops import OpContext, op_cost
 from convcalc.trace.build import trace_model
 from convcalc.trace.graph import Trace
 from convcalc.trace.input_forms import model_inputs
-from convcalc.trace.inputs import ModelInput
+from convcalc.trace.inputs import ModelInput, readings
 from convcalc.trace.op_names import BOOKKEEPING_OPS, op_key
+from convcalc.trace.temporary import without_gc_pauses
 
 if TYPE_CHECKING:
     import sympy
@@ -50,9 +52,10 @@ def _functional_cost(key: str, op, shapes: dict, constants: dict, combined: dict
 
 def _rf(state) -> tuple | None:
     """A value's per-axis fields for its record; None when it does not depend on the input."""
-    return state.axes if isinstance(state, Spatial) else None
+    return state.public() if isinstance(state, Spatial) else None
 
 
+@without_gc_pauses
 def analyze(
     model: Any,
     input_size: Any = None,
@@ -92,7 +95,8 @@ def analyze(
         input_size = input_shape
     inputs, values = model_inputs(model, input_size, input_spec, input_data)
     shape = inputs[0].shape
-    if symbolic and (len(inputs) != 1 or len(shape) != 4):
+    options = [tuple(i.shape for i in option) for option in readings(inputs)]
+    if symbolic and (len(inputs) != 1 or all(len(o[0]) != 4 for o in options)):
         raise InputSpecError(
             f"a symbolic report needs one image input [N, C, H, W]; {name} takes "
             + " + ".join(str(list(i.shape)) for i in inputs),
@@ -101,15 +105,15 @@ def analyze(
 
     if trace is None:
         trace = trace_for(model, inputs, name, values)
-    elif tuple(trace.input_shapes or (trace.input_shape,)) != tuple(i.shape for i in inputs):
+    elif tuple(trace.input_shapes or (trace.input_shape,)) not in options:
         # a shape without its batch names the same trace (any rank: the trace says which dim is the batch)
         if not (len(inputs) == 1 and tuple(inputs[0].shape) == tuple(trace.input_shape[1:])):
             raise ValueError(f"trace was made at {trace.input_shapes or trace.input_shape}, not {shape}")
-        shape = tuple(trace.input_shape)
+    shape = tuple(trace.input_shape)
     graph = GraphView(trace.ops, trace.shapes, trace.constants, trace.input_value)
     fields = propagate(graph)
 
-    concrete: dict = {k: tuple(int(d) for d in v) for k, v in trace.shapes.items()}
+    concrete = concrete_shapes(trace)
     shapes = concrete
     symbols: tuple = ()
     notes: list[str] = list(trace.notes)
@@ -121,7 +125,8 @@ def analyze(
         notes.extend(sym_notes)
 
     called = {"", *(c.path for c in trace.calls)}  # the root always runs (its own hooks do not fire)
-    params = account(model, parameters_read(trace.ops), called)
+    params = account(model, parameters_read([*trace.ops, *(o for ops in trace.inner_ops.values() for o in ops)]),
+                     called)
     configs = getattr(model, "convcalc_trace", None) is None  # a program's layers are stand-ins: no configuration
     records = _records(trace, fields, shapes, conv, params, configs)
     totals = _totals(trace, records, shapes, params)
@@ -131,6 +136,7 @@ def analyze(
         layers_never_called=tuple(trace.never_called),
         ops_without_rf_rule=tuple(sorted(set(fields.unsupported_ops))),
         misaligned_merges=tuple(fields.misaligned),
+        unknown_sizes=tuple(r.path for r in records if r.size_unknown),
     )
     notes.extend(_unused_notes(params, set(trace.never_called), totals))
     report = Report(
@@ -152,6 +158,24 @@ def analyze(
         report = finish_symbolic(report, trace, shapes, back,
                                  lambda: _records(trace, fields, concrete, conv, params, configs))
     return report
+
+
+def concrete_shapes(trace: Trace) -> dict:
+    """Every value's shape as ints; a size the trace could not know (``trace.unknown_sizes``) is
+    :data:`~convcalc.analysis.records.UNKNOWN`.  Any other ``-1`` reaches the record boundary, which refuses it."""
+    unknown = trace.unknown_sizes
+    return {k: tuple(records.UNKNOWN if d < 0 and k in unknown else int(d) for d in v)
+            for k, v in trace.shapes.items()}
+
+
+def _unknown_reason(trace: Trace, values) -> str | None:
+    """Why a row that reads or writes ``values`` has no count (one of them has an unknown size), or None."""
+    unknown = trace.unknown_sizes
+    return next((unknown[v] for v in values if v in unknown), None) if unknown else None
+
+
+def _unknown_note(reason: str) -> str:
+    return f"a size here cannot be known before the forward runs ({reason}): its count is left out (total ≥)"
 
 
 def rule_static_forward(layer: Any) -> Any:
@@ -209,6 +233,7 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
 
     rows: list[tuple[tuple, LayerRecord]] = []
     calls_of = Counter(c.path for c in trace.calls)
+    combined = {v: op for op in trace.ops if op.name == "builtin.combine" for v in op.outputs}
     for call in trace.calls:
         in_shapes = tuple(shapes.get(v, ()) for v in call.inputs)
         out_shape = shapes.get(call.outputs[0], ()) if call.outputs else ()
@@ -223,14 +248,29 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
         tr, fr = params.on_row(call.path) if first_call else (0, 0)
         p_tr, p_fr = int(tr), int(fr)
         notes = _param_notes(call, params, first_call, calls_of[call.path] if second_call else 0)
-        if call.is_leaf:
+        unknown = _unknown_reason(trace, (*call.inputs, *call.outputs, *(
+            v for op in trace.ops[call.op_start:call.op_end] for v in (*op.inputs, *op.outputs)))) \
+            if call.is_leaf and trace.unknown_sizes else None
+        if unknown is not None:
+            flops, formula = 0, "size unknown (count left out)"
+            notes += (_unknown_note(unknown),)
+        elif call.is_leaf:
             found = find_rule(call.layer)
-            if found is None:
-                flops, formula, has_rule = 0, "no rule (FLOPs unknown)", False
+            if found is None:  # counted through the ops of its own forward, as functional ops are
+                own = [o for i in range(call.op_start, call.op_end) for o in trace.inner_ops.get(i, [trace.ops[i]])]
+                flops, formula, missing = _ops_cost(trace, own, shapes, combined, conv)
+                has_rule = not missing
+                if missing:
+                    notes += ("no FLOP rule for " + ", ".join(f"{k} ×{n}" if n > 1 else k for k, n in missing.items())
+                              + " in its forward: counted as 0 (the total is a lower bound)",)
             else:
                 cls, rule = found
                 cost = rule.cost(RuleContext(call.layer, in_shapes, out_shape, conv))
                 flops, formula = cost.flops, cost.formula
+                if cost.unknown:
+                    has_rule = False
+                    notes += ("no FLOP rule for " + ", ".join(cost.unknown) + ": counted as 0 (the total is a lower "
+                              "bound)",)
                 notes += tuple(cost.notes) + _formula_note(cost, tr + fr, first_call, params.tied_into(call.path),
                                                            cls.__name__)
                 if conv is Convention.PADDLE and type(call.layer) is not cls and cls.__module__.startswith("paddle."):
@@ -262,13 +302,13 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
                     notes=notes,
                     output_shapes=out_shapes,
                     ops=tuple(range(call.op_start, call.op_end)) if call.is_leaf else (),
+                    size_unknown=unknown is not None,
                     config=layer_config(call.layer) if configs and call.layer is not None else "",
                 ),
             )
         )
 
     counts: Counter = Counter()
-    combined = {v: op for op in trace.ops if op.name == "builtin.combine" for v in op.outputs}
     for op in trace.ops:
         if op.index in covered or op.name in BOOKKEEPING_OPS or not op.outputs:
             continue
@@ -280,7 +320,21 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
         parent, depth = parent_of(op.index)
         counts[(parent, key)] += 1
         n = counts[(parent, key)]
-        flops, formula, has_rule = _functional_cost(key, op, shapes, trace.constants, combined, conv)
+        unknown = _unknown_reason(trace, (*op.inputs, *op.outputs,
+                                          *(u for v in op.inputs if v in combined for u in combined[v].inputs)))
+        inner = trace.inner_ops.get(op.index)
+        if inner is not None:  # a PyLayer: what its own forward block runs
+            unknown = _unknown_reason(trace, (*op.inputs, *op.outputs, *(v for o in inner for v in o.outputs)))
+        notes: tuple[str, ...] = ()
+        if unknown is not None:
+            flops, formula, has_rule = 0, "size unknown (count left out)", True
+        elif inner is not None:
+            flops, formula, missing = _ops_cost(trace, inner, shapes, combined, conv)
+            has_rule = not missing
+            if missing:
+                notes = ("no FLOP rule for " + ", ".join(missing) + " in its forward",)
+        else:
+            flops, formula, has_rule = _functional_cost(key, op, shapes, trace.constants, combined, conv)
         state = fields.get(op.outputs[0])
         rows.append(
             (
@@ -303,6 +357,8 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
                     rf=_rf(state),
                     has_rule=has_rule,
                     ops=(op.index,),
+                    notes=(_unknown_note(unknown),) if unknown is not None else notes,
+                    size_unknown=unknown is not None,
                 ),
             )
         )
@@ -314,11 +370,33 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
     return records
 
 
+def _ops_cost(trace: Trace, ops, shapes: dict, combined: dict,
+              conv: Convention) -> tuple[sympy.Expr, str, Counter]:
+    """(FLOPs, formula, {op kind without a rule: count}) of ``ops``: a leaf layer without a rule of its own costs
+    what its forward runs (nothing for ``DropPath`` in eval: it hands on its input), a PyLayer what its own
+    block runs."""
+    total, kinds, missing = 0, [], Counter()
+    for op in ops:
+        if op.name in BOOKKEEPING_OPS or not op.outputs:
+            continue
+        key = op_key(op.name)
+        flops, _, ok = _functional_cost(key, op, shapes, trace.constants, combined, conv)
+        total += flops
+        if not ok:
+            missing[key] += 1
+        elif key not in kinds:
+            kinds.append(key)
+    if not kinds and not missing:
+        return total, "no arithmetic (its forward hands on its input)", missing
+    shown = ", ".join(kinds[:6]) + (", ..." if len(kinds) > 6 else "")
+    return expand(total), f"sum of its ops ({shown})" if kinds else "no rule for its ops", missing
+
+
 def _root_record(trace: Trace, shapes: dict, params: ParamAccount) -> LayerRecord:
     """A row for the root model when it owns parameters itself (the root's forward is not hooked)."""
     tr, fr = params.on_row("")
     out = next((op.outputs[0] for op in reversed(trace.ops) if op.outputs and op.name not in BOOKKEEPING_OPS), "")
-    owned = [p for p in params.used if p.row == ""]
+    owned = params.shown_on("")
     return LayerRecord(
         index=0, path="", kind=params.root_kind,
         depth=0, parent="", is_leaf=False, is_functional=False,
@@ -373,7 +451,7 @@ def _param_notes(call, params: ParamAccount, first_call: bool, calls: int = 0) -
         if not calls or holds is None or not any(True for _ in holds()):
             return ()  # (a ReLU reused in every block holds nothing to count twice)
         return (f"called {calls} times: its parameters are counted on its first call",)
-    owned = [p for p in params.used if p.row == call.path]
+    owned = params.shown_on(call.path)
     if not call.is_leaf and owned:
         return (_owns_note(owned),)
     return tuple(

@@ -176,8 +176,8 @@ class Liveness:
         if shapes is not None and v in shapes:
             n = 1
             for d in shapes[v]:
-                if getattr(d, "is_number", True) and d <= 0:
-                    return 0  # unknown (-1) or empty: as _numel
+                if getattr(d, "is_number", True) and d <= 0 or getattr(d, "name", "") == "?":
+                    return 0  # unknown (-1, records.UNKNOWN) or empty: as _numel
                 n = n * d
             return n * width
         return _numel(self.trace.shapes.get(v, ())) * width

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from convcalc.analysis.receptive_ops import HANDLERS, MERGING, lost_axes, unknown_handler
+from convcalc.analysis.receptive_ops import HANDLERS, MERGING, SIZE_FREE, lost_axes, unknown_handler
 from convcalc.analysis.receptive_state import (
     INTERP_OPS,
     LAYOUT_OPS,
@@ -74,6 +74,10 @@ def propagate(graph: GraphView) -> FieldMap:
         handler = HANDLERS.get(key)
         if handler is None:
             result.unsupported_ops.append(op.name)
+            handler = unknown_handler
+        elif handler not in SIZE_FREE and any(d < 0 for v in (*op.inputs, *op.outputs)
+                                              for d in graph.shapes.get(v, ())):
+            result.unsupported_ops.append(f"op #{op.index} {op.name} (a size unknown before the forward runs)")
             handler = unknown_handler
         if handler in MERGING:
             out = handler(op, ins, graph, result.misaligned)  # type: ignore[call-arg]

@@ -6,6 +6,7 @@ from dataclasses import replace
 from fractions import Fraction
 
 from convcalc.analysis.receptive_state import (
+    CHANNEL_LAST,
     INTERP_OPS,
     FieldUnknown,
     GraphView,
@@ -14,6 +15,7 @@ from convcalc.analysis.receptive_state import (
     axis_paddings,
     int_list,
     merge_states,
+    mix,
     per_axis,
     pool_kernel,
     rank_of,
@@ -26,7 +28,7 @@ from convcalc.formulas.receptive import AxisField, interpolation_taps, resampled
 from convcalc.trace.graph import OpNode
 from convcalc.trace.op_names import ELEMENTWISE_OPS, op_key
 
-__all__ = ["HANDLERS", "MERGING", "unknown_handler", "lost_axes"]
+__all__ = ["HANDLERS", "MERGING", "SIZE_FREE", "unknown_handler", "lost_axes"]
 
 
 # ------------------------------------------------------------------ handlers
@@ -44,10 +46,30 @@ def conv_handler(op: OpNode, states: list, g: GraphView):
     if str(a.get("padding_algorithm", "")).upper() == "SAME":
         dil = [1] * n  # Paddle resets the dilation under 'SAME' (see formulas.effective_dilation)
     pads = axis_paddings(a.get("paddings"), a.get("padding_algorithm"), n)
+    # every output value reads the input channels of its group: an axis folded into the channels is mixed
+    channel = len(in_shape) - 1 if str(a.get("data_format", "NCHW")).upper() in CHANNEL_LAST else 1
+    groups = max(int(a.get("groups", 1) or 1), 1)
+    x = mix(x, {channel: None if groups == 1 else in_shape[channel] // groups}, {channel: in_shape[channel]})
+    x = x.with_fields(lambda ax: replace(ax, dim=None, part=None) if ax.dim == channel else ax)
     return _window(x, dims, [in_shape[d] for d in dims], kernel, strides, pads, dil)
 
 
+def _along(dims):
+    """A step of a per-axis handler: an axis split or folded in one of ``dims`` (a reshape made it share the dim)
+    has no single field under a sliding window."""
+    def guard(step):
+        def wrapped(ax: AxisField) -> AxisField:
+            if ax.dim in dims and ax.part is not None and ax.field is not None:
+                return replace(ax, field=None)
+            return step(ax)
+
+        return wrapped
+
+    return guard
+
+
 def _window(x: Spatial, dims, sizes, kernel, strides, pads, dil) -> Spatial:
+    @_along(dims)
     def step(ax: AxisField) -> AxisField:
         if ax.dim not in dims or ax.field is None:
             return ax
@@ -69,6 +91,7 @@ def pool_handler(op: OpNode, states: list, g: GraphView):
     if a.get("global_pooling"):
         return whole_at(x, dims)
     if a.get("adaptive"):
+        @_along(dims)
         def adaptive(ax: AxisField) -> AxisField:
             if ax.dim not in dims or ax.field is None:
                 return ax
@@ -212,9 +235,16 @@ def transpose_handler(op: OpNode, states: list, g: GraphView):
 
 
 def matmul_handler(op: OpNode, states: list, g: GraphView, misaligned: list | None = None):
-    """``x @ y``: the contracted dimension's axes see the whole input; x's rows and y's columns move."""
+    """``x @ y``: the contracted dimension's axes see the whole input; x's rows and y's columns move.
+
+    A chunk of an axis (a patch, a window) contracted with a weight that returns as many values (an MLP over
+    the patch, ``nn.Linear(4, 4)``) sits where the outputs are: a reshape can turn them back into positions,
+    each of which has seen its patch.
+    """
     a = op.attrs
     out_rank = rank_of(g, op.outputs[0])
+    out_shape = g.shapes.get(op.outputs[0], ())
+    alone = sum(1 for st in states[:2] if st is not None) == 1
     parts = []
     for pos, (s, vid) in enumerate(zip(states[:2], op.inputs[:2])):
         if s is None:
@@ -226,13 +256,17 @@ def matmul_handler(op: OpNode, states: list, g: GraphView, misaligned: list | No
         contracted = (rank - 2 if transposed else rank - 1) if pos == 0 else (rank - 1 if transposed else rank - 2)
         kept = rank - 1 if contracted == rank - 2 else rank - 2
         lands = out_rank - 2 if pos == 0 else out_rank - 1
+        other = out_rank - 1 if pos == 0 else out_rank - 2  # where the weight's own outputs land
+        size = g.shapes.get(vid, ())[contracted] if len(g.shapes.get(vid, ())) > contracted else None
+        returns = alone and len(out_shape) == out_rank and size is not None and int(out_shape[other]) == int(size)
         s = whole_at(s, [contracted])
 
-        def move(ax: AxisField, contracted=contracted, kept=kept, lands=lands, rank=rank) -> AxisField:
+        def move(ax: AxisField, contracted=contracted, kept=kept, lands=lands, rank=rank, other=other,
+                 returns=returns) -> AxisField:
             if ax.dim is None:
                 return ax
             if ax.dim == contracted:
-                return replace(ax, dim=None)
+                return replace(ax, dim=other) if returns and ax.part is not None else replace(ax, dim=None)
             if ax.dim == kept:
                 return replace(ax, dim=lands)
             return replace(ax, dim=ax.dim - rank + out_rank)  # batch dims, aligned from the right
@@ -255,8 +289,8 @@ def pad_handler(op: OpNode, states: list, g: GraphView):
         return x.unknown()
     dims = spatial_dims(len(in_shape), op.attrs.get("data_format"))  # always three: D, H, W
     before = {dims[-1]: pads[0], dims[-2]: pads[2], dims[-3]: pads[4]}  # left/right, top/bottom, front/back
-    return x.with_fields(lambda a: a if a.dim not in before or a.field is None else replace(
-        a, field=_shifted(a.field, before[a.dim])))
+    return x.with_fields(_along(list(before))(lambda a: a if a.dim not in before or a.field is None else replace(
+        a, field=_shifted(a.field, before[a.dim]))))
 
 
 def _shifted(f: Field, pad: int) -> Field:
@@ -293,6 +327,7 @@ def transposed_conv_handler(op: OpNode, states: list, g: GraphView):
     else:
         before = [p if not isinstance(p, tuple) else p[0] for p in axis_paddings(a.get("paddings"), None, n)]
 
+    @_along(dims)
     def step(ax: AxisField) -> AxisField:
         if ax.dim not in dims or ax.field is None:
             return ax
@@ -319,6 +354,7 @@ def interpolate_handler(op: OpNode, states: list, g: GraphView):
     scales = [float(v) for v in (a.get("scale") or [])]
     half_pixel = mode != "nearest" and not corners and int(a.get("align_mode", 0)) == 0
 
+    @_along(dims)
     def step(ax: AxisField) -> AxisField:
         if ax.dim not in dims or ax.field is None:
             return ax
@@ -338,6 +374,69 @@ def interpolate_handler(op: OpNode, states: list, g: GraphView):
             raise FieldUnknown(f"{mode} interpolation {m}->{o} on {ax.axis}: {err}") from None
 
     return x.with_fields(step)
+
+
+def slice_handler(op: OpNode, states: list, g: GraphView):
+    """``x[:, 1:]``, ``qkv[0]``: a dim cut to fewer units (or indexed away) holding an axis makes it unknown
+    (a crop shifts the field); the other axes keep their fields, dims indexed away drop out of the shape."""
+    x = states[0]
+    if x is None:
+        return None
+    in_shape, out_shape = g.shapes.get(op.inputs[0], ()), g.shapes.get(op.outputs[0], ())
+    rank = len(in_shape)
+    if not rank:
+        return x
+    cut = {int(d) % rank for d in op.attrs.get("axes") or []}
+    gone = sorted({int(d) % rank for d in op.attrs.get("decrease_axis") or []})
+    if len(out_shape) != rank - len(gone):
+        return x.unknown()
+
+    def step(a: AxisField) -> AxisField:
+        if a.dim is None:
+            return a
+        if a.dim in gone:
+            return replace(a, field=None if a.field is not None and not a.field.whole else a.field, dim=None, part=None)
+        dim = a.dim - sum(1 for d in gone if d < a.dim)
+        changed = a.dim in cut and int(out_shape[dim]) != int(in_shape[a.dim])
+        return replace(a, dim=dim, field=None if changed and a.field is not None and not a.field.whole else a.field)
+
+    return x.with_fields(step)
+
+
+def pixel_shuffle_handler(op: OpNode, states: list, g: GraphView):
+    """PixelShuffle(r): output (h, w) copies input (h // r, w // r) of one of r*r channels: on H and W the field
+    of nearest upsampling by r.  PixelUnshuffle(r) gathers each r x r block into channels: a window r,
+    stride r.  Axes folded into the channels are unknown."""
+    x = states[0]
+    if x is None:
+        return None
+    in_shape, out_shape = g.shapes[op.inputs[0]], g.shapes[op.outputs[0]]
+    dims = spatial_dims(len(in_shape), op.attrs.get("data_format"))
+    channel = len(in_shape) - 1 if str(op.attrs.get("data_format", "NCHW")).upper() in CHANNEL_LAST else 1
+    x = x.with_fields(lambda a: replace(a, field=None) if a.dim == channel and a.field is not None else a)
+
+    @_along(dims)
+    def step(ax: AxisField) -> AxisField:
+        if ax.dim not in dims or ax.field is None:
+            return ax
+        m, o = int(in_shape[ax.dim]), int(out_shape[ax.dim])
+        if o >= m:  # shuffle: r = o / m
+            return replace(ax, field=resampled_field(ax.field, Fraction(m, o), Fraction(0),
+                                                     lambda src: interpolation_taps("nearest", src)))
+        r = m // o
+        return replace(ax, field=field_after(ax.field, r, r, 0))
+
+    return x.with_fields(step)
+
+
+def channel_shuffle_handler(op: OpNode, states: list, g: GraphView):
+    """ChannelShuffle permutes channels: no spatial field changes (an axis folded into the channels: unknown)."""
+    x = states[0]
+    if x is None:
+        return None
+    in_shape = g.shapes[op.inputs[0]]
+    channel = len(in_shape) - 1 if str(op.attrs.get("data_format", "NCHW")).upper() in CHANNEL_LAST else 1
+    return x.with_fields(lambda a: replace(a, field=None) if a.dim == channel and a.field is not None else a)
 
 
 def lost_axes(before, after) -> list[AxisField]:
@@ -377,6 +476,11 @@ HANDLERS: dict[str, Handler] = {
     "softmax": softmax_handler,
     "log_softmax": softmax_handler,
     "pad3d": pad_handler,
+    "slice": slice_handler,
+    "strided_slice": slice_handler,
+    "pixel_shuffle": pixel_shuffle_handler,
+    "pixel_unshuffle": pixel_shuffle_handler,
+    "channel_shuffle": channel_shuffle_handler,
 }
 for _name in ("mean", "sum", "max", "min", "prod", "amax", "amin", "logsumexp", "all", "any", "argmax", "argmin",
               "p_norm", "norm"):
@@ -388,3 +492,4 @@ for _name in ELEMENTWISE_OPS:
 
 
 MERGING = {elementwise_handler, concat_handler, matmul_handler}
+SIZE_FREE = {elementwise_handler, combine_handler, unpack_handler}  # (read no size: an unknown one changes nothing)

@@ -12,15 +12,64 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from convcalc.errors import ConvcalcError
+from convcalc.errors import ConvcalcError, InternalCheckError
 from convcalc.formulas.conventions import Convention
-from convcalc.formulas.numbers import is_whole
+from convcalc.formulas.numbers import is_symbolic, is_whole, text
 from convcalc.formulas.receptive import AxisField, Field
 
 if TYPE_CHECKING:
     import sympy
 
 Shape = tuple  # tuple of ints (a concrete report) or sympy expressions (a symbolic one), e.g. (1, 64, 8, 8)
+
+def __getattr__(name: str):
+    """:data:`UNKNOWN` is made on first use: a concrete report that meets no unknown size never imports sympy."""
+    if name == "UNKNOWN":
+        import sympy
+
+        value = sympy.Symbol("?", positive=True, integer=True)
+        globals()["UNKNOWN"] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+UNKNOWN: sympy.Symbol
+"""A size no run can tell in advance (it depends on tensor values, e.g. after ``paddle.nonzero``): printed ``?``.
+
+A row that reads or writes such a size has no count (0, listed in :attr:`Gaps.unknown_sizes`): the total
+is then a lower bound.  It never appears in a count.  (A sympy symbol, made on first use.)"""
+
+
+def _impossible(what: str, value, where: str) -> InternalCheckError:
+    return InternalCheckError(
+        f"internal check failed: {what} {text(value)} in {where} (a size must be a whole number >= 0 "
+        "and a count a whole number >= 0)",
+        "please report this model; convcalc refuses to print an impossible number")
+
+
+def check_size(d, what: str, where: str) -> None:
+    """A size is a whole number >= 0, :data:`UNKNOWN`, or a symbolic expression (a symbolic report's ``H/4``)."""
+    if isinstance(d, int) and not isinstance(d, bool) or is_whole(d):
+        if int(d) < 0:
+            raise _impossible(what, d, where)
+        return
+    if not is_symbolic(d):  # a Fraction, a float, a bool: never a size
+        raise _impossible(what, d, where)
+    if d.is_number and not (d.is_Integer and d >= 0):
+        raise _impossible(what, d, where)
+
+
+def check_count(c, what: str, where: str) -> None:
+    """A count is a whole number >= 0 or a symbolic expression; never built from an unknown size."""
+    if isinstance(c, int) and not isinstance(c, bool) or is_whole(c):
+        if int(c) < 0:
+            raise _impossible(what, c, where)
+        return
+    if not is_symbolic(c):
+        raise _impossible(what, c, where)
+    unknown = globals().get("UNKNOWN")  # (not made yet: nothing can hold it)
+    if (c.is_number and not (c.is_Integer and c >= 0)) or (unknown is not None and c.has(unknown)):
+        raise _impossible(what, c, where)
 
 
 @dataclass(frozen=True)
@@ -53,6 +102,16 @@ class LayerRecord:
     output_shapes: tuple[Shape, ...] = ()  # every output (a tuple-returning layer); output_shape is the first
     ops: tuple[int, ...] = ()  # indices of the traced program's ops this row ran (training cost reads them)
     config: str = ""  # the layer's configuration as Paddle prints it (extra_repr()); "" if unknown or functional
+    size_unknown: bool = False  # reads or writes a size no run can tell in advance (UNKNOWN): its count is left out
+
+    def __post_init__(self) -> None:
+        """The record boundary: no -1, negative or fractional size and no negative count gets into a report."""
+        where = f"row {self.path or '(root)'} ({self.kind})"
+        for shape in (*self.input_shapes, self.output_shape, *self.output_shapes):
+            for d in shape or ():
+                check_size(d, "size", where)
+        for what in ("params_trainable", "params_non_trainable", "flops"):
+            check_count(getattr(self, what), what, where)
 
     @property
     def params(self) -> sympy.Expr:
@@ -93,6 +152,11 @@ class Totals:
     param_bytes: sympy.Expr
     peak_at: str = field(default="", compare=False)  # a row's path: a label, not a quantity
 
+    def __post_init__(self) -> None:
+        for what in ("params", "params_trainable", "params_non_trainable", "flops", "input_bytes",
+                     "peak_activation_bytes", "param_bytes", "params_in_model", "params_unused"):
+            check_count(getattr(self, what), what, "the totals")
+
 
 @dataclass(frozen=True)
 class Gaps:
@@ -100,7 +164,11 @@ class Gaps:
 
     ``layers_without_rule`` are leaf layer paths and ``ops_without_rule``
     ``(op kind, occurrences)`` of functional ops that no rule counts: their
-    FLOPs are unknown (0 in the rows), so the total is a lower bound.
+    FLOPs are unknown (0 in the rows), so the total is a lower bound.  A layer
+    that costs nothing (``Identity``, ``Dropout``, a ``DropPath`` in eval: no
+    op, or only ops without arithmetic) is not a gap.  ``unknown_sizes`` are
+    the rows whose sizes no run can tell in advance (:data:`UNKNOWN`): their
+    counts are left out too.
     """
 
     layers_without_rule: tuple[str, ...] = ()
@@ -108,11 +176,12 @@ class Gaps:
     layers_never_called: tuple[str, ...] = ()
     ops_without_rf_rule: tuple[str, ...] = ()
     misaligned_merges: tuple[str, ...] = ()
+    unknown_sizes: tuple[str, ...] = ()
 
     @property
     def flops_complete(self) -> bool:
-        """True when every layer and op ran under a FLOP rule (the total is exact)."""
-        return not self.layers_without_rule and not self.ops_without_rule
+        """True when every layer and op ran under a FLOP rule at known sizes (the total is exact)."""
+        return not self.layers_without_rule and not self.ops_without_rule and not self.unknown_sizes
 
 
 @dataclass(frozen=True)
@@ -120,9 +189,11 @@ class Condition:
     """Where a symbolic report holds, found while tracing (sympy relation in the report's symbols).
 
     ``kind`` is ``"range"`` (a branch on a shape taken in ``forward``: the
-    report holds where ``relation`` holds) or ``"fixed"`` (a layer of fixed
+    report holds where ``relation`` holds), ``"fixed"`` (a layer of fixed
     size, such as a Linear after flatten: the report holds only where
-    ``relation``, an equation, holds; ``at`` are the traced sizes).
+    ``relation``, an equation, holds; ``at`` are the traced sizes) or
+    ``"divisible"`` (the sizes were simplified for H and W multiples of the
+    total stride: elsewhere they would be fractions).
     ``where`` says what imposed it.
     """
 
@@ -227,8 +298,13 @@ def substitute_report(report: Report, values: dict) -> Report:
     values = _report_values(report, values)
     numeric = all(v.is_number for v in values.values()) and set(values) >= set(report.symbols)
     for c in report.conditions:
-        if numeric and c.relation.xreplace(values) is sympy.false:
+        if numeric and sympy.simplify(c.relation.xreplace(values)) is sympy.false:
             shown = ", ".join(f"{k} = {v}" for k, v in values.items())
+            if c.kind == "divisible":
+                raise SubstitutionError(
+                    f"the report does not hold at {shown}: its {c.where}",
+                    "make it with assume_divisible=False (exact floors, --no-divisible) or trace at that size "
+                    "(convcalc report MODEL --input ...)")
             raise SubstitutionError(
                 f"the report does not hold at {shown}: {c.where} (valid {'only at' if c.kind == 'fixed' else 'for'} "
                 f"{sympy.sstr(c.relation)})",

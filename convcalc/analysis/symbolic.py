@@ -342,6 +342,10 @@ def symbolic_shapes(trace: Trace, fields: FieldMap, assume_divisible: bool = Tru
     (so that rules simplify their floors too); ``back`` maps them to ``H``/``W``
     and is applied to the finished report by :func:`finish_symbolic`.
     """
+    if trace.unknown_sizes:
+        raise SymbolicUnsupportedError(
+            "a size of this model depends on tensor values (" + next(iter(trace.unknown_sizes.values())) + ")",
+            "use a concrete report (without --symbolic)")
     if len(trace.input_shape) != 4:
         raise SymbolicUnsupportedError(
             f"symbolic sizes take a 4-D input (N, C, H, W or N, H, W, C), not {list(trace.input_shape)}",
@@ -515,6 +519,11 @@ def finish_symbolic(report: Report, trace: Trace, shapes: dict, back: dict,
                 continue
             seen.add(rel)
             conditions.append(Condition(kind, rel, where, at if kind == "fixed" else ()))
+    sh, sw = (sympy.simplify(sym / back[small]) for sym, small in ((H, _h), (W, _w))) if back else (1, 1)
+    if sh != 1 or sw != 1:  # sizes simplified for H, W multiples of the total stride: a condition, not only a note
+        conditions.append(Condition(
+            "divisible", sympy.And(sympy.Eq(sympy.Mod(H, sh), 0), sympy.Eq(sympy.Mod(W, sw), 0)),
+            f"sizes simplified for H divisible by {sh} and W divisible by {sw} (the total stride)"))
     symbols = (H, W)
     if back:
         report = replace_symbols(report, back)

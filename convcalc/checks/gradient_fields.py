@@ -34,7 +34,8 @@ from convcalc.checks.workers import quiet as _quiet
 
 FIELD_CASES = ("rf_groupnorm", "rf_instancenorm", "rf_layernorm_chw", "rf_layernorm_w", "rf_softmax_w", "rf_mean_h",
                "rf_conv1d", "rf_conv1d_nlc", "rf_conv3d", "rf_nhwc_same", "rf_dilation", "rf_hwc_transposed",
-               "rf_unet", "rf_fpn", "rf_conv1d_transpose", "rf_resize_modes", "rf_conv3d_transpose")
+               "rf_unet", "rf_fpn", "rf_conv1d_transpose", "rf_resize_modes", "rf_conv3d_transpose",
+               "rf_window_attention", "rf_patch_mlp", "rf_row_fold", "rf_row_fold_batch2", "rf_axial", "rf_shuffles")
 """The ``fields`` corpus cases (convcalc.checks.corpus.fields): norms, softmax and reductions along one axis,
 1-D and 3-D, channel-last with SAME padding, dilation, upsampling (transposed convs, interpolation); each a
 second of gradients."""

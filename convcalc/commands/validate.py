@@ -16,6 +16,7 @@ examples:
   convcalc validate --models resnet18 vgg11 --no-rf
   convcalc validate --fast --json > validation.json
   convcalc validate -o docs/validation.md -o validation.json   # Markdown and JSON from one run
+  convcalc validate --real-libraries --python ~/.cache/convcalc-corpus-venv/bin/python --fast
 
 Every zoo model at its default input, a small one and an odd non-square one
 (3x97x131): paddle.summary rows (shapes, params) and paddle.flops per layer
@@ -32,6 +33,20 @@ activations) is checked against the grad ops of Paddle's own backward program
 (append_backward) for the same models, plus a model with frozen layers and one
 whose first layer is not a conv (--fast: the CI subset; --no-training skips it).
 The header of docs/validation.md records how long the last full run took.
+
+--real-libraries checks PaddleClas 2.6.0 and PaddleSeg 2.8.0 models instead (built
+without weights, one process each) against the same kind of truth, plus paddle.flops
+per layer and multiply-adds by hand, and times each analysis against paddle.summary +
+paddle.flops in the same process.  The libraries live in an environment of their own
+(--python, or $CONVCALC_REAL_LIBRARIES_PYTHON); create it with:
+
+  python3 -m venv ~/.cache/convcalc-corpus-venv
+  ~/.cache/convcalc-corpus-venv/bin/pip install -e .      (from the repository root)
+  ~/.cache/convcalc-corpus-venv/bin/pip install --no-deps paddleclas==2.6.0 paddleseg==2.8.0
+  ~/.cache/convcalc-corpus-venv/bin/pip install six pyyaml requests tqdm scikit-learn opencv-python-headless 'numpy<2.4'
+
+With -o docs/validation.md it rewrites only its own section of that file (the zoo run
+keeps that section as it is).
 
 Exit status: 0 when everything agrees, 1 on any mismatch, disagreeing field or wrong corpus case,
 2 on a usage error, 130 when interrupted (no output file is written).
@@ -66,6 +81,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", "-j", type=at_least_one("jobs"), default=None, metavar="N",
                    help="worker processes (default: 2, or 1 with --models)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    g = p.add_argument_group("real libraries")
+    g.add_argument("--real-libraries", action="store_true",
+                   help="check PaddleClas 2.6.0 and PaddleSeg 2.8.0 models instead of the zoo (--models: their "
+                        "names; --fast: the CI subset)")
+    g.add_argument("--python", metavar="PYTHON",
+                   help="the interpreter of the environment that has the libraries (default: "
+                        "$CONVCALC_REAL_LIBRARIES_PYTHON, else this one)")
+    g.add_argument("--timeout", type=float, default=900, metavar="SECONDS",
+                   help="stop a model's check after this long (default: 900)")
+    g.add_argument("--no-timing", action="store_true",
+                   help="skip timing each analysis against paddle.summary + paddle.flops")
     p.set_defaults(func=run_validate)
 
 
@@ -90,6 +116,8 @@ def run_validate(args) -> int:
     outputs = args.output or []
     for path in outputs:
         check_writable(path)  # fail before minutes of work
+    if args.real_libraries:
+        return run_real_libraries(args, outputs)
     from convcalc.checks.validation import run_validation
     from convcalc.render import validation as R
 
@@ -101,12 +129,13 @@ def run_validate(args) -> int:
     import json
 
     from convcalc.files import write_atomic
+    from convcalc.render.real_libraries import kept_section, with_section
 
     for path in outputs:
         if path.endswith(".json"):
             write_atomic(path, json.dumps(R.validation_dict(run), indent=2) + "\n")
-        else:
-            write_atomic(path, R.validation_markdown(run))
+        else:  # (the real-library section, made in another environment, is kept as it is)
+            write_atomic(path, with_section(R.validation_markdown(run), kept_section(_read(path))))
         progress(f"wrote {path}")
     if args.json:
         sys.stdout.write(json.dumps(R.validation_dict(run), indent=2) + "\n")
@@ -115,5 +144,58 @@ def run_validate(args) -> int:
 
         console = terminal_console()
         for item in R.validation_renderables(run):
+            console.print(item)
+    return 0 if run.ok else 1
+
+
+def _read(path: str) -> str:
+    from pathlib import Path
+
+    return Path(path).read_text() if Path(path).is_file() else ""
+
+
+def run_real_libraries(args, outputs: list[str]) -> int:
+    import json
+    import os
+    import sys
+
+    from convcalc.checks.real_libraries import models as M
+    from convcalc.checks.real_libraries.run import (
+        ENV_VARIABLE,
+        ROOT,
+        environment_commands,
+        environment_problem,
+        run_corpus,
+    )
+    from convcalc.errors import DependencyError, UnknownNameError
+    from convcalc.files import write_atomic
+    from convcalc.render import real_libraries as R
+
+    names = args.models or list(M.FAST if args.fast else M.all_models())
+    for name in names:
+        if name not in M.all_models():
+            raise UnknownNameError("real-library model", name, M.all_models())
+    python = os.path.expanduser(args.python or os.environ.get(ENV_VARIABLE) or sys.executable)
+    progress = StderrProgress(args.quiet)
+    progress(f"real libraries: checking that {python} can import them")
+    problem = environment_problem(python)
+    if problem:
+        raise DependencyError(problem, "create the environment with: " + " && ".join(environment_commands(source=ROOT))
+                              + "; then add --python ~/.cache/convcalc-corpus-venv/bin/python")
+    jobs = args.jobs if args.jobs is not None else 1
+    run = run_corpus(names, python, args.timeout, jobs, timing=not args.no_timing, progress=progress)
+    for path in outputs:
+        if path.endswith(".json"):
+            write_atomic(path, json.dumps(R.real_libraries_dict(run), indent=2) + "\n")
+        else:
+            write_atomic(path, R.with_section(_read(path), R.section_markdown(run)))
+        progress(f"wrote {path}")
+    if args.json:
+        sys.stdout.write(json.dumps(R.real_libraries_dict(run), indent=2) + "\n")
+    elif not outputs:
+        from convcalc.commands.report import terminal_console
+
+        console = terminal_console()
+        for item in R.real_libraries_renderables(run):
             console.print(item)
     return 0 if run.ok else 1

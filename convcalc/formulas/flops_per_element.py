@@ -46,6 +46,7 @@ ELEMENTWISE_OPS: dict[str, int] = {
     # the operations of each activation's formula
     "relu6": 2,          # min(max(x, 0), 6)
     "leaky_relu": 2,     # max(x, a*x)
+    "prelu": 2,          # x > 0 ? x : a*x (a learned per channel)
     "hardtanh": 2,       # min(max(x, lo), hi)
     "clip": 2,
     "sigmoid": 4,        # 1 / (1 + exp(-x)): negate, exp, add, divide

@@ -76,6 +76,7 @@ __all__ = [
     "transposed_field",
     "resampled_field",
     "interpolation_taps",
+    "blocked_field",
     "MAX_PERIOD",
 ]
 
@@ -139,7 +140,11 @@ class AxisField:
 
     ``field`` is ``None`` when unknown (after an op convcalc cannot follow, or
     a misaligned merge); ``dim`` is the dimension of the value this axis sits
-    in (``None`` once it was reduced or squeezed away).
+    in (``None`` once it was reduced or squeezed away).  ``part`` is set while
+    a reshape keeps the axis split or folded (Swin's windows, rows folded into
+    the batch): ``(unit_stride, count, inner, length)``, this entry holds
+    ``count`` of the axis' ``length`` units, ``unit_stride`` apart, one step
+    every ``inner`` elements of ``dim``; ``None``: the axis fills ``dim``.
 
     >>> AxisField("L", field_after(INPUT_FIELD, 3), 2).field.size
     3
@@ -148,6 +153,7 @@ class AxisField:
     axis: str
     field: Field | None
     dim: int | None = None
+    part: tuple[int, int, int, int] | None = None
 
 
 def rf_jump(jump_in: Quantity, stride: Quantity) -> sympy.Expr:
@@ -404,3 +410,26 @@ def resampled_field(field: Field, ratio: Fraction, offset: Fraction, taps: Calla
     at = _bounds_of(field)
     bounds = [_union(at(i) for i in taps(ratio * o + offset)) for o in range(period)]
     return _from_bounds(_q(field.jump) * ratio, bounds)
+
+
+def blocked_field(field: Field, block: int) -> Field:
+    """The field after an op that mixes the units of each aligned block of ``block`` consecutive units.
+
+    Window attention (Swin), an MLP over the positions of a patch: unit ``u``
+    sees every unit of its block ``[block*(u // block), block*(u // block) + block)``,
+    so the field differs by position within the block (``phases``); ``size`` is
+    the largest, the jump is unchanged.
+
+    >>> f = blocked_field(INPUT_FIELD, 4)      # 4-pixel windows: every unit sees its window
+    >>> print(f.size, f.jump, f.start, [tuple(str(x) for x in b) for b in f.phases])
+    4 1 3/2 [('-3/2', '3/2'), ('-5/2', '1/2'), ('-7/2', '-1/2'), ('-9/2', '-3/2')]
+    """
+    if field.whole or block == 1:
+        return field
+    if not _numeric(field.jump, field.start, field.size):
+        raise ValueError("a field mixed within blocks needs numeric sizes")
+    period = math.lcm(block, field.period)
+    _check_period(period, "the blocks")
+    at = _bounds_of(field)
+    first = [block * (u // block) for u in range(period)]
+    return _from_bounds(_q(field.jump), [_union(at(v) for v in range(f, f + block)) for f in first])

@@ -109,10 +109,13 @@ def total_flops_text(report: Report) -> str:
 
 
 def gap_lines(report: Report) -> list[str]:
-    """One line per kind of layer or op without a FLOP rule, with how often it ran."""
+    """One line per kind of layer or op without a FLOP rule, with how often it ran; then the rows whose sizes
+    cannot be known before the forward runs."""
     g = report.gaps
     if g.flops_complete:
         return []
+    if not g.layers_without_rule and not g.ops_without_rule:
+        return [_unknown_line(g.unknown_sizes)]
     lines = ["No FLOP rule (counted as 0 above, so the total is a lower bound; add one with "
              "convcalc.register_rule or convcalc.register_op):"]
     kinds: dict[str, list[str]] = {}
@@ -123,7 +126,15 @@ def gap_lines(report: Report) -> list[str]:
         lines.append(f"  layer {kind} ×{len(paths)}: {', '.join(paths)}")
     for kind, count in g.ops_without_rule:
         lines.append(f"  op {kind} ×{count}")
+    if g.unknown_sizes:
+        lines.append(_unknown_line(g.unknown_sizes))
     return lines
+
+
+def _unknown_line(paths: tuple[str, ...]) -> str:
+    shown = ", ".join(paths[:8]) + (f", ... ({len(paths)} rows)" if len(paths) > 8 else "")
+    return ("Sizes that depend on tensor values (shown ?; their counts are left out, so the total is a lower "
+            f"bound): {shown}")
 
 
 def condition_text(c: Condition) -> str:
@@ -135,6 +146,8 @@ def condition_text(c: Condition) -> str:
         shown = f"{sympy.sstr(rel.lhs)} = {sympy.sstr(rel.rhs)}"
     else:
         shown = sympy.sstr(rel).replace("==", "=")
+    if c.kind == "divisible":
+        return f"valid only where {c.where.split(' (')[0].replace('sizes simplified for ', '')}: {c.where}"
     if c.kind == "fixed":
         at = ", ".join(f"{s} = {v}" for s, v in c.at)
         return f"valid only at {shown}" + (f" (traced at {at})" if at and shown != at else "") + f": {c.where}"
@@ -186,7 +199,7 @@ def incomplete_groups(report: Report) -> set[str]:
     containers = [r.path for r in report.records if not r.is_leaf]
     out: set[str] = set()
     for r in report.records:
-        if r.is_leaf and not r.has_rule:
+        if r.is_leaf and (not r.has_rule or r.size_unknown):
             owner = r.parent if r.is_functional else r.path
             out.update(c for c in containers if c and (owner == c or owner.startswith(c + ".")))
     return out
@@ -261,7 +274,7 @@ def _cells(report: Report, rec: LayerRecord, columns, details: C.RowDetails, gro
             text = C.trainable_text(rec) if leaf else "-"
         elif col is C.Column.FLOPS:
             if leaf:
-                text = quantity(rec.flops) + ("" if rec.has_rule else " (no rule)")
+                text = "?" if rec.size_unknown else quantity(rec.flops) + ("" if rec.has_rule else " (no rule)")
             else:
                 text = group_flops_text(g_flops, rec.path, incomplete)
         else:
@@ -429,6 +442,7 @@ def record_dict(rec: LayerRecord) -> dict:
         "formula": rec.formula,
         "config": rec.config,
         "has_rule": rec.has_rule,
+        "size_unknown": rec.size_unknown,
         "receptive_field": None if rec.rf is None else {a.axis.lower(): field_json(a.field) for a in rec.rf},
         "notes": list(rec.notes),
     }
@@ -477,6 +491,7 @@ def _report_dict(report: Report) -> dict:
             "layers_never_called": list(report.gaps.layers_never_called),
             "ops_without_rf_rule": list(report.gaps.ops_without_rf_rule),
             "misaligned_merges": list(report.gaps.misaligned_merges),
+            "unknown_sizes": list(report.gaps.unknown_sizes),
         },
         "notes": list(report.notes),
     }
@@ -511,8 +526,12 @@ def report_csv(report: Report, depth: int | None = None, training: Any = None) -
                      "", "", "", "",
                      *((training.totals.forward, training.totals.backward_input, training.totals.backward_weight,
                         training.totals.activations_bytes) if training else ())])
-    for line in gap_lines(report)[1:]:
-        writer.writerow(["", "NO RULE", line.strip(), "", "", "", "", "", "", "", "", "", "", "FLOPs unknown",
+    for line in gap_lines(report):
+        if line.startswith("  "):
+            writer.writerow(["", "NO RULE", line.strip(), "", "", "", "", "", "", "", "", "", "", "FLOPs unknown",
+                             *([""] * len(extra))])
+    for path in report.gaps.unknown_sizes:
+        writer.writerow(["", "SIZE UNKNOWN", path, "", "", "", "", "", "", "", "", "", "", "FLOPs unknown",
                          *([""] * len(extra))])
     return buf.getvalue()
 

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from convcalc import formulas as F
 from convcalc.formulas import Convention
 from convcalc.formulas.numbers import div, expand, product
+from convcalc.rules.fused_act import act_flops_per_element, fused_forward
 
 if TYPE_CHECKING:
     import sympy
@@ -66,6 +67,7 @@ class Cost:
     params_trainable: sympy.Expr | None = None
     params_non_trainable: sympy.Expr | None = None
     notes: tuple[str, ...] = ()
+    unknown: tuple[str, ...] = ()  # parts of the layer's work no rule counts (the row is a gap, the total a bound)
 
 
 @dataclass(frozen=True)
@@ -268,11 +270,22 @@ def _load_builtins() -> None:
         affine = getattr(lay, "weight", None) is not None and getattr(lay, "_weight_attr", None) is not False
         flops = (F.batchnorm_flops(numel, ctx.convention, channels=channels, affine=affine)
                  if counted else 0)
-        if getattr(lay, "_act", None):  # paddle.nn.BatchNorm(act='relu') fuses an activation
-            flops += F.activation_flops(numel, ctx.convention, kind=str(lay._act))
-        return Cost(flops, "batchnorm_flops" if counted else "0: paddle.flops has no rule for it")
+        unknown: tuple[str, ...] = ()
+        act = getattr(lay, "_act", None)
+        if act and ctx.convention is Convention.FLOPS:  # paddle.nn.BatchNorm(act='hard_swish') fuses an activation
+            per = act_flops_per_element(str(act))
+            x = ctx.input_shapes[0]
+            if per in ("softmax", "log_softmax"):
+                flops += F.softmax_flops(numel, x[-1], per == "log_softmax", ctx.convention)
+            elif per is None:
+                unknown = (f"act={act!r}",)
+            else:
+                flops += F.elementwise_flops(numel, per, ctx.convention)
+        return Cost(flops, "batchnorm_flops" + (f" + act {act}" if act else "") if counted
+                    else "0: paddle.flops has no rule for it", unknown=unknown)
 
-    for cls in (nn.BatchNorm, nn.BatchNorm1D, nn.BatchNorm2D, nn.BatchNorm3D, nn.SyncBatchNorm):
+    register_rule(nn.BatchNorm, static_forward=fused_forward)(batchnorm)
+    for cls in (nn.BatchNorm1D, nn.BatchNorm2D, nn.BatchNorm3D, nn.SyncBatchNorm):
         register_rule(cls)(batchnorm)
 
     def norm(groups_of):

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from convcalc import formulas as F
 from convcalc.formulas import Convention
 from convcalc.formulas.flops_per_element import ELEMENTWISE_OPS
-from convcalc.formulas.numbers import div, is_symbolic, maximum, product, simplify
+from convcalc.formulas.numbers import div, expand, is_symbolic, maximum, product, simplify
 
 if TYPE_CHECKING:
     import sympy
@@ -132,6 +132,31 @@ def _conv_transpose(ctx: OpContext) -> OpCost:
         pads = transpose_padding_before(ins, out, k, strides, dils, ctx.attrs["padding_algorithm"])
     flops = F.conv_transpose_flops(ins, out, c, p, k, strides, pads, dils, g, False, n, ctx.convention)
     return OpCost(flops, "conv_transpose_flops (bias: a separate add)")
+
+
+@register_op("deformable_conv")
+def _deformable_conv(ctx: OpContext) -> OpCost:
+    """``paddle.vision.ops.deform_conv2d`` / ``DeformConv2D`` (v1; v2 with a mask): a conv of sampled values.
+
+    Every output position samples each input channel at the kernel's ``k*k``
+    offset positions (``S = N*H'*W'*C*k*k`` sampled values, bilinear: 4 taps),
+    then a conv takes them (``K = C/g*k*k`` products per output value).  macs:
+    ``K*numel(out) + 4*S``; flops: ``(2K-1)*numel(out) + 7*S`` (bilinear) ``+ 2*S``
+    (the offsets added to the positions) ``+ S`` with a mask (v2: one multiply per
+    sampled value); paddle: 0 (``paddle.flops`` has no rule for it).
+    """
+    x, w = ctx.input_shapes[0], ctx.input_shapes[2]
+    masked = len(ctx.input_shapes) > 3 and bool(ctx.input_shapes[3])
+    n, c = x[0], x[1]
+    _, p, oh, ow = ctx.output_shape
+    g = ctx.attrs.get("groups", 1)
+    kernel = tuple(w[2:])
+    samples = n * oh * ow * c * _numel(kernel)
+    flops = (F.convnd_flops((oh, ow), p, w[1] * g, kernel, g, False, n, ctx.convention)
+             + F.interpolate_flops(samples, "bilinear", ctx.convention)
+             + F.elementwise_flops(samples, 2 + int(masked), ctx.convention))
+    return OpCost(expand(flops), "convnd_flops of the sampled values + bilinear sampling"
+                  + (" + mask" if masked else ""))
 
 
 def transpose_padding_before(ins, outs, kernel, strides, dilations, algorithm: str) -> list:
@@ -248,7 +273,7 @@ def _batch_norm(ctx: OpContext) -> OpCost:
     return OpCost(F.batchnorm_flops(_numel(x), ctx.convention, channels=c, affine=affine), "batchnorm_flops")
 
 
-@register_op("pool2d", "pool3d")
+@register_op("pool2d", "pool3d", "max_pool2d_with_index", "max_pool3d_with_index")
 def _pool(ctx: OpContext) -> OpCost:
     last = _channels_last(ctx.attrs)
     x = ctx.input_shapes[0]
@@ -264,6 +289,19 @@ def _pool(ctx: OpContext) -> OpCost:
     return OpCost(fn(_numel(ctx.output_shape), kernel, ctx.convention), fn.__name__)
 
 
+@register_op("p_norm")
+def _p_norm(ctx: OpContext) -> OpCost:
+    """``paddle.norm(x, p, axis)``, ``F.normalize``'s norm: per result the values it folds (``n`` of them).
+
+    p = 2: ``n`` squares, ``n - 1`` adds, a square root (``2n`` per result); p = 1: ``n`` absolute values,
+    ``n - 1`` adds; any other p: ``|x|**p`` (2 per value), ``n - 1`` adds, one root.
+    """
+    n_in, n_out = _numel(ctx.input_shapes[0]), _numel(ctx.output_shape)
+    p = float(ctx.attrs.get("porder", 2.0))
+    ops = {2.0: 2 * n_in, 1.0: 2 * n_in - n_out}.get(p, 3 * n_in)
+    return OpCost(F.elementwise_flops(ops, 1, ctx.convention), f"p_norm (p = {p:g})")
+
+
 @register_op("nearest_interp", "linear_interp", "bilinear_interp", "trilinear_interp", "bicubic_interp")
 def _interp(ctx: OpContext) -> OpCost:
     mode = ctx.key[: -len("_interp")]
@@ -277,10 +315,16 @@ _MOVES = (
     "pad3d", "stack", "unstack", "flip", "roll", "full_like", "zeros_like", "ones_like", "where", "take_along_axis",
     "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "unbind", "chunk", "set_value", "set_value_with_tensor",
     "assign_out", "share_data", "meshgrid", "tril", "triu", "one_hot", "masked_select", "index_put",
-    "put_along_axis", "memcpy", "logical_and", "logical_or", "logical_not", "unfold",
+    "put_along_axis", "memcpy", "logical_and", "logical_or", "logical_not", "unfold", "unpool", "unpool3d",
 )
+_CREATES = ("uniform", "gaussian", "randint", "randperm")  # random values: no arithmetic on any input
 
 
 @register_op(*_MOVES)
 def _free(ctx: OpContext) -> OpCost:
     return OpCost(0, "no arithmetic (moves or selects values)")
+
+
+@register_op(*_CREATES)
+def _creates(ctx: OpContext) -> OpCost:
+    return OpCost(0, "no arithmetic (creates random values)")

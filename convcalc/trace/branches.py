@@ -47,6 +47,11 @@ class Decisions:
         self.used = 0
         self.probe = probe
 
+    def restart(self) -> None:
+        """Forget what a build that was abandoned asked or used (the next build asks again)."""
+        self.asked.clear()
+        self.used = 0
+
     def next(self, if_default: bool = True) -> bool:
         if self.probe:
             self.asked.append(if_default)

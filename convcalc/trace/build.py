@@ -21,19 +21,30 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from convcalc.errors import ConvcalcError, ModelLoadError
+from convcalc.errors import ConvcalcError, ModelLoadError, RefusedInputError, ShapeError
 from convcalc.trace.branches import Decisions, replaying
 from convcalc.trace.eager import eager_check
-from convcalc.trace.failures import check_nonempty, first_empty_layer, forward_error, refuse_empty
+from convcalc.trace.failures import (
+    check_nonempty,
+    describe_failure,
+    disagrees,
+    first_empty_layer,
+    forward_error,
+    refuse_empty,
+)
 from convcalc.trace.graph import LayerCall, OpNode, Trace
-from convcalc.trace.inputs import arguments, as_inputs, bind_names, check_rank, in_forward_order, input_hint
+from convcalc.trace.input_choice import probe_eagerly, trace_readings
+from convcalc.trace.inputs import arguments, as_inputs, bind_names, in_forward_order, input_hint, rank_hint
 from convcalc.trace.native_logs import quiet_native_logs
 from convcalc.trace.op_names import BOOKKEEPING_OPS, op_key
 from convcalc.trace.shape_guards import recording as recording_guards
+from convcalc.trace.sizes import drop_workspaces, run_for_sizes, size_dependence, static_shapes
 from convcalc.trace.stand_ins import conv_stand_in, expected_calls, value_free, watching_value_reads
 from convcalc.trace.temporary import eval_mode, fast_op_creation, swapped_forwards
+from convcalc.trace.to_static import plain_forwards, transformed_forwards
 from convcalc.trace.weights import give_memory, lazy_parameters
 
 __all__ = ["trace_model", "summary_key", "is_opaque", "plain", "value_id"]
@@ -120,9 +131,29 @@ def trace_model(
     :class:`~convcalc.errors.ShapeError` when the input is too small).
     ``eager=False``: the caller has run :func:`eager_check` at this input
     already (only a forward that branches on tensor values runs it again).
+
+    Paddle, not a guess, decides what an input means: an input whose rank is
+    not the one the model's first layer takes goes to Paddle's eager forward
+    first (the first layer's rank is only a hint in the error when Paddle
+    refuses); an input that can be read two ways (:func:`~convcalc.trace.inputs.readings`)
+    is read the other way only when Paddle refuses the first, and the report's
+    notes say which reading was taken.
     """
     bound = bind_names(model, as_inputs(inputs), name)
-    check_rank(bound, input_hint(model), name)
+    hint = input_hint(model)
+
+    def one(reading, probed: bool, first: bool) -> Trace:
+        return _trace_reading(model, reading, hint, static_forward, name, values, (eager or not first) and not probed)
+
+    return trace_readings(model, bound, hint, one, static_forward, name, values)
+
+
+def _trace_reading(model, bound, hint, static_forward, name, values, eager) -> Trace:
+    """:func:`trace_model` for one reading of the input."""
+    if eager and rank_hint(bound, hint, name) is not None:  # Paddle judges first, eagerly (see probe_eagerly)
+        give_memory(model, values=True)  # (a model built under paddle.LazyGuard: weights.py)
+        probe_eagerly(model, bound, hint, static_forward, name, values)
+        eager = False
     inputs = in_forward_order(model, bound, bound)  # dict forms name their arguments in any order
     if values is not None:
         values = in_forward_order(model, bound, list(values))
@@ -133,30 +164,29 @@ def trace_model(
                                            or (static_forward is not None and static_forward(model) is not None))
     probe = Decisions(probe=True)
     try:
-        program, finished, guards = _build(model, inputs, static_forward, name, paths, probe)
+        built = _built(model, inputs, static_forward, name, paths, probe, root_leaf)
     except ConvcalcError:
         if not lazy_parameters(model):
             raise
         give_memory(model, values=True)  # built under paddle.LazyGuard: fail as the normal build does (weights.py)
         probe = Decisions(probe=True)
-        program, finished, guards = _build(model, inputs, static_forward, name, paths, probe)
-    free = value_free(program, BOOKKEEPING_OPS, op_key)
-    ops, shapes, constants, input_values, dtypes = _read_program(program, inputs)
-    calls = _calls(finished, paths, model, ops, input_values, root_leaf)
-    refuse_empty(finished, paths, inputs, name)
-    check_nonempty(ops, shapes, calls, inputs, name)
+        built = _built(model, inputs, static_forward, name, paths, probe, root_leaf)
+    free = value_free(built.program, BOOKKEEPING_OPS, op_key)
     decisions = Decisions()
     eager_paths: list[str] = []
+    eager_shapes: list[tuple[str, tuple]] = []
     if eager or probe.asked:
         # Where no refusal can depend on values, convolutions are checked at their smallest size (stand_ins).
-        light = None if probe.asked or not free else conv_stand_in(expected_calls(finished, shapes))
+        light = None if probe.asked or not free else conv_stand_in(expected_calls(built.finished, built.shapes))
         give_memory(model, values=light is None)  # values where the check may read them
         with watching_value_reads() if light is not None else contextlib.nullcontext([]) as reads:
-            eager_paths = eager_check(model, inputs, static_forward, name, values, decisions, stand_in=light)
+            eager_paths = eager_check(model, inputs, static_forward, name, values, decisions, stand_in=light,
+                                      shapes=eager_shapes)
         if light is not None and (decisions.values or reads):  # eager-only code read values: the real ones
             give_memory(model, values=True)
             decisions = Decisions()
-            eager_paths = eager_check(model, inputs, static_forward, name, values, decisions)
+            eager_shapes.clear()
+            eager_paths = eager_check(model, inputs, static_forward, name, values, decisions, shapes=eager_shapes)
     notes: tuple[str, ...] = ()
     if probe.asked:  # (truth values asked only by eager-only code, e.g. inside Paddle's layers, change nothing)
         cannot = ModelLoadError(
@@ -167,17 +197,13 @@ def trace_model(
         )
         if probe.asked != decisions.values:  # the eager forward went another way than the probe
             try:
-                program, finished, guards = _build(model, inputs, static_forward, name, paths, decisions)
+                built = _built(model, inputs, static_forward, name, paths, decisions, root_leaf)
             except ConvcalcError:
                 raise cannot from None
-            ops, shapes, constants, input_values, dtypes = _read_program(program, inputs)
-            calls = _calls(finished, paths, model, ops, input_values, root_leaf)
-            refuse_empty(finished, paths, inputs, name)
-            check_nonempty(ops, shapes, calls, inputs, name)
             if decisions.used != len(decisions.values):
                 raise cannot
         # (the root's own hooks do not run inside to_static: compare the sublayers' calls)
-        if [c.path for c in calls if c.path] != [p for p in eager_paths if p]:
+        if [c.path for c in built.calls if c.path] != [p for p in eager_paths if p]:
             raise cannot
         given = "the given input_data" if values is not None else "an input of ones"
         notes = (
@@ -185,6 +211,17 @@ def trace_model(
             f"analysed along the path Paddle's eager forward took on {given}; another input may take "
             "another path",
         )
+    if built.patched and disagrees(built.calls, built.shapes, eager_shapes):
+        # paddle.shape answered as a list changed what the forward did (list, not tensor, semantics): build
+        # as Paddle would, and read the sizes it leaves open from a run of the program.
+        built = _built(model, inputs, static_forward, name, paths, decisions if probe.asked else Decisions(),
+                       root_leaf, shape_lists=False)
+    ops, shapes, calls = built.ops, built.shapes, built.calls
+    unknown = _resolve_sizes(built, model, inputs, values)
+    if unknown is not None:  # sizes read from a run: check them as the static ones were
+        check_nonempty(ops, shapes, calls, inputs, name)
+    constants, input_values, dtypes = built.constants, built.input_values, built.dtypes
+    guards = built.guards
     called = {id(c.layer) for c in calls}
     inside = tuple(c.path + "." for c in calls if c.is_leaf and c.path and c.layer.sublayers())
     never = [
@@ -201,14 +238,91 @@ def trace_model(
         dtypes=dtypes,
         notes=notes,
         guards=guards,
+        unknown_sizes=unknown or {},
+        inner_ops=built.inner,
     )
 
 
-def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
-    """Paddle's static program of ``model`` and the layer calls its hooks saw (in finishing order).
+@dataclass
+class _Built:
+    """One static build, read: the program, the hooks' calls and the plain-data graph."""
+
+    program: Any
+    finished: list
+    guards: Any
+    patched: int
+    ops: list
+    shapes: dict
+    constants: dict
+    input_values: tuple
+    dtypes: dict
+    calls: list
+    inner: dict
+
+
+def _built(model, inputs, static_forward, name, paths, decisions: Decisions, root_leaf: bool,
+           shape_lists: bool = True) -> _Built:
+    """Build and read the program; sizes read with ``paddle.shape`` stay concrete (:func:`static_shapes`) unless
+    that stops the build (tensor arithmetic on them): then it is built as Paddle would, with their ``-1``."""
+    decisions.restart()
+    try:
+        program, finished, guards, patched = _build(model, inputs, static_forward, name, paths, decisions,
+                                                    shape_lists)
+    except ConvcalcError as err:
+        if not (shape_lists and getattr(err, "shape_lists_used", 0)):
+            raise
+        decisions.restart()
+        program, finished, guards, patched = _build(model, inputs, static_forward, name, paths, decisions, False)
+    ops, shapes, constants, input_values, dtypes, inner = _read_program(program, inputs)
+    calls = _calls(finished, paths, model, ops, input_values, root_leaf)
+    refuse_empty(finished, paths, inputs, name)
+    check_nonempty(ops, shapes, calls, inputs, name)
+    return _Built(program, finished, guards, patched, ops, shapes, constants, input_values, dtypes, calls, inner)
+
+
+def _resolve_sizes(built: _Built, model, inputs, values) -> dict[str, str] | None:
+    """Sizes the program leaves at ``-1``: from one run of it where they follow from shapes, else unknown.
+
+    Returns ``{value id: why its size is unknown}`` (None when nothing was left open; ``built.shapes`` is
+    updated in place with the sizes the run gave).
+    """
+    read = {v for op in built.ops for v in op.inputs} | {v for c in built.calls for v in c.outputs}
+    drop_workspaces(built.ops, built.shapes, read)
+    deterministic, unknown = size_dependence(built.ops, built.shapes, built.dtypes, built.input_values)
+    if not deterministic and not unknown:
+        return None
+    if deterministic:
+        give_memory(model, values=True)  # (a model built under paddle.LazyGuard: weights.py)
+        try:
+            with quiet_native_logs():
+                built.shapes.update(run_for_sizes(built.program, model, inputs, values, deterministic))
+        except Exception as exc:  # noqa: BLE001 - Paddle could not run its own program: the sizes stay unknown
+            why = f"Paddle's static program leaves it open and running the program failed ({describe_failure(exc)})"
+            unknown.update({v: why for v in deterministic})
+    return unknown
+
+
+def _build(model, inputs, static_forward, name, paths, decisions: Decisions, shape_lists: bool = True):
+    """Paddle's static program of ``model``, the layer calls its hooks saw (in finishing order), the shape
+    guards, and how often ``paddle.shape`` was answered with a list (:func:`convcalc.trace.sizes.static_shapes`).
 
     With ``decisions``, tensor-valued ``if``/``while`` follow them (see :mod:`convcalc.trace.branches`).
+    The forwards run as written (:func:`~convcalc.trace.to_static.plain_forwards`); when that build
+    fails for any reason but Paddle refusing the input (or after a truth value was asked), the program
+    is built once more with dy2static's source transformation, as Paddle normally builds it.
     """
+    try:
+        return _build_once(model, inputs, static_forward, name, paths, decisions, shape_lists, plain=True)
+    except _Transform:
+        decisions.restart()
+        return _build_once(model, inputs, static_forward, name, paths, decisions, shape_lists, plain=False)
+
+
+class _Transform(Exception):
+    """The plain build could not do what dy2static's rewrite would have: build again with it."""
+
+
+def _build_once(model, inputs, static_forward, name, paths, decisions: Decisions, shape_lists: bool, plain: bool):
     import paddle
     from paddle.pir import Value
     from paddle.static import InputSpec
@@ -220,14 +334,17 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
 
     raw_shape = Value.shape.fget  # (read before recording_guards wraps it)
 
-    def program_len() -> int:
-        return paddle.static.default_main_program().global_block().num_ops()
+    def last_op() -> int | None:
+        """The id of the program's last op so far (a layer call's ops follow it; ``Block.num_ops`` walks the
+        whole block, a quadratic cost over a build): turned into positions once the program is built."""
+        block = paddle.static.default_main_program().global_block()
+        return None if block.empty() else block.back().id()
 
     def pre_hook(layer, args):
         stack.append(
             {
                 "layer": layer,
-                "start": program_len(),
+                "start": last_op(),
                 "order": next(pre_order),
                 "inputs": tuple(v.id for v in _values(args)),
                 # Paddle's own shape (plain ints): the shape guards must not log the formulas' own comparisons
@@ -237,7 +354,7 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
 
     def post_hook(layer, args, output):
         entry = stack.pop()
-        entry["end"] = program_len()
+        entry["end"] = last_op()
         entry["outputs"] = tuple(v.id for v in _values(output))
         finished.append(entry)
 
@@ -249,14 +366,20 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
                 handles.append(layer.register_forward_pre_hook(pre_hook))
                 handles.append(layer.register_forward_post_hook(post_hook))
             with swapped_forwards(model, static_forward), fast_op_creation(), replaying(decisions), \
-                    quiet_native_logs(), recording_guards() as guards:
+                    quiet_native_logs(), recording_guards() as guards, static_shapes(shape_lists) as patched, \
+                    (plain_forwards(decisions, raw_shape) if plain else transformed_forwards()):
                 specs = [InputSpec(list(i.shape), i.dtype, name=i.spec_name) for i in inputs]
                 try:
                     static = paddle.jit.to_static(model, input_spec=arguments(inputs, specs), full_graph=True)
                     program = static.forward.concrete_program.main_program
                 except Exception as exc:  # noqa: BLE001 - any failure of user code is reported
-                    raise (first_empty_layer(finished, paths, inputs[0].shape, name)
-                           or forward_error(exc, stack, paths, inputs, name)) from None
+                    error = (first_empty_layer(finished, paths, inputs[0].shape, name)
+                             or forward_error(exc, stack, paths, inputs, name))
+                    if plain and (decisions.asked or not isinstance(error, (RefusedInputError, ShapeError))):
+                        raise _Transform from None
+                    error.shape_lists_used = patched.used  # (the build is tried again without them)
+                    raise error from None
+            _op_positions(program, finished)
         finally:
             for h in handles:
                 h.remove()
@@ -264,17 +387,49 @@ def _build(model, inputs, static_forward, name, paths, decisions: Decisions):
                 model.forward = old_forward
             elif "forward" in model.__dict__:
                 del model.__dict__["forward"]
-    return program, finished, guards
+    return program, finished, guards, patched.used
+
+
+def _op_positions(program, finished: list[dict]) -> None:
+    """Each layer call's ``start``/``end`` (the ids of the last op before and at its end) as op positions.
+
+    An op that was moved into a sub-block after it was built (a ``PyLayer``'s forward goes into its
+    ``pylayer`` op) counts as the op that holds it: a layer called inside a PyLayer's forward covers
+    the ``pylayer`` op.
+    """
+    where: dict[int, tuple[int, int]] = {}
+
+    def inside(op, at: int) -> None:
+        for block in op.blocks():
+            for sub in block.ops:
+                where.setdefault(sub.id(), (at, at + 1))
+                inside(sub, at)
+
+    for i, op in enumerate(program.global_block().ops):
+        where[op.id()] = (i + 1, i + 1)
+        if op.num_regions():
+            inside(op, i)
+    for entry in finished:
+        for key, side in (("start", 0), ("end", 1)):
+            op_id = entry[key]
+            if op_id is not None and op_id not in where:  # an op erased after it was built
+                raise ModelLoadError(f"an op built by {type(entry['layer']).__name__} is no longer in the program, so "
+                                     "its layer's ops cannot be told apart", "report this model to convcalc")
+            entry[key] = 0 if op_id is None else where[op_id][side]
 
 
 def _read_program(program, inputs):
-    """The program's ops as plain data, every value's shape, constants, each input's value id, and dtypes."""
+    """The program's ops as plain data, every value's shape, constants, each input's value id, dtypes, and
+    the ops inside each ``pylayer`` op (a PyLayer's forward: ``{op index: [OpNode, ...]}``)."""
     ops: list[OpNode] = []
     shapes: dict[str, tuple[int, ...]] = {}
     dtypes: dict[str, str] = {}
     constants: dict[str, Any] = {}
     data_values: dict[str, str] = {}
-    for i, op in enumerate(program.global_block().ops):
+    inner: dict[int, list[OpNode]] = {}
+    dtype_names: dict = {}  # DataType.FLOAT32 -> "float32" (Paddle's str() of a dtype is slow: once per kind)
+
+    def node(i: int, op) -> OpNode:
         attrs = {k: plain(v) for k, v in op.attrs().items() if k not in ("op_callstack", "struct_name")}
         outs = []
         for r in op.results():
@@ -282,7 +437,11 @@ def _read_program(program, inputs):
             outs.append(vid)
             try:
                 shapes[vid] = tuple(int(d) for d in r.shape)
-                dtypes[vid] = str(r.dtype).rsplit(".", 1)[-1].lower()  # DataType.FLOAT32 -> "float32"
+                dtype = r.dtype
+                name = dtype_names.get(dtype)
+                if name is None:
+                    name = dtype_names[dtype] = str(dtype).rsplit(".", 1)[-1].lower()
+                dtypes[vid] = name
             except Exception:  # noqa: BLE001 - non-tensor results (e.g. lists)
                 shapes[vid] = ()
         ins = tuple(value_id(o.source()) for o in op.operands())
@@ -291,8 +450,15 @@ def _read_program(program, inputs):
             data_values.setdefault(str(attrs.get("name", "")), outs[0])
         if name_ in ("pd_op.full_int_array", "pd_op.full") and outs:
             constants[outs[0]] = attrs.get("value")
-        ops.append(OpNode(i, name_, ins, tuple(outs), attrs))
-    return ops, shapes, constants, tuple(data_values.get(i.spec_name, "") for i in inputs), dtypes
+        return OpNode(i, name_, ins, tuple(outs), attrs)
+
+    for i, op in enumerate(program.global_block().ops):
+        ops.append(node(i, op))
+        if op.name() == "pd_op.pylayer":
+            forward = next(iter(op.blocks()), None)
+            if forward is not None:
+                inner[i] = [node(i, sub) for sub in forward.ops if sub.name() != "cf.yield"]
+    return ops, shapes, constants, tuple(data_values.get(i.spec_name, "") for i in inputs), dtypes, inner
 
 
 def _calls(finished, paths, model, ops: list[OpNode], input_values: tuple[str, ...],
@@ -317,7 +483,7 @@ def _calls(finished, paths, model, ops: list[OpNode], input_values: tuple[str, .
                 kind=type(layer).__name__,
                 depth=0 if not path else path.count(".") + 1,
                 parent=parent if path else "",
-                is_leaf=is_opaque(layer) or not layer.sublayers(),
+                is_leaf=is_opaque(layer) or next(iter(layer.children()), None) is None,  # (sublayers() lists all)
                 inputs=entry["inputs"],
                 outputs=entry["outputs"],
                 op_start=entry["start"],

@@ -7,7 +7,7 @@ from typing import Any
 
 from convcalc.errors import ConvcalcError
 from convcalc.trace.branches import Decisions, recording
-from convcalc.trace.failures import forward_error
+from convcalc.trace.failures import empty_conv_or_pool, forward_error
 from convcalc.trace.inputs import ModelInput, arguments
 from convcalc.trace.temporary import eval_mode, swapped_forwards
 
@@ -25,6 +25,14 @@ def example_values(inputs: list[ModelInput]) -> list[Any]:
     ]
 
 
+def _first_tensor(obj: Any) -> Any:
+    """The first tensor of a layer's output (a tensor, or one in a list, tuple or dict)."""
+    if hasattr(obj, "shape") and hasattr(obj, "dtype"):
+        return obj
+    items = obj.values() if isinstance(obj, dict) else obj if isinstance(obj, (list, tuple)) else ()
+    return next((t for t in (_first_tensor(o) for o in items) if t is not None), None)
+
+
 def eager_check(
     model: Any,
     inputs: list[ModelInput],
@@ -33,6 +41,8 @@ def eager_check(
     values: list[Any] | None = None,
     decisions: Decisions | None = None,
     stand_in: Callable[[Any], Callable | None] | None = None,
+    shapes: list[tuple[str, tuple]] | None = None,
+    guard_empty: bool = False,
 ) -> list[str]:
     """Run Paddle's eager forward once (eval, no grad): what its kernels refuse, convcalc refuses.
 
@@ -41,7 +51,10 @@ def eager_check(
     it only after the static shapes are known to be non-empty: an eager conv
     with an empty output corrupts the heap.  ``stand_in`` (layer -> forward
     or None, see :mod:`convcalc.trace.stand_ins`) gives layers a cheaper forward
-    with the same refusals.
+    with the same refusals.  ``shapes``, if given, receives ``(path, first
+    output's shape)`` of every layer call, in finishing order.  ``guard_empty``:
+    no static shapes were checked first, so every built-in conv or pool layer's
+    output size is checked by the formulas before its kernel runs.
     """
     import paddle
 
@@ -53,10 +66,19 @@ def eager_check(
 
     def pre_hook(layer, args):
         stack.append({"layer": layer})
+        if guard_empty and args and hasattr(args[0], "shape"):
+            refused = empty_conv_or_pool(layer, tuple(args[0].shape), paths.get(id(layer), type(layer).__name__),
+                                         inputs[0].shape, name)
+            if refused is not None:
+                raise refused
 
     def post_hook(layer, args, output):
         stack.pop()
-        done.append(paths.get(id(layer), type(layer).__name__))
+        path = paths.get(id(layer), type(layer).__name__)
+        done.append(path)
+        if shapes is not None:
+            first = _first_tensor(output)
+            shapes.append((path, tuple(int(d) for d in first.shape) if first is not None else ()))
 
     def current() -> str:
         if not stack:

@@ -9,11 +9,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from convcalc.errors import ModelLoadError, RefusedInputError, ShapeError
+from convcalc.errors import ConvcalcError, ModelLoadError, RefusedInputError, ShapeError
 from convcalc.trace.inputs import ModelInput, shown_inputs
 from convcalc.trace.op_names import BOOKKEEPING_OPS
 
-__all__ = ["describe_failure", "forward_error", "refuse_empty", "first_empty_layer", "check_nonempty"]
+__all__ = ["describe_failure", "forward_error", "refuse_empty", "first_empty_layer", "check_nonempty", "disagrees",
+           "with_rank_hint", "empty_conv_or_pool",
+           "EMPTY_HAZARD_OPS"]
+
+# Kernels that corrupt the heap (or read past it) on an empty input or output: convolutions and pooling.
+# Every other op may hand on an empty tensor (a ``[:, :0]`` slice then a concat is legal): Paddle decides.
+EMPTY_HAZARD_OPS = ("conv", "depthwise_conv", "deformable_conv", "pool", "max_pool", "lp_pool", "unpool")
 
 
 _PADDLE_REASON = re.compile(r"\((InvalidArgument|PreconditionNotMet|OutOfRange|Unimplemented|NotFound|InvalidType)\)")
@@ -106,24 +112,39 @@ def first_empty_layer(finished: list[dict], paths: dict, input_shape, name) -> S
 
 
 def check_nonempty(ops, shapes, calls, inputs, name) -> None:
-    """Static shape inference does not always refuse an empty output: find the first one.
+    """Static shape inference does not always refuse an empty output: find the first one a kernel cannot take.
 
-    Results nothing reads (an RNN op's empty dropout state) are not outputs.
+    Only convolutions and pooling (:data:`EMPTY_HAZARD_OPS`) are refused here, on
+    an empty result or data operand: their eager kernels corrupt the heap.  An
+    empty tensor anywhere else is legal Paddle, and its eager forward judges it.
     """
-    used = {v for op in ops for v in op.inputs} | {v for c in calls for v in c.outputs}
     for op in ops:
-        if op.name in BOOKKEEPING_OPS:
+        key = op.name.split(".", 1)[-1]
+        if op.name in BOOKKEEPING_OPS or not key.startswith(EMPTY_HAZARD_OPS):
             continue
-        for k, v in enumerate(op.outputs):
-            if (k == 0 or v in used) and any(d == 0 or d < -1 for d in shapes.get(v, ())):
+        for v in (*op.outputs[:1], *op.inputs[:1]):
+            if any(d == 0 or d < -1 for d in shapes.get(v, ())):
                 leaf = [c for c in calls if c.is_leaf and c.op_start <= op.index < c.op_end]
                 where = f"layer {leaf[0].path} ({leaf[0].kind})" if leaf else f"op {op.name}"
                 shown = shown_inputs(inputs)
                 raise ShapeError(
                     f"input {shown} is too small for {name}: {where} would produce an empty output "
-                    f"{list(shapes[v])}",
+                    f"{list(shapes[op.outputs[0]])}",
                     "use a larger --input (see `convcalc models` for each model's default)",
                 )
+
+
+def disagrees(calls, shapes, eager: list[tuple[str, tuple]]) -> bool:
+    """Whether a layer call's output shape in the static program differs from the eager forward's (``eager``:
+    ``(path, shape)`` in finishing order); a size the program leaves at ``-1`` agrees with any."""
+    static = [(c.path, shapes.get(c.outputs[0], ()) if c.outputs else ()) for c in calls if c.path]
+    seen = [(p, s) for p, s in eager if p]
+    if not seen or [p for p, _ in static] != [p for p, _ in seen]:
+        return False  # (no eager run, or another path: the branch checks handle that)
+    for (_, a), (_, b) in zip(static, seen):
+        if a and b and (len(a) != len(b) or any(x >= 0 and x != y for x, y in zip(a, b))):
+            return True
+    return False
 
 
 def forward_error(exc, stack, paths, inputs, name) -> Exception:
@@ -152,3 +173,19 @@ def forward_error(exc, stack, paths, inputs, name) -> Exception:
         f"the forward pass of {name} raised {type(exc).__name__}{at} at input {shown}: {reason}",
         "check the model code and that --input matches what the model expects",
     )
+
+
+def with_rank_hint(err: Exception, hint: tuple[str, str] | None) -> Exception:
+    """Paddle's refusal with the first layer's rank appended as a hint (``hint``: ``(what, fix)`` or None)."""
+    if hint is None or not isinstance(err, ConvcalcError):
+        return err
+    what, fix = hint
+    out = type(err)(f"{err.problem}; {what}", fix)
+    return out
+
+
+def empty_conv_or_pool(layer: Any, in_shape: tuple, path: str, input_shape, name: str) -> ShapeError | None:
+    """Before an eager call of a built-in conv or pool layer on ``in_shape``: the error if its output would be
+    empty (the kernel would corrupt the heap), else None."""
+    entry = {"layer": layer, "order": 0, "in_shape": tuple(int(d) for d in in_shape)}
+    return first_empty_layer([entry], {id(layer): path}, input_shape, name)

@@ -65,3 +65,7 @@ class Trace:
     dtypes: dict[str, str] = field(default_factory=dict)  # value id -> "float32", "int64", ... (memory widths)
     notes: tuple[str, ...] = ()
     guards: Any = None  # convcalc.trace.shape_guards.GuardLog: shape tests user code took while tracing
+    # value id -> why its size (a -1 in ``shapes``) cannot be known before the forward runs (convcalc.trace.sizes)
+    unknown_sizes: dict[str, str] = field(default_factory=dict)
+    # op index of a ``pylayer`` op -> the ops of its forward (a PyLayer's own block), counted on its row
+    inner_ops: dict[int, list[OpNode]] = field(default_factory=dict)

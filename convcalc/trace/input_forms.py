@@ -4,8 +4,9 @@
 
 - ``input_size``: one shape with batch (``(1, 16, 64)``), a list of shapes
   (one per ``forward`` argument) or a dict ``{argument name: shape}``.  The
-  old image form ``(C, H, W)`` keeps working: a 3-number shape is read as one
-  image when the model's first layer takes a 4-D input (a Conv2D).
+  old image form ``(C, H, W)`` keeps working: a lone 3-number shape goes to
+  Paddle as given, and is read as one image ``(1, C, H, W)`` when Paddle
+  refuses it that way (a Conv2D refuses a 3-D input).
 - ``input_spec``: a ``paddle.static.InputSpec`` or a list/dict of them; the
   dtype comes from the spec, a ``None`` (or -1) batch becomes 1.
 - ``input_data``: a tensor (or numpy array) or a list/dict of them; shapes,
@@ -78,10 +79,13 @@ def model_inputs(
         inputs = []
         for k, (name, value) in enumerate(items):
             shape = _shape(value, "input_size")
-            if len(items) == 1 and len(shape) == 3 and hint.rank == 4:
-                shape = (1, *shape)  # the image form (C, H, W)
+            # the image form (C, H, W): tried when Paddle refuses the shape as given; first when the model's first
+            # layer takes one more dimension than given (a hint for the order only: Paddle decides)
+            also = (((1, *shape), ""),) if len(items) == 1 and len(shape) == 3 else ()
+            if also and hint.rank == 4:
+                shape, also = (1, *shape), ((shape, ""),)
             dtype = "int64" if k == 0 and hint.ids else "float32"
-            inputs.append(ModelInput(shape, dtype, name))
+            inputs.append(ModelInput(shape, dtype, name, also=also))
         return inputs, None
     if input_spec is not None:
         from paddle.static import InputSpec

@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from convcalc.errors import InputSpecError
@@ -71,6 +71,13 @@ class ModelInput:
     ``paddle.summary(net, input=[a, b])`` calls it) has ``part``, its index or
     key in that list or dict, and ``arg``, which of the given arguments it is
     in: the inputs with one ``arg`` form one argument.
+
+    A shape that can be read two ways (a 4-number ``--input`` without
+    ``--batch``, a 3-number ``input_size``) carries its other readings in
+    ``also`` (``(shape, how)`` pairs), tried in order only when Paddle refuses
+    this one (:func:`readings`); ``how`` says what a reading means, for the
+    report's note, and ``ambiguous`` is the fix to give when Paddle accepts more
+    than one (the first layer did not tell which to try first).
     """
 
     shape: tuple[int, ...]
@@ -78,6 +85,9 @@ class ModelInput:
     name: str = ""
     part: int | str | None = None
     arg: int = -1
+    also: tuple[tuple[tuple[int, ...], str], ...] = field(default=(), compare=False)
+    how: str = field(default="", compare=False)
+    ambiguous: str = field(default="", compare=False)
 
     @property
     def per_sample(self) -> str:
@@ -159,30 +169,31 @@ def cli_inputs(texts: list[str], batch: int | None, hint: InputHint) -> tuple[li
 
     Every shape is one sample; the batch (default 1) is put in front.  The one
     form that can mean two things is a 4-number shape without ``--batch``:
-    today's ``NxCxHxW`` image form, or a Conv3D sample ``CxDxHxW``.  It is read
-    from what the model's first layer takes (``hint``); when that does not
-    tell, an :class:`InputSpecError` names the unambiguous spelling
-    (``--batch``, with which shapes are always per sample).
+    today's ``NxCxHxW`` image form, or a Conv3D sample ``CxDxHxW``.  Paddle
+    decides (:func:`readings`): the reading the model's first layer suggests
+    (``hint``) is tried first, the other only when Paddle refuses it; when the
+    first layer does not tell, both are tried and, if Paddle accepts both, an
+    :class:`InputSpecError` names the unambiguous spelling (``--batch``, with
+    which shapes are always per sample).  The report's notes say which reading
+    was taken.
     """
     inputs: list[ModelInput] = []
     notes: list[str] = []
     for i, text in enumerate(texts):
         dims, dtype = parse_input(text)
         shown = "x".join(str(d) for d in dims)
+        also: tuple = ()
+        how = ambiguous = ""
         if batch is None and len(dims) == 4:
+            images = (tuple(int(d) for d in dims), f"--input {shown} read as NxCxHxW (batch {dims[0]})")
+            sample = ((1, *(int(d) for d in dims)), f"--input {shown} read as one sample CxDxHxW (batch 1)")
             rank = hint.rank if i == 0 else None
-            if rank == 4:
-                shape = dims
-                notes.append(f"--input {shown} read as NxCxHxW (batch {dims[0]}): {hint.layer} takes a 4-D input")
-            elif rank == 5:
-                shape = (1, *dims)
-                notes.append(f"--input {shown} read as one sample CxDxHxW (batch 1): {hint.layer} takes a 5-D input")
-            else:
-                raise InputSpecError(
-                    f"--input {shown} is ambiguous: NxCxHxW with batch {dims[0]}, or one 4-D sample",
-                    f"say which: `--batch {dims[0]} --input {'x'.join(str(d) for d in dims[1:])}` or "
-                    f"`--batch 1 --input {shown}` (with --batch every --input is one sample)",
-                )
+            first, other = (sample, images) if rank == 5 else (images, sample)
+            shape, how = first
+            also = (other,)
+            if rank not in (4, 5):
+                ambiguous = (f"say which: `--batch {dims[0]} --input {'x'.join(str(d) for d in dims[1:])}` or "
+                             f"`--batch 1 --input {shown}` (with --batch every --input is one sample)")
         else:
             shape = (batch or 1, *dims)
         if dtype is None:
@@ -190,8 +201,19 @@ def cli_inputs(texts: list[str], batch: int | None, hint: InputHint) -> tuple[li
             if i == 0 and hint.ids:
                 dtype = "int64"
                 notes.append(f"--input {shown} given as int64 ids: {hint.layer} is an embedding")
-        inputs.append(ModelInput(tuple(int(d) for d in shape), dtype))
+        inputs.append(ModelInput(tuple(int(d) for d in shape), dtype, also=also, how=how, ambiguous=ambiguous))
     return inputs, notes
+
+
+def readings(inputs: Sequence[ModelInput]) -> list[list[ModelInput]]:
+    """Every way to read ``inputs``: as given, then with the first input's other readings (``also``)."""
+    if not inputs or not inputs[0].also:
+        return [list(inputs)]
+    first = inputs[0]
+    out = [list(inputs)]
+    for shape, how in first.also:
+        out.append([replace(first, shape=tuple(shape), how=how, also=()), *inputs[1:]])
+    return out
 
 
 def forward_arguments(model: Any) -> tuple[list[str], int, bool]:
@@ -274,19 +296,19 @@ def input_hint(model: Any) -> InputHint:
 _LAYOUT = {3: "[N, C, L]", 4: "[N, C, H, W]", 5: "[N, C, D, H, W]"}
 
 
-def check_rank(inputs: Sequence[ModelInput], hint: InputHint, model_name: str) -> None:
-    """Refuse a first input whose rank the model's first layer cannot take, before anything is built.
+def rank_hint(inputs: Sequence[ModelInput], hint: InputHint, model_name: str) -> tuple[str, str] | None:
+    """``(what, fix)`` when the first input's rank is not the one the model's first layer takes, else None.
 
-    (A failed static build can leave Paddle unable to build the next one.)
+    Only a hint, shown after Paddle refuses the input: the first layer does not
+    decide the rank (a forward may squeeze or reshape its input first).
     """
     if hint.rank is None or not inputs or len(inputs[0].shape) == hint.rank:
-        return
+        return None
     first = inputs[0]
-    raise InputSpecError(
+    return (
         f"{model_name}'s first layer {hint.layer} takes a {hint.rank}-D input {_LAYOUT[hint.rank]}, "
         f"but input {first.per_sample} makes it {len(first.shape)}-D {list(first.shape)}",
-        f"give one sample with {hint.rank - 1} sizes, e.g. --input "
-        + "x".join(["3"] + ["32"] * (hint.rank - 2)),
+        f"give one sample with {hint.rank - 1} sizes, e.g. --input " + "x".join(["3"] + ["32"] * (hint.rank - 2)),
     )
 
 

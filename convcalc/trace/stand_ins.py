@@ -52,6 +52,10 @@ VALUE_FREE_OPS = frozenset(
         "hardtanh", "elu", "selu", "softplus", "mish", "exp", "sqrt", "rsqrt", "abs", "square",
         "flatten", "reshape", "transpose", "squeeze", "unsqueeze", "concat", "split", "split_with_num",
         "slice", "expand", "tile", "stack", "mean", "sum", "max", "min",
+        # resizing at sizes and scales the program holds (a size read from a tensor is a shape64/slice
+        # chain, not in this set), elementwise powers and casts, patch (un)folding, rolls
+        "nearest_interp", "bilinear_interp", "bicubic_interp", "linear_interp", "trilinear_interp",
+        "pow", "cast", "unfold", "fold", "roll",
     }
 )
 
@@ -63,7 +67,8 @@ def value_free(program: Any, bookkeeping: frozenset[str], key: Callable[[str], s
 
     Every computing op is in :data:`VALUE_FREE_OPS`, every result it hands
     on floating point (integer division by zero raises) and of a known shape
-    (a ``-1`` follows from values).
+    (a ``-1`` follows from values).  A list result (``split``'s) is read
+    through the ``builtin.split`` ops that take it apart.
     """
     for op in program.global_block().ops:
         name = op.name()
@@ -75,12 +80,24 @@ def value_free(program: Any, bookkeeping: frozenset[str], key: Callable[[str], s
             if k and r.use_empty():  # (side results nothing reads: batch_norm's reserve space, dropout's mask)
                 continue
             try:
-                dtype, shape = str(r.dtype), r.shape
-            except Exception:  # noqa: BLE001 - a result that is no tensor (a list): read what holds it
-                return False
-            if not dtype.endswith(_FLOATS) or any(int(d) < 0 for d in shape):
+                tensors = [r] if r.is_dense_tensor_type() else _parts(r)
+                if not all(_float_and_known(t) for t in tensors):
+                    return False
+            except Exception:  # noqa: BLE001 - a result read any other way
                 return False
     return True
+
+
+def _parts(list_result: Any) -> list:
+    """The tensors a list result holds, from the ``builtin.split`` ops that read it (none other may)."""
+    users = list_result.all_used_ops()
+    if not users or any(u.name() != "builtin.split" for u in users):
+        raise ValueError("a list result read other than by builtin.split")
+    return [t for u in users for t in u.results()]
+
+
+def _float_and_known(t: Any) -> bool:
+    return str(t.dtype).endswith(_FLOATS) and all(int(d) >= 0 for d in t.shape)
 
 
 def is_plain_conv(layer: Any) -> bool:

@@ -1,12 +1,40 @@
-"""Temporary changes for one trace, each undone on exit: eval mode, swapped forwards, a cheap op stack."""
+"""Temporary changes for one trace, each undone on exit: eval mode, swapped forwards, a cheap op stack, no GC."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import gc
+import inspect
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["eval_mode", "swapped_forwards", "fast_op_creation"]
+__all__ = ["eval_mode", "swapped_forwards", "fast_op_creation", "without_gc_pauses"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def without_gc_pauses(fn: F) -> F:
+    """``fn`` with Python's cyclic garbage collector paused while it runs (and running again after).
+
+    An analysis allocates hundreds of thousands of short-lived objects (program values, sympy
+    numbers, fractions) while the process holds millions (Paddle, the model, sympy's caches):
+    each automatic full collection walks all of them, a fifth of an HRNet analysis.  Objects
+    freed by reference counting are freed at once as always; only cycles wait for the next
+    collection after the analysis.  Nested calls leave the collector as the outermost found it.
+    """
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        if not gc.isenabled():
+            return fn(*args, **kwargs)
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            gc.enable()
+
+    return run  # type: ignore[return-value]
 
 
 @contextlib.contextmanager
@@ -19,7 +47,7 @@ def swapped_forwards(model: Any, static_forward: Callable[[Any], Callable | None
             if fn is not None:
                 had = "forward" in layer.__dict__
                 old = layer.__dict__.get("forward")
-                layer.forward = (lambda f, lay: (lambda *a, **k: f(lay, *a, **k)))(fn, layer)
+                layer.forward = _bound(fn, layer)
                 swapped.append((layer, had, old))
         yield
     finally:
@@ -28,6 +56,19 @@ def swapped_forwards(model: Any, static_forward: Callable[[Any], Callable | None
                 layer.forward = old
             else:
                 del layer.__dict__["forward"]
+
+
+def _bound(fn: Callable, layer: Any) -> Callable:
+    """``fn(layer, ...)`` as ``layer.forward``, with the signature of the layer's own forward (``to_static`` of a
+    root layer reads its argument names from it)."""
+    def forward(*args, **kwargs):
+        return fn(layer, *args, **kwargs)
+
+    try:
+        forward.__signature__ = inspect.signature(type(layer).forward.__get__(layer))
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        pass
+    return forward
 
 
 @contextlib.contextmanager

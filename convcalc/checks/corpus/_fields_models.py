@@ -281,3 +281,104 @@ class Volume3DUp(nn.Layer):
 
     def forward(self, x):
         return self.out(self.tri(self.up(self.down(x))))
+
+
+class WindowAttention(nn.Layer):
+    """Swin-style window attention: split H and W into 4x4 windows, fold the windows into the batch, attend
+    within each window (q k^T over its 16 tokens, softmax, times v), merge the windows back; a 1x1 head.
+    Each output sees its own window (on top of the 3x3 conv): by hand 3 + 3 = 6 at most, never whole."""
+
+    def __init__(self, ws: int = 4):
+        super().__init__()
+        self.ws = ws
+        self.conv = nn.Conv2D(3, 8, 3, padding=1)
+        self.qkv = nn.Linear(8, 24)
+        self.proj = nn.Linear(8, 8)
+        self.head = nn.Conv2D(8, 4, 1)
+
+    def forward(self, x):
+        x = self.conv(x)
+        b, c, h, w = x.shape
+        ws = self.ws
+        t = x.transpose([0, 2, 3, 1]).reshape([b, h // ws, ws, w // ws, ws, c])
+        t = t.transpose([0, 1, 3, 2, 4, 5]).reshape([-1, ws * ws, c])         # [B*nW, ws*ws, C]
+        q, k, v = paddle.chunk(self.qkv(t), 3, axis=-1)
+        attn = F.softmax(paddle.matmul(q, k, transpose_y=True) / 8 ** 0.5, axis=-1)
+        t = self.proj(paddle.matmul(attn, v))
+        t = t.reshape([b, h // ws, w // ws, ws, ws, c]).transpose([0, 1, 3, 2, 4, 5]).reshape([b, h, w, c])
+        return self.head(t.transpose([0, 3, 1, 2]))
+
+
+class PatchMLP(nn.Layer):
+    """An MLP over the 4 positions of each 4-wide patch along W (split W into (W/4, 4), Linear on the 4, merge);
+    H untouched.  By hand: W sees its patch (3 + 3 = 6), H keeps 3, then the head's 3x3 adds 2 each."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2D(4, 4, 3, padding=1)
+        self.mix = nn.Linear(4, 4)
+        self.head = nn.Conv2D(4, 4, 3, padding=1)
+
+    def forward(self, x):
+        x = self.conv(x)
+        b, c, h, w = x.shape
+        t = self.mix(x.reshape([b, c, h, w // 4, 4]))
+        return self.head(t.reshape([b, c, h, w]))
+
+
+class RowFold(nn.Layer):
+    """Row-wise ops: H folded into the batch ([B*H, C, W]), a Conv1D along each row, unfolded; at any batch
+    H keeps the 3x3 conv's 3 and W grows to 5 (by hand)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2D(4, 4, 3, padding=1)
+        self.row = nn.Conv1D(4, 4, 3, padding=1)
+        self.head = nn.Conv2D(4, 4, 1)
+
+    def forward(self, x):
+        x = self.conv(x)
+        b, c, h, w = x.shape
+        rows = self.row(x.transpose([0, 2, 1, 3]).reshape([b * h, c, w]))
+        return self.head(rows.reshape([b, h, c, w]).transpose([0, 2, 1, 3]))
+
+
+class AxialAttention(nn.Layer):
+    """Axial attention: attend along W within each row (H folded into the batch), then along H within each
+    column (W folded into the batch).  By hand: after the row step W is whole and H keeps 3; after the column
+    step both are whole."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2D(3, 8, 3, padding=1)
+        self.row_out = nn.Conv2D(8, 8, 1)
+        self.col_out = nn.Conv2D(8, 8, 1)
+
+    @staticmethod
+    def _attend(t):
+        return paddle.matmul(F.softmax(paddle.matmul(t, t, transpose_y=True), axis=-1), t)
+
+    def forward(self, x):
+        x = self.conv(x)
+        b, c, h, w = x.shape
+        rows = self._attend(x.transpose([0, 2, 3, 1]).reshape([b * h, w, c]))          # along W
+        x = self.row_out(rows.reshape([b, h, w, c]).transpose([0, 3, 1, 2]))
+        cols = self._attend(x.transpose([0, 3, 2, 1]).reshape([b * w, h, c]))          # along H
+        return self.col_out(cols.reshape([b, w, h, c]).transpose([0, 3, 2, 1]))
+
+
+class Shuffles(nn.Layer):
+    """ChannelShuffle (no spatial change), PixelShuffle(2) (nearest 2x upsampling: jump 1/2), PixelUnshuffle(2)
+    (each 2x2 block into channels: window 2, stride 2), a 3x3 head."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2D(3, 16, 3, padding=1)
+        self.cs = nn.ChannelShuffle(4)
+        self.ps = nn.PixelShuffle(2)
+        self.mid = nn.Conv2D(4, 4, 3, padding=1)
+        self.pu = nn.PixelUnshuffle(2)
+        self.head = nn.Conv2D(16, 4, 3, padding=1)
+
+    def forward(self, x):
+        return self.head(self.pu(self.mid(self.ps(self.cs(self.conv(x))))))

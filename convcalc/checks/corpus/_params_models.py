@@ -130,6 +130,24 @@ class TinyViT(nn.Layer):
         return self.head(self.norm(x)[:, 0])
 
 
+class UnreadRootProjection(nn.Layer):
+    """A root-held projection only another method uses (PaddleClas's CLIP/MoCo ViTs hold ``proj`` so)."""
+
+    def __init__(self, dim=16, patch=8, classes=10):
+        super().__init__()
+        self.patch_embed = nn.Conv2D(3, dim, patch, stride=patch)
+        self.proj = self.create_parameter([dim, 8])
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, classes)
+
+    def embed(self, x):  # never called by forward
+        return paddle.matmul(x, self.proj)
+
+    def forward(self, x):
+        x = self.patch_embed(x).flatten(2).transpose([0, 2, 1])
+        return self.head(self.norm(x).mean(axis=1))
+
+
 class FunctionalConvBlock(nn.Layer):
     """A container holding its own conv weight, used through ``F.conv2d``, beside a sublayer."""
 
@@ -303,3 +321,19 @@ class TiedLM(nn.Layer):
     def forward(self, ids):
         h = self.norm(F.gelu(self.encoder(self.embed(ids))))
         return paddle.matmul(h, self.embed.weight, transpose_y=True) + self.out_bias
+
+
+class UnreadProjection(nn.Layer):
+    """MoCo v3 / CLIP ViT: the root creates a ``proj`` matrix its forward never uses (only a later head would),
+    beside a root-held ``scale`` that it does use.  Used: the conv, the norm and ``scale``; not ``proj``."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2D(3, 8, 3, padding=1)
+        self.norm = nn.LayerNorm(8)
+        self.scale = self.create_parameter([8], default_initializer=nn.initializer.Constant(1.0))
+        self.proj = self.create_parameter([8, 4])
+
+    def forward(self, x):
+        t = self.conv(x).flatten(2).transpose([0, 2, 1])
+        return self.norm(t) * self.scale

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CaseOutcome", "CorpusRun", "check_case", "inputs_text", "run_analyze", "run_corpus"]
+__all__ = ["CaseOutcome", "CorpusRun", "check_case", "compare_report", "inputs_text", "run_analyze", "run_corpus"]
 
 BATCH = 20  # cases per worker (each worker starts fresh)
 
@@ -69,8 +69,8 @@ def _int_shape(shape) -> tuple[int, ...]:
     return tuple(int(d) for d in shape)
 
 
-def _compare(report: Any, truth: Any) -> list[str]:
-    """Shapes of every leaf call, parameter totals and per-owner counts, never-run layers."""
+def compare_report(report: Any, truth: Any) -> list[str]:
+    """Shapes of every leaf call, parameter totals and per-owner counts, never-run layers (one line each)."""
     bad: list[str] = []
     ours: dict[str, list] = {}
     for r in report.records:
@@ -138,7 +138,7 @@ def check_case(case: Any) -> CaseOutcome:
         if truth.refused:
             bad.append(f"convcalc gave a report where Paddle refuses ({truth.refused})")
         else:
-            bad += _compare(report, truth)
+            bad += compare_report(report, truth)
             for check in case.checks:
                 bad += check(report, truth)
     return CaseOutcome(case.name, case.kind, tuple(bad), inputs_text(case), truth.refused,

@@ -8,7 +8,9 @@ layouts, dilation with 'SAME' padding, asymmetric padding, a conv called at
 two sizes, a conv subclass with its own forward, a custom layer that raises,
 ids computed from a convolution's values (Paddle refuses them only at their
 real values), a Linear after flatten and a hard-coded reshape after a conv at
-the wrong size, float ids into an embedding.  Each refused case has a twin Paddle runs; the truth is
+the wrong size, float ids into an embedding, resizing around a functional
+convolution, a conv on half of a split.  Each refused case has a twin Paddle
+runs; the truth is
 Paddle's own eager forward, run by :mod:`convcalc.checks.corpus.truth`.
 """
 
@@ -195,6 +197,33 @@ class TokenConv(nn.Layer):
         return self.conv(self.embed(ids).transpose([0, 2, 1]))
 
 
+class UpsampleHead(nn.Layer):
+    """A conv stem, a nearest 2x upsample, ``F.conv2d`` on a held weight (expects 6 channels), a bilinear resize."""
+
+    def __init__(self, stem_out: int = 6):
+        super().__init__()
+        self.stem = nn.Conv2D(3, stem_out, 3, padding=1)
+        self.head = self.create_parameter([8, 6, 3, 3])
+
+    def forward(self, x):
+        y = F.interpolate(self.stem(x), scale_factor=2, mode="nearest")
+        y = F.conv2d(y, self.head, padding=1)
+        return F.relu(F.interpolate(y, size=[20, 20], mode="bilinear"))
+
+
+class SplitBranches(nn.Layer):
+    """ShuffleNet-style: a stem, its channels split in two, one half through a conv, then concatenated."""
+
+    def __init__(self, stem_out: int = 8):
+        super().__init__()
+        self.stem = nn.Conv2D(3, stem_out, 3, padding=1)
+        self.branch = nn.Conv2D(4, 4, 3, padding=1)
+
+    def forward(self, x):
+        a, b = paddle.split(self.stem(x), 2, axis=1)
+        return paddle.concat([a, self.branch(b)], axis=1)
+
+
 CHANNELS = "input_channels"
 
 CASES = [
@@ -243,6 +272,14 @@ CASES = [
          note="accepted: 16 patches of 8 values"),
     Case("reshape_tokens_wrong_size", "refusals", PatchTokens, (((1, 3, 20, 20), "float32"),), cli=("3x20x20",),
          refused="ReshapeOp is invalid"),
+    Case("upsample_then_conv", "refusals", UpsampleHead, (((1, 3, 8, 8), "float32"),), cli=("3x8x8",),
+         note="accepted: nearest and bilinear resizing around F.conv2d (checked on crops)"),
+    Case("upsample_then_conv_channels", "refusals", lambda: UpsampleHead(stem_out=5), (((1, 3, 8, 8), "float32"),),
+         cli=("3x8x8",), refused="input_channels:5 != filter_channels * groups:6"),
+    Case("split_then_conv", "refusals", SplitBranches, (((1, 3, 8, 8), "float32"),), cli=("3x8x8",),
+         note="accepted: channels split in two, one half convolved (checked on crops)"),
+    Case("split_then_conv_channels", "refusals", lambda: SplitBranches(stem_out=6), (((1, 3, 8, 8), "float32"),),
+         cli=("3x8x8",), refused="input_channels:3 != filter_channels * groups:4"),
     Case("token_ids_then_conv1d", "refusals", TokenConv, (((1, 12), "int64"),), cli=("12:int64",),
          note="accepted: integer ids"),
     Case("float_ids_then_conv1d", "refusals", TokenConv, (((1, 12), "float32"),), cli=("12:float32",),

@@ -5,8 +5,12 @@
   shapes of all its outputs, by path, in call order.
 - **Parameters**: ``model.parameters()`` (unique by identity), each owned by
   its first holder in ``model.named_parameters()`` order; trainable means
-  ``not p.stop_gradient``.  *Used* parameters are those held by a layer whose
-  forward ran (the root always runs): what a report's totals count.
+  ``not p.stop_gradient``.  *Used* parameters are those the forward pass
+  reads: what a report's totals count.  A parameter held by a leaf layer
+  that ran is read (its forward is one unit; BatchNorm's statistics get no
+  gradient but are read); one held only by the root or a container is read
+  when a backward pass of the outputs' sum gives it a gradient (MoCo v3's and
+  CLIP's root-held ``proj``, which their forward never uses, is not).
 - **Refusals**: the message of the exception Paddle's eager forward raises.
 - **Never ran**: layers none of whose hooks fired and none of whose
   parameters a layer that ran holds (an RNN runs its cells' weights itself).
@@ -73,6 +77,45 @@ def _shapes(obj: Any) -> tuple[tuple[int, ...], ...]:
     return ()
 
 
+def _unread_container_parameters(case: Any, model: Any, holders: dict, leaves: set, ran: set) -> set[int]:
+    """Ids of the parameters held only by containers or the root (no leaf that ran holds them) that the forward
+    pass never reads: a backward pass of the sum of the outputs leaves their gradient empty."""
+    import paddle
+
+    held = [p for p in model.parameters() if not any(h in ran and h in leaves for h in holders[id(p)])]
+    if not held:
+        return set()
+    flags = [p.stop_gradient for p in held]
+    try:
+        for p in held:
+            p.stop_gradient = False
+            if p.grad is not None:
+                p.clear_gradient(False)
+        out = model(*make_inputs(case))
+        total = sum(t.astype("float32").sum() for t in _tensors(out) if not t.stop_gradient)
+        if not isinstance(total, paddle.Tensor):
+            return set()  # nothing differentiable came out: no way to tell, count them as read
+        total.backward()
+        return {id(p) for p in held if p.grad is None}
+    except Exception:  # noqa: BLE001 - a forward without gradients: count them as read (the old definition)
+        return set()
+    finally:
+        for p, flag in zip(held, flags):
+            p.stop_gradient = flag
+            if p.grad is not None:
+                p.clear_gradient(False)
+
+
+def _tensors(obj: Any) -> list:
+    if hasattr(obj, "shape") and hasattr(obj, "dtype"):
+        return [obj] if str(obj.dtype).split(".")[-1].startswith(("float", "bfloat")) else []
+    if isinstance(obj, (list, tuple)):
+        return [t for o in obj for t in _tensors(o)]
+    if isinstance(obj, dict):
+        return [t for o in obj.values() for t in _tensors(o)]
+    return []
+
+
 def truth_for(case: Any, model: Any | None = None) -> Truth:
     """Run ``case`` through Paddle's eager forward (eval mode, no grad) and count its parameters."""
     import paddle
@@ -101,22 +144,24 @@ def truth_for(case: Any, model: Any | None = None) -> Truth:
             h.remove()
 
     holders: dict[int, list[str]] = {}
+    leaves = {path for path, layer in model.named_sublayers(include_self=True) if not layer.sublayers()}
     for path, layer in model.named_sublayers(include_self=True):
         for p in layer._parameters.values():
             if p is not None:
                 holders.setdefault(id(p), []).append(path)
+    unread = set() if refused else _unread_container_parameters(case, model, holders, leaves, ran)
     in_model = used = trainable = 0
     by_owner: dict[str, int] = {}
     for name, p in model.named_parameters():
         n = int(prod(p.shape))
         in_model += n
-        if not any(h in ran for h in holders[id(p)]):
+        if not any(h in ran for h in holders[id(p)]) or id(p) in unread:
             continue
         owner = name.rsplit(".", 1)[0] if "." in name else ""
         used += n
         trainable += n if not p.stop_gradient else 0
         by_owner[owner] = by_owner.get(owner, 0) + n
-    used_ids = {id(p) for p in model.parameters() if any(h in ran for h in holders[id(p)])}
+    used_ids = {id(p) for p in model.parameters() if any(h in ran for h in holders[id(p)]) and id(p) not in unread}
 
     def idle(layer) -> bool:
         """Neither it nor a sublayer ran, and no parameter in it is used by a layer that ran

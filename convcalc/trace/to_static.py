@@ -1,0 +1,234 @@
+"""How the static build drives Paddle's ``to_static``: forwards run as written, Paddle's slow paths bypassed.
+
+``paddle.jit.to_static`` normally rewrites the source of every ``forward`` it meets (dy2static:
+``inspect.getsource``, tokenize, AST transformers, ``compile``) so that Python control flow on
+tensors becomes static control flow.  convcalc never wants that control flow: it follows the
+path Paddle's eager forward took (:mod:`convcalc.trace.branches`).  So :func:`plain_forwards`
+tells dy2static that no function needs the transformation, and does itself, while the program
+is built, the few things the rewrite did that the program depends on:
+
+- a tensor's truth value (``if``/``while``/``assert``/``and``/``or``/``not`` on a tensor, in the
+  user's code) comes from the same :class:`~convcalc.trace.branches.Decisions` the rewritten
+  ``IfElse``/``While`` follow (a probe answers ``False``: an ``if`` takes its ``else``, a
+  ``while`` runs no iteration, and the question is recorded);
+- ``x.shape`` read by the user's code gives, for a size the program does not know (``-1``), the
+  tensor ``paddle.shape(x)[i]``, as the rewrite's ``convert_shape`` does;
+- a custom ``PyLayer``'s ``apply`` builds the static ``pylayer`` op, as the rewrite's
+  ``convert_load`` arranges.
+
+Code inside Paddle sees Paddle's own behaviour (its frames are told apart by file, as the shape
+guards do).  Whatever else the rewrite would have done differently makes the plain build fail;
+the caller then builds once more the usual way (:func:`transformed_forwards`).
+
+Both ways bypass Paddle 3.3.1's slow paths while the program is built (and only then):
+
+- ``name_struct`` (entered by every layer call in static mode) takes ``len()`` of the list of all
+  ops so far twice per call, O(n^2) over a program, only to label ops with a ``struct_name`` the
+  trace drops: a no-op;
+- every parameter gets its own initializer op in the startup program, which is never run: one
+  per shape and dtype (:func:`_lean_create_parameter`);
+- after the build, every op's call stack is rewritten to name the user's source lines (the trace
+  drops ``op_callstack``), and the program is searched for views written in place, which would
+  make the *static* program compute other values than the eager forward (the trace reads no
+  values, and Paddle's eager forward runs such a model): both skipped;
+- dy2static's function cache is keyed by the *bound* method, a temporary object, so every layer
+  instance's ``forward`` is transformed anew (memoised here by the function itself), and
+  ``is_unsupported`` lists every function of numpy, math, ... on each call (memoised per
+  function): these matter to the transformed build only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from convcalc.trace.branches import Decisions
+
+__all__ = ["plain_forwards", "transformed_forwards"]
+
+
+def _lean_create_parameter(real: Callable[..., Any]) -> Callable[..., Any]:
+    """``paddle.pir.core.create_parameter`` without its per-parameter initializer op.
+
+    to_static turns every parameter and buffer of the model into a program value through it: an
+    initializer op in the startup program (a ``full`` of zeros: the values are never used),
+    registered as the parameter, then a ``builtin.parameter`` op in the main program.  Here one
+    ``full`` per shape and dtype serves every parameter of that type (the startup program is never
+    run); the main program gets the very same op.  Distributed parameters take Paddle's own path.
+    """
+    import paddle
+    from paddle._pir_ops import parameter, set_parameter
+    from paddle.base import unique_name
+    from paddle.base.framework import _current_expected_place
+    from paddle.base.libpaddle import DataType
+    from paddle.base.libpaddle.pir import reset_insertion_point_to_start
+    from paddle.pir.core import ParameterMeta, convert_np_dtype_to_dtype_, program_guard
+
+    zeros: dict = {}
+
+    def create_parameter(dtype, shape, name=None, **kwargs):
+        if "initializer" not in kwargs or (kwargs.get("placements") and kwargs.get("process_mesh")):
+            return real(dtype, shape, name, **kwargs)
+        if dtype is not None and not isinstance(dtype, DataType):
+            dtype = convert_np_dtype_to_dtype_(dtype)
+        value_name = name or unique_name.generate("parameter")
+        startup = paddle.static.default_startup_program()
+        main = paddle.static.default_main_program()
+        meta = ParameterMeta(shape, dtype)
+        key = (id(startup), tuple(meta.shape), meta.dtype)
+        with program_guard(startup):
+            init = zeros.get(key)
+            if init is None:
+                init = zeros[key] = paddle._C_ops.full(meta.shape, 0.0, meta.dtype, _current_expected_place())
+                init.persistable = True
+            set_parameter(init, value_name)
+        main.set_parameters_from(startup)
+        with program_guard(main):
+            reset_insertion_point_to_start()
+            param = parameter(value_name)
+            param.persistable = True
+        param.trainable = kwargs.get("trainable", True)
+        param.stop_gradient = not param.trainable
+        param.optimize_attr = kwargs.get("optimize_attr", {"learning_rate": 1.0})
+        param.regularizer = kwargs.get("regularizer", None)
+        param.do_model_average = kwargs.get("do_model_average", None)
+        param.need_clip = kwargs.get("need_clip", True)
+        param.is_distributed = False
+        param.is_parameter = True
+        return param
+
+    return create_parameter
+
+
+@contextlib.contextmanager
+def _paddle_fast_paths() -> Iterator[None]:
+    """Paddle's slow paths bypassed while a program is built: see the module docstring."""
+    import paddle.nn.layer.layers as layers
+    import paddle.pir.core as pir_core
+    from paddle.jit.dy2static import convert_call_func as ccf
+    from paddle.jit.dy2static import program_translator as pt
+
+    real_name_struct = layers.name_struct
+    real_convert = pt.FunctionCache.convert_with_cache
+    real_unsupported = ccf.is_unsupported
+    real_create_parameter = pir_core.create_parameter
+    real_origin = pt.update_op_callstack_with_origin_info
+    real_view_check = pt.check_view_api_used_by_inplace
+    converted: dict = {}
+    unsupported: dict = {}
+
+    @contextlib.contextmanager
+    def no_name_struct(prefix: Any = None) -> Iterator[None]:
+        yield
+
+    def convert_with_cache(self, func):
+        key = getattr(inspect.unwrap(func), "__func__", func)
+        try:
+            return converted[key]
+        except KeyError:
+            out = converted[key] = real_convert(self, func)
+            return out
+        except TypeError:  # unhashable
+            return real_convert(self, func)
+
+    def is_unsupported(func):
+        try:
+            return unsupported[func]
+        except KeyError:
+            out = unsupported[func] = real_unsupported(func)
+            return out
+        except TypeError:
+            return real_unsupported(func)
+
+    layers.name_struct = no_name_struct
+    pt.FunctionCache.convert_with_cache = convert_with_cache
+    ccf.is_unsupported = is_unsupported
+    pir_core.create_parameter = _lean_create_parameter(real_create_parameter)
+    pt.update_op_callstack_with_origin_info = lambda program: program  # (the trace drops op_callstack)
+    pt.check_view_api_used_by_inplace = lambda program: None
+    try:
+        yield
+    finally:
+        layers.name_struct = real_name_struct
+        pt.FunctionCache.convert_with_cache = real_convert
+        ccf.is_unsupported = real_unsupported
+        pir_core.create_parameter = real_create_parameter
+        pt.update_op_callstack_with_origin_info = real_origin
+        pt.check_view_api_used_by_inplace = real_view_check
+
+
+@contextlib.contextmanager
+def transformed_forwards() -> Iterator[None]:
+    """The usual build (dy2static rewrites each forward), with the fast paths."""
+    with _paddle_fast_paths():
+        yield
+
+
+def _in_paddle(paddle_dir: str) -> Callable[[int], bool]:
+    def inside(depth: int) -> bool:
+        return sys._getframe(depth + 1).f_code.co_filename.startswith(paddle_dir)
+
+    return inside
+
+
+@contextlib.contextmanager
+def plain_forwards(decisions: Decisions, raw_shape: Callable[[Any], Any]) -> Iterator[None]:
+    """The plain build: no forward is rewritten (see the module docstring).
+
+    ``raw_shape`` is Paddle's own ``Value.shape`` getter (read before anything wrapped it); the
+    ``Value.shape`` in place when this is entered (the shape guards' one) serves the user's code.
+    """
+    import paddle
+    import paddle.jit.dy2static.utils as d2s_utils
+    from paddle.autograd import PyLayer
+    from paddle.jit.dy2static.py_layer import StaticPyLayer
+    from paddle.pir import Value
+
+    inside_paddle = _in_paddle(os.path.dirname(paddle.__file__) + os.sep)
+    options = d2s_utils.TransformOptions
+    real_check = options.__dict__["check_fn_need_transform"]
+    real_bool = Value.__dict__.get("__bool__")
+    user_shape = Value.shape
+    real_apply = PyLayer.__dict__.get("apply")  # (None in Paddle 3.3.1: apply is core.eager.PyLayer's)
+
+    def truth(self) -> bool:
+        if inside_paddle(1):  # Paddle's own code: its own refusal of bool(Tensor) in static mode
+            if real_bool is None:
+                raise TypeError("bool(Value) in static mode")
+            return real_bool(self)
+        return decisions.next(False)
+
+    def shape(self):
+        if inside_paddle(1):
+            return raw_shape(self)
+        dims = user_shape.fget(self)
+        if any(not isinstance(d, int) or d < 0 for d in dims):  # what dy2static's convert_shape gives
+            sizes = paddle.shape(self)
+            dims = [sizes[i] if not isinstance(d, int) or d < 0 else d for i, d in enumerate(dims)]
+        return dims
+
+    def apply(cls, *args, **kwargs):
+        return StaticPyLayer(cls).apply(*args, **kwargs)
+
+    options.check_fn_need_transform = staticmethod(lambda fn, mode: False)
+    Value.__bool__ = truth
+    Value.shape = property(shape)
+    PyLayer.apply = classmethod(apply)
+    try:
+        with _paddle_fast_paths():
+            yield
+    finally:
+        options.check_fn_need_transform = real_check
+        Value.shape = user_shape
+        if real_bool is None:
+            del Value.__bool__
+        else:
+            Value.__bool__ = real_bool
+        if real_apply is None:
+            del PyLayer.apply
+        else:
+            PyLayer.apply = real_apply
