@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from convcalc import __version__
@@ -78,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         commands = ", ".join(name for name in _subcommands(parser))
         parser.error(f"a command is required: one of {commands}")
+    previous = _deliver_interrupts()
     try:
         return int(args.func(args) or 0)
     except ConvcalcError as err:
@@ -88,6 +91,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # `convcalc report ... | head`
         return 0
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _deliver_interrupts():
+    """Make one Ctrl-C always stop the command; returns the handler it replaced (None off the main thread).
+
+    Python prints and drops an exception raised inside a weakref callback, and every import runs
+    one (importlib's module-lock cleanup, ``cb``): a SIGINT arriving there was lost ("Exception
+    ignored in ... cb"), and the command went on to finish with exit 0.  There the interrupt is
+    sent again a moment later, when ordinary code runs; everywhere else it is Python's own.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        if frame is not None and frame.f_code.co_name == "cb" and "importlib" in frame.f_code.co_filename:
+            threading.Timer(0.01, os.kill, (os.getpid(), signal.SIGINT)).start()
+            return
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGINT, handler)
 
 
 if __name__ == "__main__":  # pragma: no cover
