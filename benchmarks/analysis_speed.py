@@ -10,7 +10,10 @@ check cost when it was a full forward); then the time of the symbolic report
 of resnet50 (goal: <= 2 s).  The load average is printed first and last: the
 machine may be shared.
 
-    python benchmarks/analysis_speed.py [--repeat 5] [--models resnet18 resnet50]
+With ``--zoo`` it measures every zoo model (``convcalc models``) and ends with
+how many meet the goal; ``--no-symbolic`` skips the resnet50 symbolic report.
+
+    python benchmarks/analysis_speed.py [--repeat 5] [--models resnet18 resnet50 | --zoo] [--no-symbolic]
 """
 
 from __future__ import annotations
@@ -40,14 +43,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--models", nargs="*", default=["resnet18", "resnet50"])
+    parser.add_argument("--zoo", action="store_true", help="every zoo model (overrides --models)")
+    parser.add_argument("--no-symbolic", action="store_true", help="skip resnet50's symbolic report")
     args = parser.parse_args()
 
     import paddle
 
     import convcalc.trace.build as trace
     from convcalc.analysis import analyze
-    from convcalc.models.zoo import build_model
+    from convcalc.models.zoo import ZOO, build_model
 
+    names = sorted(ZOO) if args.zoo else args.models
     print(load())
     check_times: list[float] = []
     real_check = trace.eager_check
@@ -62,7 +68,8 @@ def main() -> None:
     trace.eager_check = timed_check
     print(f"{'model':<12} {'convcalc s':>11} {'summary+flops s':>16} {'ratio':>7}  (goal <= 0.50)"
           f" {'eager check s':>14} {'plain forward s':>16}")
-    for name in args.models:
+    ratios: dict[str, float] = {}
+    for name in names:
         built = build_model(name)
         shape = (1, *built.default_input)
         x = paddle.ones(list(shape))
@@ -86,10 +93,17 @@ def main() -> None:
         check_times.clear()
         rounds = [(median_time(ours, 1), median_time(theirs, 1), median_time(forward, 1)) for _ in range(args.repeat)]
         t_ours, t_theirs, t_forward = (statistics.median(r[i] for r in rounds) for i in range(3))
-        t_check = statistics.median(check_times)
+        t_check = statistics.median(check_times) if check_times else 0.0
+        ratios[name] = t_ours / t_theirs
         print(f"{name:<12} {t_ours:>11.3f} {t_theirs:>16.3f} {t_ours / t_theirs:>7.2f} {'':>14}"
               f"{t_check:>14.3f} {t_forward:>16.3f}")
 
+    met = [n for n, r in ratios.items() if r <= 0.5]
+    print(f"goal <= 0.50x met by {len(met)} of {len(ratios)} models; worst "
+          + ", ".join(f"{n} {r:.2f}" for n, r in sorted(ratios.items(), key=lambda kv: -kv[1])[:5]))
+    if args.no_symbolic:
+        print(load())
+        return
     built = build_model("resnet50")
     t_sym = median_time(lambda: analyze(built.model, (3, 224, 224), symbolic=True), args.repeat)
     print(f"symbolic report of resnet50: {t_sym:.3f} s (goal <= 2 s)")

@@ -82,8 +82,8 @@ def test_stand_ins_give_the_full_checks_report(case, crops, monkeypatch):
     assert _eager_refusal(case.build(), x) == ""
     model = case.build()
     light = analyze(model, input_data=x, name=case.name)
-    plain = sum(stand_ins.is_plain_conv(m) for m in model.sublayers())  # a subclass with its own forward: none
-    assert len(crops) >= plain and bool(crops) == bool(plain), "plain convolutions not checked at their smallest size"
+    plain = sum(stand_ins.is_plain(m) for m in model.sublayers())  # a subclass with its own forward: none
+    assert len(crops) >= plain and bool(crops) == bool(plain), "plain convs/Linears not checked at their smallest size"
     assert all(small is not None and small[0] == 1 for _, small in crops)
     monkeypatch.setattr(trace, "value_free", lambda *a: False)
     crops.clear()
@@ -222,7 +222,7 @@ def test_resnet_is_value_free_and_checked_on_crops(crops):
 
     model = resnet18()
     analyze(model, (1, 3, 64, 64))
-    assert len(crops) == sum(isinstance(m, nn.Conv2D) for m in model.sublayers())
+    assert len(crops) == sum(isinstance(m, (nn.Conv2D, nn.Linear)) for m in model.sublayers())
 
 
 
@@ -288,3 +288,53 @@ def test_the_read_guard_is_what_refuses(monkeypatch):
 
     monkeypatch.setattr(trace, "watching_value_reads", lambda: contextlib.nullcontext([]))
     analyze(EagerOnlyGuard(), (1, 3, 8, 8))  # wrongly accepted
+
+
+# ------------------------------------------------------------------ Linear on a crop (issue 23)
+class TokenMixer(nn.Layer):
+    """A transformer-like block: Linears over (batch, tokens, features), one of them made for ``features``; in
+    eager mode only, ``drop`` features are cut before it (so only the eager forward can refuse)."""
+
+    def __init__(self, features: int = 16, drop: int = 0):
+        super().__init__()
+        self.qkv = nn.Linear(16, 48)
+        self.proj = nn.Linear(features, 8)
+        self.drop = drop
+
+    def forward(self, x):
+        y = self.qkv(x)[:, :, :16]
+        if self.drop and paddle.in_dynamic_mode():
+            y = y[:, :, : 16 - self.drop]
+        return self.proj(nn.functional.relu(y))
+
+
+def test_a_linear_crop_is_one_element_of_every_leading_dimension():
+    small = stand_ins._crop(nn.Linear(16, 8), paddle.ones([2, 5, 7, 16]))
+    assert tuple(small.shape) == (1, 1, 1, 16)
+    assert stand_ins._crop(nn.Linear(16, 8), paddle.ones([16])) is None  # no leading dimension: the real forward
+
+
+@pytest.mark.parametrize("drop", [0, 3])
+def test_linears_on_crops_accept_and_refuse_as_the_full_forward(drop, crops, monkeypatch):
+    """The truth is Paddle's eager forward; with the stand-ins and without them (the full check) convcalc agrees."""
+    model = TokenMixer(drop=drop)
+    x = paddle.rand([2, 5, 16])
+    truth = _eager_refusal(model, x)
+    assert bool(truth) == bool(drop)  # (K_lhs:13 != K_rhs:16 for drop=3)
+
+    def outcome():
+        try:
+            return analyze(model, input_data=x)
+        except ConvcalcError as err:
+            return str(err)
+
+    light = outcome()
+    assert crops and all(small is not None and small[:2] == (1, 1) for _, small in crops), crops
+    monkeypatch.setattr(trace, "value_free", lambda *a: False)
+    crops.clear()
+    full = outcome()
+    assert not crops
+    if drop:
+        assert isinstance(light, str) and light == full and "K_lhs:13 != K_rhs:16" in light, light
+    else:
+        assert light.records == full.records and light.totals == full.totals

@@ -184,3 +184,28 @@ def test_divisibility_is_a_condition_subs_outside_it_is_refused_naming_it():
     assert not [c for c in exact.conditions if c.kind == "divisible"]
     assert exact.subs({H: 9, W: 10}).totals.flops == concrete.totals.flops
     assert simplified.subs({H: 12, W: 20}).totals.flops == analyze(model, (1, 3, 12, 20)).totals.flops
+
+
+class SqueezedHead(nn.Layer):
+    """A conv whose output is squeezed on H and W (as the book's Paddle LeNet does before its Linears)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2D(1, 4, 5)
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.fc(paddle.squeeze(self.conv(x), axis=[2, 3]))
+
+
+def test_an_explicit_squeeze_holds_only_where_the_axis_is_1():
+    """Paddle leaves an axis larger than 1 in place (the Linear then refuses): the report says where it holds."""
+    report = analyze(SqueezedHead(), (1, 5, 5), symbolic=True, assume_divisible=False)
+    conds = [c for c in report.conditions if "squeezes" in c.where]
+    assert len(conds) == 2 and all(c.kind == "fixed" for c in conds), report.conditions
+    assert [int(d) for d in report.subs({"H": 5, "W": 5}).records[-1].output_shape] == [1, 2] \
+        == eager_shape(SqueezedHead(), (1, 1, 5, 5))
+    with pytest.raises(ConvcalcError):
+        analyze(SqueezedHead(), (1, 6, 5))  # the truth: Paddle refuses (the squeeze keeps H = 2)
+    with pytest.raises(SubstitutionError):
+        report.subs({"H": 6, "W": 5})  # and so does the symbolic report

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -76,7 +77,7 @@ def field_layers(report: Report) -> list[LayerRecord]:
         if len(rec.output_shape) != 4:
             continue
         values = [rec.rf_h.size, rec.rf_h.jump, rec.rf_h.start, rec.rf_w.size, rec.rf_w.jump, rec.rf_w.start]
-        if all(_int(v) is not None or (hasattr(v, "is_Rational") and v.is_Rational) for v in values):
+        if all(_int(v) is not None or isinstance(v, Fraction) or getattr(v, "is_Rational", False) for v in values):
             out.append(rec)
     return out
 

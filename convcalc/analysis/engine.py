@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sympy
-
+from convcalc.analysis import records
 from convcalc.analysis.memory import bytes_per_value, inference_peak, row_at
 from convcalc.analysis.params import ParamAccount, account, parameters_read
 from convcalc.analysis.receptive import GraphView, Spatial, propagate
-from convcalc.analysis.records import UNKNOWN, Gaps, LayerRecord, Report, Totals
+from convcalc.analysis.records import Gaps, LayerRecord, Report, Totals
 from convcalc.errors import InputSpecError
 from convcalc.formulas import Convention, as_convention
+from convcalc.formulas.numbers import expand, is_number, total
 from convcalc.rules.layers import Cost, RuleContext, find_rule
 from convcalc.rules.ops import OpContext, op_cost
 from convcalc.trace.build import trace_model
@@ -21,6 +21,9 @@ from convcalc.trace.input_forms import model_inputs
 from convcalc.trace.inputs import ModelInput, readings
 from convcalc.trace.op_names import BOOKKEEPING_OPS, op_key
 from convcalc.trace.temporary import without_gc_pauses
+
+if TYPE_CHECKING:
+    import sympy
 
 
 def normalise_input(shape: tuple) -> tuple:
@@ -43,7 +46,7 @@ def _functional_cost(key: str, op, shapes: dict, constants: dict, combined: dict
         convention=conv,
     ))
     if cost is None:
-        return sympy.Integer(0), "no rule (FLOPs unknown)", False
+        return 0, "no rule (FLOPs unknown)", False
     return cost.flops, cost.formula, True
 
 
@@ -158,10 +161,10 @@ def analyze(
 
 
 def concrete_shapes(trace: Trace) -> dict:
-    """Every value's shape as sympy Integers; a size the trace could not know (``trace.unknown_sizes``) is
+    """Every value's shape as ints; a size the trace could not know (``trace.unknown_sizes``) is
     :data:`~convcalc.analysis.records.UNKNOWN`.  Any other ``-1`` reaches the record boundary, which refuses it."""
     unknown = trace.unknown_sizes
-    return {k: tuple(UNKNOWN if d < 0 and k in unknown else sympy.Integer(d) for d in v)
+    return {k: tuple(records.UNKNOWN if d < 0 and k in unknown else int(d) for d in v)
             for k, v in trace.shapes.items()}
 
 
@@ -243,13 +246,13 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
             seen_again.add(call.path)
         shown.add(call.path)
         tr, fr = params.on_row(call.path) if first_call else (0, 0)
-        p_tr, p_fr = sympy.Integer(tr), sympy.Integer(fr)
+        p_tr, p_fr = int(tr), int(fr)
         notes = _param_notes(call, params, first_call, calls_of[call.path] if second_call else 0)
         unknown = _unknown_reason(trace, (*call.inputs, *call.outputs, *(
             v for op in trace.ops[call.op_start:call.op_end] for v in (*op.inputs, *op.outputs)))) \
             if call.is_leaf and trace.unknown_sizes else None
         if unknown is not None:
-            flops, formula = sympy.Integer(0), "size unknown (count left out)"
+            flops, formula = 0, "size unknown (count left out)"
             notes += (_unknown_note(unknown),)
         elif call.is_leaf:
             found = find_rule(call.layer)
@@ -271,11 +274,11 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
                 notes += tuple(cost.notes) + _formula_note(cost, tr + fr, first_call, params.tied_into(call.path),
                                                            cls.__name__)
                 if conv is Convention.PADDLE and type(call.layer) is not cls and cls.__module__.startswith("paddle."):
-                    flops = sympy.Integer(0)
+                    flops = 0
                     formula = "0: paddle.flops matches layer types exactly"
                     notes += (f"{call.kind} subclasses {cls.__name__}; paddle.flops counts it as 0",)
         else:
-            flops, formula = sympy.Integer(0), "container"
+            flops, formula = 0, "container"
         rows.append(
             (
                 (call.op_start, call.order),
@@ -324,7 +327,7 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
             unknown = _unknown_reason(trace, (*op.inputs, *op.outputs, *(v for o in inner for v in o.outputs)))
         notes: tuple[str, ...] = ()
         if unknown is not None:
-            flops, formula, has_rule = sympy.Integer(0), "size unknown (count left out)", True
+            flops, formula, has_rule = 0, "size unknown (count left out)", True
         elif inner is not None:
             flops, formula, missing = _ops_cost(trace, inner, shapes, combined, conv)
             has_rule = not missing
@@ -347,8 +350,8 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
                     input_shapes=tuple(shapes.get(v, ()) for v in op.inputs if fields.get(v) is not None),
                     output_shape=shapes.get(op.outputs[0], ()),
                     output_shapes=tuple(shapes.get(v, ()) for v in op.outputs),
-                    params_trainable=sympy.Integer(0),
-                    params_non_trainable=sympy.Integer(0),
+                    params_trainable=0,
+                    params_non_trainable=0,
                     flops=flops,
                     formula=formula,
                     rf=_rf(state),
@@ -372,7 +375,7 @@ def _ops_cost(trace: Trace, ops, shapes: dict, combined: dict,
     """(FLOPs, formula, {op kind without a rule: count}) of ``ops``: a leaf layer without a rule of its own costs
     what its forward runs (nothing for ``DropPath`` in eval: it hands on its input), a PyLayer what its own
     block runs."""
-    total, kinds, missing = sympy.Integer(0), [], Counter()
+    total, kinds, missing = 0, [], Counter()
     for op in ops:
         if op.name in BOOKKEEPING_OPS or not op.outputs:
             continue
@@ -386,7 +389,7 @@ def _ops_cost(trace: Trace, ops, shapes: dict, combined: dict,
     if not kinds and not missing:
         return total, "no arithmetic (its forward hands on its input)", missing
     shown = ", ".join(kinds[:6]) + (", ..." if len(kinds) > 6 else "")
-    return sympy.expand(total), f"sum of its ops ({shown})" if kinds else "no rule for its ops", missing
+    return expand(total), f"sum of its ops ({shown})" if kinds else "no rule for its ops", missing
 
 
 def _root_record(trace: Trace, shapes: dict, params: ParamAccount) -> LayerRecord:
@@ -398,8 +401,8 @@ def _root_record(trace: Trace, shapes: dict, params: ParamAccount) -> LayerRecor
         index=0, path="", kind=params.root_kind,
         depth=0, parent="", is_leaf=False, is_functional=False,
         input_shapes=(shapes.get(trace.input_value, ()),), output_shape=shapes.get(out, ()),
-        params_trainable=sympy.Integer(tr), params_non_trainable=sympy.Integer(fr),
-        flops=sympy.Integer(0), formula="container",
+        params_trainable=int(tr), params_non_trainable=int(fr),
+        flops=0, formula="container",
         notes=(_owns_note(owned),),
     )
 
@@ -412,23 +415,23 @@ def _with_index(rec: LayerRecord, i: int) -> LayerRecord:
 
 def _totals(trace: Trace, records: list[LayerRecord], shapes: dict, params: ParamAccount) -> Totals:
     """Totals; parameters once each by identity (every used one is on exactly one row)."""
-    p_tr = sympy.Integer(sum(p.numel for p in params.used if p.trainable))
-    p_fr = sympy.Integer(sum(p.numel for p in params.used if not p.trainable))
-    flops = sympy.Add(*[r.flops for r in records if r.is_leaf])
+    p_tr = int(sum(p.numel for p in params.used if p.trainable))
+    p_fr = int(sum(p.numel for p in params.used if not p.trainable))
+    flops = total([r.flops for r in records if r.is_leaf])
     in_model = params.in_model
     used = p_tr + p_fr
     unused = in_model - int(used)
     peak = inference_peak(trace, shapes)
     return Totals(
-        params=sympy.expand(used),
-        params_trainable=sympy.expand(p_tr),
-        params_non_trainable=sympy.expand(p_fr),
+        params=expand(used),
+        params_trainable=expand(p_tr),
+        params_non_trainable=expand(p_fr),
         params_in_model=in_model,
         params_unused=max(unused, 0),
-        flops=sympy.expand(flops),
-        input_bytes=sympy.expand(sympy.sympify(peak.input_bytes)),
-        peak_activation_bytes=sympy.expand(sympy.sympify(peak.bytes)),
-        param_bytes=sympy.expand(used * _param_width(trace)),
+        flops=expand(flops),
+        input_bytes=expand(peak.input_bytes),
+        peak_activation_bytes=expand(peak.bytes),
+        param_bytes=expand(used * _param_width(trace)),
         peak_at=row_at(records, peak.op),
     )
 
@@ -466,8 +469,8 @@ def _formula_note(cost: Cost, held: int, first_call: bool, tied: tuple, kind: st
     """A note when the layer holds other parameters than its kind's formula says (reparametrised, extended)."""
     if cost.params_trainable is None or not first_call or tied:
         return ()
-    formula = sympy.sympify(cost.params_trainable + (cost.params_non_trainable or 0))
-    if not formula.is_number or int(formula) == held:
+    formula = cost.params_trainable + (cost.params_non_trainable or 0)
+    if not is_number(formula) or int(formula) == held:
         return ()
     return (f"holds {held:,} parameters, not the {int(formula):,} of a plain {kind}: counted from its parameter "
             "objects (a reparametrised or extended layer)",)

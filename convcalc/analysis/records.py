@@ -1,56 +1,74 @@
 """The numbers convcalc computes, as frozen dataclasses (no strings formatted here).
 
 Data flows one way: model -> trace -> :class:`LayerRecord` rows ->
-:class:`Totals` -> a renderer in ``convcalc.render``.  Quantities are sympy
-expressions (``Integer`` for a concrete report, expressions in ``H``/``W``
-for a symbolic one).
+:class:`Totals` -> a renderer in ``convcalc.render``.  Quantities are Python
+ints in a concrete report (receptive-field starts may be Fractions; sympy is
+not imported for them) and sympy expressions in ``H``/``W`` in a symbolic
+one (:mod:`convcalc.formulas.numbers`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-
-import sympy
+from typing import TYPE_CHECKING
 
 from convcalc.errors import ConvcalcError, InternalCheckError
-from convcalc.formulas.flops import Convention
+from convcalc.formulas.conventions import Convention
+from convcalc.formulas.numbers import is_symbolic, is_whole, text
 from convcalc.formulas.receptive import AxisField, Field
 
-Shape = tuple  # tuple of sympy expressions, e.g. (1, 64, 8, 8)
+if TYPE_CHECKING:
+    import sympy
 
-UNKNOWN = sympy.Symbol("?", positive=True, integer=True)
+Shape = tuple  # tuple of ints (a concrete report) or sympy expressions (a symbolic one), e.g. (1, 64, 8, 8)
+
+def __getattr__(name: str):
+    """:data:`UNKNOWN` is made on first use: a concrete report that meets no unknown size never imports sympy."""
+    if name == "UNKNOWN":
+        import sympy
+
+        value = sympy.Symbol("?", positive=True, integer=True)
+        globals()["UNKNOWN"] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+UNKNOWN: sympy.Symbol
 """A size no run can tell in advance (it depends on tensor values, e.g. after ``paddle.nonzero``): printed ``?``.
 
 A row that reads or writes such a size has no count (0, listed in :attr:`Gaps.unknown_sizes`): the total
-is then a lower bound.  It never appears in a count."""
+is then a lower bound.  It never appears in a count.  (A sympy symbol, made on first use.)"""
 
 
 def _impossible(what: str, value, where: str) -> InternalCheckError:
     return InternalCheckError(
-        f"internal check failed: {what} {sympy.sstr(value)} in {where} (a size must be a whole number >= 0 "
+        f"internal check failed: {what} {text(value)} in {where} (a size must be a whole number >= 0 "
         "and a count a whole number >= 0)",
         "please report this model; convcalc refuses to print an impossible number")
 
 
 def check_size(d, what: str, where: str) -> None:
     """A size is a whole number >= 0, :data:`UNKNOWN`, or a symbolic expression (a symbolic report's ``H/4``)."""
-    if isinstance(d, (int, sympy.Integer)) and not isinstance(d, bool):
+    if isinstance(d, int) and not isinstance(d, bool) or is_whole(d):
         if int(d) < 0:
             raise _impossible(what, d, where)
         return
-    d = sympy.sympify(d)
+    if not is_symbolic(d):  # a Fraction, a float, a bool: never a size
+        raise _impossible(what, d, where)
     if d.is_number and not (d.is_Integer and d >= 0):
         raise _impossible(what, d, where)
 
 
 def check_count(c, what: str, where: str) -> None:
     """A count is a whole number >= 0 or a symbolic expression; never built from an unknown size."""
-    if isinstance(c, (int, sympy.Integer)) and not isinstance(c, bool):
+    if isinstance(c, int) and not isinstance(c, bool) or is_whole(c):
         if int(c) < 0:
             raise _impossible(what, c, where)
         return
-    c = sympy.sympify(c)
-    if (c.is_number and not (c.is_Integer and c >= 0)) or c.has(UNKNOWN):
+    if not is_symbolic(c):
+        raise _impossible(what, c, where)
+    unknown = globals().get("UNKNOWN")  # (not made yet: nothing can hold it)
+    if (c.is_number and not (c.is_Integer and c >= 0)) or (unknown is not None and c.has(unknown)):
         raise _impossible(what, c, where)
 
 
@@ -208,8 +226,8 @@ class Report:
         The table is ``convcalc.summary(...)`` or ``convcalc.render``'s job.
         """
         t = self.totals
-        params = f"{int(t.params):,}" if t.params.is_Integer else str(t.params)
-        flops = f"{int(t.flops):,}" if t.flops.is_Integer else str(t.flops)
+        params = f"{int(t.params):,}" if is_whole(t.params) else str(t.params)
+        flops = f"{int(t.flops):,}" if is_whole(t.flops) else str(t.flops)
         shape = "x".join(str(d) for d in self.input_shape)
         return (f"<Report {self.model} input {shape}: {len(self.records)} rows, {params} params, "
                 f"{flops} FLOPs ({self.convention.value})>")
@@ -234,6 +252,8 @@ class SubstitutionError(ConvcalcError, ValueError):
 
 def cached_xreplace(expr, values: dict, cache: dict):
     """Structural substitution (``xreplace``), memoised: far faster than ``subs`` here."""
+    import sympy
+
     expr = sympy.sympify(expr)
     try:
         return cache[expr]
@@ -244,6 +264,8 @@ def cached_xreplace(expr, values: dict, cache: dict):
 
 def _report_values(report: Report, values: dict) -> dict:
     """``values`` keyed by the report's own symbols: user-made ``Symbol('H')`` and ``'H'`` map by name."""
+    import sympy
+
     own = {s.name: s for s in report.symbols}
     out = {}
     for key, value in values.items():
@@ -271,6 +293,8 @@ def _substitute_field(f: AxisField, values: dict, cache: dict) -> AxisField:
 
 def substitute_report(report: Report, values: dict) -> Report:
     """A symbolic report evaluated at concrete sizes (``{H: 224, W: 224}``); see :meth:`Report.subs`."""
+    import sympy
+
     values = _report_values(report, values)
     numeric = all(v.is_number for v in values.values()) and set(values) >= set(report.symbols)
     for c in report.conditions:
@@ -291,6 +315,8 @@ def substitute_report(report: Report, values: dict) -> Report:
 
 def replace_symbols(report: Report, values: dict) -> Report:
     """Every expression of ``report`` (shapes, counts, fields, conditions) with ``values`` substituted as given."""
+    import sympy
+
     cache: dict = {}
 
     def shape(s):
@@ -323,6 +349,8 @@ def replace_symbols(report: Report, values: dict) -> Report:
 
 def expand_report(report: Report) -> Report:
     """Expand every shape and FLOP expression of a symbolic report (after substitution)."""
+    import sympy
+
     def ex(e):
         return sympy.expand(e)
 

@@ -453,6 +453,12 @@ def _fixed_size_conditions(trace: Trace, shapes: dict) -> list[tuple[sympy.Basic
                 fixed = [d for d in dims if not symbolic(d) and d != 1]
                 if sym and fixed:
                     found.append((sympy.Eq(sym[0], fixed[0]), f"{_where(trace, op.index)} adds a fixed-size operand"))
+        elif key == "squeeze" and len(op.inputs) > 1 and ins[0]:
+            axes = trace.constants.get(op.inputs[1], [])
+            for a in (axes if isinstance(axes, list) else [axes]):
+                d = ins[0][int(a) % len(ins[0])]
+                if symbolic(d):  # Paddle squeezes an axis only where its size is 1 (else it leaves it in place)
+                    found.append((sympy.Eq(d, 1), f"{_where(trace, op.index)} squeezes an axis of size 1"))
     return found
 
 

@@ -38,14 +38,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-import sympy
-
 from convcalc.analysis.engine import analyze, trace_for
 from convcalc.analysis.memory import Liveness, row_at, step_peak
 from convcalc.analysis.records import Report
 from convcalc.errors import UnknownNameError
 from convcalc.formulas.backward import elementwise_grad_flops, paddle_backward_flops
 from convcalc.formulas.flops import Convention, as_convention
+from convcalc.formulas.numbers import is_number
 from convcalc.rules.gradients import NO_GRADIENT_OPS, SAVED, GradContext, grad_costs
 from convcalc.trace.graph import Trace
 from convcalc.trace.input_forms import model_inputs
@@ -275,7 +274,7 @@ def training_from_report(report: Report, trace: Trace, model: Any, *, optimizer:
     rows: list[TrainingRow] = []
     all_saved: dict[str, int] = {}
     for rec in report.records:
-        dx, dw = accumulated.get(rec.index, (sympy.Integer(0), sympy.Integer(0)))
+        dx, dw = accumulated.get(rec.index, (0, 0))
         saved: dict[str, int] = {}
         input_grad = weight_grad = False
         inside = {v for i in rec.ops for v in ops_by_index[i].outputs}
@@ -297,7 +296,7 @@ def training_from_report(report: Report, trace: Trace, model: Any, *, optimizer:
                 needs=needs, convention=exact, constants=tuple(trace.constants.get(v) for v in operands)))
             if costs is None:
                 missing[key] += 1
-                costs = (sympy.Integer(0),) * len(operands)
+                costs = (0,) * len(operands)
             for v, group, need, cost in zip(operands, groups, needs, costs):
                 if not need:
                     continue
@@ -328,7 +327,7 @@ def training_from_report(report: Report, trace: Trace, model: Any, *, optimizer:
                 maker = graph.producer.get(source)
                 at = maker.index if maker is not None else 0
                 masks.append((at, at, numel))
-        forward = int(rec.flops) if rec.is_leaf and sympy.sympify(rec.flops).is_number else 0
+        forward = int(rec.flops) if rec.is_leaf and is_number(rec.flops) else 0
         if conv is Convention.PADDLE:
             dx, dw = paddle_backward_flops(forward, input_grad, weight_grad)
         p_tr, p_all = int(rec.params_trainable), int(rec.params_trainable + rec.params_non_trainable)
@@ -401,7 +400,7 @@ def _accumulation(graph: _Graph, trace: Trace, report: Report, combined: dict, c
         row = row_of.get(first_reader[v]) if row is None else row
         if row is None:
             continue
-        dx, dw = out.get(row, (sympy.Integer(0), sympy.Integer(0)))
+        dx, dw = out.get(row, (0, 0))
         out[row] = (dx, dw + adds) if weight else (dx + adds, dw)
     return out
 

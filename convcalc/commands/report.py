@@ -128,14 +128,14 @@ def _build(args):
     return built, inputs[0].shape
 
 
-def _build_inputs(args):
+def _build_inputs(args, lazy: bool = False):
     """The model, its inputs (:class:`~convcalc.trace.inputs.ModelInput`, batch first) and notes on how they were
-    read."""
+    read; ``lazy``: a zoo model's weights left for the trace to fill (only a report's analysis may do so)."""
     from convcalc.errors import InputSpecError
     from convcalc.models.zoo import build_model
     from convcalc.trace.inputs import cli_inputs, input_hint
 
-    built = build_model(args.model)
+    built = build_model(args.model, lazy=lazy)
     if built.source == "program":  # a size the export left dynamic: no --input can help, say so first
         built.model.check_fixed_size()
     given = [args.input] if isinstance(args.input, str) else list(args.input or ())
@@ -189,11 +189,17 @@ def _training_args(args) -> None:
 
 
 def run_report(args) -> int:
-    from convcalc.analysis import analyze
-    from convcalc.render import report as R
-
     _training_args(args)
-    built, inputs, notes = _build_inputs(args)
+    report, training = _live_report(args)
+    _render_report(args, report, training)
+    return 0
+
+
+def _live_report(args):
+    """(report, training cost or None) of the model traced now."""
+    from convcalc.analysis import analyze
+
+    built, inputs, notes = _build_inputs(args, lazy=True)
     training = None
     if args.training and built.source == "program":
         from convcalc.errors import ModelLoadError
@@ -216,7 +222,12 @@ def run_report(args) -> int:
             built.model, inputs, convention=args.convention, name=built.name,
             symbolic=args.symbolic, assume_divisible=not args.exact,
         )
-    report = _with_notes(report, notes)
+    return _with_notes(report, notes), training
+
+
+def _render_report(args, report, training) -> None:
+    from convcalc.render import report as R
+
     if args.format == "json":
         import json
 
@@ -243,7 +254,6 @@ def run_report(args) -> int:
             console = terminal_console()
             for item in R.report_renderables(report, args.depth, training):
                 console.print(item)
-    return 0
 
 
 def run_compare(args) -> int:

@@ -65,6 +65,7 @@ from convcalc.formulas import flops_per_element as _per_element
 from convcalc.formulas import params as _params
 from convcalc.formulas import shapes as _shapes
 from convcalc.formulas._common import as_expr, axis_paddings, check_at_least, pair
+from convcalc.formulas.numbers import div, is_number
 
 __all__ = ["Step", "Derivation", "KINDS", "explain_layer"]
 
@@ -358,7 +359,7 @@ def _attention(input_shape, heads=None, bias=True):
     t, d = _any_shape("attention", input_shape) if len(input_shape) == 2 else input_dims("attention", input_shape, 2)
     h = as_expr(heads, "heads")
     check_at_least(h, 1, "heads", "use heads=1 for single-head attention")
-    if d.is_number and h.is_number and d % h:
+    if is_number(d) and is_number(h) and d % h:
         raise InvalidParameterError(f"heads {h} does not divide the width {d}", "pick heads dividing the width")
     bias = check_bool(bias, "bias")
     T, D, H = symbol("T"), symbol("D"), symbol("h")
@@ -370,9 +371,9 @@ def _attention(input_shape, heads=None, bias=True):
     parts = (
         ("projections", "linear_flops", lambda T_, D_, H_, cv: 4 * _flops.linear_flops(D_, D_, T_, bias, cv)),
         ("scale", "elementwise_flops", lambda T_, D_, H_, cv: _per_element.elementwise_flops(T_ * D_, 1, cv)),
-        ("scores", "matmul_flops", lambda T_, D_, H_, cv: _flops.matmul_flops(T_, D_ / H_, T_, H_, cv)),
+        ("scores", "matmul_flops", lambda T_, D_, H_, cv: _flops.matmul_flops(T_, div(D_, H_), T_, H_, cv)),
         ("softmax", "softmax_flops", lambda T_, D_, H_, cv: _per_element.softmax_flops(H_ * T_ * T_, T_, False, cv)),
-        ("mix", "matmul_flops", lambda T_, D_, H_, cv: _flops.matmul_flops(T_, T_, D_ / H_, H_, cv)),
+        ("mix", "matmul_flops", lambda T_, D_, H_, cv: _flops.matmul_flops(T_, T_, div(D_, H_), H_, cv)),
     )
     for name, formula, fn in parts:
         for cv in CONVENTIONS:

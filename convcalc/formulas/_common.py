@@ -1,30 +1,36 @@
-"""Argument handling shared by the formula modules (no paddle, sympy only)."""
+"""Argument handling shared by the formula modules (no paddle; sympy only for sympy arguments)."""
 
 from __future__ import annotations
 
-import sympy
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from convcalc.errors import InvalidParameterError
+from convcalc.formulas.numbers import Fraction, floor, is_number, is_plain, is_symbolic
+from convcalc.formulas.numbers import product as _product
 
-Quantity = int | sympy.Expr
+if TYPE_CHECKING:
+    import sympy
+
+Quantity: TypeAlias = "int | sympy.Expr"
 """What every formula accepts: a Python int or a sympy expression/symbol."""
 
 
-def as_expr(value: Quantity, name: str) -> sympy.Expr:
-    """``sympify`` a quantity, rejecting floats, bools, strings and containers."""
+def as_expr(value: Quantity, name: str) -> Any:
+    """A quantity as the formulas compute with it: an int (or Fraction) stays a Python number, a sympy
+    expression stays sympy; floats, bools, strings and containers are rejected."""
     if isinstance(value, bool) or isinstance(value, float):
         raise InvalidParameterError(
             f"{name} must be an integer or a sympy expression, got {value!r}",
             "pass a whole number such as 3, or a symbol such as sympy.Symbol('H')",
         )
-    if isinstance(value, sympy.Basic):
+    if is_plain(value):
+        return int(value) if isinstance(value, int) else value
+    if is_symbolic(value):
         return value
-    if isinstance(value, int):
-        return sympy.Integer(value)
     try:  # numpy integers and other int-likes
         import operator
 
-        return sympy.Integer(operator.index(value))
+        return operator.index(value)
     except TypeError:
         raise InvalidParameterError(
             f"{name} must be an integer or a sympy expression, got {value!r}",
@@ -32,16 +38,24 @@ def as_expr(value: Quantity, name: str) -> sympy.Expr:
         ) from None
 
 
-def check_at_least(value: sympy.Expr, minimum: int, name: str, hint: str) -> None:
+def check_at_least(value: Any, minimum: int, name: str, hint: str) -> None:
     """Raise when a *numeric* quantity is below ``minimum`` (symbols pass)."""
-    if value.is_number and value < minimum:
+    if not is_number(value):
+        return
+    if value < minimum:
         raise InvalidParameterError(f"{name} must be >= {minimum}, got {value}", hint)
-    if value.is_number and not value.is_integer:
+    if isinstance(value, int):
+        whole = True
+    elif isinstance(value, Fraction):
+        whole = value.denominator == 1
+    else:
+        whole = bool(value.is_integer)
+    if not whole:
         raise InvalidParameterError(f"{name} must be a whole number, got {value}", hint)
 
 
-def pair(value, name: str) -> tuple[sympy.Expr, sympy.Expr]:
-    """An int/expr or a 2-sequence (height, width) as two expressions."""
+def pair(value, name: str) -> tuple[Any, Any]:
+    """An int/expr or a 2-sequence (height, width) as two quantities."""
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise InvalidParameterError(
@@ -75,8 +89,8 @@ def axis_paddings(padding) -> tuple[object, object]:
     return padding, padding
 
 
-def seq(value, name: str, rank: int | None = None) -> tuple[sympy.Expr, ...]:
-    """One number (repeated ``rank`` times, default 2) or a sequence, as expressions."""
+def seq(value, name: str, rank: int | None = None) -> tuple[Any, ...]:
+    """One number (repeated ``rank`` times, default 2) or a sequence, as quantities."""
     if isinstance(value, (tuple, list)):
         out = tuple(as_expr(v, name) for v in value)
         if rank is not None and len(out) != rank:
@@ -87,10 +101,10 @@ def seq(value, name: str, rank: int | None = None) -> tuple[sympy.Expr, ...]:
     return (as_expr(value, name),) * (rank or 2)
 
 
-def product(values) -> sympy.Expr:
-    return sympy.Mul(*values) if values else sympy.Integer(1)
+def product(values) -> Any:
+    return _product(values)
 
 
-def numeric_floor(value: sympy.Expr) -> sympy.Expr:
+def numeric_floor(value: Any) -> Any:
     """``int()`` of a number as Paddle does it (after a float division); expressions unchanged."""
-    return sympy.floor(value) if value.is_number else value
+    return floor(value) if is_number(value) else value

@@ -25,20 +25,24 @@ Conventions, as for the forward (book eq. 5.21 for ``paddle``):
 
 Each gradient is counted as if computed alone (a norm's ``x_hat`` is counted
 in ``dx`` and again in ``dgamma``).  Every function takes ints or sympy
-expressions and returns a sympy expression.  The ``paddle`` convention is
-not accepted by the per-gradient functions (use :func:`paddle_backward_flops`).
+expressions and returns an int for ints, a sympy expression for
+expressions.  The ``paddle`` convention is not accepted by the
+per-gradient functions (use :func:`paddle_backward_flops`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import sympy
+from typing import TYPE_CHECKING
 
 from convcalc.errors import InvalidParameterError
 from convcalc.formulas._common import Quantity, as_expr, product, seq
 from convcalc.formulas.conventions import Convention, as_convention
 from convcalc.formulas.flops_per_element import adaptive_window_total
+from convcalc.formulas.numbers import div, expand, is_number, maximum
+
+if TYPE_CHECKING:
+    import sympy
 
 __all__ = [
     "BACKWARD_ELEMENTWISE_OPS",
@@ -108,7 +112,7 @@ def paddle_backward_flops(forward: Quantity, input_grad: bool, weight_grad: bool
     (0, 151200)
     """
     f = as_expr(forward, "forward")
-    zero = sympy.Integer(0)
+    zero = 0
     return (f if input_grad else zero, f if weight_grad else zero)
 
 
@@ -121,7 +125,7 @@ def _axis_pairs(strided: sympy.Expr, kernel: sympy.Expr, stride: sympy.Expr, pad
     output and input of a conv; the input and output of a transposed conv).
     Symbols: every pair valid (``a*kernel``).
     """
-    if all(v.is_number for v in (strided, kernel, stride, pad, dilation, other)):
+    if all(is_number(v) for v in (strided, kernel, stride, pad, dilation, other)):
         a_n, k, s, p, d, o_n = (int(v) for v in (strided, kernel, stride, pad, dilation, other))
         pairs, a_hit, o_hit, j_hit = 0, set(), set(), set()
         for a in range(a_n):
@@ -132,7 +136,7 @@ def _axis_pairs(strided: sympy.Expr, kernel: sympy.Expr, stride: sympy.Expr, pad
                     a_hit.add(a)
                     o_hit.add(o)
                     j_hit.add(j)
-        return sympy.Integer(pairs), sympy.Integer(len(a_hit)), sympy.Integer(len(o_hit)), sympy.Integer(len(j_hit))
+        return pairs, len(a_hit), len(o_hit), len(j_hit)
     return strided * kernel, strided, other, kernel
 
 
@@ -151,7 +155,7 @@ def _conv_geometry(strided_sizes, other_sizes, in_channels, out_channels, kernel
     pairs, a_hit, o_hit, taps = (product([a[i] for a in axes]) for i in range(4))
     d, p, g, b = (as_expr(v, n) for v, n in ((in_channels, "in_channels"), (out_channels, "out_channels"),
                                              (groups, "groups"), (batch, "batch")))
-    return b * p * (d / g) * pairs, b, d, p, g, a_hit, o_hit, taps
+    return b * p * div(d, g) * pairs, b, d, p, g, a_hit, o_hit, taps
 
 
 def conv_input_grad_flops(
@@ -174,7 +178,7 @@ def conv_input_grad_flops(
     conv = _exact(convention)
     macs, b, d, _, _, _, reached, _ = _conv_geometry(out_sizes, in_sizes, in_channels, out_channels, kernel_size,
                                                      stride, padding, dilation, groups, batch)
-    return sympy.expand(macs if conv is Convention.MACS else 2 * macs - b * d * reached)
+    return expand(macs if conv is Convention.MACS else 2 * macs - b * d * reached)
 
 
 def conv_weight_grad_flops(
@@ -194,7 +198,7 @@ def conv_weight_grad_flops(
     conv = _exact(convention)
     macs, _, d, p, g, _, _, taps = _conv_geometry(out_sizes, in_sizes, in_channels, out_channels, kernel_size,
                                                   stride, padding, dilation, groups, batch)
-    return sympy.expand(macs if conv is Convention.MACS else 2 * macs - p * (d / g) * taps)
+    return expand(macs if conv is Convention.MACS else 2 * macs - p * div(d, g) * taps)
 
 
 def conv_transpose_input_grad_flops(
@@ -213,7 +217,7 @@ def conv_transpose_input_grad_flops(
     conv = _exact(convention)
     macs, b, d, _, _, reached, _, _ = _conv_geometry(in_sizes, out_sizes, in_channels, out_channels, kernel_size,
                                                      stride, padding, dilation, groups, batch)
-    return sympy.expand(macs if conv is Convention.MACS else 2 * macs - b * d * reached)
+    return expand(macs if conv is Convention.MACS else 2 * macs - b * d * reached)
 
 
 def conv_transpose_weight_grad_flops(
@@ -229,7 +233,7 @@ def conv_transpose_weight_grad_flops(
     conv = _exact(convention)
     macs, _, d, p, g, _, _, taps = _conv_geometry(in_sizes, out_sizes, in_channels, out_channels, kernel_size,
                                                   stride, padding, dilation, groups, batch)
-    return sympy.expand(macs if conv is Convention.MACS else 2 * macs - d * (p / g) * taps)
+    return expand(macs if conv is Convention.MACS else 2 * macs - d * div(p, g) * taps)
 
 
 def matmul_grad_flops(
@@ -252,7 +256,7 @@ def matmul_grad_flops(
     m_, k_, n_, b = as_expr(m, "m"), as_expr(k, "k"), as_expr(n, "n"), as_expr(batch, "batch")
     numel = b * m_ * k_ if operand_numel is None else as_expr(operand_numel, "operand_numel")
     macs = b * m_ * n_ * k_
-    return sympy.expand(macs if conv is Convention.MACS else 2 * macs - numel)
+    return expand(macs if conv is Convention.MACS else 2 * macs - numel)
 
 
 def broadcast_grad_flops(out_numel: Quantity, operand_numel: Quantity, ops_per_element: Quantity = 0,
@@ -269,9 +273,9 @@ def broadcast_grad_flops(out_numel: Quantity, operand_numel: Quantity, ops_per_e
     """
     conv = _exact(convention)
     if conv is Convention.MACS:
-        return sympy.Integer(0)
+        return 0
     out, numel = as_expr(out_numel, "out_numel"), as_expr(operand_numel, "operand_numel")
-    return sympy.expand(out * as_expr(ops_per_element, "ops_per_element") + out - numel)
+    return expand(out * as_expr(ops_per_element, "ops_per_element") + out - numel)
 
 
 def elementwise_grad_flops(numel: Quantity, kind: str, convention: str | Convention = Convention.FLOPS) -> sympy.Expr:
@@ -285,8 +289,8 @@ def elementwise_grad_flops(numel: Quantity, kind: str, convention: str | Convent
         raise InvalidParameterError(f"no backward rule for the elementwise op {kind!r}",
                                     "use one of: " + ", ".join(sorted(BACKWARD_ELEMENTWISE_OPS)))
     if conv is Convention.MACS:
-        return sympy.Integer(0)
-    return sympy.expand(as_expr(numel, "numel") * BACKWARD_ELEMENTWISE_OPS[kind])
+        return 0
+    return expand(as_expr(numel, "numel") * BACKWARD_ELEMENTWISE_OPS[kind])
 
 
 def norm_input_grad_flops(numel: Quantity, convention: str | Convention = Convention.FLOPS) -> sympy.Expr:
@@ -301,7 +305,7 @@ def norm_input_grad_flops(numel: Quantity, convention: str | Convention = Conven
     47040
     """
     conv = _exact(convention)
-    return sympy.Integer(0) if conv is Convention.MACS else sympy.expand(10 * as_expr(numel, "numel"))
+    return 0 if conv is Convention.MACS else expand(10 * as_expr(numel, "numel"))
 
 
 def norm_weight_grad_flops(numel: Quantity, features: Quantity, scale: bool = True, bias: bool = True,
@@ -315,9 +319,9 @@ def norm_weight_grad_flops(numel: Quantity, features: Quantity, scale: bool = Tr
     """
     conv = _exact(convention)
     if conv is Convention.MACS:
-        return sympy.Integer(0)
+        return 0
     n, f = as_expr(numel, "numel"), as_expr(features, "features")
-    return sympy.expand((4 * n - f if scale else 0) + (n - f if bias else 0))
+    return expand((4 * n - f if scale else 0) + (n - f if bias else 0))
 
 
 def pool_input_grad_flops(out_numel: Quantity, in_numel: Quantity, kernel_size, mode: str = "max",
@@ -333,15 +337,15 @@ def pool_input_grad_flops(out_numel: Quantity, in_numel: Quantity, kernel_size, 
     """
     conv = _exact(convention)
     if conv is Convention.MACS:
-        return sympy.Integer(0)
+        return 0
     out, inp = as_expr(out_numel, "out_numel"), as_expr(in_numel, "in_numel")
     if mode == "max":
         return out
     k = product(seq(kernel_size, "kernel_size")) if not isinstance(kernel_size, (list, tuple)) \
         else product([as_expr(v, "kernel_size") for v in kernel_size])
     overlap = out * k - inp
-    overlap = sympy.Max(overlap, 0) if overlap.is_number else overlap
-    return sympy.expand(out + overlap)
+    overlap = maximum(overlap, 0) if is_number(overlap) else overlap
+    return expand(out + overlap)
 
 
 def adaptive_pool_input_grad_flops(in_sizes: Sequence, out_sizes: Sequence, channels: Quantity, batch: Quantity = 1,
@@ -353,15 +357,15 @@ def adaptive_pool_input_grad_flops(in_sizes: Sequence, out_sizes: Sequence, chan
     """
     conv = _exact(convention)
     if conv is Convention.MACS:
-        return sympy.Integer(0)
+        return 0
     ins = [as_expr(v, "in_size") for v in in_sizes]
     outs = [as_expr(v, "out_size") for v in out_sizes]
     bc = as_expr(batch, "batch") * as_expr(channels, "channels")
     out_numel = bc * product(outs)
     if mode == "max":
-        return sympy.expand(out_numel)
+        return expand(out_numel)
     windows = bc * product([adaptive_window_total(i, o) for i, o in zip(ins, outs)])
-    return sympy.expand(out_numel + windows - bc * product(ins))
+    return expand(out_numel + windows - bc * product(ins))
 
 
 def softmax_grad_flops(numel: Quantity, axis_size: Quantity, convention: str | Convention = Convention.FLOPS
@@ -373,9 +377,9 @@ def softmax_grad_flops(numel: Quantity, axis_size: Quantity, convention: str | C
     """
     conv = _exact(convention)
     if conv is Convention.MACS:
-        return sympy.Integer(0)
+        return 0
     n, a = as_expr(numel, "numel"), as_expr(axis_size, "axis_size")
-    return sympy.expand(4 * n - n / a)
+    return expand(4 * n - div(n, a))
 
 
 def embedding_grad_flops(out_numel: Quantity, convention: str | Convention = Convention.FLOPS) -> sympy.Expr:
@@ -387,4 +391,4 @@ def embedding_grad_flops(out_numel: Quantity, convention: str | Convention = Con
     768
     """
     conv = _exact(convention)
-    return sympy.Integer(0) if conv is Convention.MACS else as_expr(out_numel, "out_numel")
+    return 0 if conv is Convention.MACS else as_expr(out_numel, "out_numel")

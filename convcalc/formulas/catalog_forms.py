@@ -22,6 +22,9 @@ class Form:
     lhs: str
     expr: sympy.Expr
 
+    def __post_init__(self) -> None:  # a form with no symbol left comes back from the formula as a Python number
+        object.__setattr__(self, "expr", sympy.sympify(self.expr))
+
 
 def _pos(names: str):
     """Symbols for sizes, kernels, strides, channels.

@@ -18,20 +18,23 @@
     elementwise ops by the operations of their definition
     (:data:`ELEMENTWISE_OPS` gives the per-element counts).
 
-Every function takes ints or sympy expressions, returns a sympy expression,
-and accepts ``convention=`` as a string or :class:`Convention`.
+Every function takes ints or sympy expressions, returns an int for ints (a
+sympy expression for expressions; :mod:`convcalc.formulas.numbers`), and
+accepts ``convention=`` as a string or :class:`Convention`.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any
-
-import sympy
+from typing import TYPE_CHECKING, Any
 
 from convcalc.errors import InvalidParameterError, UnknownNameError
 from convcalc.formulas._common import Quantity, as_expr, check_at_least, numeric_floor, pair, product, seq
+from convcalc.formulas.numbers import div, expand, is_number
+
+if TYPE_CHECKING:
+    import sympy
 from convcalc.formulas.conventions import Convention, as_convention
 
 __all__ = [
@@ -68,6 +71,7 @@ def convnd_flops(
     6448
     >>> convnd_flops((6, 6, 6), 8, 4, 3, convention='macs')
     186624
+    >>> import sympy
     >>> L, P, D, U = sympy.symbols("L' P D U", positive=True, integer=True)
     >>> convnd_flops((L,), P, D, (U,), bias=False, convention='flops')
     2*D*L'*P*U - L'*P
@@ -79,13 +83,13 @@ def convnd_flops(
     check_at_least(g, 1, "groups", "use groups=1 for an ordinary convolution")
     kernel = seq(kernel_size, "kernel_size", len(outs))
     n = b * p * product(outs)
-    k = (d / g) * product(kernel)
+    k = div(d, g) * product(kernel)
     bias_ops = 1 if bias else 0
     if conv is Convention.PADDLE:
-        return numeric_floor(sympy.expand(n * (k + bias_ops)))
+        return numeric_floor(expand(n * (k + bias_ops)))
     if conv is Convention.MACS:
-        return sympy.expand(n * k)
-    return sympy.expand(n * (2 * k - 1 + bias_ops))
+        return expand(n * k)
+    return expand(n * (2 * k - 1 + bias_ops))
 
 
 def conv_flops(
@@ -108,6 +112,7 @@ def conv_flops(
     8100
     >>> conv_flops(30, 30, 6, 3, 3)               # book eq. 5.21
     151200
+    >>> import sympy
     >>> M, N, P, D, U = sympy.symbols("M' N' P D U", positive=True, integer=True)
     >>> conv_flops(M, N, P, D, U)
     D*M'*N'*P*U**2 + M'*N'*P
@@ -172,20 +177,20 @@ def conv_transpose_flops(
     out_numel = b * p * product(outs)
     bias_ops = 1 if bias else 0
     if conv is Convention.PADDLE:
-        return numeric_floor(sympy.expand(out_numel * ((d / g) * product(kernel) + bias_ops)))
+        return numeric_floor(expand(out_numel * (div(d, g) * product(kernel) + bias_ops)))
     hits, reached = [], []
     for axis in zip(ins, kernel, strides, pads, dils, outs):
-        if all(v.is_number for v in axis):
+        if all(is_number(v) for v in axis):
             h, r = _transpose_axis(*(int(v) for v in axis))
-            hits.append(sympy.Integer(h))
-            reached.append(sympy.Integer(r))
+            hits.append(h)
+            reached.append(r)
         else:
             hits.append(axis[0] * axis[1])
             reached.append(axis[5])
-    macs = b * p * (d / g) * product(hits)
+    macs = b * p * div(d, g) * product(hits)
     if conv is Convention.MACS:
-        return sympy.expand(macs)
-    return sympy.expand(2 * macs - b * p * product(reached) + bias_ops * out_numel)
+        return expand(macs)
+    return expand(2 * macs - b * p * product(reached) + bias_ops * out_numel)
 
 
 def linear_flops(
@@ -208,8 +213,8 @@ def linear_flops(
     conv = as_convention(convention)
     i, o, b = as_expr(in_features, "in_features"), as_expr(out_features, "out_features"), as_expr(batch, "batch")
     if conv is Convention.FLOPS:
-        return sympy.expand(b * o * (2 * i - 1 + (1 if bias else 0)))
-    return sympy.expand(b * i * o)
+        return expand(b * o * (2 * i - 1 + (1 if bias else 0)))
+    return expand(b * i * o)
 
 
 def matmul_flops(
@@ -228,10 +233,10 @@ def matmul_flops(
     conv = as_convention(convention)
     m_, k_, n_, b = as_expr(m, "m"), as_expr(k, "k"), as_expr(n, "n"), as_expr(batch, "batch")
     if conv is Convention.PADDLE:
-        return sympy.Integer(0)
+        return 0
     if conv is Convention.MACS:
-        return sympy.expand(b * m_ * n_ * k_)
-    return sympy.expand(b * m_ * n_ * (2 * k_ - 1))
+        return expand(b * m_ * n_ * k_)
+    return expand(b * m_ * n_ * (2 * k_ - 1))
 
 
 def addmm_flops(
@@ -251,7 +256,7 @@ def addmm_flops(
     base = matmul_flops(m, k, n, batch, conv)
     if conv is not Convention.FLOPS:
         return base
-    return sympy.expand(base + as_expr(batch, "batch") * as_expr(m, "m") * as_expr(n, "n") * (1 + scaled))
+    return expand(base + as_expr(batch, "batch") * as_expr(m, "m") * as_expr(n, "n") * (1 + scaled))
 
 
 def _einsum_terms(equation: str, shapes: Sequence[Sequence[int]]) -> tuple[list[str], str, dict[str, int]]:
@@ -301,14 +306,14 @@ def einsum_flops(equation: str, shapes: Sequence[Sequence[int]], convention: str
     """
     conv = as_convention(convention)
     if conv is Convention.PADDLE:
-        return sympy.Integer(0)
+        return 0
     spelled, out, sizes = _einsum_terms(equation, shapes)
-    total = product([sympy.Integer(s) for s in sizes.values()])
-    out_numel = product([sympy.Integer(sizes[c]) for c in out])
+    total = product([int(s) for s in sizes.values()])
+    out_numel = product([int(sizes[c]) for c in out])
     mults = (len(spelled) - 1) * total
     if conv is Convention.MACS:
-        return sympy.expand(mults)
-    return sympy.expand(mults + total - out_numel)
+        return expand(mults)
+    return expand(mults + total - out_numel)
 
 
 RNN_GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
@@ -348,11 +353,11 @@ def rnn_cell_flops(
     b, t = as_expr(batch, "batch"), as_expr(steps, "steps")
     g = RNN_GATES[mode]
     if conv is Convention.PADDLE:
-        return sympy.Integer(0)
+        return 0
     if conv is Convention.MACS:
-        return sympy.expand(t * b * g * h * (i + h))
+        return expand(t * b * g * h * (i + h))
     per_unit = g * (2 * i + 2 * h - 1 + (2 if bias else 0)) + _RNN_TAIL[mode]
-    return sympy.expand(t * b * h * per_unit)
+    return expand(t * b * h * per_unit)
 
 
 _MOVED = frozenset({

@@ -7,12 +7,15 @@ The conventions are those of :mod:`convcalc.formulas.flops` (book eqs. 5.4, 5.8,
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import sympy
+from typing import TYPE_CHECKING
 
 from convcalc.errors import UnknownNameError
 from convcalc.formulas._common import Quantity, as_expr, check_at_least, pair, product, seq
 from convcalc.formulas.conventions import Convention, as_convention
+from convcalc.formulas.numbers import ceiling, div, expand, floor, floor_div, is_number, total
+
+if TYPE_CHECKING:
+    import sympy
 
 __all__ = [
     "ELEMENTWISE_OPS",
@@ -90,8 +93,8 @@ def batchnorm_flops(
     if conv is Convention.PADDLE:
         return 2 * n
     if conv is Convention.MACS:
-        return sympy.Integer(0)
-    return sympy.expand((4 if affine else 2) * n + 2 * c)
+        return 0
+    return expand((4 if affine else 2) * n + 2 * c)
 
 
 def norm_flops(
@@ -111,9 +114,9 @@ def norm_flops(
     """
     conv = as_convention(convention)
     if conv is not Convention.FLOPS:
-        return sympy.Integer(0)
+        return 0
     g, n = as_expr(groups, "groups"), as_expr(group_size, "group_size")
-    return sympy.expand(g * (5 * n + 2 + affine * n))
+    return expand(g * (5 * n + 2 + affine * n))
 
 
 def _window(kernel_size) -> sympy.Expr:
@@ -140,7 +143,7 @@ def avgpool_flops(
     conv = as_convention(convention)
     n = as_expr(out_numel, "out_numel")
     k = _window(kernel_size)
-    return {Convention.PADDLE: n, Convention.MACS: sympy.Integer(0), Convention.FLOPS: sympy.expand(n * k)}[conv]
+    return {Convention.PADDLE: n, Convention.MACS: 0, Convention.FLOPS: expand(n * k)}[conv]
 
 
 def maxpool_flops(
@@ -154,8 +157,8 @@ def maxpool_flops(
     conv = as_convention(convention)
     n = as_expr(out_numel, "out_numel")
     if conv is Convention.FLOPS:
-        return sympy.expand(n * (_window(kernel_size) - 1))
-    return sympy.Integer(0)
+        return expand(n * (_window(kernel_size) - 1))
+    return 0
 
 
 def adaptive_window_total(size: sympy.Expr, out: sympy.Expr) -> sympy.Expr:
@@ -166,15 +169,15 @@ def adaptive_window_total(size: sympy.Expr, out: sympy.Expr) -> sympy.Expr:
     ``M'`` window lengths in ``M``); for a symbolic ``M'`` it assumes ``M'``
     divides ``M`` (total ``M``).
 
-    >>> adaptive_window_total(sympy.Integer(10), sympy.Integer(3))
+    >>> adaptive_window_total(10, 3)
     12
     """
-    if size.is_number and out.is_number:
+    if is_number(size) and is_number(out):
         m, o = int(size), int(out)
-        return sympy.Integer(sum(-((-(i + 1) * m) // o) - (i * m) // o for i in range(o)))
-    if out.is_number:
+        return sum(-((-(i + 1) * m) // o) - (i * m) // o for i in range(o))
+    if is_number(out):
         o = int(out)
-        return sympy.Add(*[sympy.ceiling((i + 1) * size / o) - sympy.floor(i * size / o) for i in range(o)])
+        return total([ceiling(div((i + 1) * size, o)) - floor(div(i * size, o)) for i in range(o)])
     return size
 
 
@@ -208,11 +211,11 @@ def adaptive_pool_flops(
         check_at_least(val, 1, "out_size", "an adaptive pool produces at least one value per axis")
     out_numel = b * c * product(outs)
     if conv is Convention.MACS or (conv is Convention.PADDLE and mode == "max"):
-        return sympy.Integer(0)
+        return 0
     if conv is Convention.PADDLE:
-        return sympy.expand((product([sympy.floor(i / o) for i, o in zip(ins, outs)]) + 1) * out_numel)
+        return expand((product([floor_div(i, o) for i, o in zip(ins, outs)]) + 1) * out_numel)
     window_sum = b * c * product([adaptive_window_total(i, o) for i, o in zip(ins, outs)])
-    return sympy.expand(window_sum if mode == "avg" else window_sum - out_numel)
+    return expand(window_sum if mode == "avg" else window_sum - out_numel)
 
 
 def adaptive_avgpool_flops(
@@ -266,8 +269,8 @@ def elementwise_flops(
     """
     conv = as_convention(convention)
     if conv is not Convention.FLOPS:
-        return sympy.Integer(0)
-    return sympy.expand(as_expr(numel, "numel") * as_expr(ops_per_element, "ops_per_element"))
+        return 0
+    return expand(as_expr(numel, "numel") * as_expr(ops_per_element, "ops_per_element"))
 
 
 def activation_flops(
@@ -322,9 +325,9 @@ def softmax_flops(
     """
     conv = as_convention(convention)
     if conv is not Convention.FLOPS:
-        return sympy.Integer(0)
+        return 0
     numel_, n = as_expr(numel, "numel"), as_expr(axis_size, "axis_size")
-    return sympy.expand(numel_ / n * (3 * n - (0 if log else 1)))
+    return expand(div(numel_, n) * (3 * n - (0 if log else 1)))
 
 
 _INTERPOLATION_TAPS = {"nearest": 0, "linear": 2, "bilinear": 4, "trilinear": 8, "bicubic": 16}
@@ -348,8 +351,8 @@ def interpolate_flops(out_numel: Quantity, mode: str, convention: str | Conventi
         raise UnknownNameError("interpolation mode", str(mode), _INTERPOLATION_TAPS) from None
     n = as_expr(out_numel, "out_numel")
     if conv is Convention.PADDLE or taps == 0:
-        return sympy.Integer(0)
-    return sympy.expand(n * (taps if conv is Convention.MACS else 2 * taps - 1))
+        return 0
+    return expand(n * (taps if conv is Convention.MACS else 2 * taps - 1))
 
 
 def embedding_flops(out_numel: Quantity, convention: str | Convention = Convention.PADDLE) -> sympy.Expr:
@@ -360,4 +363,4 @@ def embedding_flops(out_numel: Quantity, convention: str | Convention = Conventi
     """
     as_convention(convention)
     as_expr(out_numel, "out_numel")
-    return sympy.Integer(0)
+    return 0

@@ -8,10 +8,14 @@
 
 from __future__ import annotations
 
-import sympy
+from typing import TYPE_CHECKING
 
 from convcalc.errors import InvalidParameterError
 from convcalc.formulas._common import Quantity, as_expr, check_at_least, pair
+from convcalc.formulas.numbers import div, expand, is_number
+
+if TYPE_CHECKING:
+    import sympy
 
 __all__ = [
     "kernel_params",
@@ -38,7 +42,7 @@ def _check_groups(in_channels, out_channels, groups) -> None:
     check_at_least(groups, 1, "groups", "use groups=1 for an ordinary convolution")
     for name, c in (("in_channels", in_channels), ("out_channels", out_channels)):
         check_at_least(c, 1, name, "a layer has at least one channel")
-        if c.is_number and groups.is_number and c % groups != 0:
+        if is_number(c) and is_number(groups) and c % groups != 0:
             raise InvalidParameterError(
                 f"groups={groups} does not divide {name}={c}",
                 "choose groups among the common divisors of the channel counts",
@@ -61,14 +65,15 @@ def conv_params(
     156
     >>> conv_params(64, 64, 3, bias=False)        # a ResNet 3x3
     36864
+    >>> import sympy
     >>> P, D, U, V = sympy.symbols('P D U V', positive=True, integer=True)
     >>> conv_params(D, P, (U, V))
     D*P*U*V + P
     """
     d, p, g = as_expr(in_channels, "in_channels"), as_expr(out_channels, "out_channels"), as_expr(groups, "groups")
     _check_groups(d, p, g)
-    weights = p * (d / g) * kernel_params(kernel_size)
-    return sympy.expand(weights + (p if bias else 0))
+    weights = p * div(d, g) * kernel_params(kernel_size)
+    return expand(weights + (p if bias else 0))
 
 
 def linear_params(in_features: Quantity, out_features: Quantity, bias: bool = True) -> sympy.Expr:
@@ -80,7 +85,7 @@ def linear_params(in_features: Quantity, out_features: Quantity, bias: bool = Tr
     i, o = as_expr(in_features, "in_features"), as_expr(out_features, "out_features")
     check_at_least(i, 1, "in_features", "a linear layer has at least one input")
     check_at_least(o, 1, "out_features", "a linear layer has at least one output")
-    return sympy.expand(i * o + (o if bias else 0))
+    return expand(i * o + (o if bias else 0))
 
 
 def batchnorm_params(channels: Quantity) -> sympy.Expr:

@@ -37,11 +37,14 @@ mean distance between neighbouring units (fractional after upsampling:
 per-position bounds exactly (:func:`field_after`, :func:`merge_fields`).
 
 >>> up = transposed_field(INPUT_FIELD, 2, 2)   # ConvTranspose k=2, s=2
->>> (up.size, up.jump, up.start, up.phases)
-(1, 1/2, 0, ((0, 0), (-1/2, -1/2)))
+>>> print(up.size, up.jump, up.start, up.phases)
+1 1/2 0 ((0, 0), (Fraction(-1, 2), Fraction(-1, 2)))
 >>> f = field_after(up, 3, padding=1)   # then a 3-wide conv: unit 0 sees pixels -1..0, units 1 and 2 see 0..1
->>> (f.size, f.jump, f.start, f.phases)
-(2, 1/2, -1/2, ((-1/2, 1/2), (0, 1)))
+>>> print(f.size, f.jump, f.start, f.phases)
+2 1/2 -1/2 ((Fraction(-1, 2), Fraction(1, 2)), (0, 1))
+
+Numbers are Python numbers (``int``, and :class:`~fractions.Fraction` where not whole); sympy
+expressions stay sympy (:mod:`convcalc.formulas.numbers`).
 """
 
 from __future__ import annotations
@@ -50,12 +53,15 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-
-import sympy
+from typing import TYPE_CHECKING
 
 from convcalc.errors import MisalignedBranchesError
 from convcalc.formulas._common import Quantity, as_expr, check_at_least
+from convcalc.formulas.numbers import div, exact, expand, is_number, is_symbolic, maximum, minimum
 from convcalc.formulas.shapes import effective_kernel
+
+if TYPE_CHECKING:
+    import sympy
 
 __all__ = [
     "Field",
@@ -91,10 +97,10 @@ class Field:
                 value = getattr(self, name)
                 if value is None:
                     raise ValueError(f"Field.{name} is required unless whole=True")
-                object.__setattr__(self, name, sympy.sympify(value))
+                object.__setattr__(self, name, _quantity(value))
         if self.phases is not None:
             object.__setattr__(self, "phases", tuple(
-                None if b is None else (sympy.sympify(b[0]), sympy.sympify(b[1])) for b in self.phases))
+                None if b is None else (_quantity(b[0]), _quantity(b[1])) for b in self.phases))
 
     @property
     def period(self) -> int:
@@ -105,10 +111,21 @@ class Field:
         """Input coordinates (first, last pixel centre) of the field of ``unit``; ``None``: it sees no pixel."""
         centre = self.start + unit * self.jump
         if self.phases is None:
-            half = (self.size - 1) / sympy.Integer(2)
+            half = div(self.size - 1, 2)
             return centre - half, centre + half
         b = self.phases[unit % len(self.phases)]
         return None if b is None else (centre + b[0], centre + b[1])
+
+
+def _quantity(value):
+    """A field's number: an int or Fraction (a float read exactly), or a sympy expression as it is."""
+    if isinstance(value, float):
+        return exact(Fraction(value).limit_denominator(10**9))
+    if is_symbolic(value):
+        import sympy
+
+        return sympy.sympify(value)
+    return exact(as_expr(value, "field"))
 
 
 INPUT_FIELD = Field(size=1, jump=1, start=0)
@@ -168,13 +185,13 @@ def rf_start(
 
     >>> rf_start(0, 1, 3, 1)
     0
-    >>> rf_start(0, 1, 2)
+    >>> print(rf_start(0, 1, 2))
     1/2
     """
     p = as_expr(padding, "padding")
     check_at_least(p, 0, "padding", "padding adds zeros around the input; use 0 for none")
     k_eff = effective_kernel(kernel, dilation)
-    return as_expr(start_in, "start") + ((k_eff - 1) / sympy.Integer(2) - p) * as_expr(jump_in, "jump")
+    return exact(as_expr(start_in, "start") + (div(k_eff - 1, 2) - p) * as_expr(jump_in, "jump"))
 
 
 MAX_PERIOD = 4096
@@ -183,13 +200,17 @@ hundreds of units; beyond this the field is reported unknown)."""
 
 
 def _numeric(*values) -> bool:
-    return all(sympy.sympify(v).is_number for v in values)
+    return all(is_number(v) for v in values)
 
 
 def _q(value) -> Fraction:
-    """A numeric sympy quantity as an exact Fraction (the per-position arithmetic runs on Fractions: fast)."""
+    """A numeric quantity as an exact Fraction (the per-position arithmetic runs on Fractions: fast)."""
     if isinstance(value, Fraction):
         return value
+    if isinstance(value, int):
+        return Fraction(value)
+    import sympy
+
     value = sympy.sympify(value)
     if not value.is_Rational and value.is_number:
         value = sympy.nsimplify(value)
@@ -235,10 +256,7 @@ def _from_bounds(jump: Fraction, bounds: Sequence[tuple | None]) -> Field:
     rel = [None if bounds[k] is None else (bounds[k][0] - start - k * jump, bounds[k][1] - start - k * jump)
            for k in range(period)]
     uniform = period == 1 and rel[0] is not None and rel[0][0] + rel[0][1] == 0
-
-    def r(x: Fraction) -> sympy.Rational:
-        return sympy.Rational(x.numerator, x.denominator)
-
+    r = exact
     phases = None if uniform else tuple(None if b is None else (r(b[0]), r(b[1])) for b in rel)
     return Field(size=r(size), jump=r(jump), start=r(start), phases=phases)
 
@@ -300,7 +318,7 @@ def merge_fields(fields: Iterable[Field]) -> Field:
     if any(f.whole for f in fields):
         return WHOLE_INPUT
     jumps = [f.jump for f in fields]
-    if any(sympy.expand(j - jumps[0]) != 0 for j in jumps[1:]):
+    if any(expand(j - jumps[0]) != 0 for j in jumps[1:]):
         shown = ", ".join(str(j) for j in jumps)
         raise MisalignedBranchesError(
             f"branches merge with different jumps ({shown})",
@@ -311,10 +329,10 @@ def merge_fields(fields: Iterable[Field]) -> Field:
         _check_period(period, "merged branches")
         ats = [_bounds_of(f) for f in fields]
         return _from_bounds(_q(jumps[0]), [_union(at(o) for at in ats) for o in range(period)])
-    lows = [f.start - (f.size - 1) / sympy.Integer(2) for f in fields]
-    highs = [f.start + (f.size - 1) / sympy.Integer(2) for f in fields]
-    low, high = sympy.Min(*lows), sympy.Max(*highs)
-    return Field(size=high - low + 1, jump=jumps[0], start=(low + high) / 2)
+    lows = [f.start - div(f.size - 1, 2) for f in fields]
+    highs = [f.start + div(f.size - 1, 2) for f in fields]
+    low, high = minimum(*lows), maximum(*highs)
+    return Field(size=high - low + 1, jump=jumps[0], start=div(low + high, 2))
 
 
 def transposed_field(
@@ -328,8 +346,8 @@ def transposed_field(
     numbers, so it depends on ``o mod s``: exact per position (``phases``), ``size`` the largest.
 
     >>> f = transposed_field(INPUT_FIELD, 3, 2, 1)   # k=3, s=2, p=1: even outputs see 1 pixel, odd ones 2
-    >>> (f.size, f.jump, f.start, f.phases)
-    (2, 1/2, 0, ((0, 0), (-1/2, 1/2)))
+    >>> print(f.size, f.jump, f.start, f.phases)
+    2 1/2 0 ((0, 0), (Fraction(-1, 2), Fraction(1, 2)))
     >>> transposed_field(INPUT_FIELD, 3, 1, 1)       # stride 1: a plain 3-wide window
     Field(size=3, jump=1, start=0, whole=False, phases=None)
     """
@@ -377,8 +395,8 @@ def resampled_field(field: Field, ratio: Fraction, offset: Fraction, taps: Calla
     jump becomes ``j_in * ratio``; the field is exact per position.
 
     >>> f = resampled_field(INPUT_FIELD, Fraction(1, 2), Fraction(0), lambda s: interpolation_taps("nearest", s))
-    >>> (f.size, f.jump, f.start, f.phases)            # 2x nearest: units 0, 1 both see pixel 0
-    (1, 1/2, 0, ((0, 0), (-1/2, -1/2)))
+    >>> print(f.size, f.jump, f.start, f.phases)            # 2x nearest: units 0, 1 both see pixel 0
+    1 1/2 0 ((0, 0), (Fraction(-1, 2), Fraction(-1, 2)))
     """
     if field.whole:
         return field
@@ -403,8 +421,8 @@ def blocked_field(field: Field, block: int) -> Field:
     the largest, the jump is unchanged.
 
     >>> f = blocked_field(INPUT_FIELD, 4)      # 4-pixel windows: every unit sees its window
-    >>> (f.size, f.jump, f.start, f.phases)
-    (4, 1, 3/2, ((-3/2, 3/2), (-5/2, 1/2), (-7/2, -1/2), (-9/2, -3/2)))
+    >>> print(f.size, f.jump, f.start, [tuple(str(x) for x in b) for b in f.phases])
+    4 1 3/2 [('-3/2', '3/2'), ('-5/2', '1/2'), ('-7/2', '-1/2'), ('-9/2', '-3/2')]
     """
     if field.whole or block == 1:
         return field

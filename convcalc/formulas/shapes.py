@@ -1,7 +1,8 @@
 """Output sizes of convolution and pooling (book eqs. 5.2-5.3, 5.6-5.14).
 
-Every function takes ints or sympy expressions and returns a sympy expression
-(an ``Integer`` when all inputs are numbers).  The general form, with dilation
+Every function takes ints or sympy expressions and returns an int when all
+inputs are ints (:mod:`convcalc.formulas.numbers`: sympy is never imported
+then), else a sympy expression.  The general form, with dilation
 ``D`` and paddings ``P_before``/``P_after`` on one axis, is::
 
     M' = floor((M + P_before + P_after - D*(U-1) - 1) / S) + 1     (5.6 with dilation)
@@ -13,11 +14,14 @@ with ``ceil`` instead of ``floor`` when ``ceil_mode`` is on, and Paddle's
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import sympy
+from typing import TYPE_CHECKING, TypeAlias
 
 from convcalc.errors import InvalidParameterError, ShapeError
 from convcalc.formulas._common import Quantity, as_expr, check_at_least
+from convcalc.formulas.numbers import ceiling, div, floor, is_number, maximum
+
+if TYPE_CHECKING:
+    import sympy
 
 __all__ = [
     "Padding",
@@ -32,7 +36,7 @@ __all__ = [
     "same_conv_output_size",
 ]
 
-Padding = Quantity | str | Sequence[Quantity]
+Padding: TypeAlias = "Quantity | str | Sequence[Quantity]"
 """Padding on one axis: symmetric ``P``, per-side ``(before, after)``, ``'SAME'`` or ``'VALID'``."""
 
 
@@ -41,6 +45,7 @@ def effective_kernel(kernel: Quantity, dilation: Quantity = 1) -> sympy.Expr:
 
     >>> effective_kernel(3, 2)
     5
+    >>> import sympy
     >>> effective_kernel(sympy.Symbol('U'), 1)
     U
     >>> effective_kernel(sympy.Symbol('U'), sympy.Symbol('d'))
@@ -64,7 +69,7 @@ def effective_dilation(padding: Padding, dilation: Quantity = 1) -> sympy.Expr:
     d = as_expr(dilation, "dilation")
     check_at_least(d, 1, "dilation", "use dilation=1 for an ordinary convolution")
     if isinstance(padding, str) and padding.upper() == "SAME":
-        return sympy.Integer(1)
+        return 1
     return d
 
 
@@ -91,13 +96,13 @@ def resolve_padding(
     if isinstance(padding, str):
         mode = padding.upper()
         if mode == "VALID":
-            return sympy.Integer(0), sympy.Integer(0)
+            return 0, 0
         if mode == "SAME":
             m, s = as_expr(size, "input size"), as_expr(stride, "stride")
-            out = sympy.ceiling(m / s)
+            out = ceiling(div(m, s))
             effective_kernel(kernel, dilation)  # validates both
-            total = sympy.Max((out - 1) * s + effective_kernel(kernel, 1) - m, 0)
-            before = sympy.floor(total / 2)
+            total = maximum((out - 1) * s + effective_kernel(kernel, 1) - m, 0)
+            before = floor(div(total, 2))
             return before, total - before
         raise InvalidParameterError(
             f"unknown padding {padding!r}", "use a number, (before, after), 'SAME' or 'VALID'"
@@ -138,6 +143,7 @@ def conv_output_size(
     8
     >>> conv_output_size(8, 3, stride=2, padding=1)
     4
+    >>> import sympy
     >>> M, P = sympy.symbols('M P', positive=True, integer=True)
     >>> conv_output_size(M, 3, 1, P)
     M + 2*P - 2
@@ -164,13 +170,13 @@ def conv_output_size(
     k_eff = effective_kernel(kernel, dilation)
     if isinstance(padding, str) and padding.upper() == "SAME":
         if not ceil_mode:  # floor((M + pad_total - U)/S) + 1 == ceil(M/S) for SAME's pad_total
-            return sympy.ceiling(m / s)
+            return ceiling(div(m, s))
         k_eff = effective_kernel(kernel, 1)  # Paddle resets dilation under 'SAME'
     before, after = resolve_padding(padding, m, kernel, s, dilation)
     span = m + before + after - k_eff
-    rounding = sympy.ceiling if ceil_mode else sympy.floor
-    out = rounding(span / s) + 1
-    if out.is_number and out < 1:
+    rounding = ceiling if ceil_mode else floor
+    out = rounding(div(span, s)) + 1
+    if is_number(out) and out < 1:
         raise ShapeError(
             f"kernel {k_eff} is larger than the padded input {m}+{before}+{after}="
             f"{m + before + after} (output size {out})",
@@ -204,11 +210,11 @@ def conv_transpose_output_size(
     p, op = as_expr(padding, "padding"), as_expr(output_padding, "output_padding")
     check_at_least(p, 0, "padding", "padding crops the output; use 0 for none")
     check_at_least(op, 0, "output_padding", "use 0 for none")
-    if op.is_number and s.is_number and op >= s:
+    if is_number(op) and is_number(s) and op >= s:
         raise InvalidParameterError(f"output_padding must be smaller than the stride, got {op} >= {s}",
                                     "use output_padding < stride (Paddle refuses the rest)")
     out = (m - 1) * s - 2 * p + effective_kernel(kernel, dilation) + op
-    if out.is_number and out < 1:
+    if is_number(out) and out < 1:
         raise ShapeError(f"padding {p} crops the whole output (output size {out})",
                          "use less padding or a larger input")
     return out
@@ -246,12 +252,13 @@ def narrow_conv_output_size(size: Quantity, kernel: Quantity) -> sympy.Expr:
 
     >>> narrow_conv_output_size(3, 2)
     2
+    >>> import sympy
     >>> narrow_conv_output_size(sympy.Symbol('M'), sympy.Symbol('U'))
     M - U + 1
     """
     m, k = as_expr(size, "input size"), as_expr(kernel, "kernel")
     out = m - k + 1
-    if out.is_number and out < 1:
+    if is_number(out) and out < 1:
         raise ShapeError(
             f"kernel {k} is larger than the input {m}", "use a smaller kernel or pad the input"
         )
@@ -278,7 +285,7 @@ def same_conv_output_size(size: Quantity, kernel: Quantity) -> sympy.Expr:
     32
     """
     m, k = as_expr(size, "input size"), as_expr(kernel, "kernel")
-    if k.is_number and k % 2 == 0:
+    if is_number(k) and k % 2 == 0:
         raise InvalidParameterError(
             f"same convolution needs an odd kernel, got {k}", "use kernel 1, 3, 5, ... or 'SAME' padding"
         )

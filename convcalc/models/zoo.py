@@ -301,8 +301,12 @@ class BuiltModel:
     default_inputs: tuple[str, ...] = ()  # the default --input arguments, one per forward argument
 
 
-def build_model(spec: str) -> BuiltModel:
+def build_model(spec: str, lazy: bool = False) -> BuiltModel:
     """Build a zoo model by name, or a user model from ``path/to/file.py:Name``.
+
+    ``lazy``: build a zoo model under ``paddle.LazyGuard``, its weights not initialised (a report needs their
+    shapes; the trace gives them memory, and values only where its eager check may read them:
+    :mod:`convcalc.trace.weights`).  User files are built as they are written.
 
     Raises :class:`UnknownNameError` for an unknown zoo name and
     :class:`ModelLoadError` for a file that is missing, not Python, fails to
@@ -318,7 +322,13 @@ def build_model(spec: str) -> BuiltModel:
         return _build_from_file(spec)
     entry = get_entry(spec)
     try:
-        model = entry.factory()
+        if lazy:
+            import paddle
+
+            with paddle.LazyGuard():
+                model = entry.factory()
+        else:
+            model = entry.factory()
     except Exception as err:  # pragma: no cover - zoo entries are tested to build
         raise ModelLoadError(
             f"building zoo model {entry.name!r} failed: {type(err).__name__}: {_one_line(err)}",

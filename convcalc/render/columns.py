@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-import sympy
-
 from convcalc.analysis.records import LayerRecord, Report
+from convcalc.formulas.numbers import is_number
 
 __all__ = ["Column", "RowSetting", "RowDetails", "DEFAULT_COLUMNS", "HEADERS", "LEFT", "row_name"]
 
@@ -81,15 +80,14 @@ def row_name(path: str) -> str:
 
 
 def trainable_text(rec: LayerRecord) -> str:
-    tr, fr = sympy.sympify(rec.params_trainable), sympy.sympify(rec.params_non_trainable)
+    tr, fr = rec.params_trainable, rec.params_non_trainable
     if tr == 0 and fr == 0:
         return "-"
     return "True" if fr == 0 else ("False" if tr == 0 else "Partial")
 
 
 def percent_text(value: Any, total: Any) -> str:
-    value, total = sympy.sympify(value), sympy.sympify(total)
-    if not (value.is_number and total.is_number) or total == 0 or value == 0:
+    if not (is_number(value) and is_number(total)) or total == 0 or value == 0:
         return "-"
     return f"{100 * float(value) / float(total):.2f}%"
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import html
 
-import sympy
-
 from convcalc.analysis.records import LayerRecord, Report
 from convcalc.render.html_charts import CHART_STYLE, charts_html
 from convcalc.render.report import (
@@ -75,7 +73,7 @@ def _cells(report: Report, rec: LayerRecord, groups: dict, incomplete: set, trai
         params = quantity(rec.params) if not rec.is_functional else "-"
         flops = quantity(rec.flops) + ("" if rec.has_rule else " (no rule)")
     else:
-        g_params, g_flops = groups.get(rec.path, (sympy.Integer(0), sympy.Integer(0)))
+        g_params, g_flops = groups.get(rec.path, (0, 0))
         params, flops = quantity(g_params), group_flops_text(g_flops, rec.path, incomplete)
     cells = [(shape_text(rec.output_shape), False), (params, True), (flops, True), (size, True), (jump, True),
              (start, True)]

@@ -13,12 +13,11 @@ they join, explained in its tooltip instead of as a dip in the line.
 from __future__ import annotations
 
 import html
-from math import ceil, floor, log10, prod
-
-import sympy
+from math import ceil, floor, log10
 
 from convcalc.analysis.effective import main_path
 from convcalc.analysis.records import LayerRecord, Report
+from convcalc.formulas.numbers import is_number, is_whole, product
 from convcalc.render.units import UNITS, format_bytes
 
 __all__ = ["charts_html", "CHART_STYLE", "nice_ticks"]
@@ -69,8 +68,7 @@ def _byte_unit(n: float) -> tuple[str, int]:
 
 
 def _numeric(value) -> int | None:
-    value = sympy.sympify(value)
-    return int(value) if value.is_Integer else None
+    return int(value) if is_whole(value) else None
 
 
 def _short(label: str, room: int = 32) -> str:
@@ -140,8 +138,7 @@ def _finite(rec: LayerRecord, axis: str):
     f = rec.rf_axis(axis)
     if f is None or f.whole:
         return None
-    size, jump = sympy.sympify(f.size), sympy.sympify(f.jump)
-    if not (size.is_Integer and jump.is_Rational):
+    if not (is_whole(f.size) and is_number(f.jump)):
         return None
     return f
 
@@ -283,7 +280,7 @@ def charts_html(report: Report) -> str:
     for r in leaves:
         if r.is_functional or not r.output_shape:
             continue
-        n = _numeric(prod(sympy.sympify(d) for d in r.output_shape))
+        n = _numeric(product(r.output_shape))
         if n is not None:
             memory.append((r.path, n * BYTES_PER_VALUE))
     conv = report.convention.value

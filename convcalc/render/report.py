@@ -1,21 +1,24 @@
 """Rendering of reports and comparisons: rich table, JSON, CSV, Markdown.
 
 All number formatting for ``report``, ``compare`` and ``models`` lives here;
-the records hold sympy quantities and fields, never strings.
+the records hold quantities (ints, or sympy expressions in a symbolic report)
+and fields, never strings.  sympy is imported only to print an expression.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from typing import Any
-
-import sympy
+from typing import TYPE_CHECKING, Any
 
 from convcalc.analysis.records import Condition, LayerRecord, Report
+from convcalc.formulas.numbers import expand, is_whole, text
 from convcalc.formulas.receptive import Field
 from convcalc.render import columns as C
 from convcalc.render.units import format_bytes
+
+if TYPE_CHECKING:
+    import sympy
 
 CONVENTION_HELP = {
     "paddle": "as paddle.flops counts (book eq. 5.21): conv with bias, linear without, BN 2/elem, ReLU/max-pool 0",
@@ -27,16 +30,14 @@ CONVENTION_HELP = {
 
 # ---------------------------------------------------------------- quantities
 def quantity(value: Any) -> str:
-    """``12345`` -> ``'12,345'``; expressions via sympy's printer."""
-    value = sympy.sympify(value)
-    if value.is_Integer:
+    """``12345`` -> ``'12,345'``; ``5/2``; expressions via sympy's printer."""
+    if is_whole(value):
         return f"{int(value):,}"
-    return sympy.sstr(value)
+    return text(value)
 
 
 def json_quantity(value: Any) -> int | str:
-    value = sympy.sympify(value)
-    return int(value) if value.is_Integer else sympy.sstr(value)
+    return int(value) if is_whole(value) else text(value)
 
 
 def shape_text(shape) -> str:
@@ -138,6 +139,8 @@ def _unknown_line(paths: tuple[str, ...]) -> str:
 
 def condition_text(c: Condition) -> str:
     """``valid for W > 16``; ``valid only at H*W = 64 (traced at H = 8, W = 8)``."""
+    import sympy
+
     rel = c.relation
     if isinstance(rel, sympy.Eq):
         shown = f"{sympy.sstr(rel.lhs)} = {sympy.sstr(rel.rhs)}"
@@ -152,6 +155,8 @@ def condition_text(c: Condition) -> str:
 
 
 def condition_json(c: Condition) -> dict:
+    import sympy
+
     return {"kind": c.kind, "relation": sympy.sstr(c.relation), "where": c.where,
             "at": {str(s): int(v) for s, v in c.at}, "text": condition_text(c)}
 
@@ -178,15 +183,15 @@ def group_totals(report: Report) -> dict[str, tuple[sympy.Expr, sympy.Expr]]:
         if not r.is_leaf:  # a container's own parameters (its FLOPs are its subtree's)
             for c in containers:
                 if c == "" or owner == c or owner.startswith(c + "."):
-                    out.setdefault(c, [sympy.Integer(0), sympy.Integer(0)])[0] += r.params if first else 0
+                    out.setdefault(c, [0, 0])[0] += r.params if first else 0
             continue
         for c in containers:
             if c == "" or owner == c or owner.startswith(c + "."):
-                acc = out.setdefault(c, [sympy.Integer(0), sympy.Integer(0)])
+                acc = out.setdefault(c, [0, 0])
                 if first:
                     acc[0] += r.params
                 acc[1] += r.flops
-    return {k: (sympy.expand(v[0]), sympy.expand(v[1])) for k, v in out.items()}
+    return {k: (expand(v[0]), expand(v[1])) for k, v in out.items()}
 
 
 def incomplete_groups(report: Report) -> set[str]:
@@ -241,7 +246,7 @@ def _cells(report: Report, rec: LayerRecord, columns, details: C.RowDetails, gro
 
     size, jump, start = field_text(rec)
     leaf = rec.is_leaf
-    g_params, g_flops = groups.get(rec.path, (sympy.Integer(0), sympy.Integer(0)))
+    g_params, g_flops = groups.get(rec.path, (0, 0))
     macs_rec = details.macs.records[rec.index] if details.macs is not None else None
     out = []
     for col in columns:

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import sympy
+from typing import TYPE_CHECKING, Any
 
 from convcalc.formulas import backward as B
 from convcalc.formulas.flops import Convention
+from convcalc.formulas.numbers import div, product, simplify
+
+if TYPE_CHECKING:
+    import sympy
 
 __all__ = ["GradContext", "grad_costs", "has_grad_rule", "SAVED", "NO_GRADIENT_OPS"]
 
@@ -88,13 +90,13 @@ def grad_costs(ctx: GradContext) -> tuple[sympy.Expr, ...] | None:
     if handler is None:
         return None
     costs = handler(ctx)
-    zero = sympy.Integer(0)
-    return tuple((sympy.sympify(c) if need else zero) for c, need in zip(list(costs) + [zero] * len(ctx.needs),
+    zero = 0
+    return tuple((c if need else zero) for c, need in zip(list(costs) + [zero] * len(ctx.needs),
                                                                             ctx.needs))
 
 
-def _numel(shape) -> sympy.Expr:
-    return sympy.Mul(*[sympy.sympify(d) for d in shape]) if shape else sympy.Integer(1)
+def _numel(shape) -> Any:
+    return product(shape) if shape else 1
 
 
 def _last(attrs: dict) -> bool:
@@ -166,7 +168,7 @@ def _matmul(ctx: GradContext) -> tuple:
     tx, ty = bool(ctx.attrs.get("transpose_x")), bool(ctx.attrs.get("transpose_y"))
     m, k = (a2[-1], a2[-2]) if tx else (a2[-2], a2[-1])
     n = b2[-2] if ty else b2[-1]
-    batch = sympy.simplify(_numel(ctx.output_shapes[0]) / (m * n)) if ctx.output_shapes[0] else 1
+    batch = simplify(div(_numel(ctx.output_shapes[0]), m * n)) if ctx.output_shapes[0] else 1
     return (B.matmul_grad_flops(m, k, n, batch, _numel(a), ctx.convention),
             B.matmul_grad_flops(m, k, n, batch, _numel(b), ctx.convention))
 

@@ -30,13 +30,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from math import prod
-from typing import Any
-
-import sympy
+from typing import TYPE_CHECKING, Any
 
 from convcalc import formulas as F
 from convcalc.formulas import Convention
+from convcalc.formulas.numbers import div, expand, product
 from convcalc.rules.fused_act import act_flops_per_element, fused_forward
+
+if TYPE_CHECKING:
+    import sympy
 
 __all__ = ["Cost", "Rule", "RuleContext", "register_rule", "find_rule", "paddle_custom_ops", "layer_params"]
 
@@ -148,8 +150,8 @@ def paddle_custom_ops(convention: Convention | str = Convention.PADDLE) -> dict[
 # call the formulas.  Conventions: see convcalc.formulas.flops.
 
 
-def _numel(shape: tuple) -> sympy.Expr:
-    return sympy.Mul(*[sympy.sympify(d) for d in shape])
+def _numel(shape: tuple) -> Any:
+    return product(shape)
 
 
 _CHANNELS_LAST = ("NHWC", "NLC", "NDHWC")
@@ -189,7 +191,7 @@ def _conv_cost(ctx: RuleContext, in_channels, out_channels, kernel, groups, bias
         flops=F.conv_flops(oh, ow, p, c, kernel, groups, bias, batch=n, convention=ctx.convention),
         formula="conv_flops (5.21)",
         params_trainable=F.conv_params(in_channels, out_channels, kernel, groups, bias),
-        params_non_trainable=sympy.Integer(0),
+        params_non_trainable=0,
     )
 
 
@@ -267,7 +269,7 @@ def _load_builtins() -> None:
         # the user froze is still applied, so freezing never changes the forward count.
         affine = getattr(lay, "weight", None) is not None and getattr(lay, "_weight_attr", None) is not False
         flops = (F.batchnorm_flops(numel, ctx.convention, channels=channels, affine=affine)
-                 if counted else sympy.Integer(0))
+                 if counted else 0)
         unknown: tuple[str, ...] = ()
         act = getattr(lay, "_act", None)
         if act and ctx.convention is Convention.FLOPS:  # paddle.nn.BatchNorm(act='hard_swish') fuses an activation
@@ -292,11 +294,11 @@ def _load_builtins() -> None:
             x = ctx.input_shapes[0]
             groups = groups_of(lay, x)
             affine = sum(1 for name in ("weight", "scale", "bias") if getattr(lay, name, None) is not None)
-            return Cost(F.norm_flops(groups, _numel(x) / groups, affine, ctx.convention), "norm_flops")
+            return Cost(F.norm_flops(groups, div(_numel(x), groups), affine, ctx.convention), "norm_flops")
 
         return rule
 
-    register_rule(nn.LayerNorm)(norm(lambda lay, x: _numel(x) / _numel(lay._normalized_shape)))
+    register_rule(nn.LayerNorm)(norm(lambda lay, x: div(_numel(x), _numel(lay._normalized_shape))))
     register_rule(nn.GroupNorm)(norm(lambda lay, x: x[0] * lay._num_groups))
     for cls in (nn.InstanceNorm1D, nn.InstanceNorm2D, nn.InstanceNorm3D):
         register_rule(cls)(norm(lambda lay, x: x[0] * _split(x, _channels_last(lay))[1]))
@@ -367,7 +369,7 @@ def _load_builtins() -> None:
         mode = str(getattr(ctx.layer, "mode", default)).lower()
         y = ctx.output_shape
         if mode == "area" and ctx.convention is Convention.PADDLE:
-            return Cost(sympy.Integer(0), "0: paddle.flops has no rule for Upsample")
+            return Cost(0, "0: paddle.flops has no rule for Upsample")
         if mode == "area":
             last = _channels_last(ctx.layer)
             (n, c, ins), outs = _split(ctx.input_shapes[0], last), _split(y, last)[2]
@@ -398,12 +400,12 @@ def _load_builtins() -> None:
         steps, batch = (x[0], x[1]) if lay.time_major else (x[1], x[0])
         mode = {"LSTM": "lstm", "GRU": "gru", "RNN_RELU": "rnn_relu"}.get(str(lay.mode), "rnn_tanh")
         bias = any("bias" in name for name, _ in lay.named_parameters())
-        flops = sympy.Integer(0)
+        flops = 0
         for layer_index in range(lay.num_layers):
             size = lay.input_size if layer_index == 0 else lay.hidden_size * lay.num_directions
             flops += lay.num_directions * F.rnn_cell_flops(size, lay.hidden_size, mode, batch, steps, bias,
                                                            ctx.convention)
-        return Cost(sympy.expand(flops), "rnn_cell_flops x layers x directions")
+        return Cost(expand(flops), "rnn_cell_flops x layers x directions")
 
     for cls in (nn.SimpleRNN, nn.LSTM, nn.GRU):
         register_rule(cls)(rnn)
@@ -413,7 +415,7 @@ def _load_builtins() -> None:
     register_rule(nn.GRUCell)(cell(lambda lay: "gru"))
 
     def free(ctx: RuleContext) -> Cost:
-        return Cost(sympy.Integer(0), "no arithmetic")
+        return Cost(0, "no arithmetic")
 
     for name in ("Dropout", "Dropout2D", "Dropout3D", "AlphaDropout", "Flatten", "Identity", "Unflatten",
                  "Pad1D", "Pad2D", "Pad3D", "ZeroPad2D", "PixelShuffle", "PixelUnshuffle", "ChannelShuffle"):

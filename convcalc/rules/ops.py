@@ -17,13 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import sympy
+from typing import TYPE_CHECKING, Any
 
 from convcalc import formulas as F
 from convcalc.formulas import Convention
 from convcalc.formulas.flops_per_element import ELEMENTWISE_OPS
+from convcalc.formulas.numbers import div, expand, is_symbolic, maximum, product, simplify
+
+if TYPE_CHECKING:
+    import sympy
 
 __all__ = ["OpContext", "OpCost", "register_op", "has_op_rule", "op_cost"]
 
@@ -72,13 +74,13 @@ def op_cost(ctx: OpContext) -> OpCost | None:
         return None
     cost = handler(ctx)
     if ctx.convention is Convention.PADDLE and cost.flops != 0:
-        return OpCost(sympy.Integer(0), f"0: paddle.flops counts layers only ({cost.formula})")
+        return OpCost(0, f"0: paddle.flops counts layers only ({cost.formula})")
     return cost
 
 
 # --------------------------------------------------------------------------
-def _numel(shape) -> sympy.Expr:
-    return sympy.Mul(*[sympy.sympify(d) for d in shape]) if shape else sympy.Integer(1)
+def _numel(shape) -> Any:
+    return product(shape) if shape else 1
 
 
 def _channels_last(attrs: dict) -> bool:
@@ -153,7 +155,7 @@ def _deformable_conv(ctx: OpContext) -> OpCost:
     flops = (F.convnd_flops((oh, ow), p, w[1] * g, kernel, g, False, n, ctx.convention)
              + F.interpolate_flops(samples, "bilinear", ctx.convention)
              + F.elementwise_flops(samples, 2 + int(masked), ctx.convention))
-    return OpCost(sympy.expand(flops), "convnd_flops of the sampled values + bilinear sampling"
+    return OpCost(expand(flops), "convnd_flops of the sampled values + bilinear sampling"
                   + (" + mask" if masked else ""))
 
 
@@ -164,7 +166,7 @@ def transpose_padding_before(ins, outs, kernel, strides, dilations, algorithm: s
     pads = []
     for m, o, k, s, d in zip(ins, outs, kernel, strides, dilations):
         total = (m - 1) * s + d * (k - 1) + 1 - o
-        pads.append(sympy.Max(total, 0) // 2 if isinstance(total, sympy.Basic) else max(total, 0) // 2)
+        pads.append(maximum(total, 0) // 2 if is_symbolic(total) else max(total, 0) // 2)
     return pads
 
 
@@ -180,7 +182,7 @@ def _matmul_dims(a: tuple, b: tuple, tx: bool, ty: bool) -> tuple:
 def _matmul(ctx: OpContext) -> OpCost:
     m, k, n = _matmul_dims(ctx.input_shapes[0], ctx.input_shapes[1],
                            bool(ctx.attrs.get("transpose_x")), bool(ctx.attrs.get("transpose_y")))
-    batch = sympy.simplify(_numel(ctx.output_shape) / (m * n)) if ctx.output_shape else 1
+    batch = simplify(div(_numel(ctx.output_shape), m * n)) if ctx.output_shape else 1
     return OpCost(F.matmul_flops(m, k, n, batch, ctx.convention), "matmul_flops")
 
 
@@ -252,7 +254,7 @@ def _group_norm(ctx: OpContext) -> OpCost:
     n, c, _ = _split(x, _channels_last(ctx.attrs))
     groups = int(ctx.attrs.get("groups", 1))
     affine = sum(1 for s in ctx.input_shapes[1:3] if s)
-    return OpCost(F.norm_flops(n * groups, _numel(x) / (n * groups), affine, ctx.convention), "norm_flops")
+    return OpCost(F.norm_flops(n * groups, div(_numel(x), n * groups), affine, ctx.convention), "norm_flops")
 
 
 @register_op("instance_norm")
@@ -260,7 +262,7 @@ def _instance_norm(ctx: OpContext) -> OpCost:
     x = ctx.input_shapes[0]
     n, c, _ = _split(x, False)
     affine = sum(1 for s in ctx.input_shapes[1:3] if s)
-    return OpCost(F.norm_flops(n * c, _numel(x) / (n * c), affine, ctx.convention), "norm_flops")
+    return OpCost(F.norm_flops(n * c, div(_numel(x), n * c), affine, ctx.convention), "norm_flops")
 
 
 @register_op("batch_norm")
@@ -320,9 +322,9 @@ _CREATES = ("uniform", "gaussian", "randint", "randperm")  # random values: no a
 
 @register_op(*_MOVES)
 def _free(ctx: OpContext) -> OpCost:
-    return OpCost(sympy.Integer(0), "no arithmetic (moves or selects values)")
+    return OpCost(0, "no arithmetic (moves or selects values)")
 
 
 @register_op(*_CREATES)
 def _creates(ctx: OpContext) -> OpCost:
-    return OpCost(sympy.Integer(0), "no arithmetic (creates random values)")
+    return OpCost(0, "no arithmetic (creates random values)")

@@ -45,6 +45,7 @@ from convcalc.trace.sizes import drop_workspaces, run_for_sizes, size_dependence
 from convcalc.trace.stand_ins import conv_stand_in, expected_calls, value_free, watching_value_reads
 from convcalc.trace.temporary import eval_mode, fast_op_creation, swapped_forwards
 from convcalc.trace.to_static import plain_forwards, transformed_forwards
+from convcalc.trace.weights import give_memory, lazy_parameters
 
 __all__ = ["trace_model", "summary_key", "is_opaque", "plain", "value_id"]
 
@@ -150,6 +151,7 @@ def trace_model(
 def _trace_reading(model, bound, hint, static_forward, name, values, eager) -> Trace:
     """:func:`trace_model` for one reading of the input."""
     if eager and rank_hint(bound, hint, name) is not None:  # Paddle judges first, eagerly (see probe_eagerly)
+        give_memory(model, values=True)  # (a model built under paddle.LazyGuard: weights.py)
         probe_eagerly(model, bound, hint, static_forward, name, values)
         eager = False
     inputs = in_forward_order(model, bound, bound)  # dict forms name their arguments in any order
@@ -161,7 +163,14 @@ def _trace_reading(model, bound, hint, static_forward, name, values, eager) -> T
     root_leaf = not model.sublayers() and (type(model).__module__.startswith("paddle.")
                                            or (static_forward is not None and static_forward(model) is not None))
     probe = Decisions(probe=True)
-    built = _built(model, inputs, static_forward, name, paths, probe, root_leaf)
+    try:
+        built = _built(model, inputs, static_forward, name, paths, probe, root_leaf)
+    except ConvcalcError:
+        if not lazy_parameters(model):
+            raise
+        give_memory(model, values=True)  # built under paddle.LazyGuard: fail as the normal build does (weights.py)
+        probe = Decisions(probe=True)
+        built = _built(model, inputs, static_forward, name, paths, probe, root_leaf)
     free = value_free(built.program, BOOKKEEPING_OPS, op_key)
     decisions = Decisions()
     eager_paths: list[str] = []
@@ -169,10 +178,12 @@ def _trace_reading(model, bound, hint, static_forward, name, values, eager) -> T
     if eager or probe.asked:
         # Where no refusal can depend on values, convolutions are checked at their smallest size (stand_ins).
         light = None if probe.asked or not free else conv_stand_in(expected_calls(built.finished, built.shapes))
+        give_memory(model, values=light is None)  # values where the check may read them
         with watching_value_reads() if light is not None else contextlib.nullcontext([]) as reads:
             eager_paths = eager_check(model, inputs, static_forward, name, values, decisions, stand_in=light,
                                       shapes=eager_shapes)
         if light is not None and (decisions.values or reads):  # eager-only code read values: the real ones
+            give_memory(model, values=True)
             decisions = Decisions()
             eager_shapes.clear()
             eager_paths = eager_check(model, inputs, static_forward, name, values, decisions, shapes=eager_shapes)
@@ -281,6 +292,7 @@ def _resolve_sizes(built: _Built, model, inputs, values) -> dict[str, str] | Non
     if not deterministic and not unknown:
         return None
     if deterministic:
+        give_memory(model, values=True)  # (a model built under paddle.LazyGuard: weights.py)
         try:
             with quiet_native_logs():
                 built.shapes.update(run_for_sizes(built.program, model, inputs, values, deterministic))

@@ -19,36 +19,85 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-import sympy
+if TYPE_CHECKING:
+    import sympy
 
 __all__ = ["ShapeGuard", "GuardLog", "TracedDim", "recording"]
+
+# Expressions are kept as small trees while tracing (a concrete report never needs them, so sympy is not
+# imported then) and turned into sympy only when a symbolic report reads them:
+# ("sym", name) | ("int", value) | (op, a, b) for op in _ARITH; a relation is (rel, a, b) for rel in _RELATIONS.
+_ARITH = ("add", "sub", "mul", "floordiv", "mod")
+_RELATIONS = ("gt", "ge", "lt", "le", "eq", "ne")
+
+
+def _to_sympy(tree: tuple, symbols: dict) -> Any:
+    import sympy
+
+    kind = tree[0]
+    if kind == "sym":
+        return symbols[tree[1]]
+    if kind == "int":
+        return sympy.Integer(tree[1])
+    a, b = _to_sympy(tree[1], symbols), _to_sympy(tree[2], symbols)
+    if kind == "add":
+        return a + b
+    if kind == "sub":
+        return a - b
+    if kind == "mul":
+        return a * b
+    if kind == "floordiv":
+        return sympy.floor(a / b)
+    if kind == "mod":
+        return sympy.Mod(a, b)
+    return {"gt": sympy.Gt, "ge": sympy.Ge, "lt": sympy.Lt, "le": sympy.Le,
+            "eq": lambda x, y: sympy.Eq(x, y, evaluate=False),
+            "ne": lambda x, y: sympy.Ne(x, y, evaluate=False)}[kind](a, b)
 
 
 @dataclass(frozen=True)
 class ShapeGuard:
-    """One comparison on shapes: ``relation`` (in placeholder symbols) evaluated to ``holds`` at ``where``."""
+    """One comparison on shapes, evaluated to ``holds`` at ``where``; ``relation`` is it in placeholder symbols."""
 
-    relation: sympy.Basic
+    tree: tuple
     holds: bool
     where: str
+    log: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def relation(self) -> sympy.Basic:
+        return _to_sympy(self.tree, self.log.symbols)
 
 
 @dataclass
 class GuardLog:
-    """The guards of one trace and what each placeholder symbol stands for: ``(value id, dimension)``."""
+    """The guards of one trace and what each placeholder stands for: ``(value id, dimension)``."""
 
     guards: list[ShapeGuard] = field(default_factory=list)
-    placeholders: dict = field(default_factory=dict)
+    names: dict = field(default_factory=dict)  # placeholder name -> (value id, dimension)
 
-    def placeholder(self, vid: str, dim: int) -> sympy.Symbol:
-        name = f"_shape_{len(self.placeholders)}"
-        for sym, key in self.placeholders.items():
+    def placeholder(self, vid: str, dim: int) -> tuple:
+        for name, key in self.names.items():
             if key == (vid, dim):
-                return sym
-        sym = sympy.Symbol(name, integer=True)
-        self.placeholders[sym] = (vid, dim)
-        return sym
+                return ("sym", name)
+        name = f"_shape_{len(self.names)}"
+        self.names[name] = (vid, dim)
+        return ("sym", name)
+
+    @property
+    def symbols(self) -> dict:
+        """Placeholder name -> its sympy symbol (imports sympy)."""
+        import sympy
+
+        return {name: sympy.Symbol(name, integer=True) for name in self.names}
+
+    @property
+    def placeholders(self) -> dict:
+        """Placeholder sympy symbol -> ``(value id, dimension)`` (imports sympy)."""
+        symbols = self.symbols
+        return {symbols[name]: key for name, key in self.names.items()}
 
 
 _PADDLE_DIR = ""
@@ -87,79 +136,78 @@ def _describe(frame) -> str:
 class TracedDim(int):
     """An int read from a traced shape that remembers its expression and logs comparisons."""
 
-    expr: sympy.Expr
+    expr: tuple
     log: GuardLog
 
-    def __new__(cls, value: int, expr: sympy.Expr, log: GuardLog) -> TracedDim:
+    def __new__(cls, value: int, expr: tuple, log: GuardLog) -> TracedDim:
         obj = super().__new__(cls, value)
         obj.expr, obj.log = expr, log
         return obj
 
     __hash__ = int.__hash__
 
-    def _arith(self, other, op, reflected=False):
+    def _arith(self, other, op, name, reflected=False):
         if isinstance(other, bool) or not isinstance(other, int):
             return op(other, int(self)) if reflected else op(int(self), other)
-        a, b = self.expr, (other.expr if isinstance(other, TracedDim) else sympy.Integer(other))
+        a, b = self.expr, (other.expr if isinstance(other, TracedDim) else ("int", int(other)))
         x, y = (b, a) if reflected else (a, b)
         value = op(int(other), int(self)) if reflected else op(int(self), int(other))
-        sym = {operator.add: x + y, operator.sub: x - y, operator.mul: x * y,
-               operator.floordiv: sympy.floor(x / y) if y != 0 else None,
-               operator.mod: sympy.Mod(x, y) if y != 0 else None}[op]
-        return value if sym is None else TracedDim(value, sym, self.log)
+        if name in ("floordiv", "mod") and int(other if not reflected else self) == 0:
+            return value
+        return TracedDim(value, (name, x, y), self.log)
 
     def __add__(self, o):
-        return self._arith(o, operator.add)
+        return self._arith(o, operator.add, "add")
 
     def __radd__(self, o):
-        return self._arith(o, operator.add, True)
+        return self._arith(o, operator.add, "add", True)
 
     def __sub__(self, o):
-        return self._arith(o, operator.sub)
+        return self._arith(o, operator.sub, "sub")
 
     def __rsub__(self, o):
-        return self._arith(o, operator.sub, True)
+        return self._arith(o, operator.sub, "sub", True)
 
     def __mul__(self, o):
-        return self._arith(o, operator.mul)
+        return self._arith(o, operator.mul, "mul")
 
     def __rmul__(self, o):
-        return self._arith(o, operator.mul, True)
+        return self._arith(o, operator.mul, "mul", True)
 
     def __floordiv__(self, o):
-        return self._arith(o, operator.floordiv)
+        return self._arith(o, operator.floordiv, "floordiv")
 
     def __rfloordiv__(self, o):
-        return self._arith(o, operator.floordiv, True)
+        return self._arith(o, operator.floordiv, "floordiv", True)
 
     def __mod__(self, o):
-        return self._arith(o, operator.mod)
+        return self._arith(o, operator.mod, "mod")
 
     def _compare(self, other, op, rel):
         holds = op(int(self), other if not isinstance(other, TracedDim) else int(other))
         if isinstance(other, int) and not isinstance(other, bool):
-            b = other.expr if isinstance(other, TracedDim) else sympy.Integer(other)
+            b = other.expr if isinstance(other, TracedDim) else ("int", int(other))
             where = _describe(_user_frame(3))
-            self.log.guards.append(ShapeGuard(rel(self.expr, b), bool(holds), where))
+            self.log.guards.append(ShapeGuard((rel, self.expr, b), bool(holds), where, self.log))
         return holds
 
     def __gt__(self, o):
-        return self._compare(o, operator.gt, sympy.Gt)
+        return self._compare(o, operator.gt, "gt")
 
     def __ge__(self, o):
-        return self._compare(o, operator.ge, sympy.Ge)
+        return self._compare(o, operator.ge, "ge")
 
     def __lt__(self, o):
-        return self._compare(o, operator.lt, sympy.Lt)
+        return self._compare(o, operator.lt, "lt")
 
     def __le__(self, o):
-        return self._compare(o, operator.le, sympy.Le)
+        return self._compare(o, operator.le, "le")
 
     def __eq__(self, o):
-        return self._compare(o, operator.eq, lambda a, b: sympy.Eq(a, b, evaluate=False))
+        return self._compare(o, operator.eq, "eq")
 
     def __ne__(self, o):
-        return self._compare(o, operator.ne, lambda a, b: sympy.Ne(a, b, evaluate=False))
+        return self._compare(o, operator.ne, "ne")
 
 
 @contextlib.contextmanager

@@ -20,6 +20,12 @@ on zeros of the output shape the static program gave for this call;
 if it is refused, the forward runs again at full size, so the verdict and
 Paddle's message are those of the real input.
 
+A call of a built-in ``Linear`` (its own ``forward``) is checked likewise on its
+input cut to one element along every leading dimension: Paddle's ``matmul``
+checks the contracted dimension (``K_lhs != K_rhs``), the dtypes and the ranks,
+never the batch or token dimensions (a transformer's eager check was mostly
+its Linears: vit_b_16's 0.9 s -> 0.3 s).
+
 Zeros instead of the convolution's values are faithful only where nothing
 downstream depends on values: the stand-ins are offered only for programs
 in which every op is in :data:`VALUE_FREE_OPS` (refusals and output shape
@@ -107,6 +113,18 @@ def is_plain_conv(layer: Any) -> bool:
     )
 
 
+def is_plain_linear(layer: Any) -> bool:
+    """A built-in ``Linear`` running its own ``forward``."""
+    import paddle.nn as nn
+
+    return isinstance(layer, nn.Linear) and type(layer).forward is nn.Linear.forward and "forward" not in layer.__dict__
+
+
+def is_plain(layer: Any) -> bool:
+    """A layer the eager check runs on a crop: :func:`is_plain_conv` or :func:`is_plain_linear`."""
+    return is_plain_conv(layer) or is_plain_linear(layer)
+
+
 def _non_negative(padding: Any) -> bool:
     """A padding form ('SAME', 2, [1, 2], [[0, 0], [1, 1]], ...) with no negative amount."""
     if isinstance(padding, str):
@@ -117,7 +135,12 @@ def _non_negative(padding: Any) -> bool:
 
 
 def _crop(layer: Any, x: Any) -> Any:
-    """``x`` cut to one sample and, per spatial axis, to the kernel's dilated extent (None if not a plain input)."""
+    """``x`` cut to one sample and, per spatial axis, to the kernel's dilated extent (None if not a plain input);
+    for a Linear, to one element along every dimension but the last (its features)."""
+    import paddle.nn as nn
+
+    if isinstance(layer, nn.Linear):  # (while checked, its forward is the stand-in's: is_plain_linear says no)
+        return x[tuple([slice(0, 1)] * (len(x.shape) - 1) + [slice(None)])] if len(x.shape) >= 2 else None
     kernel, dilation = list(layer._kernel_size), list(layer._dilation)
     shape = list(x.shape)
     if len(shape) != len(kernel) + 2 or len(dilation) != len(kernel):
@@ -132,7 +155,8 @@ def _crop(layer: Any, x: Any) -> Any:
 
 
 def conv_stand_in(expected: dict[int, list[tuple[tuple, tuple]]]) -> Callable[[Any], Callable | None]:
-    """For :func:`convcalc.trace.eager.eager_check`: layer -> the stand-in forward of a plain conv with expected calls.
+    """For :func:`convcalc.trace.eager.eager_check`: layer -> the stand-in forward of a plain conv or Linear
+    (:func:`is_plain`) with expected calls.
 
     ``expected`` maps ``id(layer)`` to its calls in order, each ``(input shape, output shape)`` as
     the static program traced them; a call that does not match the next one runs in full.
@@ -159,17 +183,17 @@ def conv_stand_in(expected: dict[int, list[tuple[tuple, tuple]]]) -> Callable[[A
         return paddle.zeros(list(calls[k][1]), out.dtype)
 
     def stand_in(layer: Any) -> Callable | None:
-        return forward if id(layer) in expected and is_plain_conv(layer) else None
+        return forward if id(layer) in expected and is_plain(layer) else None
 
     return stand_in
 
 
 def expected_calls(finished: list[dict], shapes: dict[str, tuple[int, ...]]) -> dict[int, list[tuple[tuple, tuple]]]:
-    """Each plain conv's calls in the static build: ``id(layer) -> [(input shape, output shape), ...]``."""
+    """Each plain conv's or Linear's calls in the static build: ``id(layer) -> [(input shape, output shape), ...]``."""
     out: dict[int, list[tuple[tuple, tuple]]] = {}
     for entry in sorted(finished, key=lambda e: e["order"]):
         layer = entry["layer"]
-        if not is_plain_conv(layer) or not entry.get("outputs"):
+        if not is_plain(layer) or not entry.get("outputs"):
             continue
         out.setdefault(id(layer), []).append((tuple(entry.get("in_shape", ())), shapes.get(entry["outputs"][0], ())))
     return out
