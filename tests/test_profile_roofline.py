@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
@@ -27,6 +27,8 @@ CEIL = Ceilings(device="cpu", dtype="float32", threads=1, peak_flops=1e10, bandw
 
 def test_the_ridge_and_the_bandwidth_curve():
     assert CEIL.ridge == 10.0 and CEIL.top_bandwidth == 1e10
+    # a busy machine can make the DRAM kernels beat the curve's one kernel: the best measured stands
+    assert replace(CEIL, bandwidth=2e10).top_bandwidth == 2e10
     assert CEIL.bandwidth_at(10) == 4e9 and CEIL.bandwidth_at(1e9) == 1e9  # clamped at both ends
     assert CEIL.bandwidth_at(1e5) == pytest.approx(1e10)
     assert math.isclose(CEIL.bandwidth_at(1e4), math.sqrt(4e9 * 1e10))  # log-log midpoint
