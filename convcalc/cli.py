@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         commands = ", ".join(name for name in _subcommands(parser))
         parser.error(f"a command is required: one of {commands}")
-    previous = _deliver_interrupts()
+    previous, stop_repeating = _deliver_interrupts()
     try:
         return int(args.func(args) or 0)
     except ConvcalcError as err:
@@ -92,28 +92,59 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `convcalc report ... | head`
         return 0
     finally:
+        stop_repeating()
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
 
 
-def _deliver_interrupts():
-    """Make one Ctrl-C always stop the command; returns the handler it replaced (None off the main thread).
+def _deliver_interrupts() -> tuple:
+    """Make one Ctrl-C always stop the command: ``(the handler replaced, a function that stops the repeats)``.
 
-    Python prints and drops an exception raised inside a weakref callback, and every import runs
-    one (importlib's module-lock cleanup, ``cb``): a SIGINT arriving there was lost ("Exception
-    ignored in ... cb"), and the command went on to finish with exit 0.  There the interrupt is
-    sent again a moment later, when ordinary code runs; everywhere else it is Python's own.
+    One KeyboardInterrupt is not always enough: Python prints and drops one raised inside a weakref
+    callback (every import runs one, importlib's module-lock ``cb``), and Paddle turns one raised
+    inside its static build or its C++ kernels into an ordinary error, which a command may report and
+    go on (validate went on to check every model and exit 1).  So after the first Ctrl-C the
+    interrupt is sent again every second until the command ends; ``main`` itself, once stopping,
+    ignores them.  Off the main thread nothing changes.
     """
     if threading.current_thread() is not threading.main_thread():
-        return None
+        return None, lambda: None
+    stopped = threading.Event()
+    lock = threading.Lock()
+    timers: list[threading.Timer] = []
+
+    def schedule(delay: float) -> None:
+        with lock:
+            if stopped.is_set():
+                return
+            timer = threading.Timer(delay, again)
+            timer.daemon = True
+            timers[:] = [timer]
+            timer.start()
+
+    def again() -> None:
+        with lock:
+            if stopped.is_set():
+                return
+            os.kill(os.getpid(), signal.SIGINT)
+        schedule(1.0)
+
+    def stop() -> None:
+        with lock:
+            stopped.set()
+            for timer in timers:
+                timer.cancel()
 
     def handler(signum, frame):
+        if stopped.is_set() or (frame is not None and frame.f_code is main.__code__):
+            return  # main is already printing "interrupted" (or returning)
+        if not timers:
+            schedule(0.05)
         if frame is not None and frame.f_code.co_name == "cb" and "importlib" in frame.f_code.co_filename:
-            threading.Timer(0.01, os.kill, (os.getpid(), signal.SIGINT)).start()
-            return
+            return  # Python would drop it here: the repeat brings it back in ordinary code
         raise KeyboardInterrupt
 
-    return signal.signal(signal.SIGINT, handler)
+    return signal.signal(signal.SIGINT, handler), stop
 
 
 if __name__ == "__main__":  # pragma: no cover
