@@ -136,5 +136,5 @@ def test_the_gradebook_neutralises_formulas_and_carries_the_flags(graded):
     assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
     by_file = {Path(r["file"]).name: r for r in rows}
     assert by_file["2024022_formula.toml"]["student_id"] == "'=2+5"
-    assert by_file["2024024_tab.toml"]["student"] == "'\t=1+1"
+    assert by_file["2024024_tab.toml"]["student"] == "\\x09=1+1"  # the tab shown, never kept raw
     assert "student_id 2024091, file name says 2024019" in by_file["2024019_gao.toml"]["flags"]

@@ -147,8 +147,12 @@ def test_class_summary_and_gradebook(hostile_class, capsys, excel):
     assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
     students = {row[2] for row in rows[1:]}
     ids = {row[0] for row in rows[1:]}
+    assert not [c for c in cells if any(ord(ch) < 32 or ch == "\x7f" for ch in c)]  # no raw control character
     for payload in FORMULAS:
-        assert "'" + payload in students and "'" + payload in ids
+        shown = payload.replace("\t", "\\x09").replace("\r", "\\x0d")  # a control character: shown, not kept
+        expected = shown if shown != payload else "'" + payload
+        assert expected in students and expected in ids
+    assert any(row[1].endswith("\\x1b[2K\\x1b[32mok.toml") for row in rows[1:])  # the file cell: ESC shown
     assert "'=SUM(1+1)" in ids
     assert all(rec.startswith('"') for rec in raw.split("\r\n") if rec)  # every cell quoted
 
@@ -166,6 +170,7 @@ def test_escape_functions():
     assert visible("a\nb", multiline=True) == "a\nb"
     assert markdown("[x](y) *b*") == "\\[x\\]\\(y\\) \\*b\\*"
     assert [csv_cell(p) for p in ("=1", " =1", "-2", "ok", "2-1")] == ["'=1", "' =1", "'-2", "ok", "2-1"]
+    assert csv_cell("\x1b[31m=1") == "\\x1b[31m=1" and csv_cell("\t=1") == "\\x09=1"
 
 
 HOSTILE_OPERATOR = """

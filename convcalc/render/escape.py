@@ -65,8 +65,9 @@ def markdown(text: object) -> str:
 
 
 def csv_cell(text: object) -> str:
-    """A spreadsheet cell that is never a formula: ``'`` before a leading ``= + - @``, tab, CR or LF."""
-    s = str(text)
+    """A spreadsheet cell that is never a formula and holds no raw control character: :func:`visible`, then
+    ``'`` before a leading ``= + - @`` (a leading tab, CR or LF is already a visible escape by then)."""
+    s = visible(text)
     if s.lstrip(" ").startswith(FORMULA_START) or s.startswith(FORMULA_START):
         return "'" + s
     return s
