@@ -18,7 +18,7 @@ import pytest
 
 paddle = pytest.importorskip("paddle")
 
-from paddle import nn  # noqa: E402
+from test_stand_ins import EagerOnlyGuard  # noqa: E402 - the eager-only value check, kept once
 
 from convcalc.analysis import analyze  # noqa: E402
 from convcalc.checks.corpus import eager_checks  # noqa: E402
@@ -98,7 +98,7 @@ def test_lazy_and_normal_builds_report_and_refuse_alike():
 
 @pytest.mark.parametrize("make, shape, refusal", [
     (lambda: eager_checks.CodesFromConv(5), (1, 1, 6, 6), "got 9"),  # not value-free: the full check, real values
-    (lambda: _EagerOnlyGuard(), (1, 3, 8, 8), "activations blew up"),  # read on the crops: re-run with real values
+    (lambda: EagerOnlyGuard(), (1, 3, 8, 8), "activations blew up"),  # read on the crops: re-run with real values
 ])
 def test_a_lazy_model_gets_real_values_where_a_refusal_reads_them(make, shape, refusal):
     with pytest.raises(ConvcalcError, match=refusal):
@@ -111,15 +111,3 @@ def test_a_lazy_model_gets_real_values_where_a_refusal_reads_them(make, shape, r
     assert all(p._is_initialized() for p in model.parameters())
 
 
-class _EagerOnlyGuard(nn.Layer):
-    """A check only the eager forward runs, on a value read into Python: uninitialised memory could pass it."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2D(3, 4, 3, weight_attr=nn.initializer.Constant(5.0), bias_attr=False)
-
-    def forward(self, x):
-        y = self.conv(x)
-        if paddle.in_dynamic_mode() and float(y.max()) > 100:  # 27 ones times 5
-            raise ValueError("activations blew up")
-        return y
