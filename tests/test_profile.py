@@ -28,6 +28,7 @@ from convcalc.profiling.roofline import classify, overhead_reason  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "data" / "profile"))
+from test_pictures import run_cli  # noqa: E402 - the CLI in this process, kept once
 from tiny import Tiny  # noqa: E402
 
 SIZE = (2, 3, 16, 16)
@@ -384,18 +385,8 @@ def test_bad_options_fail_before_any_work(kw, text):
 
 # ------------------------------------------------------------------ the command
 def _cli(*argv):
-    import contextlib
-    import io
-
-    from convcalc.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(list(argv))
-        except SystemExit as exc:
-            code = exc.code
-    return code, out.getvalue(), err.getvalue()
+    proc = run_cli(*argv)
+    return proc.returncode, proc.stdout, proc.stderr
 
 
 def test_cli_json_states_what_a_user_needs_to_rerun(cache):

@@ -8,9 +8,7 @@ a subprocess) an empty HOME, so neither Paddle's cache nor the shared data can b
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import os
 import shutil
 import subprocess
@@ -20,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import paddle
 import pytest
+from test_pictures import run_cli  # the CLI in this process, kept once
 
 from convcalc.analysis import analyze
 from convcalc.analysis.effective import default_layer, level_layers, noise_inputs, radius_holding, unit_field
@@ -37,18 +36,6 @@ def artefacts(tmp_path_factory) -> Path:
     folder = Path(os.environ.get("CONVCALC_ARTEFACTS") or tmp_path_factory.mktemp("artefacts"))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def run_cli(*argv):
-    from convcalc.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(list(argv))
-        except SystemExit as exc:
-            code = exc.code
-    return subprocess.CompletedProcess(list(argv), code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="module")
