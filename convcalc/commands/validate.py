@@ -109,8 +109,6 @@ class StderrProgress:
 
 
 def run_validate(args) -> int:
-    import sys
-
     from convcalc.files import check_writable
 
     outputs = args.output or []
@@ -126,24 +124,32 @@ def run_validate(args) -> int:
     run = run_validation(models=args.models, fast=args.fast, rf=not args.no_rf, rf_models=args.rf_models,
                          progress=progress, jobs=jobs, corpus=False if args.no_corpus else None,
                          training=not args.no_training)
-    import json
-
-    from convcalc.files import write_atomic
     from convcalc.render.real_libraries import kept_section, with_section
 
+    # (the real-library section, made in another environment, is kept as it is)
+    return _emit(run, args, outputs, progress, R.validation_dict,
+                 lambda path: with_section(R.validation_markdown(run), kept_section(_read(path))),
+                 R.validation_renderables)
+
+
+def _emit(run, args, outputs: list[str], progress, as_dict, markdown, renderables) -> int:
+    """Write ``run`` to each output (JSON, or ``markdown(path)``), print JSON or the tables; the exit code."""
+    import json
+    import sys
+
+    from convcalc.files import write_atomic
+
+    text = json.dumps(as_dict(run), indent=2) + "\n" if args.json or any(p.endswith(".json") for p in outputs) else ""
     for path in outputs:
-        if path.endswith(".json"):
-            write_atomic(path, json.dumps(R.validation_dict(run), indent=2) + "\n")
-        else:  # (the real-library section, made in another environment, is kept as it is)
-            write_atomic(path, with_section(R.validation_markdown(run), kept_section(_read(path))))
+        write_atomic(path, text if path.endswith(".json") else markdown(path))
         progress(f"wrote {path}")
     if args.json:
-        sys.stdout.write(json.dumps(R.validation_dict(run), indent=2) + "\n")
+        sys.stdout.write(text)
     elif not outputs:
         from convcalc.commands.report import terminal_console
 
         console = terminal_console()
-        for item in R.validation_renderables(run):
+        for item in renderables(run):
             console.print(item)
     return 0 if run.ok else 1
 
@@ -155,7 +161,6 @@ def _read(path: str) -> str:
 
 
 def run_real_libraries(args, outputs: list[str]) -> int:
-    import json
     import os
     import sys
 
@@ -168,7 +173,6 @@ def run_real_libraries(args, outputs: list[str]) -> int:
         run_corpus,
     )
     from convcalc.errors import DependencyError, UnknownNameError
-    from convcalc.files import write_atomic
     from convcalc.render import real_libraries as R
 
     names = args.models or list(M.FAST if args.fast else M.all_models())
@@ -184,18 +188,5 @@ def run_real_libraries(args, outputs: list[str]) -> int:
                               + "; then add --python ~/.cache/convcalc-corpus-venv/bin/python")
     jobs = args.jobs if args.jobs is not None else 1
     run = run_corpus(names, python, args.timeout, jobs, timing=not args.no_timing, progress=progress)
-    for path in outputs:
-        if path.endswith(".json"):
-            write_atomic(path, json.dumps(R.real_libraries_dict(run), indent=2) + "\n")
-        else:
-            write_atomic(path, R.with_section(_read(path), R.section_markdown(run)))
-        progress(f"wrote {path}")
-    if args.json:
-        sys.stdout.write(json.dumps(R.real_libraries_dict(run), indent=2) + "\n")
-    elif not outputs:
-        from convcalc.commands.report import terminal_console
-
-        console = terminal_console()
-        for item in R.real_libraries_renderables(run):
-            console.print(item)
-    return 0 if run.ok else 1
+    return _emit(run, args, outputs, progress, R.real_libraries_dict,
+                 lambda path: R.with_section(_read(path), R.section_markdown(run)), R.real_libraries_renderables)
