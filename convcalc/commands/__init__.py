@@ -12,14 +12,19 @@ from collections.abc import Callable
 
 def at_least_one(what: str) -> Callable[[str], int]:
     """An argparse type: a whole number >= 1, named ``what`` in its error."""
+    return at_least(what, 1)
+
+
+def at_least(what: str, low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number >= ``low``, named ``what`` in its error."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be a whole number >= 1, got {text!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{what} must be >= 1, got {value}")
+            raise argparse.ArgumentTypeError(f"{what} must be a whole number >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{what} must be >= {low}, got {value}")
         return value
 
     return parse

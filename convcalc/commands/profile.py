@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from convcalc.commands import at_least_one
+from convcalc.commands import at_least, at_least_one
 
 FORMATS = ("table", "json", "csv", "markdown", "html")
 
@@ -52,7 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="Paddle's CPU math threads (default 1, as Paddle starts)")
     p.add_argument("--repeat", type=at_least_one("repeat"), default=20, metavar="R",
                    help="timed forwards, each beside an un-hooked one (default 20)")
-    p.add_argument("--warmup", type=_at_least_zero, default=3, metavar="W", help="untimed forwards first (default 3)")
+    p.add_argument("--warmup", type=at_least("warmup", 0), default=3, metavar="W",
+                   help="untimed forwards first (default 3)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random input (default 0)")
     p.add_argument("--dtype", default="float32", choices=("float32", "float64", "float16", "bfloat16"),
                    help="the dtype of the parameters and inputs while timed (default float32; float16 and "
@@ -69,16 +70,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", default="table", choices=FORMATS, help="output format (default: table)")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of the terminal")
     p.set_defaults(func=run_profile)
-
-
-def _at_least_zero(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"warmup must be a whole number >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"warmup must be >= 0, got {value}")
-    return value
 
 
 def run_profile(args) -> int:
