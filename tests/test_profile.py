@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -337,13 +338,15 @@ from convcalc.profiling.machine import pin_allocator
 print(pin_allocator())
 bn = paddle.nn.BatchNorm2D(96); bn.eval()
 x = paddle.randn([1, 96, 112, 112])  # a 4.6 MiB output: above glibc's initial mmap threshold
+faults = []
 with paddle.no_grad():
     for _ in range(3):
         bn(x)
-    f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(10):
+    for _ in range(15):
+        f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         bn(x)
-print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / 10)
+        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
+print(" ".join(map(str, faults)))
 """
 
 
@@ -351,10 +354,13 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / 10)
 def test_a_pinned_allocator_stops_page_faults_per_call():
     proc = subprocess.run([sys.executable, "-c", PINNED_BN, str(ROOT)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    pinned, faults = proc.stdout.split()[-2:]
+    pinned, faults = proc.stdout.splitlines()[-2:]
     if pinned != "True":
         pytest.skip("not glibc: mallopt unavailable")
-    assert float(faults) < 10  # unpinned: about 1,177 (one per 4 KiB page of the output, every call)
+    # The typical call: unpinned, about 1,177 faults (one per 4 KiB page of the output, every call).
+    # Pinned, the heap may still grow once or twice while it settles (a whole output's pages, once,
+    # about one run in four here), which is not a per-call cost; the median call faults no page.
+    assert statistics.median(int(f) for f in faults.split()) < 10, faults
 
 
 def test_a_dtype_paddle_cannot_run_is_refused_in_one_line(ceil):
