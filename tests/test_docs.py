@@ -111,6 +111,8 @@ COMMAND_MARKS: dict[str, str] = {
     "convcalc validate -o docs/validation.md -o validation.json": "skip (the full validation run, as above)",
     "convcalc validate --real-libraries --python ~/.cache/convcalc-corpus-venv/bin/python --fast": "skip (needs "
     "the PaddleClas/PaddleSeg environment; tests/test_real_libraries.py runs this subset where it exists)",
+    "convcalc validate --write-zoo-data": "skip (rewrites every stored zoo report in the tree, minutes; "
+    "tests/test_stored_reports.py checks the stored reports against live traces)",
     "convcalc validate --fast": f"slow (the CI subset takes about 2 minutes); {_VALIDATE_FAST}",
     "convcalc validate --fast --json > validation.json": "slow (as above); "
     "fast: convcalc validate --models book_paddle_lenet --no-rf --json > validation.json",

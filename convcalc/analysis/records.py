@@ -219,6 +219,7 @@ class Report:
     input_dtypes: tuple[str, ...] = ()
     parameters: tuple = ()  # every parameter object (convcalc.analysis.params.ParamInfo), for compare's reasons
     conditions: tuple[Condition, ...] = ()
+    source: str = ""  # "": traced now; else where the numbers came from (convcalc.analysis.stored)
 
     def __repr__(self) -> str:
         """Short on purpose: ``print(report)`` in a notebook is not 36 kB of dataclass fields.

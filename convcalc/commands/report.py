@@ -80,6 +80,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default: float32; float16/bfloat16 add fp32 master weights)")
     p.add_argument("--samples", type=at_least_one("samples"), default=None, metavar="N",
                    help="with --training: training samples per epoch, for the per-epoch total (the book: 1000)")
+    p.add_argument("--live", action="store_true",
+                   help="trace the model now even where convcalc has its report stored (a zoo model at its "
+                   "default input, any --batch, with the installed Paddle's version)")
     p.add_argument("--format", default="table", choices=FORMATS, help="output format (default: table)")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of the terminal")
     p.set_defaults(func=run_report)
@@ -190,9 +193,36 @@ def _training_args(args) -> None:
 
 def run_report(args) -> int:
     _training_args(args)
-    report, training = _live_report(args)
+    report = None if args.live else _stored_report(args)
+    training = None
+    if report is None:
+        report, training = _live_report(args)
     _render_report(args, report, training)
     return 0
+
+
+def _stored_report(args):
+    """The report from convcalc's stored zoo data (no Paddle, no sympy), or None where only a trace can say:
+    not a stored zoo model, another Paddle, --symbolic/--training, or any input but the default sample."""
+    import re
+
+    if args.symbolic or args.exact or args.training or not re.fullmatch(r"[a-z0-9_]+", args.model):
+        return None
+    from convcalc.analysis.stored import load
+
+    stored = load(args.model, args.convention)
+    if stored is None:
+        return None
+    from convcalc.trace.inputs import InputHint, cli_inputs
+
+    texts = [args.input] if isinstance(args.input, str) else list(args.input or ())
+    if len(texts) > 1:
+        return None
+    inputs, notes = cli_inputs(texts or ["x".join(map(str, stored.sample))], args.batch, InputHint())
+    (given,) = inputs
+    if notes or given.also or given.dtype != stored.dtype or tuple(given.shape[1:]) != stored.sample:
+        return None  # (a 4-number --input without --batch can be read two ways: Paddle decides, live)
+    return stored.report(given.shape[0])
 
 
 def _live_report(args):

@@ -17,6 +17,7 @@ examples:
   convcalc validate --fast --json > validation.json
   convcalc validate -o docs/validation.md -o validation.json   # Markdown and JSON from one run
   convcalc validate --real-libraries --python ~/.cache/convcalc-corpus-venv/bin/python --fast
+  convcalc validate --write-zoo-data               # regenerate the stored zoo reports (after a Paddle upgrade)
 
 Every zoo model at its default input, a small one and an odd non-square one
 (3x97x131): paddle.summary rows (shapes, params) and paddle.flops per layer
@@ -44,6 +45,11 @@ paddle.flops in the same process.  The libraries live in an environment of their
   ~/.cache/convcalc-corpus-venv/bin/pip install -e .      (from the repository root)
   ~/.cache/convcalc-corpus-venv/bin/pip install --no-deps paddleclas==2.6.0 paddleseg==2.8.0
   ~/.cache/convcalc-corpus-venv/bin/pip install six pyyaml requests tqdm scikit-learn opencv-python-headless 'numpy<2.4'
+
+--write-zoo-data traces each zoo model at its default input at batch 1, 2 and 3 in every
+convention and stores the reports `convcalc report` reads without importing Paddle
+(convcalc/analysis/zoo_reports/paddle-VERSION/, one gzipped JSON per model and convention); a model whose
+stored form does not give back exactly the traced reports is refused.
 
 With -o docs/validation.md it rewrites only its own section of that file (the zoo run
 keeps that section as it is).
@@ -81,6 +87,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", "-j", type=at_least_one("jobs"), default=None, metavar="N",
                    help="worker processes (default: 2, or 1 with --models)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--write-zoo-data", action="store_true",
+                   help="instead of checking: trace every zoo model (or --models) at its default input and "
+                   "write the stored reports `convcalc report` reads for the installed Paddle "
+                   "(convcalc/analysis/zoo_reports/paddle-VERSION/)")
     g = p.add_argument_group("real libraries")
     g.add_argument("--real-libraries", action="store_true",
                    help="check PaddleClas 2.6.0 and PaddleSeg 2.8.0 models instead of the zoo (--models: their "
@@ -116,6 +126,8 @@ def run_validate(args) -> int:
         check_writable(path)  # fail before minutes of work
     if args.real_libraries:
         return run_real_libraries(args, outputs)
+    if args.write_zoo_data:
+        return write_zoo_data(args)
     from convcalc.checks.validation import run_validation
     from convcalc.render import validation as R
 
@@ -130,6 +142,20 @@ def run_validate(args) -> int:
     return _emit(run, args, outputs, progress, R.validation_dict,
                  lambda path: with_section(R.validation_markdown(run), kept_section(_read(path))),
                  R.validation_renderables)
+
+
+def write_zoo_data(args) -> int:
+    """``--write-zoo-data``: the stored zoo reports of the installed Paddle, one file per model and convention."""
+    from convcalc.analysis.stored import write
+    from convcalc.errors import UnknownNameError
+    from convcalc.models.zoo import list_entries
+
+    names = [e.name for e in list_entries()]
+    for name in args.models or ():
+        if name not in names:
+            raise UnknownNameError("zoo model", name, names)
+    write(args.models or names, progress=StderrProgress(args.quiet))
+    return 0
 
 
 def _emit(run, args, outputs: list[str], progress, as_dict, markdown, renderables) -> int:

@@ -418,6 +418,8 @@ def totals_text(report: Report, rows: list[LayerRecord] | None = None, training:
                      "(fractional), Start the first unit's centre (docs/formulas.md)")
     for m in g.misaligned_merges:
         lines.append(f"Misaligned branches: {m}")
+    if report.source:
+        lines.append(f"From {report.source}")
     return Text("\n".join(lines))
 
 
@@ -494,6 +496,7 @@ def _report_dict(report: Report) -> dict:
             "unknown_sizes": list(report.gaps.unknown_sizes),
         },
         "notes": list(report.notes),
+        "source": "stored" if report.source else "traced",
     }
 
 

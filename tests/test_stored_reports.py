@@ -1,0 +1,118 @@
+"""The stored zoo reports (convcalc.analysis.stored) against the live trace, field by field.
+
+The truth is `convcalc report --live`'s own path (build, trace, eager check, analysis) run now in
+this process; the stored data was written by `convcalc validate --write-zoo-data`, possibly by
+an older convcalc.  A difference means the data is stale: regenerate it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import paddle
+import pytest
+
+from convcalc.analysis import stored
+from convcalc.cli import build_parser
+from convcalc.commands.report import _live_report, _stored_report
+from convcalc.models.zoo import list_entries
+from convcalc.render.report import report_dict
+
+ZOO = {e.name: e.default_input for e in list_entries()}
+STALE = "the stored report differs from the live trace: regenerate with `convcalc validate --write-zoo-data`"
+
+
+def _args(*argv):
+    return build_parser().parse_args(["report", *argv])
+
+
+def _json(report) -> dict:
+    d = report_dict(report)
+    d.pop("source")
+    return json.loads(json.dumps(d))
+
+
+def _live(*argv) -> dict:
+    with paddle.utils.unique_name.guard():  # layer names as in the fresh process of a real `convcalc report`
+        report, _ = _live_report(_args(*argv, "--live"))
+    return _json(report)
+
+
+def _small(c: int, h: int, w: int) -> str:
+    return f"{c}x{max(2 * h // 7, 8)}x{max(2 * w // 7, 8)}"
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_stored_report_is_the_live_one_field_for_field(name):
+    c, h, w = ZOO[name]
+    assert stored.load(name) is not None, f"no stored report of {name} for Paddle {stored.paddle_version()}"
+    for argv in ((name,), (name, "--batch", "2")):
+        served = _stored_report(_args(*argv))
+        assert served is not None and served.source, argv  # the data answers these two
+        assert _json(served) == _live(*argv), f"{' '.join(argv)}: {STALE}"
+    for size in (_small(c, h, w), f"{c}x97x131"):  # other sizes: only a trace can say (the live path runs)
+        assert _stored_report(_args(name, "--input", size)) is None, size
+
+
+@pytest.mark.parametrize("name, convention", [("resnet18", "macs"), ("mobilenet_v2", "flops"),
+                                              ("vit_b_16", "flops"), ("book_lenet", "macs")])
+def test_every_convention_is_stored(name, convention):
+    argv = (name, "--convention", convention, "--batch", "5")  # batch 5: beyond the three traced (1, 2, 3)
+    assert _json(_stored_report(_args(*argv))) == _live(*argv), STALE
+
+
+@pytest.mark.parametrize("argv", [
+    ("resnet18", "--symbolic"), ("resnet18", "--training"), ("resnet18", "--input", "1x224x224"),
+    ("resnet18", "--input", "3x224x224:float16"), ("resnet18", "--input", "2x3x224x224"),
+    ("resnet18", "--live"), ("tests/data/some.py:Net",), ("not_a_model",),
+])
+def test_only_the_default_sample_of_a_zoo_model_is_served(argv):
+    args = _args(*argv)
+    assert args.live or _stored_report(args) is None
+
+
+def test_another_paddle_or_a_damaged_file_means_a_live_trace(tmp_path, monkeypatch):
+    assert stored.load("resnet18") is not None
+    monkeypatch.setattr(stored, "paddle_version", lambda: "2.6.0")
+    assert stored.load("resnet18") is None
+    monkeypatch.setattr(stored, "paddle_version", lambda: "3.3.1")
+    bad = tmp_path / "paddle-3.3.1"
+    bad.mkdir()
+    (bad / "resnet18.paddle.json.gz").write_bytes(b"not gzip")
+    assert stored.load("resnet18", folder=tmp_path) is None
+    monkeypatch.setenv("CONVCALC_LIVE", "1")
+    assert stored.load("resnet18") is None
+
+
+def test_the_codec_refuses_what_it_cannot_give_back():
+    from convcalc.errors import ConvcalcError
+
+    with pytest.raises(ConvcalcError, match="has no stored form"):
+        stored._plain(object(), "report")
+    with pytest.raises(ConvcalcError, match="not linear in the batch"):
+        stored._merge(1, 2, 4, "report.totals.flops")
+    assert stored._merge(10, 20, 30, "x") == {"$n": [10, 10]} and stored._build({"$n": [10, 10]}, 7) == 70
+
+
+def test_the_stored_path_imports_neither_paddle_nor_sympy():
+    code = ("import sys, io, contextlib\nfrom convcalc.cli import main\nbuf = io.StringIO()\n"
+            "with contextlib.redirect_stdout(buf):\n    code = main(['report', 'resnet18', '--format', 'json'])\n"
+            "d = __import__('json').loads(buf.getvalue())\n"
+            "print(code, d['source'], d['totals']['params'], 'paddle' in sys.modules, 'sympy' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with paddle.utils.unique_name.guard():
+        truth = paddle.summary(paddle.vision.models.resnet18(), (1, 3, 224, 224))["total_params"]
+    assert proc.stdout.split() == ["0", "stored", str(truth), "False", "False"]
+
+
+def test_the_table_says_where_its_numbers_came_from():
+    from test_pictures import run_cli
+
+    stored_run = run_cli("report", "lenet", "--format", "markdown")
+    assert stored_run.returncode == 0 and "From convcalc's stored zoo report (Paddle" in stored_run.stdout
+    live_run = run_cli("report", "lenet", "--format", "markdown", "--live")
+    assert live_run.returncode == 0 and "stored zoo report" not in live_run.stdout
+    assert json.loads(run_cli("report", "lenet", "--format", "json", "--live").stdout)["source"] == "traced"
