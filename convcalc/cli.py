@@ -84,7 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except ConvcalcError as err:
-        print(f"convcalc {args.command}: error: {err}", file=sys.stderr)
+        from convcalc.render.escape import visible
+
+        # (a message quotes what the user gave - a file name, a model name - and Paddle's own words: a control
+        # character in them must not move the cursor or start a second line that looks like convcalc's)
+        print(f"convcalc {args.command}: error: {visible(err)}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print(f"convcalc {args.command}: interrupted", file=sys.stderr)

@@ -191,6 +191,26 @@ def test_file_model_errors_and_forward_raising(tmp_path, capsys):
     assert code == 2 and "--input" in err
 
 
+def test_an_error_quoting_hostile_text_stays_one_visible_line(tmp_path, capsys):
+    """A file name or an exception message with a newline and an ANSI escape in it: shown, not obeyed."""
+    import unicodedata
+
+    (tmp_path / "net.py").write_text(textwrap.dedent("""
+        import paddle.nn as nn
+
+        class Net(nn.Layer):
+            def forward(self, x):
+                raise RuntimeError("\\x1b[2K\\rconvcalc report: all fine\\nboom")
+        """))
+    errors = []
+    for spec in (f"{tmp_path / 'net.py'}:Net", f"{tmp_path}/a\nb\x1b[2K.py:Net"):
+        code, out, err = run("report", spec, "--input", "1x2x2", capsys=capsys)
+        assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+        assert not [c for c in err.rstrip("\n") if unicodedata.category(c) == "Cc"], repr(err)
+        errors.append(err)
+    assert "raised RuntimeError at input 1x2x2: \\x1b[2K" in errors[0]  # the escape shown as text
+
+
 def test_cli_subprocess_no_traceback():
     proc = subprocess.run(
         [sys.executable, "-m", "convcalc", "report", "book_lenet", "--input", "1x4x4"],

@@ -117,6 +117,9 @@ def test_bytes_read_in_binary_units():
     assert [format_bytes(n) for n in (0, 512, 1023, 1024, 2048, 602112, 3211264, 1024**3 + 1024**3 // 5)] == \
         ["0 B", "512 B", "1,023 B", "1.0 KiB", "2.0 KiB", "588.0 KiB", "3.06 MiB", "1.20 GiB"]
     assert [format_bytes_delta(n) for n in (0, 25088, -3211264)] == ["", "+24.5 KiB", "-3.06 MiB"]
+    # a value that rounds up to 1,024 of one unit reads as 1 of the next (2**20 - 1 B is not "1,024.0 KiB")
+    assert [format_bytes(n) for n in (2**20 - 1, 2**20 - 52, 2**30 - 1, -(2**20 - 1))] == \
+        ["1.00 MiB", "1,023.9 KiB", "1.00 GiB", "-1.00 MiB"]
 
 
 # ------------------------------------------------------------------ measured on CPU by this test

@@ -20,6 +20,8 @@ def format_bytes(n: Any) -> str:
 
     >>> format_bytes(602112), format_bytes(2048), format_bytes(0), format_bytes(1288490189)
     ('588.0 KiB', '2.0 KiB', '0 B', '1.20 GiB')
+    >>> format_bytes(1048575), format_bytes(1048524), format_bytes(2**30 - 1)
+    ('1.00 MiB', '1,023.9 KiB', '1.00 GiB')
     """
     if not isinstance(n, (int, float)):
         import sympy
@@ -32,9 +34,10 @@ def format_bytes(n: Any) -> str:
     if n < 1024:
         return f"{sign}{int(n):,} B" if float(n).is_integer() else f"{sign}{n:,.1f} B"
     for unit, size in UNITS[1:]:
+        digits = 1 if unit == "KiB" else 2
         value = n / size
-        if value < 1024 or unit == UNITS[-1][0]:
-            return f"{sign}{value:,.1f} {unit}" if unit == "KiB" else f"{sign}{value:,.2f} {unit}"
+        if round(value, digits) < 1024 or unit == UNITS[-1][0]:  # 1,048,575 B is 1.00 MiB, not "1,024.0 KiB"
+            return f"{sign}{value:,.{digits}f} {unit}"
     raise AssertionError("unreachable")
 
 
