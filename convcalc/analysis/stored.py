@@ -210,13 +210,9 @@ def dump(model: str, convention: str, version: str, sample: tuple[int, ...], dty
 
 
 # ----------------------------------------------------------------------------- writing (Paddle and sympy)
-def live_report(model: str, batch: int, convention: str = "paddle", trace: Any = None) -> Report:
-    """Zoo model ``model`` at its default sample and ``batch``, traced now as ``convcalc report --live`` does
-    (built without initialised weights, layer names as in a fresh process)."""
-    return _live(model, batch, (convention,))[convention]
-
-
 def _live(model: str, batch: int, conventions: tuple[str, ...]) -> dict[str, Report]:
+    """Zoo model ``model`` at its default sample and ``batch`` in each convention, traced now as
+    ``convcalc report --live`` traces it (built without initialised weights, layer names as in a fresh process)."""
     import paddle
 
     from convcalc.analysis.engine import analyze, trace_for
