@@ -338,3 +338,83 @@ def test_linears_on_crops_accept_and_refuse_as_the_full_forward(drop, crops, mon
         assert isinstance(light, str) and light == full and "K_lhs:13 != K_rhs:16" in light, light
     else:
         assert light.records == full.records and light.totals == full.totals
+
+
+# ------------------------------------------------------------------ attention layers on a crop (issue 23)
+class Attending(nn.Layer):
+    """Tokens from a Linear, self-attention, two of ViT's pre-norm encoder blocks, a head.  ``kdim``: the attention's
+    keys are made for another width (Paddle refuses); ``drop``: in eager mode only, features are cut before the
+    blocks (so only the eager forward can refuse)."""
+
+    def __init__(self, drop: int = 0, kdim: int | None = None):
+        super().__init__()
+        self.embed = nn.Linear(8, 16)
+        self.attn = nn.MultiHeadAttention(16, 2, kdim=kdim)
+        self.blocks = nn.LayerList([nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, activation="gelu",
+                                                               normalize_before=True) for _ in range(2)])
+        self.head = nn.Linear(16, 4)
+        self.drop = drop
+
+    def forward(self, x):
+        y = self.attn(self.embed(x))
+        if self.drop and paddle.in_dynamic_mode():
+            y = y[:, :, : 16 - self.drop]
+        for block in self.blocks:
+            y = block(y)
+        return self.head(y)
+
+
+def test_an_attention_crop_is_one_element_of_every_leading_dimension():
+    for layer in (nn.TransformerEncoderLayer(16, 2, 32), nn.MultiHeadAttention(16, 2)):
+        assert stand_ins.is_plain(layer)
+        assert tuple(stand_ins._crop(layer, paddle.ones([2, 5, 16])).shape) == (1, 1, 16)
+
+
+def test_only_attention_layers_made_of_paddles_own_parts_are_cropped():
+    class Block(nn.TransformerEncoderLayer):
+        pass
+
+    class Norm(nn.Layer):
+        def forward(self, x):
+            return x
+
+    assert not stand_ins.is_plain(Block(16, 2, 32))  # a subclass may check anything
+    swapped = nn.TransformerEncoderLayer(16, 2, 32)
+    swapped.norm1 = Norm()
+    assert not stand_ins.is_plain(swapped)  # a part of the user's own
+    own = nn.TransformerEncoderLayer(16, 2, 32)
+    own.activation = lambda x: x
+    assert not stand_ins.is_plain(own)  # an activation of the user's own
+    patched = nn.MultiHeadAttention(16, 2)
+    patched.forward = lambda *a, **k: None
+    assert not stand_ins.is_plain(patched)
+
+
+@pytest.mark.parametrize(("drop", "kdim"), [(0, None), (3, None), (0, 12)])
+def test_attention_on_crops_accepts_and_refuses_as_the_full_forward(drop, kdim, crops, monkeypatch):
+    """The truth is Paddle's eager forward; with the stand-ins and without them (the full check) convcalc agrees."""
+    model = Attending(drop, kdim)
+    x = paddle.rand([2, 5, 8])
+    truth = _eager_refusal(model, x)
+    assert bool(truth) == bool(drop or kdim)
+
+    def outcome():
+        try:
+            return analyze(model, input_data=x)
+        except ConvcalcError as err:
+            return str(err)
+
+    light = outcome()
+    if not (drop or kdim):  # embed, the attention, both blocks and the head; their own Linears run inside a crop
+        assert crops == [((2, 5, 8), (1, 1, 8))] + [((2, 5, 16), (1, 1, 16))] * 4, crops
+    monkeypatch.setattr(trace, "value_free", lambda *a: False)
+    crops.clear()
+    full = outcome()
+    assert not crops
+    if drop or kdim:
+        assert isinstance(light, str) and light == full, (light, full)
+        fragment = ("K_lhs:16 != K_rhs:12" if kdim
+                    else "expected input with shape [*, 16], but got input shape [2, 5, 13]")
+        assert fragment in light and fragment in " ".join(truth.split()), (light, truth)
+    else:
+        assert light.records == full.records and light.totals == full.totals

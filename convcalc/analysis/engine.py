@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from convcalc.analysis import records
@@ -231,7 +232,7 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
                 best, depth = c.path, c.depth
         return best, depth
 
-    rows: list[tuple[tuple, LayerRecord]] = []
+    rows: list[tuple[tuple, partial]] = []  # (order, the record but for its index: made once the order is known)
     calls_of = Counter(c.path for c in trace.calls)
     combined = {v: op for op in trace.ops if op.name == "builtin.combine" for v in op.outputs}
     for call in trace.calls:
@@ -282,8 +283,8 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
         rows.append(
             (
                 (call.op_start, call.order),
-                LayerRecord(
-                    index=0,
+                partial(
+                    LayerRecord,
                     path=call.path,
                     kind=call.kind,
                     depth=call.depth,
@@ -339,8 +340,8 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
         rows.append(
             (
                 (op.index, 10**9),
-                LayerRecord(
-                    index=0,
+                partial(
+                    LayerRecord,
                     path=f"{parent}:{key}" + (f"#{n}" if n > 1 else ""),
                     kind=key,
                     depth=depth + 1,
@@ -364,9 +365,10 @@ def _records(trace: Trace, fields, shapes: dict, conv: Convention, params: Param
         )
     if "" not in shown and sum(params.on_row("")):
         rows.append(((-1, -1), _root_record(trace, shapes, params)))
-    rows.sort(key=lambda kv: kv[0])
-    for i, (_, rec) in enumerate(rows):
-        records.append(_with_index(rec, i))
+    order = sorted(range(len(rows)), key=lambda k: rows[k][0])
+    index = {k: i for i, k in enumerate(order)}
+    made = [record(index=index[k]) for k, (_, record) in enumerate(rows)]  # (checked in the order they were found)
+    records.extend(made[k] for k in order)
     return records
 
 
@@ -392,25 +394,20 @@ def _ops_cost(trace: Trace, ops, shapes: dict, combined: dict,
     return expand(total), f"sum of its ops ({shown})" if kinds else "no rule for its ops", missing
 
 
-def _root_record(trace: Trace, shapes: dict, params: ParamAccount) -> LayerRecord:
-    """A row for the root model when it owns parameters itself (the root's forward is not hooked)."""
+def _root_record(trace: Trace, shapes: dict, params: ParamAccount) -> partial:
+    """A row for the root model when it owns parameters itself (the root's forward is not hooked), but for its
+    index."""
     tr, fr = params.on_row("")
     out = next((op.outputs[0] for op in reversed(trace.ops) if op.outputs and op.name not in BOOKKEEPING_OPS), "")
     owned = params.shown_on("")
-    return LayerRecord(
-        index=0, path="", kind=params.root_kind,
+    return partial(
+        LayerRecord, path="", kind=params.root_kind,
         depth=0, parent="", is_leaf=False, is_functional=False,
         input_shapes=(shapes.get(trace.input_value, ()),), output_shape=shapes.get(out, ()),
         params_trainable=int(tr), params_non_trainable=int(fr),
         flops=0, formula="container",
         notes=(_owns_note(owned),),
     )
-
-
-def _with_index(rec: LayerRecord, i: int) -> LayerRecord:
-    from dataclasses import replace
-
-    return replace(rec, index=i)
 
 
 def _totals(trace: Trace, records: list[LayerRecord], shapes: dict, params: ParamAccount) -> Totals:

@@ -20,8 +20,6 @@ unknown and are listed, never guessed.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from convcalc.analysis.receptive_ops import HANDLERS, MERGING, SIZE_FREE, lost_axes, unknown_handler
 from convcalc.analysis.receptive_state import (
     INTERP_OPS,
@@ -37,6 +35,7 @@ from convcalc.analysis.receptive_state import (
     spatial_dims,
     spatial_of,
 )
+from convcalc.formulas.receptive import AxisField
 from convcalc.trace.op_names import BOOKKEEPING_OPS, op_key
 
 __all__ = [
@@ -113,7 +112,7 @@ def propagate(graph: GraphView) -> FieldMap:
     for vid, state in states.items():
         if isinstance(state, Spatial):
             kept = sorted((a for a in state.axes if a.axis in names), key=lambda a: order[a.axis])
-            states[vid] = Spatial(tuple(replace(a, axis=names[a.axis]) for a in kept))
+            states[vid] = Spatial(tuple(AxisField(names[a.axis], a.field, a.dim, a.part) for a in kept))
     return result
 
 

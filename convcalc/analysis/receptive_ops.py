@@ -50,7 +50,7 @@ def conv_handler(op: OpNode, states: list, g: GraphView):
     channel = len(in_shape) - 1 if str(a.get("data_format", "NCHW")).upper() in CHANNEL_LAST else 1
     groups = max(int(a.get("groups", 1) or 1), 1)
     x = mix(x, {channel: None if groups == 1 else in_shape[channel] // groups}, {channel: in_shape[channel]})
-    x = x.with_fields(lambda ax: replace(ax, dim=None, part=None) if ax.dim == channel else ax)
+    x = x.with_fields(lambda ax: AxisField(ax.axis, ax.field) if ax.dim == channel else ax)
     return _window(x, dims, [in_shape[d] for d in dims], kernel, strides, pads, dil)
 
 
@@ -75,7 +75,7 @@ def _window(x: Spatial, dims, sizes, kernel, strides, pads, dil) -> Spatial:
             return ax
         i = dims.index(ax.dim)
         before = resolve_padding(pads[i], sizes[i], kernel[i], strides[i], dil[i])[0]
-        return replace(ax, field=field_after(ax.field, kernel[i], strides[i], int(before), dil[i]))
+        return AxisField(ax.axis, field_after(ax.field, kernel[i], strides[i], int(before), dil[i]), ax.dim, ax.part)
 
     return x.with_fields(step)
 

@@ -266,10 +266,10 @@ def merge_states(parts: Sequence[tuple[Spatial, int]], out_rank: int, where: str
     merged: list[AxisField] = []
     bad: dict[str, str] = {}
     for name in parts[0][0].names():
-        placed = [replace(a, dim=None if a.dim is None else out_rank + a.dim - r)
+        placed = [AxisField(a.axis, a.field, None if a.dim is None else out_rank + a.dim - r, a.part)
                   for s, r in parts for a in s.entries(name)]
         fields = [a.field for a in placed]
-        entries = list(dict.fromkeys(replace(a, field=None) for a in placed))
+        entries = list(dict.fromkeys(AxisField(a.axis, None, a.dim, a.part) for a in placed))
         # a position one operand contracted away (dim None) is the same units another operand still holds
         entries = [e for e in entries if e.dim is not None
                    or not any(o.dim is not None and _same_digit(e, o) for o in entries)] or entries[:1]
@@ -281,7 +281,7 @@ def merge_states(parts: Sequence[tuple[Spatial, int]], out_rank: int, where: str
             except MisalignedBranchesError as err:
                 bad[name] = str(err)
                 field = None
-        merged.extend(replace(a, field=field) for a in entries)
+        merged.extend(AxisField(a.axis, field, a.dim, a.part) for a in entries)
     if bad:
         misaligned.append(f"{where} ({', '.join(bad)}): {next(iter(bad.values()))}")
     return Spatial(tuple(merged))

@@ -95,6 +95,8 @@ class Field:
         if not self.whole:
             for name in ("size", "jump", "start"):
                 value = getattr(self, name)
+                if value.__class__ is int:  # (the common case, as _quantity would leave it)
+                    continue
                 if value is None:
                     raise ValueError(f"Field.{name} is required unless whole=True")
                 object.__setattr__(self, name, _quantity(value))
@@ -273,6 +275,16 @@ def _check_period(period: int, what: str) -> None:
         raise ValueError(f"{what}: its fields repeat only every {period} units (more than {MAX_PERIOD})")
 
 
+def _valid_ints(kernel, stride, padding, dilation) -> bool:
+    """Python ints (not bools) the recurrences accept: kernel, stride and dilation >= 1, padding >= 0."""
+    return (kernel.__class__ is int and stride.__class__ is int and padding.__class__ is int
+            and dilation.__class__ is int and kernel >= 1 and stride >= 1 and padding >= 0 and dilation >= 1)
+
+
+def _plain(field: Field) -> bool:
+    return all(v.__class__ is int or v.__class__ is Fraction for v in (field.size, field.jump, field.start))
+
+
 def field_after(
     field: Field, kernel: Quantity, stride: Quantity = 1, padding: Quantity = 0, dilation: Quantity = 1
 ) -> Field:
@@ -285,6 +297,11 @@ def field_after(
     """
     if field.whole:
         return field
+    if field.phases is None and _valid_ints(kernel, stride, padding, dilation) and _plain(field):
+        # (the recurrences below for valid whole numbers, without their checks and conversions: the same numbers)
+        k_eff = dilation * (kernel - 1) + 1
+        return Field(size=field.size + (k_eff - 1) * field.jump, jump=field.jump * stride,
+                     start=exact(field.start + (div(k_eff - 1, 2) - padding) * field.jump))
     if field.phases is not None:
         k, s, p, d = (int(v) for v in (kernel, stride, padding, dilation))
         period = field.period // math.gcd(field.period, s)

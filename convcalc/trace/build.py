@@ -418,9 +418,16 @@ def _op_positions(program, finished: list[dict]) -> None:
             entry[key] = 0 if op_id is None else where[op_id][side]
 
 
+_SCALARS = (bool, int, float, str, type(None))
+
+
 def _read_program(program, inputs):
     """The program's ops as plain data, every value's shape, constants, each input's value id, dtypes, and
-    the ops inside each ``pylayer`` op (a PyLayer's forward: ``{op index: [OpNode, ...]}``)."""
+    the ops inside each ``pylayer`` op (a PyLayer's forward: ``{op index: [OpNode, ...]}``).
+
+    A ``builtin.parameter`` op's attributes are its ``parameter_name`` only (its flags -- trainable,
+    persistable, ... -- are the parameter object's, read from it; converting them was half of reading
+    a DenseNet's program)."""
     ops: list[OpNode] = []
     shapes: dict[str, tuple[int, ...]] = {}
     dtypes: dict[str, str] = {}
@@ -430,13 +437,18 @@ def _read_program(program, inputs):
     dtype_names: dict = {}  # DataType.FLOAT32 -> "float32" (Paddle's str() of a dtype is slow: once per kind)
 
     def node(i: int, op) -> OpNode:
-        attrs = {k: plain(v) for k, v in op.attrs().items() if k not in ("op_callstack", "struct_name")}
+        name_ = op.name()
+        if name_ == "builtin.parameter":
+            attrs = {"parameter_name": op.str_attr("parameter_name")}
+        else:
+            attrs = {k: v if v.__class__ in _SCALARS else plain(v) for k, v in op.attrs().items()
+                     if k != "op_callstack" and k != "struct_name"}
         outs = []
         for r in op.results():
             vid = r.id
             outs.append(vid)
             try:
-                shapes[vid] = tuple(int(d) for d in r.shape)
+                shapes[vid] = tuple(map(int, r.shape))
                 dtype = r.dtype
                 name = dtype_names.get(dtype)
                 if name is None:
@@ -445,7 +457,6 @@ def _read_program(program, inputs):
             except Exception:  # noqa: BLE001 - non-tensor results (e.g. lists)
                 shapes[vid] = ()
         ins = tuple(value_id(o.source()) for o in op.operands())
-        name_ = op.name()
         if name_ == "pd_op.data" and outs:
             data_values.setdefault(str(attrs.get("name", "")), outs[0])
         if name_ in ("pd_op.full_int_array", "pd_op.full") and outs:

@@ -24,7 +24,22 @@ A call of a built-in ``Linear`` (its own ``forward``) is checked likewise on its
 input cut to one element along every leading dimension: Paddle's ``matmul``
 checks the contracted dimension (``K_lhs != K_rhs``), the dtypes and the ranks,
 never the batch or token dimensions (a transformer's eager check was mostly
-its Linears: vit_b_16's 0.9 s -> 0.3 s).
+its Linears: vit_b_16's 0.9 s -> 0.3 s).  A call of a built-in ``MultiHeadAttention``
+or ``TransformerEncoderLayer`` made only of Paddle's own parts (:func:`is_plain_attention`)
+is cut the same way: inside it every size that comes from a leading dimension
+(batch, tokens) only meets a size made from the same dimensions the same way
+(``q @ k^T`` contracts the features, ``weights @ v`` the tokens on both sides,
+reshapes keep them, residual adds have equal shapes), so the crop keeps every
+relation Paddle checks; the features are not cut (vit_b_16's check 0.24 s -> 0.10 s,
+what is left is mostly reading every Linear's weights once).
+
+Why crops and not skipping such layers outright on the grounds that the static
+build made every check: in Paddle 3.3.1 ``MatmulInferMeta``, ``LayerNormInferMeta``,
+``ReshapeInferMeta``, ``ConcatInferMeta``, ``BatchNormInferMeta`` and the pooling
+ones take a ``MetaConfig`` (``paddle/include/paddle/phi/infermeta/*.h`` of the wheel),
+so they may check more at run time than at build time, and an eager ``Linear``
+runs Paddle's fused ``linear`` op, which the program (``matmul`` + ``add``) never
+built.  A crop runs every such check; a skip would take them on trust.
 
 Zeros instead of the convolution's values are faithful only where nothing
 downstream depends on values: the stand-ins are offered only for programs
@@ -120,9 +135,32 @@ def is_plain_linear(layer: Any) -> bool:
     return isinstance(layer, nn.Linear) and type(layer).forward is nn.Linear.forward and "forward" not in layer.__dict__
 
 
+# Paddle's elementwise activations a TransformerEncoderLayer may apply (``activation=`` names one of them).
+_ACTIVATIONS = ("relu", "gelu", "silu", "swish", "tanh", "sigmoid", "leaky_relu", "elu", "selu", "celu", "relu6",
+                "hardswish", "hardsigmoid", "hardtanh", "mish", "softplus", "softsign", "tanhshrink", "log_sigmoid")
+
+
+def is_plain_attention(layer: Any) -> bool:
+    """A built-in ``MultiHeadAttention`` or ``TransformerEncoderLayer`` running its own ``forward``, made only of
+    built-in parts running theirs (``Linear``, ``LayerNorm``, ``Dropout``, the attention) and, for the encoder
+    layer, one of Paddle's elementwise activations."""
+    import paddle.nn as nn
+    import paddle.nn.functional as F
+
+    kinds = (nn.MultiHeadAttention, nn.TransformerEncoderLayer)
+    if type(layer) not in kinds or "forward" in layer.__dict__:
+        return False
+    if type(layer) is nn.TransformerEncoderLayer and not any(
+            getattr(layer, "activation", None) is getattr(F, n, False) for n in _ACTIVATIONS):
+        return False
+    parts = (nn.MultiHeadAttention, nn.Linear, nn.LayerNorm, nn.Dropout)
+    return all(type(s) in parts and "forward" not in s.__dict__ for s in layer.sublayers())
+
+
 def is_plain(layer: Any) -> bool:
-    """A layer the eager check runs on a crop: :func:`is_plain_conv` or :func:`is_plain_linear`."""
-    return is_plain_conv(layer) or is_plain_linear(layer)
+    """A layer the eager check runs on a crop: :func:`is_plain_conv`, :func:`is_plain_linear` or
+    :func:`is_plain_attention`."""
+    return is_plain_conv(layer) or is_plain_linear(layer) or is_plain_attention(layer)
 
 
 def _non_negative(padding: Any) -> bool:
@@ -136,10 +174,11 @@ def _non_negative(padding: Any) -> bool:
 
 def _crop(layer: Any, x: Any) -> Any:
     """``x`` cut to one sample and, per spatial axis, to the kernel's dilated extent (None if not a plain input);
-    for a Linear, to one element along every dimension but the last (its features)."""
+    for a Linear or an attention layer, to one element along every dimension but the last (its features)."""
     import paddle.nn as nn
 
-    if isinstance(layer, nn.Linear):  # (while checked, its forward is the stand-in's: is_plain_linear says no)
+    if isinstance(layer, (nn.Linear, nn.MultiHeadAttention, nn.TransformerEncoderLayer)):
+        # (while checked, its forward is the stand-in's: is_plain_linear says no)
         return x[tuple([slice(0, 1)] * (len(x.shape) - 1) + [slice(None)])] if len(x.shape) >= 2 else None
     kernel, dilation = list(layer._kernel_size), list(layer._dilation)
     shape = list(x.shape)
@@ -155,8 +194,8 @@ def _crop(layer: Any, x: Any) -> Any:
 
 
 def conv_stand_in(expected: dict[int, list[tuple[tuple, tuple]]]) -> Callable[[Any], Callable | None]:
-    """For :func:`convcalc.trace.eager.eager_check`: layer -> the stand-in forward of a plain conv or Linear
-    (:func:`is_plain`) with expected calls.
+    """For :func:`convcalc.trace.eager.eager_check`: layer -> the stand-in forward of a plain conv, Linear or
+    attention layer (:func:`is_plain`) with expected calls.
 
     ``expected`` maps ``id(layer)`` to its calls in order, each ``(input shape, output shape)`` as
     the static program traced them; a call that does not match the next one runs in full.
@@ -189,7 +228,8 @@ def conv_stand_in(expected: dict[int, list[tuple[tuple, tuple]]]) -> Callable[[A
 
 
 def expected_calls(finished: list[dict], shapes: dict[str, tuple[int, ...]]) -> dict[int, list[tuple[tuple, tuple]]]:
-    """Each plain conv's or Linear's calls in the static build: ``id(layer) -> [(input shape, output shape), ...]``."""
+    """Each plain conv's, Linear's or attention layer's calls in the static build:
+    ``id(layer) -> [(input shape, output shape), ...]``."""
     out: dict[int, list[tuple[tuple, tuple]]] = {}
     for entry in sorted(finished, key=lambda e: e["order"]):
         layer = entry["layer"]
