@@ -338,3 +338,57 @@ def test_linears_on_crops_accept_and_refuse_as_the_full_forward(drop, crops, mon
         assert isinstance(light, str) and light == full and "K_lhs:13 != K_rhs:16" in light, light
     else:
         assert light.records == full.records and light.totals == full.totals
+
+
+# ------------------------------------------------------------------ sizes read from paddle.shape (issue 20, speed)
+class SizedByShape(nn.Layer):
+    """Sizes read as tensors, as PaddleSeg writes them: the eager forward reads ``paddle.shape(x)[2:]`` (numpy)
+    inside ``F.interpolate``, and ``paddle.shape(y)[0]`` inside ``reshape``."""
+
+    def __init__(self, cin: int = 3):
+        super().__init__()
+        self.down = nn.Conv2D(cin, 8, 3, stride=2, padding=1)
+        self.head = nn.Conv2D(8, 4, 1)
+
+    def forward(self, x):
+        y = self.head(self.down(x))
+        y = nn.functional.interpolate(y, paddle.shape(x)[2:], mode="bilinear")
+        return y.reshape([paddle.shape(y)[0], 4, -1])
+
+
+def test_size_reads_keep_the_check_on_crops(crops, monkeypatch):
+    """Reading sizes (paddle.shape and its parts) is not reading values: one eager check, on crops."""
+    calls = []
+    real = trace.eager_check
+    monkeypatch.setattr(trace, "eager_check", lambda *a, **k: calls.append(k.get("stand_in")) or real(*a, **k))
+    model = SizedByShape()
+    report = analyze(model, (2, 3, 16, 20))
+    assert len(calls) == 1 and calls[0] is not None and crops
+    model.eval()
+    with paddle.no_grad():
+        truth = model(paddle.ones([2, 3, 16, 20]))
+    assert tuple(int(d) for d in report.records[-1].output_shape) == tuple(truth.shape) == (2, 4, 320)
+
+
+def test_size_reads_still_refused_like_paddle(crops):
+    """A model Paddle refuses (3 channels into a conv made for 5) is refused with Paddle's reason."""
+    model = SizedByShape(cin=5)
+    truth = _eager_refusal(model, paddle.ones([1, 3, 16, 16]))
+    assert "input_channels" in truth
+    with pytest.raises(ConvcalcError, match="input_channels"):
+        analyze(model, (1, 3, 16, 16))
+
+
+def test_which_reads_are_value_reads():
+    x = paddle.ones([1, 3, 8, 6])
+    with stand_ins.watching_value_reads() as reads:
+        size = paddle.shape(x)[2:]
+        assert size.numpy().tolist() == [8, 6] and int(paddle.shape(x)[0]) == 1
+        b, _c = paddle.shape(x)[0:2]  # (iterates with __getitem__)
+        assert b.item() == 1
+        assert reads == []  # sizes, not values
+        written = paddle.shape(x)[2:]
+        written[0] = x.sum().astype("int64")  # a value written into sizes: its later read is a value read
+        written.numpy()
+        x.numpy()
+    assert reads == ["numpy", "numpy"]

@@ -200,27 +200,72 @@ def expected_calls(finished: list[dict], shapes: dict[str, tuple[int, ...]]) -> 
 
 
 _READS = ("numpy", "item", "tolist", "__float__", "__int__", "__index__", "__array__")
+_SHAPE_HOLDERS = ("paddle", "paddle.tensor", "paddle.tensor.attribute")
+# Tensor methods whose result holds only (some of) the values of the tensor they are called on, unchanged:
+# a part of ``paddle.shape(x)`` is still sizes.
+_PARTS = ("__getitem__", "astype", "cast", "clone", "detach")
 
 
 @contextlib.contextmanager
 def watching_value_reads() -> Iterator[list[str]]:
-    """While active, each read of a tensor's values into Python is listed (by method name)."""
+    """While active, each read of a tensor's values into Python is listed (by method name).
+
+    Reads of sizes are not: a tensor ``paddle.shape`` returned, or a part of one (``paddle.shape(y)[2:]``,
+    the usual ``F.interpolate`` size, read by Paddle with ``numpy()``), holds the sizes of a value,
+    never values a stand-in changes (a stand-in hands on the output shape of the real call).
+    """
+    import importlib
+
     import paddle
 
     reads: list[str] = []
+    sizes: dict[int, tuple[Any, int]] = {}  # id -> (the tensor, kept alive so its id is not reused; its version)
     real = {n: getattr(paddle.Tensor, n) for n in _READS if hasattr(paddle.Tensor, n)}
+    parts = {n: getattr(paddle.Tensor, n) for n in _PARTS if hasattr(paddle.Tensor, n)}
+    holders = [importlib.import_module(n) for n in _SHAPE_HOLDERS]
+    real_shape = paddle.tensor.attribute.shape
+
+    def mark(out: Any) -> Any:
+        if isinstance(out, paddle.Tensor):
+            sizes[id(out)] = (out, out._inplace_version())
+        return out
+
+    def is_sizes(t: Any) -> bool:
+        """``t`` holds sizes: marked, and not written in place since (a view shares its base's version)."""
+        held = sizes.get(id(t))
+        return held is not None and held[0] is t and t._inplace_version() == held[1]
+
+    def shape(*args, **kwargs):
+        return mark(real_shape(*args, **kwargs))
 
     def watched(name: str, fn: Callable) -> Callable:
         def reading(self, *args, **kwargs):
-            reads.append(name)
+            if not is_sizes(self):
+                reads.append(name)
             return fn(self, *args, **kwargs)
 
         return reading
 
+    def part(fn: Callable) -> Callable:
+        def taking(self, *args, **kwargs):
+            out = fn(self, *args, **kwargs)
+            return mark(out) if is_sizes(self) else out
+
+        return taking
+
+    saved = [(h, h.shape) for h in holders]
+    for h in holders:
+        h.shape = shape
     for name, fn in real.items():
         setattr(paddle.Tensor, name, watched(name, fn))
+    for name, fn in parts.items():
+        setattr(paddle.Tensor, name, part(fn))
     try:
         yield reads
     finally:
         for name, fn in real.items():
             setattr(paddle.Tensor, name, fn)
+        for name, fn in parts.items():
+            setattr(paddle.Tensor, name, fn)
+        for h, fn in saved:
+            h.shape = fn
