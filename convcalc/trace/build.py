@@ -41,6 +41,7 @@ from convcalc.trace.inputs import arguments, as_inputs, bind_names, in_forward_o
 from convcalc.trace.native_logs import quiet_native_logs
 from convcalc.trace.op_names import BOOKKEEPING_OPS, op_key
 from convcalc.trace.shape_guards import recording as recording_guards
+from convcalc.trace.size_folding import folded_sizes
 from convcalc.trace.sizes import drop_workspaces, run_for_sizes, size_dependence, static_shapes
 from convcalc.trace.stand_ins import conv_stand_in, expected_calls, value_free, watching_value_reads
 from convcalc.trace.temporary import eval_mode, fast_op_creation, swapped_forwards
@@ -367,6 +368,7 @@ def _build_once(model, inputs, static_forward, name, paths, decisions: Decisions
                 handles.append(layer.register_forward_post_hook(post_hook))
             with swapped_forwards(model, static_forward), fast_op_creation(), replaying(decisions), \
                     quiet_native_logs(), recording_guards() as guards, static_shapes(shape_lists) as patched, \
+                    folded_sizes(raw_shape), \
                     (plain_forwards(decisions, raw_shape) if plain else transformed_forwards()):
                 specs = [InputSpec(list(i.shape), i.dtype, name=i.spec_name) for i in inputs]
                 try:
