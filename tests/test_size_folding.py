@@ -150,3 +150,50 @@ def test_without_folding_the_size_is_read_from_a_run(monkeypatch):
     report = analyze(model, (2, 3, 16, 16))
     assert runs
     assert [int(d) for d in report.records[-1].output_shape] == _eager_leaf_shapes(model, (2, 3, 16, 16))[1]
+
+
+def test_a_size_written_in_place_is_not_folded():
+    """``s[0] = v`` and ``paddle.assign(v, output=s)`` build ops that write ``s``: its defining op no longer says
+    its value (the executor's run shows the written values), so nothing is folded."""
+    from paddle.pir import Value
+
+    paddle.enable_static()
+    try:
+        main = paddle.static.Program()
+        with paddle.static.program_guard(main, paddle.static.Program()):
+            x = paddle.static.data("x", [2, 6, 8], "float32")
+            s = paddle.shape(x)
+            s[0] = 4
+            t = paddle.shape(x)[1:]
+            t[0] = paddle.cast(x.sum(), "int64")
+            a = paddle.shape(x)
+            paddle.assign(paddle.to_tensor([1, 2, 3], "int64"), output=a)
+            got = [evaluate(v, Value.shape.fget) for v in (s, t, a)]
+            truth = paddle.static.Executor(paddle.CPUPlace()).run(
+                main, feed={"x": np.ones([2, 6, 8], "float32")}, fetch_list=[s, t, a])
+    finally:
+        paddle.disable_static()
+    assert [v.tolist() for v in truth] == [[4, 6, 8], [96, 8], [1, 2, 3]]  # not the sizes of x
+    assert got == [None, None, None]
+
+
+class WrittenSize(nn.Layer):
+    """A reshape target made by writing into (a cast of) paddle.shape's answer: [N, C, H*W, 1]."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2D(3, 4, 3, padding=1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        s = paddle.cast(paddle.shape(y), "int32")
+        s[2] = s[2] * s[3]
+        s[3] = 1
+        return y.reshape(s)
+
+
+def test_a_model_writing_its_sizes_gets_the_eager_forwards_shape():
+    model = WrittenSize()
+    report = analyze(model, (1, 3, 6, 5))
+    assert _eager_leaf_shapes(model, (1, 3, 6, 5))[1] == [1, 4, 30, 1]
+    assert [int(d) for d in report.records[-1].output_shape] == [1, 4, 30, 1]

@@ -12,7 +12,9 @@ of constants and of the sizes of values whose static shape is known (``full``, `
 ``assign_value``, ``shape``/``shape64``, ``slice``, ``cast``, ``scale``, ``stack``, ``concat``,
 ``+ - * // %``), and hands the numbers to Paddle instead: the very value the operand would have at
 run time, so Paddle builds the same op with a size its shape inference can read.  Anything else (a
-size computed from tensor values, an op not listed) is left as it was.
+size computed from tensor values, an op not listed, a value written in place before it is read:
+``s[0] = v`` builds a ``set_value_`` op that reads ``s``, not a new definition of it) is left as it
+was.
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ _NON_NEGATIVE: dict[str, Callable[[int, int], int]] = {  # (Paddle's integer // 
 }
 
 
+def _in_place(op_name: str) -> bool:
+    """An op that writes one of its operands (Paddle names them with a trailing ``_``)."""
+    return op_name.endswith("_") and not op_name.startswith("builtin.")
+
+
 def _integral(x: Any) -> bool:
     return isinstance(x, int) or (isinstance(x, float) and x.is_integer())
 
@@ -54,6 +61,8 @@ def evaluate(value: Any, raw_shape: Callable[[Any], Any], depth: int = 0) -> tup
         op = value.get_defining_op()
         name = op.name()
         sources = [o.source() for o in op.operands()]
+        if any(_in_place(u.name()) for u in value.all_used_ops()):
+            return None  # written in place (``s[0] = v``, ``paddle.assign(v, output=s)``): not what it was made as
     except Exception:  # noqa: BLE001 - a block argument, a value of another kind
         return None
     attrs = None
