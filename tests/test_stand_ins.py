@@ -160,14 +160,76 @@ def test_values_decide_so_no_zeros_stand_in():
         analyze(model, input_data=x)
 
 
-def test_ids_get_the_full_forward(crops):
-    """Token ids into an embedding, then a Conv1D: not value-free, so no crops (and Paddle runs it)."""
+def test_ids_of_the_input_are_read_on_the_crops_too(crops, monkeypatch):
+    """Token ids into an embedding, then a Conv1D: the embedding reads the input's own ids, which no stand-in
+    changes, so the conv is checked on a crop; Paddle runs it, and the report is the full check's."""
     ids = paddle.to_tensor([[3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8]], dtype="int64")
     model = eager_checks.TokenConv()
     assert _eager_refusal(model, ids) == ""
     report = analyze(model, input_data=ids)
-    assert not crops
+    assert crops
     assert [tuple(int(d) for d in r.output_shape) for r in report.records if r.path == "conv"] == [(1, 8, 12)]
+    monkeypatch.setattr(trace, "value_free", lambda *a: False)
+    crops.clear()
+    full = analyze(model, input_data=ids)
+    assert not crops and full.records == report.records and full.totals == report.totals
+
+
+class BiasTable(nn.Layer):
+    """LeViT's attention biases: a table gathered by a buffer of indices, added to a conv's output."""
+
+    def __init__(self, top: int = 9):
+        super().__init__()
+        self.conv = nn.Conv2D(3, 4, 3, stride=2, padding=1)
+        self.table = self.create_parameter([10])
+        self.register_buffer("idx", paddle.to_tensor([i % (top + 1) for i in range(16)], "int64"))
+
+    def forward(self, x):
+        return self.conv(x).flatten(2) + paddle.gather(self.table, self.idx)
+
+
+@pytest.mark.parametrize("top", [9, 12])
+def test_a_gather_by_a_buffer_is_checked_on_crops_and_refused_like_paddle(top, crops, monkeypatch):
+    """Indices from a buffer are the same on the stand-ins: crops; an index out of the table is refused with
+    Paddle's reason, as without the stand-ins."""
+    model = BiasTable(top)
+    x = paddle.ones([1, 3, 8, 8])
+    truth = _eager_refusal(model, x)
+    assert bool(truth) == (top > 9)
+
+    def outcome():
+        try:
+            return analyze(model, input_data=x)
+        except ConvcalcError as err:
+            return str(err)
+
+    light = outcome()
+    assert crops or top > 9
+    monkeypatch.setattr(trace, "value_free", lambda *a: False)
+    crops.clear()
+    full = outcome()
+    assert not crops
+    if top > 9:
+        assert isinstance(light, str) and light == full and "The element of Index must be less than" in light
+    else:
+        assert light.records == full.records and light.totals == full.totals
+
+
+def test_a_gather_by_indices_from_a_conv_gets_the_full_forward(crops):
+    """Indices computed from a conv's output: zeros would stand in for them, so no crops (CodesFromConv's rule)."""
+
+    class Picked(nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2D(3, 1, 3)
+            self.table = self.create_parameter([10])
+
+        def forward(self, x):
+            idx = self.conv(x).flatten().abs().astype("int64")
+            return paddle.gather(self.table, idx)
+
+    analyze(Picked(), input_data=paddle.ones([1, 3, 6, 6]))
+    assert not crops
 
 
 def test_the_value_guard_is_what_refuses(monkeypatch):

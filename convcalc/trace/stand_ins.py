@@ -56,25 +56,54 @@ VALUE_FREE_OPS = frozenset(
         # chain, not in this set), elementwise powers and casts, patch (un)folding, rolls
         "nearest_interp", "bilinear_interp", "bicubic_interp", "linear_interp", "trilinear_interp",
         "pow", "cast", "unfold", "fold", "roll",
+        # (a per-channel weight; strides an attribute or a constant)
+        "prelu", "strided_slice",
     }
 )
+
+# Ops that read the values of some operands only as indices (positions given): the others' values they copy.
+INDEXED_OPS: dict[str, set[int]] = {"gather": {1}, "index_select": {1}, "embedding": {0}, "take_along_axis": {1},
+                                    "index_sample": {1}, "gather_nd": {1}}
 
 _FLOATS = ("float16", "bfloat16", "float32", "float64")
 
 
-def value_free(program: Any, bookkeeping: frozenset[str], key: Callable[[str], str]) -> bool:
+def value_free(program: Any, bookkeeping: frozenset[str], key: Callable[[str], str],
+               stand_in_outputs: set[str] | None = None) -> bool:
     """Whether no refusal of the eager forward of ``program``'s model can depend on tensor values.
 
     Every computing op is in :data:`VALUE_FREE_OPS`, every result it hands
     on floating point (integer division by zero raises) and of a known shape
     (a ``-1`` follows from values).  A list result (``split``'s) is read
     through the ``builtin.split`` ops that take it apart.
+
+    With ``stand_in_outputs`` (the value ids of the calls a stand-in may replace), only values computed
+    from those (through any op but ``shape``, which reads sizes and a stand-in keeps them) must obey
+    that: an op on the input, parameters, buffers and constants alone computes the same values on
+    the stand-ins (LeViT's ``gather`` of attention biases by a buffer of indices), and an op of
+    :data:`INDEXED_OPS` may take values from stand-ins where it does not read them as indices.  The
+    eager check must then give the parameters their values (a buffer of indices is read).
     """
+    tainted = set(stand_in_outputs) if stand_in_outputs is not None else None
     for op in program.global_block().ops:
         name = op.name()
+        hot: list[int] = []
+        if tainted is not None:
+            hot = [i for i, o in enumerate(op.operands()) if _id(o.source()) in tainted]
+            if hot and key(name) not in ("shape", "shape64"):
+                tainted.update(_id(r) for r in op.results())
+                if name.endswith("_"):  # written in place: later reads of the operand see the stand-ins' values
+                    tainted.update(_id(o.source()) for o in op.operands())
         if name in bookkeeping:
             continue
-        if key(name) not in VALUE_FREE_OPS:
+        indexed = False  # reads values of the stand-ins' only where it copies them
+        if tainted is not None:
+            if op.num_regions():
+                return False  # (a block may read any value of the program)
+            if not hot:
+                continue
+            indexed = key(name) in INDEXED_OPS and not set(hot) & INDEXED_OPS[key(name)]
+        if not indexed and key(name) not in VALUE_FREE_OPS:
             return False
         for k, r in enumerate(op.results()):
             if k and r.use_empty():  # (side results nothing reads: batch_norm's reserve space, dropout's mask)
@@ -86,6 +115,13 @@ def value_free(program: Any, bookkeeping: frozenset[str], key: Callable[[str], s
             except Exception:  # noqa: BLE001 - a result read any other way
                 return False
     return True
+
+
+def _id(value: Any) -> str:
+    try:
+        return value.id
+    except (ValueError, AttributeError):  # an absent optional operand
+        return ""
 
 
 def _parts(list_result: Any) -> list:
@@ -197,6 +233,11 @@ def expected_calls(finished: list[dict], shapes: dict[str, tuple[int, ...]]) -> 
             continue
         out.setdefault(id(layer), []).append((tuple(entry.get("in_shape", ())), shapes.get(entry["outputs"][0], ())))
     return out
+
+
+def stand_in_outputs(finished: list[dict]) -> set[str]:
+    """The value ids of every call a stand-in may replace (a plain conv's or Linear's) in the static build."""
+    return {v for entry in finished if is_plain(entry["layer"]) for v in entry.get("outputs", ())}
 
 
 _READS = ("numpy", "item", "tolist", "__float__", "__int__", "__index__", "__array__")
