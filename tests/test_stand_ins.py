@@ -453,4 +453,43 @@ def test_which_reads_are_value_reads():
         written[0] = x.sum().astype("int64")  # a value written into sizes: its later read is a value read
         written.numpy()
         x.numpy()
-    assert reads == ["numpy", "numpy"]
+        assert reads == ["numpy", "numpy"]
+        h, w = paddle.shape(x)[2:4]
+        assert bool(h * 2 != w + 1) and not bool(h == w) and (paddle.shape(x)[2] // 2).item() == 4
+        assert reads == ["numpy", "numpy"]  # arithmetic and comparisons of sizes are sizes
+        assert bool(x.sum() > 0)
+        assert reads[2] == "__bool__"  # a truth value of values is listed
+        del reads[2:]
+        assert not bool(paddle.shape(x)[2] > x.sum())
+        assert reads[2] == "__bool__"  # of sizes and values alike
+
+
+class PoolUntilMatched(nn.Layer):
+    """ESPNetV2's DownSampler: pools one branch while its size (read as a tensor) differs from the other's."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = nn.Conv2D(3, 4, 3, stride=4, padding=1)
+        self.side = nn.Conv2D(3, 4, 1)
+
+    def forward(self, x):
+        y = self.down(x)
+        s = self.side(x)
+        w1, w2 = paddle.shape(y)[2], paddle.shape(s)[2]
+        while w2 != w1:
+            s = nn.functional.avg_pool2d(s, kernel_size=3, padding=1, stride=2)
+            w2 = paddle.shape(s)[2]
+        return y + s
+
+
+def test_a_loop_on_sizes_keeps_the_check_on_crops(crops, monkeypatch):
+    calls = []
+    real = trace.eager_check
+    monkeypatch.setattr(trace, "eager_check", lambda *a, **k: calls.append(k.get("stand_in")) or real(*a, **k))
+    model = PoolUntilMatched()
+    report = analyze(model, (1, 3, 16, 16))
+    assert len(calls) == 1 and calls[0] is not None and crops
+    model.eval()
+    with paddle.no_grad():
+        truth = model(paddle.ones([1, 3, 16, 16]))
+    assert tuple(int(d) for d in report.records[-1].output_shape) == tuple(truth.shape) == (1, 4, 4, 4)

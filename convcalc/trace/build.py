@@ -193,7 +193,7 @@ def _trace_reading(model, bound, hint, static_forward, name, values, eager) -> T
         with watching_value_reads() if light is not None else contextlib.nullcontext([]) as reads:
             eager_paths = eager_check(model, inputs, static_forward, name, values, decisions, stand_in=light,
                                       shapes=eager_shapes)
-        if light is not None and (decisions.values or reads):  # eager-only code read values: the real ones
+        if light is not None and reads:  # read values (a truth value on sizes is not listed): the real ones
             give_memory(model, values=True)
             decisions = Decisions()
             eager_shapes.clear()

@@ -245,6 +245,9 @@ _SHAPE_HOLDERS = ("paddle", "paddle.tensor", "paddle.tensor.attribute")
 # Tensor methods whose result holds only (some of) the values of the tensor they are called on, unchanged:
 # a part of ``paddle.shape(x)`` is still sizes.
 _PARTS = ("__getitem__", "astype", "cast", "clone", "detach")
+# Arithmetic and comparisons: sizes with sizes or Python numbers give sizes (``while w2 != w1``, ``h * 2``).
+_SIZE_ARITHMETIC = ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__floordiv__",
+                    "__mod__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__")
 
 
 @contextlib.contextmanager
@@ -252,8 +255,10 @@ def watching_value_reads() -> Iterator[list[str]]:
     """While active, each read of a tensor's values into Python is listed (by method name).
 
     Reads of sizes are not: a tensor ``paddle.shape`` returned, or a part of one (``paddle.shape(y)[2:]``,
-    the usual ``F.interpolate`` size, read by Paddle with ``numpy()``), holds the sizes of a value,
-    never values a stand-in changes (a stand-in hands on the output shape of the real call).
+    the usual ``F.interpolate`` size, read by Paddle with ``numpy()``), or arithmetic and comparisons of
+    those with each other or with Python numbers, holds the sizes of a value, never values a stand-in
+    changes (a stand-in hands on the output shape of the real call).  A truth value (``__bool__``: an
+    ``if`` or ``while`` on a tensor) is listed likewise unless the tensor holds sizes.
     """
     import importlib
 
@@ -263,6 +268,8 @@ def watching_value_reads() -> Iterator[list[str]]:
     sizes: dict[int, tuple[Any, int]] = {}  # id -> (the tensor, kept alive so its id is not reused; its version)
     real = {n: getattr(paddle.Tensor, n) for n in _READS if hasattr(paddle.Tensor, n)}
     parts = {n: getattr(paddle.Tensor, n) for n in _PARTS if hasattr(paddle.Tensor, n)}
+    arithmetic = {n: getattr(paddle.Tensor, n) for n in _SIZE_ARITHMETIC if n in paddle.Tensor.__dict__}
+    real["__bool__"] = paddle.Tensor.__bool__
     holders = [importlib.import_module(n) for n in _SHAPE_HOLDERS]
     real_shape = paddle.tensor.attribute.shape
 
@@ -294,6 +301,15 @@ def watching_value_reads() -> Iterator[list[str]]:
 
         return taking
 
+    def combined(fn: Callable) -> Callable:
+        def computing(self, other):
+            out = fn(self, other)
+            if is_sizes(self) and (is_sizes(other) or (isinstance(other, (int, float)))):
+                mark(out)
+            return out
+
+        return computing
+
     saved = [(h, h.shape) for h in holders]
     for h in holders:
         h.shape = shape
@@ -301,12 +317,13 @@ def watching_value_reads() -> Iterator[list[str]]:
         setattr(paddle.Tensor, name, watched(name, fn))
     for name, fn in parts.items():
         setattr(paddle.Tensor, name, part(fn))
+    for name, fn in arithmetic.items():
+        setattr(paddle.Tensor, name, combined(fn))
     try:
         yield reads
     finally:
-        for name, fn in real.items():
-            setattr(paddle.Tensor, name, fn)
-        for name, fn in parts.items():
-            setattr(paddle.Tensor, name, fn)
+        for table in (real, parts, arithmetic):
+            for name, fn in table.items():
+                setattr(paddle.Tensor, name, fn)
         for h, fn in saved:
             h.shape = fn
