@@ -160,14 +160,76 @@ def test_values_decide_so_no_zeros_stand_in():
         analyze(model, input_data=x)
 
 
-def test_ids_get_the_full_forward(crops):
-    """Token ids into an embedding, then a Conv1D: not value-free, so no crops (and Paddle runs it)."""
+def test_ids_of_the_input_are_read_on_the_crops_too(crops, monkeypatch):
+    """Token ids into an embedding, then a Conv1D: the embedding reads the input's own ids, which no stand-in
+    changes, so the conv is checked on a crop; Paddle runs it, and the report is the full check's."""
     ids = paddle.to_tensor([[3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8]], dtype="int64")
     model = eager_checks.TokenConv()
     assert _eager_refusal(model, ids) == ""
     report = analyze(model, input_data=ids)
-    assert not crops
+    assert crops
     assert [tuple(int(d) for d in r.output_shape) for r in report.records if r.path == "conv"] == [(1, 8, 12)]
+    monkeypatch.setattr(trace, "value_free", lambda *a: False)
+    crops.clear()
+    full = analyze(model, input_data=ids)
+    assert not crops and full.records == report.records and full.totals == report.totals
+
+
+class BiasTable(nn.Layer):
+    """LeViT's attention biases: a table gathered by a buffer of indices, added to a conv's output."""
+
+    def __init__(self, top: int = 9):
+        super().__init__()
+        self.conv = nn.Conv2D(3, 4, 3, stride=2, padding=1)
+        self.table = self.create_parameter([10])
+        self.register_buffer("idx", paddle.to_tensor([i % (top + 1) for i in range(16)], "int64"))
+
+    def forward(self, x):
+        return self.conv(x).flatten(2) + paddle.gather(self.table, self.idx)
+
+
+@pytest.mark.parametrize("top", [9, 12])
+def test_a_gather_by_a_buffer_is_checked_on_crops_and_refused_like_paddle(top, crops, monkeypatch):
+    """Indices from a buffer are the same on the stand-ins: crops; an index out of the table is refused with
+    Paddle's reason, as without the stand-ins."""
+    model = BiasTable(top)
+    x = paddle.ones([1, 3, 8, 8])
+    truth = _eager_refusal(model, x)
+    assert bool(truth) == (top > 9)
+
+    def outcome():
+        try:
+            return analyze(model, input_data=x)
+        except ConvcalcError as err:
+            return str(err)
+
+    light = outcome()
+    assert crops or top > 9
+    monkeypatch.setattr(trace, "value_free", lambda *a: False)
+    crops.clear()
+    full = outcome()
+    assert not crops
+    if top > 9:
+        assert isinstance(light, str) and light == full and "The element of Index must be less than" in light
+    else:
+        assert light.records == full.records and light.totals == full.totals
+
+
+def test_a_gather_by_indices_from_a_conv_gets_the_full_forward(crops):
+    """Indices computed from a conv's output: zeros would stand in for them, so no crops (CodesFromConv's rule)."""
+
+    class Picked(nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2D(3, 1, 3)
+            self.table = self.create_parameter([10])
+
+        def forward(self, x):
+            idx = self.conv(x).flatten().abs().astype("int64")
+            return paddle.gather(self.table, idx)
+
+    analyze(Picked(), input_data=paddle.ones([1, 3, 6, 6]))
+    assert not crops
 
 
 def test_the_value_guard_is_what_refuses(monkeypatch):
@@ -418,3 +480,96 @@ def test_attention_on_crops_accepts_and_refuses_as_the_full_forward(drop, kdim, 
         assert fragment in light and fragment in " ".join(truth.split()), (light, truth)
     else:
         assert light.records == full.records and light.totals == full.totals
+
+
+# ------------------------------------------------------------------ sizes read from paddle.shape (issue 20, speed)
+class SizedByShape(nn.Layer):
+    """Sizes read as tensors, as PaddleSeg writes them: the eager forward reads ``paddle.shape(x)[2:]`` (numpy)
+    inside ``F.interpolate``, and ``paddle.shape(y)[0]`` inside ``reshape``."""
+
+    def __init__(self, cin: int = 3):
+        super().__init__()
+        self.down = nn.Conv2D(cin, 8, 3, stride=2, padding=1)
+        self.head = nn.Conv2D(8, 4, 1)
+
+    def forward(self, x):
+        y = self.head(self.down(x))
+        y = nn.functional.interpolate(y, paddle.shape(x)[2:], mode="bilinear")
+        return y.reshape([paddle.shape(y)[0], 4, -1])
+
+
+def test_size_reads_keep_the_check_on_crops(crops, monkeypatch):
+    """Reading sizes (paddle.shape and its parts) is not reading values: one eager check, on crops."""
+    calls = []
+    real = trace.eager_check
+    monkeypatch.setattr(trace, "eager_check", lambda *a, **k: calls.append(k.get("stand_in")) or real(*a, **k))
+    model = SizedByShape()
+    report = analyze(model, (2, 3, 16, 20))
+    assert len(calls) == 1 and calls[0] is not None and crops
+    model.eval()
+    with paddle.no_grad():
+        truth = model(paddle.ones([2, 3, 16, 20]))
+    assert tuple(int(d) for d in report.records[-1].output_shape) == tuple(truth.shape) == (2, 4, 320)
+
+
+def test_size_reads_still_refused_like_paddle(crops):
+    """A model Paddle refuses (3 channels into a conv made for 5) is refused with Paddle's reason."""
+    model = SizedByShape(cin=5)
+    truth = _eager_refusal(model, paddle.ones([1, 3, 16, 16]))
+    assert "input_channels" in truth
+    with pytest.raises(ConvcalcError, match="input_channels"):
+        analyze(model, (1, 3, 16, 16))
+
+
+def test_which_reads_are_value_reads():
+    x = paddle.ones([1, 3, 8, 6])
+    with stand_ins.watching_value_reads() as reads:
+        size = paddle.shape(x)[2:]
+        assert size.numpy().tolist() == [8, 6] and int(paddle.shape(x)[0]) == 1
+        b, _c = paddle.shape(x)[0:2]  # (iterates with __getitem__)
+        assert b.item() == 1
+        assert reads == []  # sizes, not values
+        written = paddle.shape(x)[2:]
+        written[0] = x.sum().astype("int64")  # a value written into sizes: its later read is a value read
+        written.numpy()
+        x.numpy()
+        assert reads == ["numpy", "numpy"]
+        h, w = paddle.shape(x)[2:4]
+        assert bool(h * 2 != w + 1) and not bool(h == w) and (paddle.shape(x)[2] // 2).item() == 4
+        assert reads == ["numpy", "numpy"]  # arithmetic and comparisons of sizes are sizes
+        assert bool(x.sum() > 0)
+        assert reads[2] == "__bool__"  # a truth value of values is listed
+        del reads[2:]
+        assert not bool(paddle.shape(x)[2] > x.sum())
+        assert reads[2] == "__bool__"  # of sizes and values alike
+
+
+class PoolUntilMatched(nn.Layer):
+    """ESPNetV2's DownSampler: pools one branch while its size (read as a tensor) differs from the other's."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = nn.Conv2D(3, 4, 3, stride=4, padding=1)
+        self.side = nn.Conv2D(3, 4, 1)
+
+    def forward(self, x):
+        y = self.down(x)
+        s = self.side(x)
+        w1, w2 = paddle.shape(y)[2], paddle.shape(s)[2]
+        while w2 != w1:
+            s = nn.functional.avg_pool2d(s, kernel_size=3, padding=1, stride=2)
+            w2 = paddle.shape(s)[2]
+        return y + s
+
+
+def test_a_loop_on_sizes_keeps_the_check_on_crops(crops, monkeypatch):
+    calls = []
+    real = trace.eager_check
+    monkeypatch.setattr(trace, "eager_check", lambda *a, **k: calls.append(k.get("stand_in")) or real(*a, **k))
+    model = PoolUntilMatched()
+    report = analyze(model, (1, 3, 16, 16))
+    assert len(calls) == 1 and calls[0] is not None and crops
+    model.eval()
+    with paddle.no_grad():
+        truth = model(paddle.ones([1, 3, 16, 16]))
+    assert tuple(int(d) for d in report.records[-1].output_shape) == tuple(truth.shape) == (1, 4, 4, 4)

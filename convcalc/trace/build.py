@@ -41,8 +41,15 @@ from convcalc.trace.inputs import arguments, as_inputs, bind_names, in_forward_o
 from convcalc.trace.native_logs import quiet_native_logs
 from convcalc.trace.op_names import BOOKKEEPING_OPS, op_key
 from convcalc.trace.shape_guards import recording as recording_guards
+from convcalc.trace.size_folding import folded_sizes
 from convcalc.trace.sizes import drop_workspaces, run_for_sizes, size_dependence, static_shapes
-from convcalc.trace.stand_ins import conv_stand_in, expected_calls, value_free, watching_value_reads
+from convcalc.trace.stand_ins import (
+    conv_stand_in,
+    expected_calls,
+    stand_in_outputs,
+    value_free,
+    watching_value_reads,
+)
 from convcalc.trace.temporary import eval_mode, fast_op_creation, swapped_forwards
 from convcalc.trace.to_static import plain_forwards, transformed_forwards
 from convcalc.trace.weights import give_memory, lazy_parameters
@@ -172,17 +179,21 @@ def _trace_reading(model, bound, hint, static_forward, name, values, eager) -> T
         probe = Decisions(probe=True)
         built = _built(model, inputs, static_forward, name, paths, probe, root_leaf)
     free = value_free(built.program, BOOKKEEPING_OPS, op_key)
+    # (else: free of what the stand-ins change, with the parameters' values given: stand_ins.value_free)
+    read_weights = not free and not probe.asked and value_free(built.program, BOOKKEEPING_OPS, op_key,
+                                                               stand_in_outputs(built.finished))
+    free = free or read_weights
     decisions = Decisions()
     eager_paths: list[str] = []
     eager_shapes: list[tuple[str, tuple]] = []
     if eager or probe.asked:
         # Where no refusal can depend on values, convolutions are checked at their smallest size (stand_ins).
         light = None if probe.asked or not free else conv_stand_in(expected_calls(built.finished, built.shapes))
-        give_memory(model, values=light is None)  # values where the check may read them
+        give_memory(model, values=light is None or read_weights)  # values where the check may read them
         with watching_value_reads() if light is not None else contextlib.nullcontext([]) as reads:
             eager_paths = eager_check(model, inputs, static_forward, name, values, decisions, stand_in=light,
                                       shapes=eager_shapes)
-        if light is not None and (decisions.values or reads):  # eager-only code read values: the real ones
+        if light is not None and reads:  # read values (a truth value on sizes is not listed): the real ones
             give_memory(model, values=True)
             decisions = Decisions()
             eager_shapes.clear()
@@ -367,6 +378,7 @@ def _build_once(model, inputs, static_forward, name, paths, decisions: Decisions
                 handles.append(layer.register_forward_post_hook(post_hook))
             with swapped_forwards(model, static_forward), fast_op_creation(), replaying(decisions), \
                     quiet_native_logs(), recording_guards() as guards, static_shapes(shape_lists) as patched, \
+                    folded_sizes(raw_shape), \
                     (plain_forwards(decisions, raw_shape) if plain else transformed_forwards()):
                 specs = [InputSpec(list(i.shape), i.dtype, name=i.spec_name) for i in inputs]
                 try:

@@ -77,13 +77,13 @@ class GuardLog:
 
     guards: list[ShapeGuard] = field(default_factory=list)
     names: dict = field(default_factory=dict)  # placeholder name -> (value id, dimension)
+    _by_key: dict = field(default_factory=dict, repr=False, compare=False)  # its inverse (a lookup per read)
 
     def placeholder(self, vid: str, dim: int) -> tuple:
-        for name, key in self.names.items():
-            if key == (vid, dim):
-                return ("sym", name)
-        name = f"_shape_{len(self.names)}"
-        self.names[name] = (vid, dim)
+        name = self._by_key.get((vid, dim))
+        if name is None:
+            name = self._by_key[(vid, dim)] = f"_shape_{len(self.names)}"
+            self.names[name] = (vid, dim)
         return ("sym", name)
 
     @property

@@ -14,6 +14,9 @@ Three steps keep every size concrete or honestly marked:
    ``-1`` is created.  User code that does tensor arithmetic on the result
    (``paddle.ceil(s[2] / p)``) cannot build with it: the trace builds again
    without (see :mod:`convcalc.trace.build`).
+   A size handed to ``reshape`` or ``F.interpolate`` as a tensor that is an integer chain of
+   constants and known sizes (``paddle.to_tensor(n // k, "int32")``, ``paddle.cast(s[2], "int32") // 2``)
+   is handed to Paddle as the number it stands for (:mod:`convcalc.trace.size_folding`).
 2. :func:`size_dependence`: of the ``-1`` sizes that remain, those that follow
    from shapes alone (a chain back to ``shape64`` of a known value) are
    *deterministic*; those that follow from tensor values (``nonzero``,

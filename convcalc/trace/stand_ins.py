@@ -71,25 +71,54 @@ VALUE_FREE_OPS = frozenset(
         # chain, not in this set), elementwise powers and casts, patch (un)folding, rolls
         "nearest_interp", "bilinear_interp", "bicubic_interp", "linear_interp", "trilinear_interp",
         "pow", "cast", "unfold", "fold", "roll",
+        # (a per-channel weight; strides an attribute or a constant)
+        "prelu", "strided_slice",
     }
 )
+
+# Ops that read the values of some operands only as indices (positions given): the others' values they copy.
+INDEXED_OPS: dict[str, set[int]] = {"gather": {1}, "index_select": {1}, "embedding": {0}, "take_along_axis": {1},
+                                    "index_sample": {1}, "gather_nd": {1}}
 
 _FLOATS = ("float16", "bfloat16", "float32", "float64")
 
 
-def value_free(program: Any, bookkeeping: frozenset[str], key: Callable[[str], str]) -> bool:
+def value_free(program: Any, bookkeeping: frozenset[str], key: Callable[[str], str],
+               stand_in_outputs: set[str] | None = None) -> bool:
     """Whether no refusal of the eager forward of ``program``'s model can depend on tensor values.
 
     Every computing op is in :data:`VALUE_FREE_OPS`, every result it hands
     on floating point (integer division by zero raises) and of a known shape
     (a ``-1`` follows from values).  A list result (``split``'s) is read
     through the ``builtin.split`` ops that take it apart.
+
+    With ``stand_in_outputs`` (the value ids of the calls a stand-in may replace), only values computed
+    from those (through any op but ``shape``, which reads sizes and a stand-in keeps them) must obey
+    that: an op on the input, parameters, buffers and constants alone computes the same values on
+    the stand-ins (LeViT's ``gather`` of attention biases by a buffer of indices), and an op of
+    :data:`INDEXED_OPS` may take values from stand-ins where it does not read them as indices.  The
+    eager check must then give the parameters their values (a buffer of indices is read).
     """
+    tainted = set(stand_in_outputs) if stand_in_outputs is not None else None
     for op in program.global_block().ops:
         name = op.name()
+        hot: list[int] = []
+        if tainted is not None:
+            hot = [i for i, o in enumerate(op.operands()) if _id(o.source()) in tainted]
+            if hot and key(name) not in ("shape", "shape64"):
+                tainted.update(_id(r) for r in op.results())
+                if name.endswith("_"):  # written in place: later reads of the operand see the stand-ins' values
+                    tainted.update(_id(o.source()) for o in op.operands())
         if name in bookkeeping:
             continue
-        if key(name) not in VALUE_FREE_OPS:
+        indexed = False  # reads values of the stand-ins' only where it copies them
+        if tainted is not None:
+            if op.num_regions():
+                return False  # (a block may read any value of the program)
+            if not hot:
+                continue
+            indexed = key(name) in INDEXED_OPS and not set(hot) & INDEXED_OPS[key(name)]
+        if not indexed and key(name) not in VALUE_FREE_OPS:
             return False
         for k, r in enumerate(op.results()):
             if k and r.use_empty():  # (side results nothing reads: batch_norm's reserve space, dropout's mask)
@@ -101,6 +130,13 @@ def value_free(program: Any, bookkeeping: frozenset[str], key: Callable[[str], s
             except Exception:  # noqa: BLE001 - a result read any other way
                 return False
     return True
+
+
+def _id(value: Any) -> str:
+    try:
+        return value.id
+    except (ValueError, AttributeError):  # an absent optional operand
+        return ""
 
 
 def _parts(list_result: Any) -> list:
@@ -239,28 +275,95 @@ def expected_calls(finished: list[dict], shapes: dict[str, tuple[int, ...]]) -> 
     return out
 
 
+def stand_in_outputs(finished: list[dict]) -> set[str]:
+    """The value ids of every call a stand-in may replace (a plain conv's or Linear's) in the static build."""
+    return {v for entry in finished if is_plain(entry["layer"]) for v in entry.get("outputs", ())}
+
+
 _READS = ("numpy", "item", "tolist", "__float__", "__int__", "__index__", "__array__")
+_SHAPE_HOLDERS = ("paddle", "paddle.tensor", "paddle.tensor.attribute")
+# Tensor methods whose result holds only (some of) the values of the tensor they are called on, unchanged:
+# a part of ``paddle.shape(x)`` is still sizes.
+_PARTS = ("__getitem__", "astype", "cast", "clone", "detach")
+# Arithmetic and comparisons: sizes with sizes or Python numbers give sizes (``while w2 != w1``, ``h * 2``).
+_SIZE_ARITHMETIC = ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__floordiv__",
+                    "__mod__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__")
 
 
 @contextlib.contextmanager
 def watching_value_reads() -> Iterator[list[str]]:
-    """While active, each read of a tensor's values into Python is listed (by method name)."""
+    """While active, each read of a tensor's values into Python is listed (by method name).
+
+    Reads of sizes are not: a tensor ``paddle.shape`` returned, or a part of one (``paddle.shape(y)[2:]``,
+    the usual ``F.interpolate`` size, read by Paddle with ``numpy()``), or arithmetic and comparisons of
+    those with each other or with Python numbers, holds the sizes of a value, never values a stand-in
+    changes (a stand-in hands on the output shape of the real call).  A truth value (``__bool__``: an
+    ``if`` or ``while`` on a tensor) is listed likewise unless the tensor holds sizes.
+    """
+    import importlib
+
     import paddle
 
     reads: list[str] = []
+    sizes: dict[int, tuple[Any, int]] = {}  # id -> (the tensor, kept alive so its id is not reused; its version)
     real = {n: getattr(paddle.Tensor, n) for n in _READS if hasattr(paddle.Tensor, n)}
+    parts = {n: getattr(paddle.Tensor, n) for n in _PARTS if hasattr(paddle.Tensor, n)}
+    arithmetic = {n: getattr(paddle.Tensor, n) for n in _SIZE_ARITHMETIC if n in paddle.Tensor.__dict__}
+    real["__bool__"] = paddle.Tensor.__bool__
+    holders = [importlib.import_module(n) for n in _SHAPE_HOLDERS]
+    real_shape = paddle.tensor.attribute.shape
+
+    def mark(out: Any) -> Any:
+        if isinstance(out, paddle.Tensor):
+            sizes[id(out)] = (out, out._inplace_version())
+        return out
+
+    def is_sizes(t: Any) -> bool:
+        """``t`` holds sizes: marked, and not written in place since (a view shares its base's version)."""
+        held = sizes.get(id(t))
+        return held is not None and held[0] is t and t._inplace_version() == held[1]
+
+    def shape(*args, **kwargs):
+        return mark(real_shape(*args, **kwargs))
 
     def watched(name: str, fn: Callable) -> Callable:
         def reading(self, *args, **kwargs):
-            reads.append(name)
+            if not is_sizes(self):
+                reads.append(name)
             return fn(self, *args, **kwargs)
 
         return reading
 
+    def part(fn: Callable) -> Callable:
+        def taking(self, *args, **kwargs):
+            out = fn(self, *args, **kwargs)
+            return mark(out) if is_sizes(self) else out
+
+        return taking
+
+    def combined(fn: Callable) -> Callable:
+        def computing(self, other):
+            out = fn(self, other)
+            if is_sizes(self) and (is_sizes(other) or (isinstance(other, (int, float)))):
+                mark(out)
+            return out
+
+        return computing
+
+    saved = [(h, h.shape) for h in holders]
+    for h in holders:
+        h.shape = shape
     for name, fn in real.items():
         setattr(paddle.Tensor, name, watched(name, fn))
+    for name, fn in parts.items():
+        setattr(paddle.Tensor, name, part(fn))
+    for name, fn in arithmetic.items():
+        setattr(paddle.Tensor, name, combined(fn))
     try:
         yield reads
     finally:
-        for name, fn in real.items():
-            setattr(paddle.Tensor, name, fn)
+        for table in (real, parts, arithmetic):
+            for name, fn in table.items():
+                setattr(paddle.Tensor, name, fn)
+        for h, fn in saved:
+            h.shape = fn

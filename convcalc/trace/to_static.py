@@ -14,7 +14,11 @@ is built, the few things the rewrite did that the program depends on:
 - ``x.shape`` read by the user's code gives, for a size the program does not know (``-1``), the
   tensor ``paddle.shape(x)[i]``, as the rewrite's ``convert_shape`` does;
 - a custom ``PyLayer``'s ``apply`` builds the static ``pylayer`` op, as the rewrite's
-  ``convert_load`` arranges.
+  ``convert_load`` arranges;
+- ``s[i] = v`` is rewritten to rebind ``s`` to the written value; without that, a size tensor
+  written in place (``s = paddle.shape(y); s[2] = s[2] * s[3]; y.reshape(s)``) reaches Paddle's
+  shape inference as the unwritten ``shape64``, which then gives the old sizes, silently.  So an
+  integer value written in place by user code stops the plain build (a float one cannot be a size).
 
 Code inside Paddle sees Paddle's own behaviour (its frames are told apart by file, as the shape
 guards do).  Whatever else the rewrite would have done differently makes the plain build fail;
@@ -194,6 +198,7 @@ def plain_forwards(decisions: Decisions, raw_shape: Callable[[Any], Any]) -> Ite
     real_bool = Value.__dict__.get("__bool__")
     user_shape = Value.shape
     real_apply = PyLayer.__dict__.get("apply")  # (None in Paddle 3.3.1: apply is core.eager.PyLayer's)
+    real_setitem = Value.__dict__["__setitem__"]
 
     def truth(self) -> bool:
         if inside_paddle(1):  # Paddle's own code: its own refusal of bool(Tensor) in static mode
@@ -214,16 +219,23 @@ def plain_forwards(decisions: Decisions, raw_shape: Callable[[Any], Any]) -> Ite
     def apply(cls, *args, **kwargs):
         return StaticPyLayer(cls).apply(*args, **kwargs)
 
+    def setitem(self, item, value):
+        if not inside_paddle(1) and "INT" in str(self.dtype).upper():
+            raise TypeError("an integer value written in place by the forward: built with dy2static's rewrite")
+        return real_setitem(self, item, value)
+
     options.check_fn_need_transform = staticmethod(lambda fn, mode: False)
     Value.__bool__ = truth
     Value.shape = property(shape)
     PyLayer.apply = classmethod(apply)
+    Value.__setitem__ = setitem
     try:
         with _paddle_fast_paths():
             yield
     finally:
         options.check_fn_need_transform = real_check
         Value.shape = user_shape
+        Value.__setitem__ = real_setitem
         if real_bool is None:
             del Value.__bool__
         else:
