@@ -38,6 +38,14 @@ def _eager_refusal(model, x) -> str:
     return ""
 
 
+def _outcome(model, x):
+    """convcalc's verdict at ``x``: the report, or the refusal's text."""
+    try:
+        return analyze(model, input_data=x)
+    except ConvcalcError as err:
+        return str(err)
+
+
 @pytest.fixture
 def crops(monkeypatch):
     """Counts the convolution calls checked at their smallest size."""
@@ -197,17 +205,11 @@ def test_a_gather_by_a_buffer_is_checked_on_crops_and_refused_like_paddle(top, c
     truth = _eager_refusal(model, x)
     assert bool(truth) == (top > 9)
 
-    def outcome():
-        try:
-            return analyze(model, input_data=x)
-        except ConvcalcError as err:
-            return str(err)
-
-    light = outcome()
+    light = _outcome(model, x)
     assert crops or top > 9
     monkeypatch.setattr(trace, "value_free", lambda *a: False)
     crops.clear()
-    full = outcome()
+    full = _outcome(model, x)
     assert not crops
     if top > 9:
         assert isinstance(light, str) and light == full and "The element of Index must be less than" in light
@@ -384,17 +386,11 @@ def test_linears_on_crops_accept_and_refuse_as_the_full_forward(drop, crops, mon
     truth = _eager_refusal(model, x)
     assert bool(truth) == bool(drop)  # (K_lhs:13 != K_rhs:16 for drop=3)
 
-    def outcome():
-        try:
-            return analyze(model, input_data=x)
-        except ConvcalcError as err:
-            return str(err)
-
-    light = outcome()
+    light = _outcome(model, x)
     assert crops and all(small is not None and small[:2] == (1, 1) for _, small in crops), crops
     monkeypatch.setattr(trace, "value_free", lambda *a: False)
     crops.clear()
-    full = outcome()
+    full = _outcome(model, x)
     assert not crops
     if drop:
         assert isinstance(light, str) and light == full and "K_lhs:13 != K_rhs:16" in light, light
@@ -460,18 +456,12 @@ def test_attention_on_crops_accepts_and_refuses_as_the_full_forward(drop, kdim, 
     truth = _eager_refusal(model, x)
     assert bool(truth) == bool(drop or kdim)
 
-    def outcome():
-        try:
-            return analyze(model, input_data=x)
-        except ConvcalcError as err:
-            return str(err)
-
-    light = outcome()
+    light = _outcome(model, x)
     if not (drop or kdim):  # embed, the attention, both blocks and the head; their own Linears run inside a crop
         assert crops == [((2, 5, 8), (1, 1, 8))] + [((2, 5, 16), (1, 1, 16))] * 4, crops
     monkeypatch.setattr(trace, "value_free", lambda *a: False)
     crops.clear()
-    full = outcome()
+    full = _outcome(model, x)
     assert not crops
     if drop or kdim:
         assert isinstance(light, str) and light == full, (light, full)
