@@ -488,18 +488,24 @@ class SizedByShape(nn.Layer):
         return y.reshape([paddle.shape(y)[0], 4, -1])
 
 
-def test_size_reads_keep_the_check_on_crops(crops, monkeypatch):
-    """Reading sizes (paddle.shape and its parts) is not reading values: one eager check, on crops."""
+def _last_shapes_after_one_check_on_crops(model, shape, crops, monkeypatch):
+    """(convcalc's last output shape, the eager forward's), after asserting the analysis ran one eager check, on
+    crops."""
     calls = []
     real = trace.eager_check
     monkeypatch.setattr(trace, "eager_check", lambda *a, **k: calls.append(k.get("stand_in")) or real(*a, **k))
-    model = SizedByShape()
-    report = analyze(model, (2, 3, 16, 20))
+    report = analyze(model, shape)
     assert len(calls) == 1 and calls[0] is not None and crops
     model.eval()
     with paddle.no_grad():
-        truth = model(paddle.ones([2, 3, 16, 20]))
-    assert tuple(int(d) for d in report.records[-1].output_shape) == tuple(truth.shape) == (2, 4, 320)
+        truth = model(paddle.ones(list(shape)))
+    return tuple(int(d) for d in report.records[-1].output_shape), tuple(truth.shape)
+
+
+def test_size_reads_keep_the_check_on_crops(crops, monkeypatch):
+    """Reading sizes (paddle.shape and its parts) is not reading values: one eager check, on crops."""
+    ours, truth = _last_shapes_after_one_check_on_crops(SizedByShape(), (2, 3, 16, 20), crops, monkeypatch)
+    assert ours == truth == (2, 4, 320)
 
 
 def test_size_reads_still_refused_like_paddle(crops):
@@ -553,13 +559,5 @@ class PoolUntilMatched(nn.Layer):
 
 
 def test_a_loop_on_sizes_keeps_the_check_on_crops(crops, monkeypatch):
-    calls = []
-    real = trace.eager_check
-    monkeypatch.setattr(trace, "eager_check", lambda *a, **k: calls.append(k.get("stand_in")) or real(*a, **k))
-    model = PoolUntilMatched()
-    report = analyze(model, (1, 3, 16, 16))
-    assert len(calls) == 1 and calls[0] is not None and crops
-    model.eval()
-    with paddle.no_grad():
-        truth = model(paddle.ones([1, 3, 16, 16]))
-    assert tuple(int(d) for d in report.records[-1].output_shape) == tuple(truth.shape) == (1, 4, 4, 4)
+    ours, truth = _last_shapes_after_one_check_on_crops(PoolUntilMatched(), (1, 3, 16, 16), crops, monkeypatch)
+    assert ours == truth == (1, 4, 4, 4)
