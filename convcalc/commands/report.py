@@ -141,7 +141,7 @@ def _build_inputs(args, lazy: bool = False):
     built = build_model(args.model, lazy=lazy)
     if built.source == "program":  # a size the export left dynamic: no --input can help, say so first
         built.model.check_fixed_size()
-    given = [args.input] if isinstance(args.input, str) else list(args.input or ())
+    given = _given_inputs(args)
     texts = given or list(built.default_inputs or ())
     if not texts:
         raise InputSpecError(
@@ -151,6 +151,11 @@ def _build_inputs(args, lazy: bool = False):
         )
     inputs, notes = cli_inputs(texts, getattr(args, "batch", None), input_hint(built.model))
     return built, inputs, notes
+
+
+def _given_inputs(args) -> list[str]:
+    """The ``--input`` texts given (``--input`` appends; a caller's namespace may hold one string)."""
+    return [args.input] if isinstance(args.input, str) else list(args.input or ())
 
 
 def _with_notes(report, notes):
@@ -215,7 +220,7 @@ def _stored_report(args):
         return None
     from convcalc.trace.inputs import InputHint, cli_inputs
 
-    texts = [args.input] if isinstance(args.input, str) else list(args.input or ())
+    texts = _given_inputs(args)
     if len(texts) > 1:
         return None
     inputs, notes = cli_inputs(texts or ["x".join(map(str, stored.sample))], args.batch, InputHint())
