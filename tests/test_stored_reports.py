@@ -7,6 +7,7 @@ an older convcalc.  A difference means the data is stale: regenerate it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -82,6 +83,12 @@ def test_another_paddle_or_a_damaged_file_means_a_live_trace(tmp_path, monkeypat
     bad.mkdir()
     (bad / "resnet18.paddle.json.gz").write_bytes(b"not gzip")
     assert stored.load("resnet18", folder=tmp_path) is None
+    good = stored.load("resnet18")
+    damaged = [dict(good.node, **{"$": "Evil"}), dict(good.node, colour=1), {"$": "LayerRecord"}, 7]
+    for node in damaged:  # readable JSON, but not a report: the command traces instead of failing
+        monkeypatch.setattr(stored, "load", lambda *a, node=node: dataclasses.replace(good, node=node))
+        assert _stored_report(_args("resnet18")) is None
+    monkeypatch.undo()
     monkeypatch.setenv("CONVCALC_LIVE", "1")
     assert stored.load("resnet18") is None
 

@@ -146,8 +146,16 @@ def _build(node: Any, batch: int) -> Any:
 
 
 def decode(node: Any, batch: int) -> Report:
-    """The :class:`Report` a stored node gives at ``batch`` (a whole number >= 1)."""
-    return _build(node, batch)
+    """The :class:`Report` a stored node gives at ``batch`` (a whole number >= 1); :class:`NotStorable` for a
+    damaged node (an unknown tag or field, a value of the wrong form)."""
+    try:
+        report = _build(node, batch)
+    except (KeyError, TypeError, ValueError) as err:
+        raise NotStorable(f"a damaged stored report ({type(err).__name__}: {err})",
+                          "regenerate: convcalc validate --write-zoo-data") from None
+    if not isinstance(report, Report):
+        raise NotStorable("a damaged stored report (not a report)", "regenerate: convcalc validate --write-zoo-data")
+    return report
 
 
 # ----------------------------------------------------------------------------- files

@@ -227,7 +227,12 @@ def _stored_report(args):
     (given,) = inputs
     if notes or given.also or given.dtype != stored.dtype or tuple(given.shape[1:]) != stored.sample:
         return None  # (a 4-number --input without --batch can be read two ways: Paddle decides, live)
-    return stored.report(given.shape[0])
+    from convcalc.analysis.stored import NotStorable
+
+    try:
+        return stored.report(given.shape[0])
+    except NotStorable:  # a damaged file: the trace answers, as for a missing one
+        return None
 
 
 def _live_report(args):
