@@ -57,6 +57,9 @@ def _cases(tmp: str, f: dict[str, str]) -> list[tuple[str, list[str], int, str]]
         ("report-zero-batch", ["report", "resnet18", "--batch", "0"], 2, "must be >= 1"),
         ("report-bad-convcalc-input", ["report", f"{f['declared__py']}:Net"], 2, "CONVCALC_INPUT"),
         ("report-impossible-size", ["report", "book_paddle_lenet", "--input", "1x8x8"], 2, "too small"),
+        # 10 million samples: 655 GB in the first conv's output, refused before the eager check allocates it
+        ("report-batch-beyond-memory", ["report", "resnet18", "--input", "3x32x32", "--batch", "10000000"], 2,
+         "too large for this machine's memory"),
         ("report-missing-file", ["report", f"{tmp}/nosuch.py:Net"], 2, "does not exist"),
         ("report-syntax-error", ["report", f"{f['broken__py']}:Net"], 2, "SyntaxError"),
         ("report-missing-name", ["report", f"{f['net__py']}:Nett"], 2, "did you mean 'Net'"),
@@ -406,3 +409,16 @@ def test_a_branch_convcalc_cannot_follow_is_one_line_naming_the_workaround(tmp_p
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
     assert "tensor values" in lines[0] and "Python value" in lines[0], lines[0]
+
+
+def test_an_input_no_allocation_can_hold_is_one_line_where_free_memory_is_unknown(monkeypatch, capsys):
+    """Where the free memory cannot be read, Paddle's own refusal to allocate (ResourceExhausted) is the
+    one line: 12 TB for the input alone at a billion samples."""
+    import convcalc.trace.failures as failures
+
+    monkeypatch.setattr(failures, "available_memory", lambda: None)
+    code, out, err = _run(["report", "resnet18", "--input", "3x32x32", "--batch", "1000000000"], capsys)
+    assert code == 2 and out == "", err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert "too large for this machine's memory" in lines[0] and "Paddle could not allocate" in lines[0], lines[0]

@@ -201,3 +201,76 @@ def test_a_model_writing_its_sizes_gets_the_eager_forwards_shape(cast):
     report = analyze(model, (1, 3, 6, 5))
     assert _eager_leaf_shapes(model, (1, 3, 6, 5))[1] == [1, 4, 30, 1]
     assert [int(d) for d in report.records[-1].output_shape] == [1, 4, 30, 1]
+
+
+class AssignedSize(nn.Layer):
+    """A size written by ``paddle.assign(..., output=s)``, then used by a reshape and a conv after it."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2D(3, 4, 3, padding=1)
+        self.after = nn.Conv2D(4, 4, 3)
+
+    def forward(self, x):
+        y = self.conv(x)
+        s = paddle.shape(y)
+        paddle.assign(paddle.to_tensor([1, 4, 12, 5], dtype=s.dtype), output=s)
+        return self.after(y.reshape(s))
+
+
+class AddedSize(nn.Layer):
+    """A size changed by an in-place ``add_`` and used as the reshape target of the model's output."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2D(3, 4, 3, padding=1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        s = paddle.shape(y)
+        s.add_(paddle.to_tensor([0, 0, 6, -5], dtype=s.dtype))
+        return y.reshape(s)
+
+
+class AddedSizeOutOfPlace(AddedSize):
+    """The same forward written out of place (``s = s + t``): counted."""
+
+    def forward(self, x):
+        y = self.conv(x)
+        s = paddle.shape(y)
+        s = s + paddle.to_tensor([0, 0, 6, -5], dtype=s.dtype)
+        return y.reshape(s)
+
+
+def _eager_output_shape(model, shape) -> list[int]:
+    model.eval()
+    with paddle.no_grad():
+        return list(model(paddle.ones(list(shape))).shape)
+
+
+@pytest.mark.parametrize("model, where", [(AssignedSize, "layer after"), (AddedSize, "its output")])
+def test_a_size_written_in_place_by_an_op_is_refused_not_counted_wrongly(model, where):
+    """Paddle's static graph does ``assign(output=)`` and ``add_`` out of place, so its program keeps the old
+    size (dy2static's too); the eager forward gives the new one.  A program that disagrees with the eager
+    forward is refused, naming where, instead of counted."""
+    from convcalc.errors import ModelLoadError
+
+    m = model()
+    assert _eager_output_shape(m, (1, 3, 6, 10)) in ([1, 4, 10, 3], [1, 4, 12, 5])  # Paddle runs it
+    with pytest.raises(ModelLoadError, match=f"gives {where} the shape .*in place"):
+        analyze(m, (1, 3, 6, 10))
+
+
+def test_without_the_eager_comparison_the_written_size_would_be_counted_wrongly(monkeypatch):
+    """The comparison is what stops it: switched off, the report silently keeps the old size."""
+    monkeypatch.setattr(build, "first_disagreement", lambda *a, **k: None)
+    m = AssignedSize()
+    report = analyze(m, (1, 3, 6, 10))
+    assert [int(d) for d in report.records[-1].output_shape] == [1, 4, 4, 8]
+    assert _eager_output_shape(m, (1, 3, 6, 10)) == [1, 4, 10, 3]
+
+
+def test_the_same_size_written_out_of_place_is_counted_with_the_eager_shape():
+    m = AddedSizeOutOfPlace()
+    report = analyze(m, (1, 3, 6, 10))
+    assert [int(d) for d in report.records[-1].output_shape] == _eager_output_shape(m, (1, 3, 6, 10)) == [1, 4, 12, 5]

@@ -150,7 +150,7 @@ def test_op_ranges_by_identity_after_a_pylayer():
     model = AfterPyLayer()
     inputs = [ModelInput((1, 3, 8, 8), "float32", "x")]
     paths = {id(layer): path for path, layer in model.named_sublayers(include_self=True)}
-    program, finished, _, _ = build._build(model, inputs, lambda layer: None, "m", paths, Decisions(probe=True))
+    program, finished, _, _, _ = build._build(model, inputs, lambda layer: None, "m", paths, Decisions(probe=True))
     ops = list(program.global_block().ops)
     for entry in finished:  # each conv: its own op and its bias add, nothing before or after
         names = [ops[i].name() for i in range(entry["start"], entry["end"])]

@@ -28,12 +28,15 @@ from convcalc.errors import ConvcalcError, ModelLoadError, RefusedInputError, Sh
 from convcalc.trace.branches import Decisions, replaying
 from convcalc.trace.eager import eager_check
 from convcalc.trace.failures import (
+    check_fits,
     check_nonempty,
     describe_failure,
     disagrees,
+    first_disagreement,
     first_empty_layer,
     forward_error,
     refuse_empty,
+    static_eager_error,
 )
 from convcalc.trace.graph import LayerCall, OpNode, Trace
 from convcalc.trace.input_choice import probe_eagerly, trace_readings
@@ -187,6 +190,7 @@ def _trace_reading(model, bound, hint, static_forward, name, values, eager) -> T
     eager_paths: list[str] = []
     eager_shapes: list[tuple[str, tuple]] = []
     if eager or probe.asked:
+        check_fits(built.shapes, built.dtypes, inputs, name)  # (else the OOM killer may end the process)
         # Where no refusal can depend on values, convolutions are checked at their smallest size (stand_ins).
         light = None if probe.asked or not free else conv_stand_in(expected_calls(built.finished, built.shapes))
         give_memory(model, values=light is None or read_weights)  # values where the check may read them
@@ -231,6 +235,10 @@ def _trace_reading(model, bound, hint, static_forward, name, values, eager) -> T
     unknown = _resolve_sizes(built, model, inputs, values)
     if unknown is not None:  # sizes read from a run: check them as the static ones were
         check_nonempty(ops, shapes, calls, inputs, name)
+    # The eager forward is the truth for shapes: a program that disagrees is counted by no one.
+    found = first_disagreement(calls, shapes, eager_shapes, built.outputs)
+    if found is not None:
+        raise static_eager_error(found, name)
     constants, input_values, dtypes = built.constants, built.input_values, built.dtypes
     guards = built.guards
     called = {id(c.layer) for c in calls}
@@ -269,6 +277,7 @@ class _Built:
     dtypes: dict
     calls: list
     inner: dict
+    outputs: tuple  # the program's outputs (the model's return values), as value ids
 
 
 def _built(model, inputs, static_forward, name, paths, decisions: Decisions, root_leaf: bool,
@@ -277,18 +286,20 @@ def _built(model, inputs, static_forward, name, paths, decisions: Decisions, roo
     that stops the build (tensor arithmetic on them): then it is built as Paddle would, with their ``-1``."""
     decisions.restart()
     try:
-        program, finished, guards, patched = _build(model, inputs, static_forward, name, paths, decisions,
-                                                    shape_lists)
+        program, finished, guards, patched, outputs = _build(model, inputs, static_forward, name, paths,
+                                                             decisions, shape_lists)
     except ConvcalcError as err:
         if not (shape_lists and getattr(err, "shape_lists_used", 0)):
             raise
         decisions.restart()
-        program, finished, guards, patched = _build(model, inputs, static_forward, name, paths, decisions, False)
+        program, finished, guards, patched, outputs = _build(model, inputs, static_forward, name, paths, decisions,
+                                                             False)
     ops, shapes, constants, input_values, dtypes, inner = _read_program(program, inputs)
     calls = _calls(finished, paths, model, ops, input_values, root_leaf)
     refuse_empty(finished, paths, inputs, name)
     check_nonempty(ops, shapes, calls, inputs, name)
-    return _Built(program, finished, guards, patched, ops, shapes, constants, input_values, dtypes, calls, inner)
+    return _Built(program, finished, guards, patched, ops, shapes, constants, input_values, dtypes, calls, inner,
+                  outputs)
 
 
 def _resolve_sizes(built: _Built, model, inputs, values) -> dict[str, str] | None:
@@ -383,7 +394,9 @@ def _build_once(model, inputs, static_forward, name, paths, decisions: Decisions
                 specs = [InputSpec(list(i.shape), i.dtype, name=i.spec_name) for i in inputs]
                 try:
                     static = paddle.jit.to_static(model, input_spec=arguments(inputs, specs), full_graph=True)
-                    program = static.forward.concrete_program.main_program
+                    concrete = static.forward.concrete_program
+                    program = concrete.main_program
+                    outputs = tuple(v.id for v in _values(concrete.outputs))
                 except Exception as exc:  # noqa: BLE001 - any failure of user code is reported
                     error = (first_empty_layer(finished, paths, inputs[0].shape, name)
                              or forward_error(exc, stack, paths, inputs, name))
@@ -399,7 +412,7 @@ def _build_once(model, inputs, static_forward, name, paths, decisions: Decisions
                 model.forward = old_forward
             elif "forward" in model.__dict__:
                 del model.__dict__["forward"]
-    return program, finished, guards, patched.used
+    return program, finished, guards, patched.used, outputs
 
 
 def _op_positions(program, finished: list[dict]) -> None:

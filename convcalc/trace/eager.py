@@ -7,7 +7,7 @@ from typing import Any
 
 from convcalc.errors import ConvcalcError
 from convcalc.trace.branches import Decisions, recording
-from convcalc.trace.failures import empty_conv_or_pool, forward_error
+from convcalc.trace.failures import empty_conv_or_pool, forward_error, out_of_memory
 from convcalc.trace.inputs import ModelInput, arguments
 from convcalc.trace.temporary import eval_mode, swapped_forwards
 
@@ -62,7 +62,13 @@ def eager_check(
     stack: list[dict] = []
     done: list[str] = []
     handles = []
-    values = list(values) if values is not None else example_values(inputs)
+    try:
+        values = list(values) if values is not None else example_values(inputs)
+    except MemoryError as exc:  # (Paddle's ResourceExhausted is one)
+        raise out_of_memory(exc, inputs, name) from None
+    # Stand-ins that call sublayers (on crops); asked before the forwards are swapped (a swapped layer is not plain).
+    cropped = set() if stand_in is None else {
+        id(s) for _, s in model.named_sublayers(include_self=True) if s._sub_layers and stand_in(s)}
 
     def pre_hook(layer, args):
         stack.append({"layer": layer})
@@ -76,8 +82,9 @@ def eager_check(
         stack.pop()
         path = paths.get(id(layer), type(layer).__name__)
         done.append(path)
-        if shapes is not None:
-            first = _first_tensor(output)
+        if shapes is not None:  # (a call inside a stand-in runs on crops: its shape is no one's, so none is given)
+            inside = any(id(e["layer"]) in cropped for e in stack)
+            first = None if inside else _first_tensor(output)
             shapes.append((path, tuple(int(d) for d in first.shape) if first is not None else ()))
 
     def current() -> str:

@@ -6,14 +6,17 @@ empty, because an eager conv with an empty output corrupts the heap.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
 from convcalc.errors import ConvcalcError, ModelLoadError, RefusedInputError, ShapeError
-from convcalc.trace.inputs import ModelInput, shown_inputs
+from convcalc.trace.inputs import ModelInput, as_inputs, shown_inputs
 from convcalc.trace.op_names import BOOKKEEPING_OPS
 
 __all__ = ["describe_failure", "forward_error", "refuse_empty", "first_empty_layer", "check_nonempty", "disagrees",
+           "first_disagreement", "static_eager_error", "out_of_memory",
+           "available_memory", "check_fits",
            "with_rank_hint", "empty_conv_or_pool",
            "EMPTY_HAZARD_OPS"]
 
@@ -134,21 +137,114 @@ def check_nonempty(ops, shapes, calls, inputs, name) -> None:
                 )
 
 
-def disagrees(calls, shapes, eager: list[tuple[str, tuple]]) -> bool:
-    """Whether a layer call's output shape in the static program differs from the eager forward's (``eager``:
-    ``(path, shape)`` in finishing order); a size the program leaves at ``-1`` agrees with any."""
+def first_disagreement(calls, shapes, eager: list[tuple[str, tuple]],
+                       outputs: tuple[str, ...] = ()) -> tuple[str, tuple, tuple] | None:
+    """The first layer call whose output shape in the static program differs from the eager forward's, as
+    ``(path, static shape, eager shape)``, or None.
+
+    ``eager`` is ``(path, shape)`` in finishing order, the model's own call last (path ``""``); the model's
+    output is compared when the program has one (``outputs``) and the eager forward gave one tensor.  A size
+    the program leaves at ``-1`` agrees with any.
+    """
     static = [(c.path, shapes.get(c.outputs[0], ()) if c.outputs else ()) for c in calls if c.path]
     seen = [(p, s) for p, s in eager if p]
     if not seen or [p for p, _ in static] != [p for p, _ in seen]:
-        return False  # (no eager run, or another path: the branch checks handle that)
-    for (_, a), (_, b) in zip(static, seen):
+        return None  # (no eager run, or another path: the branch checks handle that)
+    if len(outputs) == 1 and eager and eager[-1][0] == "":
+        static.append(("", shapes.get(outputs[0], ())))
+        seen.append(eager[-1])
+    for (path, a), (_, b) in zip(static, seen):
         if a and b and (len(a) != len(b) or any(x >= 0 and x != y for x, y in zip(a, b))):
-            return True
-    return False
+            return path, tuple(a), tuple(b)
+    return None
+
+
+def disagrees(calls, shapes, eager: list[tuple[str, tuple]]) -> bool:
+    """Whether a layer call's output shape in the static program differs from the eager forward's
+    (:func:`first_disagreement`, the layers' calls only)."""
+    return first_disagreement(calls, shapes, eager) is not None
+
+
+def static_eager_error(found: tuple[str, tuple, tuple], name: str) -> ModelLoadError:
+    """The static program and Paddle's eager forward give another shape: convcalc counts the program, so it refuses.
+
+    The one cause met so far: an op that writes a tensor in place (``paddle.assign(v, output=s)``,
+    ``s.add_(t)``), which Paddle's static graph does out of place, so a size written that way is lost.
+    """
+    path, static, eager = found
+    where = f"layer {path}" if path else "its output"
+    return ModelLoadError(
+        f"Paddle's static program of {name} gives {where} the shape {list(static)}, its eager forward "
+        f"{list(eager)}: convcalc counts the program, so it cannot count this forward (an op that writes a "
+        "tensor in place, such as paddle.assign(v, output=s) or s.add_(t), is done out of place in a static program)",
+        "write the value out of place (s = v, s = s + t) and analyse again",
+    )
+
+
+def out_of_memory(exc: BaseException, inputs, name: str) -> ShapeError | None:
+    """Paddle could not allocate a tensor (``MemoryError``, ``ResourceExhausted``) for the eager check: the input
+    chosen is too large for this machine, a user's choice to report in one line; None for any other failure."""
+    text = str(exc)
+    if not isinstance(exc, MemoryError) and "ResourceExhausted" not in text:
+        return None
+    asked = re.search(r"alloc(?:ate)? memory of (\d+)", text)
+    size = f" (Paddle could not allocate {int(asked.group(1)) / 2**30:,.1f} GiB at once)" if asked else ""
+    first = as_inputs(inputs)[0]
+    batch = f" at batch {first.shape[0]:,}" if first.shape else ""
+    return ShapeError(
+        f"input {shown_inputs(inputs)}{batch} is too large for this machine's memory: Paddle's eager check of "
+        f"{name} cannot run it{size}",
+        "use a smaller --batch or --input; every count but memory is linear in the batch, so a batch-1 report "
+        "times the batch gives it",
+    )
+
+
+# Bytes per element of the dtypes a program holds (the rest are 4 bytes: float32, int32).
+_ITEMSIZE = {"float64": 8, "int64": 8, "complex64": 8, "complex128": 16, "float16": 2, "bfloat16": 2, "int16": 2,
+             "uint8": 1, "int8": 1, "bool": 1}
+
+
+def available_memory() -> int | None:
+    """Bytes the kernel can give without swapping (Linux ``MemAvailable``), or None where it does not say."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def check_fits(shapes: dict, dtypes: dict, inputs, name: str, available: int | None = None) -> None:
+    """Refuse, before the eager check, an input whose largest tensor (with the input) cannot be held in memory.
+
+    Paddle's allocation of such a tensor succeeds (Linux overcommits) and filling it makes the kernel's
+    out-of-memory killer end the process: no message, and the output lost.  The input plus the largest
+    tensor of the static program is a lower bound of what the eager forward holds at once.
+    """
+    free = available_memory() if available is None else available
+    if free is None:
+        return
+    largest = max((math.prod(s) * _ITEMSIZE.get(dtypes.get(v, ""), 4) for v, s in shapes.items()
+                   if s and min(s) > 0), default=0)
+    given = as_inputs(inputs)
+    need = largest + sum(math.prod(i.shape) * _ITEMSIZE.get(i.dtype, 4) for i in given)
+    if need > free:
+        raise ShapeError(
+            f"input {shown_inputs(inputs)} at batch {given[0].shape[0]:,} is too large for this machine's memory: "
+            f"Paddle's eager check of {name} needs at least {need / 2**30:,.1f} GiB at once, "
+            f"{free / 2**30:,.1f} GiB is available",
+            "use a smaller --batch or --input; every count but memory is linear in the batch, so a batch-1 report "
+            "times the batch gives it",
+        )
 
 
 def forward_error(exc, stack, paths, inputs, name) -> Exception:
     """Turn a failure inside the model's forward into a one-line user error saying its real cause."""
+    oom = out_of_memory(exc, inputs, name)
+    if oom is not None:
+        return oom
     shown = shown_inputs(inputs)
     where = ""
     if stack:
