@@ -436,3 +436,19 @@ def test_the_benchmark_writes_its_tables(tmp_path, cache):
     assert len(lines) == 2, proc.stdout
     run = json.loads((tmp_path / "lenet_b1_t1_default.json").read_text())
     assert set(run["run_b"]) == {str(r["index"]) for r in run["rows"]}
+
+
+def test_a_forward_beyond_free_memory_is_refused_before_it_runs(monkeypatch):
+    """The timed forwards hold every activation at its peak with the parameters (the report's inference
+    memory): where that exceeds the free memory, one refusal naming both, and no forward is timed."""
+    import convcalc.profiling.run as run
+    import convcalc.trace.failures as failures
+    from convcalc.analysis import analyze
+    from convcalc.errors import ShapeError
+
+    t = analyze(Tiny(), SIZE, convention="flops").totals
+    need = int(t.peak_activation_bytes) + int(t.param_bytes)
+    monkeypatch.setattr(failures, "available_memory", lambda: need - 1)
+    monkeypatch.setattr(run, "_measure", lambda *a, **k: pytest.fail("a forward was timed"))
+    with pytest.raises(ShapeError, match=r"too large to profile .* at its peak .* is available"):
+        run.profile(Tiny(), SIZE, repeat=1, warmup=0)

@@ -14,7 +14,7 @@ import datetime as _dt
 from collections.abc import Sequence
 from typing import Any
 
-from convcalc.errors import InvalidParameterError, RefusedInputError
+from convcalc.errors import InvalidParameterError, RefusedInputError, ShapeError
 from convcalc.profiling import machine
 from convcalc.profiling.ceilings import get_ceilings
 from convcalc.profiling.join import Settings, build_profile, with_run_facts
@@ -54,6 +54,27 @@ def example_values(inputs: Sequence[Any], seed: int) -> list[Any]:
     paddle.seed(seed)
     return [paddle.randn(list(i.shape)).astype(i.dtype) if i.dtype.startswith(("float", "bfloat"))
             else paddle.zeros(list(i.shape), i.dtype) for i in inputs]
+
+
+def _check_fits(report: Any, name: str) -> None:
+    """Refuse a run whose forward cannot be held in this machine's free memory: the timed forwards hold every
+    activation at its peak with the parameters (the report's inference memory), and Linux would grant the
+    allocations and then end the process."""
+    from convcalc.trace.failures import available_memory
+
+    t = report.totals
+    free = available_memory()
+    try:
+        need = int(t.peak_activation_bytes) + int(t.param_bytes)
+    except (TypeError, ValueError):  # (a size the report could not know: nothing to compare)
+        return
+    if free is not None and need > free:
+        shape = "x".join(str(d) for d in report.input_shape)
+        raise ShapeError(
+            f"input {shape} is too large to profile {name} on this machine: its forward holds "
+            f"{need / 2**30:,.1f} GiB at its peak (activations and parameters), {free / 2**30:,.1f} GiB is available",
+            "use a smaller --batch or --input",
+        )
 
 
 def _cast(model: Any, values: list[Any], dtype: str) -> tuple[list[Any], str | None]:
@@ -111,7 +132,6 @@ def profile(model: Any, input_size: Any = None, *, input_data: Any = None, name:
     inputs, given = model_inputs(model, input_size, input_data=input_data)
     bound = bind_names(model, inputs, name)
     ordered = in_forward_order(model, bound, bound)
-    values = in_forward_order(model, bound, list(given)) if given is not None else example_values(ordered, seed)
     training_cost = None
     if training:
         from convcalc.analysis.engine import trace_for
@@ -122,6 +142,8 @@ def profile(model: Any, input_size: Any = None, *, input_data: Any = None, name:
         training_cost = training_from_report(report, trace, model)
     else:
         report = analyze(model, list(inputs), convention="flops", name=name)
+    _check_fits(report, name)  # (the analysis refuses only what its own eager check cannot hold)
+    values = in_forward_order(model, bound, list(given)) if given is not None else example_values(ordered, seed)
     values, restore = _cast(model, values, dtype)
     try:
         args = arguments(ordered, values)
