@@ -114,6 +114,7 @@ def _deliver_interrupts() -> tuple:
     if threading.current_thread() is not threading.main_thread():
         return None, lambda: None
     stopped = threading.Event()
+    ending = [False]  # (set first thing in stop, before any call: a repeat landing inside stop is ignored)
     lock = threading.Lock()
     timers: list[threading.Timer] = []
 
@@ -134,14 +135,17 @@ def _deliver_interrupts() -> tuple:
         schedule(1.0)
 
     def stop() -> None:
+        ending[0] = True
         with lock:
             stopped.set()
             for timer in timers:
                 timer.cancel()
 
     def handler(signum, frame):
-        if stopped.is_set() or (frame is not None and frame.f_code is main.__code__):
-            return  # main is already printing "interrupted" (or returning)
+        # main is already printing "interrupted" (or returning), or stopping the repeats: a repeat sent just before
+        # is ignored there (raised inside stop, it would leave main uncaught and Python end by SIGINT, exit -2)
+        if ending[0] or stopped.is_set() or (frame is not None and frame.f_code in (main.__code__, stop.__code__)):
+            return
         if not timers:
             schedule(0.05)
         if frame is not None and frame.f_code.co_name == "cb" and "importlib" in frame.f_code.co_filename:
