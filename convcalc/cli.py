@@ -58,11 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _subcommands(parser: argparse.ArgumentParser) -> list[str]:
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            return list(action.choices)
-    return []
+            return dict(action.choices)
+    return {}
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> list[str]:
+    return list(_subparsers(parser))
 
 
 def _quiet_paddle() -> None:
@@ -76,7 +80,10 @@ def _quiet_paddle() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     _quiet_paddle()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # (named by the command's own parser, whose --help lists what it takes)
+        chosen = _subparsers(parser).get(getattr(args, "command", None) or "", parser)
+        chosen.error(f"unrecognized arguments: {' '.join(extra)}")
     if getattr(args, "func", None) is None:
         commands = ", ".join(name for name in _subcommands(parser))
         parser.error(f"a command is required: one of {commands}")

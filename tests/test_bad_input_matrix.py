@@ -94,7 +94,8 @@ def _cases(tmp: str, f: dict[str, str]) -> list[tuple[str, list[str], int, str]]
         ("rf-damaged-program", ["rf", f["prog__json"], "-o", f"{out}/rf.png"], 2, "cannot load"),
         ("compare-program-without-params", ["compare", f["lone__pdmodel"]], 2, "no parameter file"),
         ("models-bad-format", ["models", "--format", "xml"], 2, "invalid choice"),
-        ("models-extra-argument", ["models", "extra"], 2, "unrecognized arguments"),
+        ("models-extra-argument", ["models", "extra"], 2,
+         "convcalc models: error: unrecognized arguments: extra (see 'convcalc models --help')"),
         # diff, rf
         ("diff-one-model-no-inputs", ["diff", "resnet18"], 2, "two models"),
         ("diff-missing-report", ["diff", f"{tmp}/nosuch.json", "resnet18"], 2, "no report file"),
@@ -103,7 +104,8 @@ def _cases(tmp: str, f: dict[str, str]) -> list[tuple[str, list[str], int, str]]
         ("rf-bad-picture-format", ["rf", "book_lenet", "-o", f"{tmp}/rf.txt"], 2, "picture format"),
         # formulas, explain
         ("formulas-unknown-name", ["formulas", "conv_outptu_size"], 2, "did you mean 'conv_output_size'"),
-        ("formulas-bad-option", ["formulas", "--bogus"], 2, "unrecognized arguments"),
+        ("formulas-bad-option", ["formulas", "--bogus"], 2,
+         "convcalc formulas: error: unrecognized arguments: --bogus (see 'convcalc formulas --help')"),
         ("explain-unknown-kind", ["explain", "deconv"], 2, "unknown layer kind"),
         ("explain-malformed-shape", ["explain", "conv2d", "--input", "3x32", "--out-channels", "6", "--kernel", "3"],
          2, "dimension"),
