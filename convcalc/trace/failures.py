@@ -16,7 +16,7 @@ from convcalc.trace.op_names import BOOKKEEPING_OPS
 
 __all__ = ["describe_failure", "forward_error", "refuse_empty", "first_empty_layer", "check_nonempty", "disagrees",
            "first_disagreement", "static_eager_error", "out_of_memory",
-           "available_memory", "check_fits",
+           "available_memory", "check_fits", "MEMORY_HINT",
            "with_rank_hint", "empty_conv_or_pool",
            "EMPTY_HAZARD_OPS"]
 
@@ -26,6 +26,10 @@ EMPTY_HAZARD_OPS = ("conv", "depthwise_conv", "deformable_conv", "pool", "max_po
 
 
 _PADDLE_REASON = re.compile(r"\((InvalidArgument|PreconditionNotMet|OutOfRange|Unimplemented|NotFound|InvalidType)\)")
+
+# The fix offered where an input is too large for this machine's memory.
+MEMORY_HINT = ("use a smaller --batch or --input; every count but memory is linear in the batch, so a batch-1 report "
+               "times the batch gives it")
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -194,8 +198,7 @@ def out_of_memory(exc: BaseException, inputs, name: str) -> ShapeError | None:
     return ShapeError(
         f"input {shown_inputs(inputs)}{batch} is too large for this machine's memory: Paddle's eager check of "
         f"{name} cannot run it{size}",
-        "use a smaller --batch or --input; every count but memory is linear in the batch, so a batch-1 report "
-        "times the batch gives it",
+        MEMORY_HINT,
     )
 
 
@@ -235,8 +238,7 @@ def check_fits(shapes: dict, dtypes: dict, inputs, name: str, available: int | N
             f"input {shown_inputs(inputs)} at batch {given[0].shape[0]:,} is too large for this machine's memory: "
             f"Paddle's eager check of {name} needs at least {need / 2**30:,.1f} GiB at once, "
             f"{free / 2**30:,.1f} GiB is available",
-            "use a smaller --batch or --input; every count but memory is linear in the batch, so a batch-1 report "
-            "times the batch gives it",
+            MEMORY_HINT,
         )
 
 
