@@ -116,11 +116,19 @@ def merge(a: Any, b: Any, c: Any, intern, plain_merge, where: str = "report") ->
         return plain_merge(a, b, c, where)
     if not all(isinstance(v, (_Sym, int)) and not isinstance(v, bool) for v in (a, b, c)):
         raise Unsized(f"{where} changes type with the batch", "stored for the default size only")
-    e1, e2, e3 = (sympy.sympify(v.expr if isinstance(v, _Sym) else v) for v in (a, b, c))
+    e1, e2, e3 = (_polynomial(sympy.sympify(v.expr if isinstance(v, _Sym) else v)) for v in (a, b, c))
     step = sympy.expand(e2 - e1)
     if sympy.expand(e3 - e2 - step) != 0:
         raise Unsized(f"{where} is not linear in the batch: {e1}, {e2}, {e3}", "stored for the default size only")
     return {"$e": intern(e1 + (N - 1) * step if step != 0 else e1)}
+
+
+def _polynomial(e: Any) -> Any:
+    """``e`` with a division by a size cancelled (an attention rule's ``L*L*D/L``): a polynomial in the sizes
+    and floor atoms where it is one (else left as it is, and printing it refuses)."""
+    if e.is_number or sympy.fraction(sympy.together(e))[1].is_number:
+        return e
+    return sympy.cancel(e)
 
 
 # ----------------------------------------------------------------------------- 3. receptive-field regimes
