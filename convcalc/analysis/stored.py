@@ -181,17 +181,21 @@ class StoredReport:
         as stored (``source``); None where the data cannot say: another sample where the data holds no size
         expressions, another channel count, or a height and width outside its conditions (trace live)."""
         sample = self.sample if sample is None else tuple(sample)
-        values, regime = None, None
+        values, regime, peak = None, None, None
         if self.sizes is not None and len(sample) == len(self.sample) == 3 and sample[0] == self.sample[0]:
             found = values_at(self.sizes, batch, sample[1], sample[2])
             if found is None:
                 return None
-            values, regime = found
+            values, regime, peak = found
         elif sample != self.sample:
             return None
         report = decode(self.node, batch, values)
         if regime is not None:
             report = with_fields(report, self.sizes["alternatives"][regime], batch)
+        if peak is not None:  # the peak as the live report finds it: the first op with the most bytes alive
+            at = next((r.path for r in report.records if peak[0] in r.ops), "")
+            report = dataclasses.replace(report, totals=dataclasses.replace(
+                report.totals, peak_activation_bytes=peak[1], peak_at=at))
         return dataclasses.replace(report, source=self.source)
 
     @property
@@ -199,11 +203,11 @@ class StoredReport:
         return f"convcalc's stored zoo report (Paddle {self.paddle}); --live traces it"
 
 
-def values_at(sizes: dict, batch: int, height: int, width: int) -> tuple[list, int | None] | None:
+def values_at(sizes: dict, batch: int, height: int, width: int) -> tuple[list, int | None, tuple] | None:
     """(every stored size expression's value at this input, the receptive-field regime: None for the stored
-    fields, else an index into ``sizes["alternatives"]``), or None where the stored report may not be the live
-    one: a size not positive, a condition failing, no regime holding, the peak elsewhere (see
-    :mod:`convcalc.analysis.stored_sizes`), or damaged data."""
+    fields, else an index into ``sizes["alternatives"]``, the inference peak: (op, bytes alive)), or None
+    where the stored report may not be the live one: a size not positive, a condition failing, no regime
+    holding (see :mod:`convcalc.analysis.stored_sizes`), or damaged data."""
     from convcalc.analysis.size_exprs import BadExpression, Sizes
 
     try:
@@ -220,9 +224,7 @@ def values_at(sizes: dict, batch: int, height: int, width: int) -> tuple[list, i
                 all(Sizes.holds(g, env) for g in guards) for guards in alt["guards"])), None)
             if regime is None:
                 return None
-        if not _peak_holds({k: _build(v, batch, values) for k, v in sizes["memory"].items()}):
-            return None
-        return values, regime
+        return values, regime, _peak({k: _build(v, batch, values) for k, v in sizes["memory"].items()})
     except (BadExpression, NotStorable, KeyError, TypeError, ValueError, IndexError, AttributeError):
         return None
 
@@ -238,9 +240,10 @@ def with_fields(report: Report, regime: dict, batch: int) -> Report:
     return dataclasses.replace(report, records=records, gaps=gaps)
 
 
-def _peak_holds(memory: dict) -> bool:
-    """Whether the first op with the most bytes alive is still the stored peak's (the sweep of
-    :meth:`convcalc.analysis.memory.Liveness.profile`, on the stored buffers)."""
+def _peak(memory: dict) -> tuple[int, int]:
+    """(the first op with the most bytes alive, those bytes): the sweep of
+    :meth:`convcalc.analysis.memory.Liveness.profile` and :func:`~convcalc.analysis.memory.inference_peak`
+    on the stored buffers (op -1 and the inputs' bytes when no op computes)."""
     births: dict = {}
     deaths: dict = {}
     for born, dies, nbytes in memory["buffers"]:
@@ -252,7 +255,7 @@ def _peak_holds(memory: dict) -> bool:
         if computes and (best is None or alive > best[1]):
             best = (index, alive)
         alive -= deaths.get(index, 0)
-    return (-1 if best is None else best[0]) == memory["peak"]
+    return best if best is not None else (-1, births.get(-1, 0))
 
 
 def path_for(model: str, convention: str, version: str, folder: Path = FOLDER) -> Path:
@@ -358,7 +361,7 @@ def generate(model: str) -> tuple[tuple[int, ...], str, dict, dict | None, str]:
         for n in BATCHES:
             found = None if sizes is None else values_at(json.loads(json.dumps(sizes)), n, *sample[1:])
             values = None if found is None else found[0]
-            if sizes is not None and (found is None or found[1] is not None):
+            if sizes is not None and (found is None or found[1] is not None or found[2][0] != sizes["memory"]["peak"]):
                 raise NotStorable(f"{model}: the stored conditions fail at the traced size (batch {n})",
                                   "please report this: the size conditions are wrong")
             if decode(json.loads(json.dumps(nodes[c])), n, values) != dataclasses.replace(traced[n][c], parameters=()):
