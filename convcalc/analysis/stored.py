@@ -1,15 +1,18 @@
 """Zoo reports stored as data: written once per Paddle version, read back without Paddle or sympy.
 
-A zoo model's report at its default input is fixed by the installed Paddle and by convcalc itself,
-so ``convcalc validate --write-zoo-data`` traces each zoo model once per batch size and stores the
-:class:`~convcalc.analysis.records.Report` objects as plain JSON, one gzipped file per model and
-convention under ``zoo_reports/paddle-<version>/``.  ``convcalc report resnet18 [--batch N]``
-then builds the same ``Report`` from the file (about 10 ms, no ``import paddle``, no sympy) and
-hands it to the same renderers as a traced one.
+A zoo model's report is fixed by the installed Paddle, by convcalc itself and by the input's batch,
+height and width, so ``convcalc validate --write-zoo-data`` traces each zoo model once per batch size
+and stores the :class:`~convcalc.analysis.records.Report` objects as plain JSON, one gzipped file per
+model and convention under ``zoo_reports/paddle-<version>/``.  ``convcalc report resnet18 [--batch N]
+[--input 3xHxW]`` then builds the same ``Report`` from the file (about 10 ms, no ``import paddle``, no
+sympy) and hands it to the same renderers as a traced one.
 
-The batch is the only size the data covers: every quantity that changes with it was traced at
-batch 1 and 2 and is stored as ``a + (N - 1) * d``; the generator checks that rule against a third
-trace (batch 3) and refuses to write data it does not reproduce.  Any other input (another size,
+Every quantity that changes with the batch was traced at batch 1 and 2 and is stored as
+``a + (N - 1) * d``; the generator checks that rule against a third trace (batch 3) and refuses to
+write data it does not reproduce.  Quantities that change with the height and width are stored as
+expressions in ``N``, ``H`` and ``W`` (``{"$e": index}`` into the file's ``sizes`` block), with the
+conditions under which the stored report is the live one (:mod:`convcalc.analysis.stored_sizes`
+writes them, :mod:`convcalc.analysis.size_exprs` reads them); an input outside them (or with another
 channel count or dtype, a second input, ``--symbolic``, ``--training``) is traced live, as is
 everything when the installed Paddle is not the data's.  tests/test_stored_reports.py checks, for
 every zoo model, that the data and a live trace give the same report field for field.

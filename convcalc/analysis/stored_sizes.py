@@ -22,9 +22,8 @@ Then:
      use as a plain number pins the size).  Where every logged decision goes the same way the propagation
      runs exactly as it did, so the stored fields and field gaps are the live ones.  Each of
      :data:`SAMPLES` whose propagation gives the same fields adds its own decisions as another regime (an OR);
-   - the inference peak: the live report's peak is the first op with the most bytes alive; the reader runs
-     the same sweep on the stored buffers (birth, death, bytes) and serves only where the peak is still at
-     the stored op.
+   The inference peak is no condition: the live report's peak is the first op with the most bytes alive,
+   and the reader runs the same sweep on the stored buffers (birth, death, bytes as expressions).
 
 Every expression is printed as plain integer arithmetic (:mod:`convcalc.analysis.size_exprs`) and checked
 against sympy at several sizes before it is written.
