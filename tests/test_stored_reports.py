@@ -187,16 +187,21 @@ def test_the_codec_refuses_what_it_cannot_give_back():
     assert stored._merge(10, 20, 30, "x") == {"$n": [10, 10]} and stored._build({"$n": [10, 10]}, 7) == 70
 
 
-def test_the_stored_path_imports_neither_paddle_nor_sympy():
+@pytest.mark.parametrize("size", ["3x224x224", "3x97x131"])
+def test_the_stored_path_imports_neither_paddle_nor_sympy(size):
     code = ("import sys, io, contextlib\nfrom convcalc.cli import main\nbuf = io.StringIO()\n"
-            "with contextlib.redirect_stdout(buf):\n    code = main(['report', 'resnet18', '--format', 'json'])\n"
+            "with contextlib.redirect_stdout(buf):\n"
+            f"    code = main(['report', 'resnet18', '--input', '{size}', '--format', 'json'])\n"
             "d = __import__('json').loads(buf.getvalue())\n"
-            "print(code, d['source'], d['totals']['params'], 'paddle' in sys.modules, 'sympy' in sys.modules)")
+            "print(code, d['source'], d['totals']['params'], d['totals']['flops'], 'paddle' in sys.modules, "
+            "'sympy' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    c, h, w = (int(d) for d in size.split("x"))
     with paddle.utils.unique_name.guard():
-        truth = paddle.summary(paddle.vision.models.resnet18(), (1, 3, 224, 224))["total_params"]
-    assert proc.stdout.split() == ["0", "stored", str(truth), "False", "False"]
+        model = paddle.vision.models.resnet18()
+        truth = paddle.summary(model, (1, c, h, w))["total_params"], paddle.flops(model, [1, c, h, w])
+    assert proc.stdout.split() == ["0", "stored", str(truth[0]), str(truth[1]), "False", "False"]
 
 
 def test_the_table_says_where_its_numbers_came_from():
