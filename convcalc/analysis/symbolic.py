@@ -266,6 +266,39 @@ def _unsqueeze(op, ins, consts, trace):
     return [tuple(x)] + [_concrete(trace, v) for v in op.outputs[1:]]
 
 
+def _slice_bounds(op, consts) -> list[tuple[int, int, int]] | None:
+    """(axis, start, end) of a ``slice`` with constant bounds, or None."""
+    starts, ends = consts.get(op.inputs[1]), consts.get(op.inputs[2]) if len(op.inputs) > 2 else None
+    if starts is None or ends is None:
+        return None
+    starts, ends = (v if isinstance(v, list) else [v] for v in (starts, ends))
+    return [(int(ax), int(a), int(b)) for ax, a, b in zip(op.attrs.get("axes", []), starts, ends)]
+
+
+def _slice(op, ins, consts, trace):
+    """``x[..., a:b, ...]`` with constant bounds: a size that follows the input keeps ``b - a`` where
+    ``0 <= a < b`` (a condition, :func:`_fixed_size_conditions`, says it is at least ``b``); a fixed size is
+    sliced as Python slices it; ``decrease_axis`` drops the axis.  Other bounds cannot be followed."""
+    x = ins[0]
+    bounds = _slice_bounds(op, consts)
+    if bounds is None:
+        raise SymbolicUnsupportedError(f"a slice with computed bounds (op #{op.index})",
+                                       "use a concrete report (without --symbolic)")
+    out = list(x)
+    for axis, a, b in bounds:
+        axis %= len(x)
+        if sympy.sympify(x[axis]).free_symbols:
+            if not 0 <= a < b <= int(trace.shapes[op.inputs[0]][axis]):
+                raise SymbolicUnsupportedError(
+                    f"a slice [{a}:{b}] of a size that follows the input (op #{op.index})",
+                    "use a concrete report (without --symbolic)")
+            out[axis] = sympy.Integer(b - a)
+        else:
+            out[axis] = sympy.Integer(len(range(*slice(a, b).indices(int(x[axis])))))
+    dropped = {int(d) % len(x) for d in op.attrs.get("decrease_axis", [])}
+    return [tuple(d for i, d in enumerate(out) if i not in dropped)]
+
+
 def _matmul(op, ins, consts, trace):
     x, y = ins[0], ins[1]
     tx, ty = op.attrs.get("transpose_x", False), op.attrs.get("transpose_y", False)
@@ -300,6 +333,7 @@ HANDLERS: dict[str, ShapeHandler] = {
     "reshape": _reshape,
     "transpose": _transpose,
     "squeeze": _squeeze,
+    "slice": _slice,
     "unsqueeze": _unsqueeze,
     "matmul": _matmul,
     "mean": _reduce,
@@ -459,6 +493,11 @@ def _fixed_size_conditions(trace: Trace, shapes: dict) -> list[tuple[sympy.Basic
                 d = ins[0][int(a) % len(ins[0])]
                 if symbolic(d):  # Paddle squeezes an axis only where its size is 1 (else it leaves it in place)
                     found.append((sympy.Eq(d, 1), f"{_where(trace, op.index)} squeezes an axis of size 1"))
+        elif key == "slice" and ins[0]:
+            for axis, a, b in _slice_bounds(op, trace.constants) or ():
+                d = ins[0][axis % len(ins[0])]
+                if symbolic(d):  # the slice keeps b - a only where the size reaches b
+                    found.append((sympy.Ge(d, b), f"{_where(trace, op.index)} slices [{a}:{b}] of it"))
     return found
 
 

@@ -82,7 +82,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with --training: training samples per epoch, for the per-epoch total (the book: 1000)")
     p.add_argument("--live", action="store_true",
                    help="trace the model now even where convcalc has its report stored (a zoo model at its "
-                   "default input, any --batch, with the installed Paddle's version)")
+                   "default channels and dtype, any --batch, its default height and width or another where "
+                   "the stored conditions hold, with the installed Paddle's version)")
     p.add_argument("--format", default="table", choices=FORMATS, help="output format (default: table)")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of the terminal")
     p.set_defaults(func=run_report)
@@ -208,7 +209,8 @@ def run_report(args) -> int:
 
 def _stored_report(args):
     """The report from convcalc's stored zoo data (no Paddle, no sympy), or None where only a trace can say:
-    not a stored zoo model, another Paddle, --symbolic/--training, or any input but the default sample."""
+    not a stored zoo model, another Paddle, --symbolic/--training, more than one input, another channel count
+    or dtype, or a height and width outside the stored conditions."""
     import re
 
     if args.symbolic or args.exact or args.training or not re.fullmatch(r"[a-z0-9_]+", args.model):
@@ -225,12 +227,12 @@ def _stored_report(args):
         return None
     inputs, notes = cli_inputs(texts or ["x".join(map(str, stored.sample))], args.batch, InputHint())
     (given,) = inputs
-    if notes or given.also or given.dtype != stored.dtype or tuple(given.shape[1:]) != stored.sample:
+    if notes or given.also or given.dtype != stored.dtype:
         return None  # (a 4-number --input without --batch can be read two ways: Paddle decides, live)
     from convcalc.analysis.stored import NotStorable
 
-    try:
-        return stored.report(given.shape[0])
+    try:  # another height and width: served where the data's conditions hold (None: trace live)
+        return stored.report(given.shape[0], tuple(given.shape[1:]))
     except NotStorable:  # a damaged file: the trace answers, as for a missing one
         return None
 

@@ -47,9 +47,11 @@ paddle.flops in the same process.  The libraries live in an environment of their
   ~/.cache/convcalc-corpus-venv/bin/pip install six pyyaml requests tqdm scikit-learn opencv-python-headless 'numpy<2.4'
 
 --write-zoo-data traces each zoo model at its default input at batch 1, 2 and 3 in every
-convention and stores the reports `convcalc report` reads without importing Paddle
-(convcalc/analysis/zoo_reports/paddle-VERSION/, one gzipped JSON per model and convention); a model whose
-stored form does not give back exactly the traced reports is refused.
+convention, concretely and symbolically, and stores the reports `convcalc report` reads without
+importing Paddle (convcalc/analysis/zoo_reports/paddle-VERSION/, one gzipped JSON per model and
+convention), as expressions in the batch, H and W with the conditions under which they hold
+(docs/report.md, "Stored zoo reports"); a model whose stored form does not give back exactly the
+traced reports is refused.
 
 With -o docs/validation.md it rewrites only its own section of that file (the zoo run
 keeps that section as it is).
@@ -89,7 +91,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     p.add_argument("--write-zoo-data", action="store_true",
                    help="instead of checking: trace every zoo model (or --models) at its default input and "
-                   "write the stored reports `convcalc report` reads for the installed Paddle "
+                   "write the stored reports `convcalc report` reads for the installed Paddle, in the batch, "
+                   "H and W "
                    "(convcalc/analysis/zoo_reports/paddle-VERSION/)")
     g = p.add_argument_group("real libraries")
     g.add_argument("--real-libraries", action="store_true",
