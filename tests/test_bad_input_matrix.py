@@ -59,7 +59,8 @@ def _cases(tmp: str, f: dict[str, str]) -> list[tuple[str, list[str], int, str]]
         ("report-bad-convcalc-input", ["report", f"{f['declared__py']}:Net"], 2, "CONVCALC_INPUT"),
         ("report-impossible-size", ["report", "book_paddle_lenet", "--input", "1x8x8"], 2, "too small"),
         # 10 million samples: 655 GB in the first conv's output, refused before the eager check allocates it
-        ("report-batch-beyond-memory", ["report", "resnet18", "--input", "3x32x32", "--batch", "10000000"], 2,
+        # (--live: from the stored data the same report is arithmetic and allocates nothing)
+        ("report-batch-beyond-memory", ["report", "resnet18", "--input", "3x32x32", "--batch", "10000000", "--live"], 2,
          "too large for this machine's memory"),
         ("report-missing-file", ["report", f"{tmp}/nosuch.py:Net"], 2, "does not exist"),
         ("report-syntax-error", ["report", f"{f['broken__py']}:Net"], 2, "SyntaxError"),
@@ -442,8 +443,27 @@ def test_an_input_no_allocation_can_hold_is_one_line_where_free_memory_is_unknow
     import convcalc.trace.failures as failures
 
     monkeypatch.setattr(failures, "available_memory", lambda: None)
-    code, out, err = _run(["report", "resnet18", "--input", "3x32x32", "--batch", "1000000000"], capsys)
+    code, out, err = _run(["report", "resnet18", "--input", "3x32x32", "--batch", "1000000000", "--live"], capsys)
     assert code == 2 and out == "", err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
     assert "too large for this machine's memory" in lines[0] and "Paddle could not allocate" in lines[0], lines[0]
+
+
+def test_a_batch_beyond_memory_is_still_answered_from_the_stored_data(capsys):
+    """The refusal above is for what must be allocated: from the stored data the report is arithmetic, so
+    ten million samples are answered, with each total ten million times the live trace's at one sample
+    (parameters once)."""
+    import json
+
+    code, out, err = _run(["report", "resnet18", "--input", "3x32x32", "--batch", "10000000", "--format", "json"],
+                          capsys)
+    assert code == 0, err
+    big = json.loads(out)
+    assert big["source"] == "stored", big["source"]
+    code, out, err = _run(["report", "resnet18", "--input", "3x32x32", "--live", "--format", "json"], capsys)
+    assert code == 0, err
+    one = json.loads(out)
+    assert big["totals"]["params"] == one["totals"]["params"]
+    assert big["totals"]["flops"] == 10_000_000 * one["totals"]["flops"]
+    assert big["totals"]["input_bytes"] == 10_000_000 * one["totals"]["input_bytes"]
