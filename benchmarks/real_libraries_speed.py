@@ -8,7 +8,9 @@ environment that has the libraries: see ``convcalc validate --help``), after one
 model and two analyses of a tiny model (conv, batch norm, ReLU, pool, flatten, linear at
 1x3x32x32): the second of those is the *fixed cost* of an analysis.  The *cold* cost, the first
 analysis in a process that has imported only paddle (convcalc's own imports, sympy's among them,
-included), is measured in three more processes.
+included), is measured in three more processes.  Each model's ratio is of medians over three rounds taken in turns,
+after the first analysis and the first summary + flops (``in_turns`` in
+convcalc/checks/real_libraries/child.py says why the first calls mislead).
 ``--repeat N`` runs each model in N processes and reports the median ratio.  The load average
 is printed first and last: the machine may be shared, and the seconds move with it (the ratios
 much less).

@@ -129,10 +129,12 @@ def section_markdown(run: RealLibrariesRun, when: _dt.datetime | None = None) ->
         "given the same input tensors (`input_data`).",
         "",
         "*convcalc s* is one `analyze` of the model (trace and report, as a user calls it), *summary+flops s* "
-        "one `paddle.summary` plus one `paddle.flops` of the same model, timed right after it in the same "
-        "process (after a forward and a warm-up analysis of a tiny model); *ratio* is the first over the second "
+        "one `paddle.summary` plus one `paddle.flops` of the same model, in the same process: after the checked "
+        "analysis and one `paddle.summary` + `paddle.flops`, both again in turns, three rounds, median of each "
+        "(a first call is warm on one side and cold on the other: `in_turns` in "
+        "`convcalc/checks/real_libraries/child.py`); *ratio* is the first over the second "
         "(goal: at most 1.0x for every model, median at most 0.5x).  `python benchmarks/real_libraries_speed.py` "
-        "measures the same ratios without the checks, several times each.",
+        "measures the same ratios without the checks.",
         "",
         "### Summary",
         "",
