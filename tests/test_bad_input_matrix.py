@@ -467,3 +467,17 @@ def test_a_batch_beyond_memory_is_still_answered_from_the_stored_data(capsys):
     assert big["totals"]["params"] == one["totals"]["params"]
     assert big["totals"]["flops"] == 10_000_000 * one["totals"]["flops"]
     assert big["totals"]["input_bytes"] == 10_000_000 * one["totals"]["input_bytes"]
+
+
+def test_a_long_paddle_refusal_is_cut_at_a_word_and_marked(capsys):
+    """Paddle's broadcast refusal is about 600 characters; the one line keeps its start, ends the cut at a
+    whole word with an ellipsis, and still gives the fix after it."""
+    code, out, err = _run(["report", "vit_b_16", "--input", "3x97x131", "--live"], capsys)
+    lines = err.strip().splitlines()
+    assert code == 2 and out == "" and len(lines) == 1, err
+    line = lines[0]
+    assert "Broadcast dimension mismatch" in line and "[1, 49, 768]" in line, line
+    reason, fix = line.split(" …; ", 1)
+    assert fix.startswith("give the input this model takes"), line
+    assert len(reason.split("(PatchEmbedding): ", 1)[1]) <= 300, reason
+    assert not reason.endswith(("(", "|", "&", ",")), reason

@@ -32,6 +32,16 @@ MEMORY_HINT = ("use a smaller --batch or --input; every count but memory is line
                "times the batch gives it")
 
 
+def _clip(text: str, limit: int = 300) -> str:
+    """``text`` kept to one readable error line: cut at the last space before ``limit``, marked with an ellipsis
+    (Paddle's broadcast refusal runs to 600 characters; cut mid-word it read "... || (y_dims; give the input")."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:(|&") + " …"
+
+
 def describe_failure(exc: BaseException) -> str:
     """The informative line of an error raised by Paddle (building the program or running a kernel)."""
     text = str(exc).strip()
@@ -45,14 +55,14 @@ def describe_failure(exc: BaseException) -> str:
             if hint:
                 what = re.split(r"\.?\s+But receiv", what)[0].rstrip(".")
                 what = f"{what} ({hint.group(2).rstrip('.')})"
-            return what[:300]
+            return _clip(what)
     # dy2static wraps the user's error: "In transformed code: ... RuntimeError: boom".
     for ln in reversed(lines):
         m = re.match(r"^[A-Za-z_.]*(Error|Exception): (.*)$", ln)
         if m:
-            return m.group(2)[:300]
+            return _clip(m.group(2))
     useful = [ln for ln in lines if not ln.startswith(("In transformed code", "File ", "-", ">"))]
-    return (useful[-1] if useful else type(exc).__name__)[:300]
+    return _clip(useful[-1] if useful else type(exc).__name__)
 
 
 def _axis_padding(padding: Any, axis: int) -> Any:
