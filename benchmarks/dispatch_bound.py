@@ -60,6 +60,7 @@ def dispatch_trace(model, x, _C_ops, paddle) -> list[tuple]:
 
     names = [n for n in dir(_C_ops) if not n.startswith("_") and callable(getattr(_C_ops, n))]
     originals = {n: getattr(_C_ops, n) for n in names}
+
     def enter(path):
         def pre(_layer, _inputs):
             stack.append(path)  # returns None: a hook's return value would replace the inputs
@@ -115,11 +116,13 @@ def main() -> None:
         def ours(model=model, shape=shape, name=name):
             analyze(model, tuple(shape), name=name)
 
-        logged = dispatch_trace(model, x, _C_ops, paddle)  # warm-up, and the count
+        def traced(model=model, x=x):
+            return dispatch_trace(model, x, _C_ops, paddle)
+
+        logged = traced()  # warm-up, and the count
         ours()
         theirs()
-        rounds = [(seconds(ours), seconds(lambda: dispatch_trace(model, x, _C_ops, paddle)), seconds(theirs))
-                  for _ in range(args.repeat)]
+        rounds = [(seconds(ours), seconds(traced), seconds(theirs)) for _ in range(args.repeat)]
         t_ours, t_dispatch, t_theirs = (statistics.median(r[i] for r in rounds) for i in range(3))
         print(f"{name:<20} {t_ours:>10.3f} {t_dispatch:>10.3f} {t_theirs:>15.3f} "
               f"{t_ours / t_theirs:>10.2f} {t_dispatch / t_theirs:>10.2f} {len(logged):>10}")

@@ -115,6 +115,19 @@ def _seconds(fn: Any) -> float:
     return time.perf_counter() - t0
 
 
+def _ratio(out: dict, model: Any, shape: tuple, analyse: Any, analysed: bool) -> None:
+    """After the first analysis (its seconds in ``out["analysis_s"]``): the first ``paddle.summary`` +
+    ``paddle.flops``, then, where the analysis ran, both again :func:`in_turns`; the ratio is of those
+    medians (the first calls kept as ``first_*``)."""
+    out["first_analysis_s"] = out["analysis_s"]
+    out["first_summary_flops_s"] = out["summary_flops_s"] = round(summary_and_flops(model, shape), 3)
+    if analysed:
+        ours, theirs = in_turns(analyse, lambda: summary_and_flops(model, shape))
+        out["analysis_s"], out["summary_flops_s"] = round(ours, 3), round(theirs, 3)
+    out["ratio"] = round(out["analysis_s"] / out["summary_flops_s"], 3)
+    out["load_after"] = load()
+
+
 def time_model(name: str) -> dict:
     """Only the timing of :func:`check_model`: one forward (Paddle's kernels warm), the fixed cost, one
     ``analyze(model, input_size=...)`` and one ``paddle.summary`` + ``paddle.flops`` (the first calls,
@@ -141,14 +154,8 @@ def time_model(name: str) -> dict:
         out["verdict"] = "analysed"
     except Exception as err:  # noqa: BLE001 - timed all the same, and said
         out.update(verdict="not analysed", reason=one_line(f"{type(err).__name__}: {err}"))
-    out["first_analysis_s"] = out["analysis_s"] = round(time.perf_counter() - t0, 3)
-    out["first_summary_flops_s"] = out["summary_flops_s"] = round(summary_and_flops(model, shape), 3)
-    if out["verdict"] == "analysed":
-        ours, theirs = in_turns(lambda: analyze(model, input_size=tuple(shape)),
-                                lambda: summary_and_flops(model, shape))
-        out["analysis_s"], out["summary_flops_s"] = round(ours, 3), round(theirs, 3)
-    out["ratio"] = round(out["analysis_s"] / out["summary_flops_s"], 3)
-    out["load_after"] = load()
+    out["analysis_s"] = round(time.perf_counter() - t0, 3)
+    _ratio(out, model, shape, lambda: analyze(model, input_size=tuple(shape)), out["verdict"] == "analysed")
     return out
 
 
@@ -189,14 +196,9 @@ def check_model(name: str, timing: bool = True) -> dict:
     except Exception as err:  # noqa: BLE001 - a crash is a wrong answer, reported as such
         out.update(verdict="convcalc crashed", reason=one_line(f"{type(err).__name__}: {err}"),
                    traceback=traceback.format_exc()[-3000:])
-    out["first_analysis_s"] = out["analysis_s"] = round(time.perf_counter() - t0, 3)
+    out["analysis_s"] = round(time.perf_counter() - t0, 3)
     if timing:
-        out["first_summary_flops_s"] = out["summary_flops_s"] = round(summary_and_flops(model, shape), 3)
-        if report is not None:
-            ours, theirs = in_turns(lambda: analysis(model, shape, inputs), lambda: summary_and_flops(model, shape))
-            out["analysis_s"], out["summary_flops_s"] = round(ours, 3), round(theirs, 3)
-        out["ratio"] = round(out["analysis_s"] / out["summary_flops_s"], 3)
-        out["load_after"] = load()
+        _ratio(out, model, shape, lambda: analysis(model, shape, inputs), report is not None)
     if report is None:
         return out
     macs = None
