@@ -171,37 +171,45 @@ def memory_line(report: Report) -> str:
 
 
 # ---------------------------------------------------------------- groups
+def _enclosing(owner: str, containers: set[str]) -> list[str]:
+    """The container paths that hold ``owner`` (itself included): ``""`` and every dotted prefix that is one."""
+    found = [""] if "" in containers else []
+    at = owner.find(".")
+    while at != -1:
+        if owner[:at] in containers:
+            found.append(owner[:at])
+        at = owner.find(".", at + 1)
+    if owner and owner in containers:
+        found.append(owner)
+    return found
+
+
 def group_totals(report: Report) -> dict[str, tuple[sympy.Expr, sympy.Expr]]:
     """(params, FLOPs) of every container path, summed over its subtree (leaves + functional ops)."""
     out: dict[str, list] = {}
-    containers = [r.path for r in report.records if not r.is_leaf]
+    containers = {r.path for r in report.records if not r.is_leaf}
     seen: set[str] = set()
     for r in report.records:
         owner = r.parent if r.is_functional else r.path
         first = r.is_functional or r.path not in seen
         seen.add(r.path)
-        if not r.is_leaf:  # a container's own parameters (its FLOPs are its subtree's)
-            for c in containers:
-                if c == "" or owner == c or owner.startswith(c + "."):
-                    out.setdefault(c, [0, 0])[0] += r.params if first else 0
-            continue
-        for c in containers:
-            if c == "" or owner == c or owner.startswith(c + "."):
-                acc = out.setdefault(c, [0, 0])
-                if first:
-                    acc[0] += r.params
+        for c in _enclosing(owner, containers):
+            acc = out.setdefault(c, [0, 0])
+            if first:
+                acc[0] += r.params
+            if r.is_leaf:  # (a container's own parameters count; its FLOPs are its subtree's)
                 acc[1] += r.flops
     return {k: (expand(v[0]), expand(v[1])) for k, v in out.items()}
 
 
 def incomplete_groups(report: Report) -> set[str]:
     """Container paths with a layer or op without a FLOP rule somewhere below (their subtotal is a lower bound)."""
-    containers = [r.path for r in report.records if not r.is_leaf]
+    containers = {r.path for r in report.records if not r.is_leaf}
     out: set[str] = set()
     for r in report.records:
         if r.is_leaf and (not r.has_rule or r.size_unknown):
             owner = r.parent if r.is_functional else r.path
-            out.update(c for c in containers if c and (owner == c or owner.startswith(c + ".")))
+            out.update(c for c in _enclosing(owner, containers) if c)
     return out
 
 
@@ -279,7 +287,7 @@ def _cells(report: Report, rec: LayerRecord, columns, details: C.RowDetails, gro
                 text = group_flops_text(g_flops, rec.path, incomplete)
         else:
             text = {C.Column.RF: size, C.Column.JUMP: jump, C.Column.START: start}[col]
-        out.append(Text(text, style="dim") if dim else text)
+        out.append(Text(text, style="dim") if dim else Text(text))  # (Text: a cell is never read as markup)
     return out
 
 
@@ -374,7 +382,29 @@ def layer_table(report: Report, depth: int | None = None, *, columns=C.DEFAULT_C
                     shown += f" {C.kernel_text(list(shape))}"
                 table.add_row(Text(shown, style="dim"), *(cell.get(c, "") for c in columns),
                               *([""] * len(extra)))
+    if not report.symbols:
+        _fix_widths(table)
     return table, rows
+
+
+def _fix_widths(table) -> None:
+    """Give each column of one-line cells its width, so rich need not measure every cell to find it.
+
+    rich measures each cell of a flexible column (a render per cell) before it renders them all; for a report of
+    a few hundred rows that measuring is a quarter of the layout.  The widest line of a column is its width
+    either way (no cell wraps), so the table looks the same.  Columns that may wrap (symbolic) stay flexible.
+    """
+    from rich.cells import cell_len
+    from rich.text import Text
+
+    for column in table.columns:
+        if not column.no_wrap:
+            continue
+        texts = [column.header, *column.cells]
+        if not all(isinstance(t, Text | str) for t in texts):
+            continue
+        column.width = max(cell_len(line) for t in texts
+                           for line in (t.plain if isinstance(t, Text) else t).split("\n"))
 
 
 def totals_text(report: Report, rows: list[LayerRecord] | None = None, training: Any = None):
