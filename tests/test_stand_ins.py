@@ -90,7 +90,8 @@ def test_stand_ins_give_the_full_checks_report(case, crops, monkeypatch):
     assert _eager_refusal(case.build(), x) == ""
     model = case.build()
     light = analyze(model, input_data=x, name=case.name)
-    plain = sum(stand_ins.is_plain(m) for m in model.sublayers())  # a subclass with its own forward: none
+    plain = sum(stand_ins.is_plain(m) and not stand_ins.is_plain_pointwise(m)  # a subclass with its own forward: none
+                for m in model.sublayers())  # (batch norms and activations take crops only when large: below)
     assert len(crops) >= plain and bool(crops) == bool(plain), "plain convs/Linears not checked at their smallest size"
     assert all(small is not None and small[0] == 1 for _, small in crops)
     monkeypatch.setattr(trace, "value_free", lambda *a: False)
@@ -561,3 +562,91 @@ class PoolUntilMatched(nn.Layer):
 def test_a_loop_on_sizes_keeps_the_check_on_crops(crops, monkeypatch):
     ours, truth = _last_shapes_after_one_check_on_crops(PoolUntilMatched(), (1, 3, 16, 16), crops, monkeypatch)
     assert ours == truth == (1, 4, 4, 4)
+
+
+# ------------------------------------------------------------------ batch norms and activations on a crop
+@pytest.mark.parametrize(
+    ("layer", "shape", "cropped"),
+    [
+        (lambda: nn.BatchNorm2D(8), (2, 8, 30, 40), (1, 8, 1, 1)),
+        (lambda: nn.BatchNorm2D(8, data_format="NHWC"), (2, 30, 40, 8), (1, 1, 1, 8)),
+        (lambda: nn.BatchNorm1D(8), (4, 8), (1, 8)),
+        (lambda: nn.BatchNorm1D(8), (4, 8, 50), (1, 8, 1)),
+        (lambda: nn.BatchNorm3D(4), (1, 4, 5, 6, 7), (1, 4, 1, 1, 1)),
+        (lambda: nn.ReLU6(), (2, 8, 30, 40), (1, 1, 1, 1)),
+        (lambda: nn.Hardswish(), (3, 5), (1, 1)),
+    ],
+)
+def test_a_pointwise_crop_keeps_only_a_batch_norms_channels(layer, shape, cropped):
+    small = stand_ins._pointwise_crop(layer(), paddle.ones(list(shape)))
+    assert tuple(small.shape) == cropped
+
+
+def test_only_paddles_own_running_statistics_norms_and_activations_are_pointwise():
+    class MyReLU(nn.ReLU):
+        pass
+
+    batch_stats = nn.BatchNorm2D(4, use_global_stats=False)
+    training = nn.BatchNorm2D(4)
+    own = nn.ReLU()
+    own.forward = lambda x: x
+    for layer in (batch_stats, own):
+        layer.eval()
+    assert stand_ins.is_plain_pointwise(_eval(nn.BatchNorm2D(4)))
+    assert not stand_ins.is_plain_pointwise(batch_stats)  # batch statistics: a crop of one value per channel
+    assert not stand_ins.is_plain_pointwise(training)  # (the eager check runs in eval mode)
+    assert not stand_ins.is_plain_pointwise(own)
+    for layer in (nn.PReLU(4), MyReLU(), nn.BatchNorm(4, act="relu"), nn.Softmax(), nn.Conv2D(4, 4, 1)):
+        assert not stand_ins.is_plain_pointwise(layer), layer
+    assert all(stand_ins.is_plain_pointwise(getattr(nn, n)()) for n in stand_ins._ACTIVATION_LAYERS)
+
+
+def _eval(layer):
+    layer.eval()
+    return layer
+
+
+class NormedStem(nn.Layer):
+    """Conv, batch norm, ReLU6 and Hardswish on a large input, then a conv that expects ``takes`` channels: Paddle's
+    static program does not check a conv's input channels, its eager forward does."""
+
+    def __init__(self, takes: int = 8):
+        super().__init__()
+        self.conv = nn.Conv2D(3, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2D(8)
+        self.act = nn.ReLU6()
+        self.act2 = nn.Hardswish()
+        self.head = nn.Conv2D(takes, 4, 3, stride=2)
+        self.bn2 = nn.BatchNorm2D(4)
+
+    def forward(self, x):
+        return self.bn2(self.head(self.act2(self.act(self.bn(self.conv(x))))))
+
+
+@pytest.mark.parametrize("takes", [8, 6])
+def test_large_batch_norms_and_activations_on_crops_accept_and_refuse_as_the_full_forward(takes, monkeypatch):
+    """The truth is Paddle's eager forward; with the crops and without them (the full check) convcalc agrees.  The
+    three large layers are checked on crops (from POINTWISE_CROP_FROM elements on), the small last norm is not."""
+    seen = []
+    real = stand_ins._pointwise_crop
+
+    def counting(layer, x):
+        seen.append(type(layer).__name__)
+        return real(layer, x)
+
+    monkeypatch.setattr(stand_ins, "_pointwise_crop", counting)
+    model = NormedStem(takes)
+    x = paddle.rand([1, 3, 96, 96])  # 8 x 96 x 96 = 73,728 elements after the first conv
+    assert 8 * 96 * 96 >= stand_ins.POINTWISE_CROP_FROM > 4 * 47 * 47
+    truth = _eager_refusal(model, x)
+    assert bool(truth) == (takes != 8)
+    light = _outcome(model, x)
+    assert seen == ["BatchNorm2D", "ReLU6", "Hardswish"], seen
+    monkeypatch.setattr(trace, "value_free", lambda *a: False)
+    seen.clear()
+    full = _outcome(model, x)
+    assert not seen
+    if takes != 8:
+        assert isinstance(light, str) and light == full and "input_channels:8 != filter_channels * groups:6" in light
+    else:
+        assert light.records == full.records and light.totals == full.totals

@@ -193,10 +193,60 @@ def is_plain_attention(layer: Any) -> bool:
     return all(type(s) in parts and "forward" not in s.__dict__ for s in layer.sublayers())
 
 
+# Paddle's parameter-free elementwise activation layers: no shape is checked, only the dtype.
+_ACTIVATION_LAYERS = ("ReLU", "ReLU6", "Hardswish", "Hardsigmoid", "Sigmoid", "Swish", "Silu", "GELU", "LeakyReLU",
+                      "Tanh", "ELU", "SELU", "CELU", "Mish", "Softplus", "Softsign", "Hardtanh", "Tanhshrink",
+                      "LogSigmoid", "Hardshrink", "Softshrink", "ThresholdedReLU")
+_BATCH_NORMS = ("BatchNorm1D", "BatchNorm2D", "BatchNorm3D")
+
+
+def is_plain_pointwise(layer: Any) -> bool:
+    """A built-in ``BatchNorm1D/2D/3D`` using its running statistics (eval, ``use_global_stats`` not False) or a
+    built-in parameter-free elementwise activation layer, running its own ``forward``: its output has its
+    input's shape, and its refusals read no size but the channels (the batch norm's ``BatchNormInferMeta``
+    checks the rank, the layout and the channels against its weights; an activation checks the dtype)."""
+    import paddle.nn as nn
+
+    kind = type(layer)
+    if "forward" in layer.__dict__ or kind.__module__.split(".")[:2] != ["paddle", "nn"]:
+        return False
+    if kind.__name__ in _BATCH_NORMS and kind is getattr(nn, kind.__name__):
+        return not layer.training and getattr(layer, "_use_global_stats", None) is not False
+    return kind.__name__ in _ACTIVATION_LAYERS and kind is getattr(nn, kind.__name__)
+
+
 def is_plain(layer: Any) -> bool:
-    """A layer the eager check runs on a crop: :func:`is_plain_conv`, :func:`is_plain_linear` or
-    :func:`is_plain_attention`."""
-    return is_plain_conv(layer) or is_plain_linear(layer) or is_plain_attention(layer)
+    """A layer the eager check runs on a crop: :func:`is_plain_conv`, :func:`is_plain_linear`,
+    :func:`is_plain_attention` or :func:`is_plain_pointwise`."""
+    return is_plain_conv(layer) or is_plain_linear(layer) or is_plain_attention(layer) or is_plain_pointwise(layer)
+
+
+# A batch norm or activation is checked on a crop only from this many elements on: below it the crop costs more
+# than the layer (a speed choice only: a crop and the whole input meet the same checks).
+POINTWISE_CROP_FROM = 1 << 16
+
+
+def _pointwise_crop(layer: Any, x: Any) -> Any:
+    """``x`` cut to one element along every axis but a batch norm's channels."""
+    shape = list(x.shape)
+    keep = None
+    if not isinstance(layer, _activation_kinds()):
+        fmt = str(getattr(layer, "_data_format", "NC"))
+        keep = len(shape) - 1 if fmt.endswith("C") and fmt != "NC" else 1
+    return x[tuple(slice(None) if i == keep else slice(0, 1) for i in range(len(shape)))]
+
+
+def _numel(shape: tuple) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _activation_kinds() -> tuple:
+    import paddle.nn as nn
+
+    return tuple(getattr(nn, n) for n in _ACTIVATION_LAYERS)
 
 
 def _non_negative(padding: Any) -> bool:
@@ -239,6 +289,7 @@ def conv_stand_in(expected: dict[int, list[tuple[tuple, tuple]]]) -> Callable[[A
     import paddle
 
     seen: dict[int, int] = {}
+    pointwise: set[int] = set()
 
     def forward(layer: Any, *args: Any, **kwargs: Any) -> Any:
         real = type(layer).forward
@@ -248,6 +299,14 @@ def conv_stand_in(expected: dict[int, list[tuple[tuple, tuple]]]) -> Callable[[A
         x = args[0] if len(args) == 1 and not kwargs else None
         if x is None or k >= len(calls) or tuple(int(d) for d in x.shape) != calls[k][0]:
             return real(layer, *args, **kwargs)
+        if id(layer) in pointwise:
+            if calls[k][1] != calls[k][0] or _numel(calls[k][0]) < POINTWISE_CROP_FROM or not x.shape:
+                return real(layer, x)
+            try:
+                real(layer, _pointwise_crop(layer, x))
+            except Exception:  # noqa: BLE001 - Paddle's verdict and message come from the real input
+                return real(layer, x)
+            return x  # (its shape is the output's; its values stand in, as the zeros do below)
         small = _crop(layer, x)
         if small is None:
             return real(layer, x)
@@ -257,8 +316,14 @@ def conv_stand_in(expected: dict[int, list[tuple[tuple, tuple]]]) -> Callable[[A
             return real(layer, x)
         return paddle.zeros(list(calls[k][1]), out.dtype)
 
-    def stand_in(layer: Any) -> Callable | None:
-        return forward if id(layer) in expected and is_plain(layer) else None
+    def stand_in(layer: Any) -> Callable | None:  # (asked before the forwards are swapped)
+        if id(layer) not in expected or not is_plain(layer):
+            return None
+        if is_plain_pointwise(layer):
+            if not any(_numel(shape) >= POINTWISE_CROP_FROM for shape, _ in expected[id(layer)]):
+                return None  # (all its calls are small: its own forward is cheaper than a crop)
+            pointwise.add(id(layer))
+        return forward
 
     return stand_in
 

@@ -47,15 +47,19 @@ def swapped_forwards(model: Any, static_forward: Callable[[Any], Callable | None
             if fn is not None:
                 had = "forward" in layer.__dict__
                 old = layer.__dict__.get("forward")
-                layer.forward = _bound(fn, layer)
+                # (what Layer.__setattr__ ends in for a function, without its checks for parameters and buffers)
+                object.__setattr__(layer, "forward", _bound(fn, layer))
                 swapped.append((layer, had, old))
         yield
     finally:
         for layer, had, old in swapped:
             if had:
-                layer.forward = old
+                object.__setattr__(layer, "forward", old)
             else:
                 del layer.__dict__["forward"]
+
+
+_SIGNATURES: dict[Any, Any] = {}  # a class's forward -> its signature when bound (the same for every instance)
 
 
 def _bound(fn: Callable, layer: Any) -> Callable:
@@ -64,10 +68,21 @@ def _bound(fn: Callable, layer: Any) -> Callable:
     def forward(*args, **kwargs):
         return fn(layer, *args, **kwargs)
 
+    own = type(layer).forward
     try:
-        forward.__signature__ = inspect.signature(type(layer).forward.__get__(layer))
-    except (TypeError, ValueError):  # pragma: no cover - builtins
-        pass
+        signature = _SIGNATURES.get(own)
+    except TypeError:  # pragma: no cover - unhashable
+        signature = None
+    if signature is None:
+        try:
+            signature = inspect.signature(own.__get__(layer))
+        except (TypeError, ValueError):  # pragma: no cover - builtins
+            return forward
+        try:
+            _SIGNATURES[own] = signature
+        except TypeError:  # pragma: no cover - unhashable
+            pass
+    forward.__signature__ = signature
     return forward
 
 
