@@ -650,3 +650,48 @@ def test_large_batch_norms_and_activations_on_crops_accept_and_refuse_as_the_ful
         assert isinstance(light, str) and light == full and "input_channels:8 != filter_channels * groups:6" in light
     else:
         assert light.records == full.records and light.totals == full.totals
+
+
+class Repeated(nn.Layer):
+    """A stem, three depthwise convs of one configuration, then a conv that expects ``takes`` channels (Paddle's
+    static program does not check a conv's input channels; its eager forward does)."""
+
+    def __init__(self, takes: int = 8):
+        super().__init__()
+        self.stem = nn.Conv2D(3, 8, 3, padding=1)
+        self.blocks = nn.Sequential(*[nn.Conv2D(8, 8, 3, padding=1, groups=8) for _ in range(3)])
+        self.strided = nn.Conv2D(8, 8, 3, padding=1, groups=8, stride=2)  # (one setting differs: its own verdict)
+        self.last = nn.Conv2D(takes, 4, 1)
+
+    def forward(self, x):
+        return self.last(self.strided(self.blocks(self.stem(x))))
+
+
+@pytest.mark.parametrize("takes", [8, 6])
+def test_convs_of_one_configuration_share_one_verdict(takes, crops, monkeypatch):
+    """The three like depthwise convs run Paddle's kernel on one crop between them; every other configuration on its
+    own; and the report or refusal is the full forward's."""
+    kernels = []
+    real = nn.Conv2D.forward
+
+    def counting(self, x):
+        kernels.append(tuple(x.shape))
+        return real(self, x)
+
+    monkeypatch.setattr(nn.Conv2D, "forward", counting)
+    model = Repeated(takes)
+    x = paddle.rand([2, 3, 20, 20])
+    truth = _eager_refusal(model, x)
+    assert bool(truth) == (takes != 8)
+    kernels.clear()
+    light = _outcome(model, x)
+    on_crops = [k for k in kernels if k[0] == 1]
+    assert len(crops) == 6  # every conv is cropped ...
+    assert len(on_crops) == 4  # ... but the like ones run one kernel: stem, blocks (once), strided, last
+    monkeypatch.setattr(trace, "value_free", lambda *a: False)
+    crops.clear()
+    full = _outcome(model, x)
+    if takes != 8:
+        assert isinstance(light, str) and light == full and "input_channels:8 != filter_channels * groups:6" in light
+    else:
+        assert light.records == full.records and light.totals == full.totals

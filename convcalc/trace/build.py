@@ -363,14 +363,15 @@ def _build_once(model, inputs, static_forward, name, paths, decisions: Decisions
         return None if block.empty() else block.back().id()
 
     def pre_hook(layer, args):
+        values = list(_values(args))
         stack.append(
             {
                 "layer": layer,
                 "start": last_op(),
                 "order": next(pre_order),
-                "inputs": tuple(v.id for v in _values(args)),
+                "inputs": tuple(v.id for v in values),
                 # Paddle's own shape (plain ints): the shape guards must not log the formulas' own comparisons
-                "in_shape": next((tuple(int(d) for d in raw_shape(v)) for v in _values(args)), ()),
+                "in_shape": tuple(int(d) for d in raw_shape(values[0])) if values else (),
             }
         )
 
