@@ -201,7 +201,7 @@ _BATCH_NORMS = ("BatchNorm1D", "BatchNorm2D", "BatchNorm3D")
 
 
 def is_plain_pointwise(layer: Any) -> bool:
-    """A built-in ``BatchNorm1D/2D/3D`` using its running statistics (eval, ``use_global_stats`` not False) or a
+    """A built-in ``BatchNorm1D/2D/3D`` using its running statistics in eval mode (``use_global_stats`` not False) or a
     built-in parameter-free elementwise activation layer, running its own ``forward``: its output has its
     input's shape, and its refusals read no size but the channels (the batch norm's ``BatchNormInferMeta``
     checks the rank, the layout and the channels against its weights; an activation checks the dtype)."""
@@ -211,7 +211,7 @@ def is_plain_pointwise(layer: Any) -> bool:
     if "forward" in layer.__dict__ or kind.__module__.split(".")[:2] != ["paddle", "nn"]:
         return False
     if kind.__name__ in _BATCH_NORMS and kind is getattr(nn, kind.__name__):
-        return not layer.training and getattr(layer, "_use_global_stats", None) is not False
+        return getattr(layer, "_use_global_stats", None) is not False  # (the eager check runs in eval mode)
     return kind.__name__ in _ACTIVATION_LAYERS and kind is getattr(nn, kind.__name__)
 
 
@@ -311,6 +311,7 @@ def conv_stand_in(expected: dict[int, list[tuple[tuple, tuple]]]) -> Callable[[A
     pointwise: set[int] = set()
     accepted: dict[tuple, Any] = {}  # a conv's or Linear's configuration and crop -> its output dtype, once accepted
     kinds: dict[int, str] = {}  # id(layer) -> "conv" or "linear" (asked before the forwards are swapped)
+    made: dict[int, Any] = {}  # the zeros the stand-ins made: id -> tensor
 
     def forward(layer: Any, *args: Any, **kwargs: Any) -> Any:
         real = type(layer).forward
@@ -321,13 +322,16 @@ def conv_stand_in(expected: dict[int, list[tuple[tuple, tuple]]]) -> Callable[[A
         if x is None or k >= len(calls) or tuple(int(d) for d in x.shape) != calls[k][0]:
             return real(layer, *args, **kwargs)
         if id(layer) in pointwise:
-            if calls[k][1] != calls[k][0] or _numel(calls[k][0]) < POINTWISE_CROP_FROM or not x.shape:
+            if (calls[k][1] != calls[k][0] or _numel(calls[k][0]) < POINTWISE_CROP_FROM or not x.shape
+                    or made.get(id(x)) is not x):
                 return real(layer, x)
             try:
                 real(layer, _pointwise_crop(layer, x))
             except Exception:  # noqa: BLE001 - Paddle's verdict and message come from the real input
                 return real(layer, x)
-            return x  # (its shape is the output's; its values stand in, as the zeros do below)
+            # Its input, handed on: a stand-in's zeros (never the user's input or a parameter, which code after it
+            # might write in place), of the output's shape; their values stand in, as the zeros do.
+            return x
         small = _crop(layer, x)
         if small is None:
             return real(layer, x)
@@ -341,7 +345,9 @@ def conv_stand_in(expected: dict[int, list[tuple[tuple, tuple]]]) -> Callable[[A
                 return real(layer, x)
             if key is not None:
                 accepted[key] = dtype
-        return paddle.zeros(list(calls[k][1]), dtype)
+        out = paddle.zeros(list(calls[k][1]), dtype)
+        made[id(out)] = out  # (kept: its id is not reused while the check runs)
+        return out
 
     def stand_in(layer: Any) -> Callable | None:  # (asked before the forwards are swapped)
         if id(layer) not in expected or not is_plain(layer):
