@@ -156,3 +156,33 @@ def test_op_ranges_by_identity_after_a_pylayer():
         names = [ops[i].name() for i in range(entry["start"], entry["end"])]
         assert names == ["pd_op.conv2d", "pd_op.full_int_array", "pd_op.reshape", "pd_op.add"], names
     assert [r.kind for r in analyze(model, (1, 3, 8, 8)).records] == ["Conv2D", "pylayer", "Conv2D"]
+
+
+class Selfless(Branchy):
+    """Branchy with its first argument called ``this`` (Paddle's eager forward runs it; to_static reads argument names
+    from the function and drops the first only when it is called ``self``)."""
+
+    def forward(this, x, scale=1.0):  # noqa: N805 - the point of the test
+        return Branchy.forward(this, x) * scale
+
+
+class Selfed(Branchy):
+    """The same with ``self``: the reference."""
+
+    def forward(self, x, scale=1.0):
+        return Branchy.forward(self, x) * scale
+
+
+@pytest.mark.parametrize("plain", [True, False])
+def test_a_forward_whose_first_argument_is_not_called_self(plain, monkeypatch):
+    model = Selfless()
+    model.eval()
+    with paddle.no_grad():
+        truth = model(paddle.ones([1, 3, 8, 8]))  # Paddle runs it
+    if not plain:
+        _transformed_only(monkeypatch)
+    reference = analyze(Selfed(), (1, 3, 8, 8), name="Selfless")
+    report = analyze(model, (1, 3, 8, 8))
+    assert report.records[-1].output_shape == tuple(truth.shape)
+    assert _rows(report) == _rows(reference) and report.totals == reference.totals
+    assert "forward" not in model.__dict__  # (left as it was)

@@ -54,7 +54,7 @@ from convcalc.trace.stand_ins import (
     watching_value_reads,
 )
 from convcalc.trace.temporary import eval_mode, fast_op_creation, swapped_forwards
-from convcalc.trace.to_static import plain_forwards, transformed_forwards
+from convcalc.trace.to_static import plain_forwards, self_named_forward, transformed_forwards
 from convcalc.trace.weights import give_memory, lazy_parameters
 
 __all__ = ["trace_model", "summary_key", "is_opaque", "plain", "value_id"]
@@ -391,7 +391,8 @@ def _build_once(model, inputs, static_forward, name, paths, decisions: Decisions
             with swapped_forwards(model, static_forward), fast_op_creation(), replaying(decisions), \
                     quiet_native_logs(), recording_guards() as guards, static_shapes(shape_lists) as patched, \
                     folded_sizes(raw_shape), \
-                    (plain_forwards(decisions, raw_shape) if plain else transformed_forwards()):
+                    (plain_forwards(decisions, raw_shape) if plain else transformed_forwards()), \
+                    self_named_forward(model):
                 specs = [InputSpec(list(i.shape), i.dtype, name=i.spec_name) for i in inputs]
                 try:
                     static = paddle.jit.to_static(model, input_spec=arguments(inputs, specs), full_graph=True)

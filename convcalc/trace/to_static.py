@@ -52,7 +52,7 @@ from typing import Any
 
 from convcalc.trace.branches import Decisions
 
-__all__ = ["plain_forwards", "transformed_forwards"]
+__all__ = ["plain_forwards", "transformed_forwards", "self_named_forward"]
 
 
 def _lean_create_parameter(real: Callable[..., Any]) -> Callable[..., Any]:
@@ -337,3 +337,39 @@ def plain_forwards(decisions: Decisions, raw_shape: Callable[[Any], Any]) -> Ite
             del PyLayer.apply
         else:
             PyLayer.apply = real_apply
+
+
+@contextlib.contextmanager
+def self_named_forward(model: Any) -> Iterator[None]:
+    """While the program is built, the root's ``forward`` takes its first argument under the name ``self``.
+
+    ``to_static`` reads a forward's argument names from its function and drops the first only when it is
+    called ``self`` (Paddle 3.3.1, ``dy2static.utils.parse_arg_and_kwargs``), so ``def forward(this, x)``
+    -- which Paddle's eager forward runs -- stopped the build ("``forward()`` requires ``x`` arguments").
+    The method put in place calls the class's own ``forward`` and only renames that argument.
+    """
+    import types
+
+    own = None if "forward" in model.__dict__ else getattr(type(model), "forward", None)  # (a swapped one: as is)
+    try:
+        signature = inspect.signature(own)
+        params = list(signature.parameters.values())
+        first = params[0]
+        renamed = signature.replace(parameters=[first.replace(name="self"), *params[1:]])
+    except (TypeError, ValueError, IndexError):  # not a plain function, no argument, or one more named self
+        yield
+        return
+    if first.name == "self" or first.kind not in (first.POSITIONAL_ONLY, first.POSITIONAL_OR_KEYWORD):
+        yield
+        return
+
+    def forward(self, *args, **kwargs):
+        return own(self, *args, **kwargs)
+
+    forward.__signature__ = renamed
+    object.__setattr__(model, "forward", types.MethodType(forward, model))
+    try:
+        yield
+    finally:  # (to_static may have put its own forward over this one: the build takes that away)
+        if getattr(model.__dict__.get("forward"), "__func__", None) is forward:
+            del model.__dict__["forward"]
