@@ -33,6 +33,20 @@ reshapes keep them, residual adds have equal shapes), so the crop keeps every
 relation Paddle checks; the features are not cut (vit_b_16's check 0.24 s -> 0.10 s,
 what is left is mostly reading every Linear's weights once).
 
+A built-in batch norm using its running statistics (``BatchNorm1D/2D/3D``) or one of Paddle's own
+parameter-free elementwise activation layers (:func:`is_plain_pointwise`) is checked likewise on its
+input cut to one element along every axis but the norm's channels, when that input is large
+(:data:`POINTWISE_CROP_FROM` elements; below, its own forward is cheaper than the crop), and hands its
+input on: its output has its input's shape, and that input is a stand-in's own zeros (a norm or an
+activation of anything else -- the user's ``input_data``, a parameter -- runs in full, since code
+after it may write its output in place).  ``BatchNormInferMeta`` checks the rank, the layout and
+the channels against the weights; an activation, the dtype; neither reads a spatial size.
+
+Within one check, a conv or Linear call whose type, settings, weight, bias and crop (shapes and
+dtypes) equal an accepted one's is not run again: those are all that Paddle's checks of the call
+read (:func:`_verdict_key`).  A repeated block then runs each kernel once (mobilenet_v2 repeats 17
+depthwise convolutions in 10 configurations; a depthwise kernel costs per channel, crop or not).
+
 Why crops and not skipping such layers outright on the grounds that the static
 build made every check: in Paddle 3.3.1 ``MatmulInferMeta``, ``LayerNormInferMeta``,
 ``ReshapeInferMeta``, ``ConcatInferMeta``, ``BatchNormInferMeta`` and the pooling

@@ -30,7 +30,9 @@ Both ways bypass Paddle 3.3.1's slow paths while the program is built (and only 
   ops so far twice per call, O(n^2) over a program, only to label ops with a ``struct_name`` the
   trace drops: a no-op;
 - every parameter gets its own initializer op in the startup program, which is never run: one
-  per shape and dtype (:func:`_lean_create_parameter`);
+  per shape and dtype (:func:`_lean_create_parameter`); and the model's parameters and buffers,
+  which to_static turns into program values one at a time at the start of a build, are turned
+  into the same ops in one batch (:func:`_batched_param_guard`);
 - after the build, every op's call stack is rewritten to name the user's source lines (the trace
   drops ``op_callstack``), and the program is searched for views written in place, which would
   make the *static* program compute other values than the eager forward (the trace reads no
