@@ -63,14 +63,16 @@ ENV["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH
 def has_live() -> bool:
     """Whether this convcalc's ``report`` takes ``--live``."""
     out = subprocess.run([sys.executable, "-m", "convcalc", "report", "--help"], capture_output=True, text=True,
-                         env=ENV, check=False)
+                         env=ENV, check=False, cwd=ROOT)
     return "--live" in out.stdout
 
 
 def run_once(cmd: list[str]) -> tuple[float, float, float]:
     """(wall s, CPU s of this child, peak RSS MiB of this child)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
+    # (convcalc's own commands run in this checkout: ``-m`` puts the current directory before PYTHONPATH)
+    own = cmd[1:3] == ["-m", "convcalc"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV, cwd=ROOT if own else None)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)

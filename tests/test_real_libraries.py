@@ -224,3 +224,17 @@ def test_comparison_catches_planted_errors():
                     totals=replace(macs.totals, flops=macs.totals.flops - mrows[j].flops))
     found = differences(report, wrong, truth, counts, total)
     assert found[0]["what"] == "MACs total" and "functional_matmul: 0" in found[0]["first"]
+
+
+def test_a_child_imports_this_convcalc_from_any_folder(tmp_path, monkeypatch):
+    """Run from another checkout's folder, a model's process still imports this convcalc (``python -m`` puts the
+    current folder before PYTHONPATH: two trees compared in turns measured one tree twice)."""
+    from convcalc.checks.real_libraries.run import run_one
+
+    other = tmp_path / "convcalc"
+    other.mkdir()
+    (other / "__init__.py").write_text("raise ImportError('the convcalc of another checkout')\n")
+    monkeypatch.chdir(tmp_path)
+    outcome = run_one("ResNet18", sys.executable, 300, timing=False)
+    assert "another checkout" not in str(outcome), outcome
+    assert outcome["model"] == "ResNet18"

@@ -54,7 +54,11 @@ _PROBE = ("import warnings; warnings.filterwarnings('ignore'); "
 
 
 def child_environment() -> dict[str, str]:
-    """The environment a child runs in: this convcalc first on ``PYTHONPATH``."""
+    """The environment a child runs in: this convcalc first on ``PYTHONPATH``.
+
+    A child also runs in :data:`ROOT` (``cwd=``): ``python -m`` and ``-c`` put the current directory
+    before ``PYTHONPATH``, so from another checkout's folder the child would import that checkout's
+    convcalc (two trees compared in turns measured one tree twice)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH", "")])])
     return env
@@ -65,7 +69,7 @@ def environment_problem(python: str) -> str:
     if not Path(python).is_file():
         return f"{python} does not exist"
     proc = subprocess.run([python, "-c", _PROBE], capture_output=True, text=True, env=child_environment(),
-                          timeout=600)
+                          timeout=600, cwd=ROOT)
     if proc.returncode:
         lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
         return f"{python} cannot import the libraries' networks: " + (lines[-1] if lines else f"exit {proc.returncode}")
@@ -114,7 +118,7 @@ def run_one(name: str, python: str, timeout: float, timing: bool | str) -> dict:
         try:
             flags = ["--speed"] if timing == "only" else [] if timing else ["--no-timing"]
             proc = subprocess.run(cmd + flags, capture_output=True, text=True,
-                                  timeout=timeout, env=child_environment())
+                                  timeout=timeout, env=child_environment(), cwd=ROOT)
         except subprocess.TimeoutExpired:
             return {"model": name, "library": library_of(name), "verdict": "timeout",
                     "reason": f"no result in {timeout:.0f} s", "seconds": round(time.perf_counter() - t0, 1)}
@@ -152,7 +156,7 @@ def _environment(python: str) -> dict:
             "m.version('paddleclas'), 'paddleseg': m.version('paddleseg'), 'cpus': __import__('os').cpu_count()}))")
     try:
         proc = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=300,
-                              env=child_environment())
+                              env=child_environment(), cwd=ROOT)
         return json.loads(proc.stdout.strip().splitlines()[-1])
     except Exception:  # noqa: BLE001 - the versions are a courtesy
         return {}
