@@ -728,3 +728,33 @@ def test_a_stand_in_never_hands_on_the_users_input_or_a_parameter(monkeypatch):
     assert seen == ["BatchNorm2D"]  # (the activations of the input and the parameter ran their own forward)
     assert (x.numpy() == before_x).all() and (model.table.numpy() == before_table).all()
     assert report.records[-1].output_shape == (1, 4, 128, 128)
+
+
+class _CountsLiveZeros(nn.Layer):
+    def __init__(self, created, alive):
+        super().__init__()
+        self.created, self.alive = created, alive
+
+    def forward(self, x):
+        if paddle.in_dynamic_mode():
+            self.alive.append(sum(r() is not None for r in self.created))
+        return x
+
+
+def test_the_stand_ins_zeros_are_freed_as_the_forward_goes_on(monkeypatch):
+    """Twelve convs checked on crops hand on twelve zero tensors: like the real outputs, each is freed once the
+    forward is past it (held, they would be twelve times the memory of one)."""
+    import weakref
+
+    created, alive = [], []
+    real_zeros = paddle.zeros
+
+    def zeros(*args, **kwargs):
+        out = real_zeros(*args, **kwargs)
+        created.append(weakref.ref(out))
+        return out
+
+    monkeypatch.setattr(paddle, "zeros", zeros)
+    model = nn.Sequential(*[nn.Conv2D(4, 4, 3, padding=1) for _ in range(12)], _CountsLiveZeros(created, alive))
+    analyze(model, (1, 4, 16, 16))
+    assert len(created) >= 12 and alive and alive[-1] <= 2, (len(created), alive)

@@ -67,6 +67,7 @@ Python (a truth value, ``item()``, ``numpy()``, ... : :func:`watching_value_read
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -325,7 +326,9 @@ def conv_stand_in(expected: dict[int, list[tuple[tuple, tuple]]]) -> Callable[[A
     pointwise: set[int] = set()
     accepted: dict[tuple, Any] = {}  # a conv's or Linear's configuration and crop -> its output dtype, once accepted
     kinds: dict[int, str] = {}  # id(layer) -> "conv" or "linear" (asked before the forwards are swapped)
-    made: dict[int, Any] = {}  # the zeros the stand-ins made: id -> tensor
+    # The zeros the stand-ins made, id -> tensor, held weakly: each is freed when the forward no longer needs it (as
+    # the layer's real output would be), and a freed one's id, reused, finds nothing.
+    made: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
     def forward(layer: Any, *args: Any, **kwargs: Any) -> Any:
         real = type(layer).forward
@@ -360,7 +363,7 @@ def conv_stand_in(expected: dict[int, list[tuple[tuple, tuple]]]) -> Callable[[A
             if key is not None:
                 accepted[key] = dtype
         out = paddle.zeros(list(calls[k][1]), dtype)
-        made[id(out)] = out  # (kept: its id is not reused while the check runs)
+        made[id(out)] = out
         return out
 
     def stand_in(layer: Any) -> Callable | None:  # (asked before the forwards are swapped)
