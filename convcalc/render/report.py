@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from convcalc.analysis.records import Condition, LayerRecord, Report
-from convcalc.formulas.numbers import expand, is_whole, text
+from convcalc.formulas.numbers import is_whole, text
 from convcalc.formulas.receptive import Field
 from convcalc.render import columns as C
+from convcalc.render.groups import group_totals, incomplete_groups
 from convcalc.render.units import format_bytes
-
-if TYPE_CHECKING:
-    import sympy
 
 CONVENTION_HELP = {
     "paddle": "as paddle.flops counts (book eq. 5.21): conv with bias, linear without, BN 2/elem, ReLU/max-pool 0",
@@ -171,48 +169,6 @@ def memory_line(report: Report) -> str:
 
 
 # ---------------------------------------------------------------- groups
-def _enclosing(owner: str, containers: set[str]) -> list[str]:
-    """The container paths that hold ``owner`` (itself included): ``""`` and every dotted prefix that is one."""
-    found = [""] if "" in containers else []
-    at = owner.find(".")
-    while at != -1:
-        if owner[:at] in containers:
-            found.append(owner[:at])
-        at = owner.find(".", at + 1)
-    if owner and owner in containers:
-        found.append(owner)
-    return found
-
-
-def group_totals(report: Report) -> dict[str, tuple[sympy.Expr, sympy.Expr]]:
-    """(params, FLOPs) of every container path, summed over its subtree (leaves + functional ops)."""
-    out: dict[str, list] = {}
-    containers = {r.path for r in report.records if not r.is_leaf}
-    seen: set[str] = set()
-    for r in report.records:
-        owner = r.parent if r.is_functional else r.path
-        first = r.is_functional or r.path not in seen
-        seen.add(r.path)
-        for c in _enclosing(owner, containers):
-            acc = out.setdefault(c, [0, 0])
-            if first:
-                acc[0] += r.params
-            if r.is_leaf:  # (a container's own parameters count; its FLOPs are its subtree's)
-                acc[1] += r.flops
-    return {k: (expand(v[0]), expand(v[1])) for k, v in out.items()}
-
-
-def incomplete_groups(report: Report) -> set[str]:
-    """Container paths with a layer or op without a FLOP rule somewhere below (their subtotal is a lower bound)."""
-    containers = {r.path for r in report.records if not r.is_leaf}
-    out: set[str] = set()
-    for r in report.records:
-        if r.is_leaf and (not r.has_rule or r.size_unknown):
-            owner = r.parent if r.is_functional else r.path
-            out.update(c for c in _enclosing(owner, containers) if c)
-    return out
-
-
 def group_flops_text(flops, path: str, incomplete: set[str]) -> str:
     """A container's FLOP subtotal, ``≥ N`` when a gap lies below it (see :func:`incomplete_groups`)."""
     return ("≥ " if path in incomplete else "") + quantity(flops)
