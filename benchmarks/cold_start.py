@@ -32,6 +32,10 @@ COMMANDS = {
 # would be compiled from source on every run (~0.08 s) while sympy's come
 # precompiled from site-packages.  --keep-env measures the environment as is.
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+# The convcalc measured is this checkout's: first on PYTHONPATH, and each command runs in its folder (``-m`` and
+# ``-c`` put the current folder before PYTHONPATH: from another checkout's folder, that one would run).
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH", "")) if p)
 GOAL_SECONDS = 0.8
 GOAL_RATIO = 1.5
 
@@ -40,7 +44,7 @@ def time_once(cmd: list[str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of one cold run; CPU time is less sensitive to machine load."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV, cwd=ROOT)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
