@@ -758,3 +758,34 @@ def test_the_stand_ins_zeros_are_freed_as_the_forward_goes_on(monkeypatch):
     model = nn.Sequential(*[nn.Conv2D(4, 4, 3, padding=1) for _ in range(12)], _CountsLiveZeros(created, alive))
     analyze(model, (1, 4, 16, 16))
     assert len(created) >= 12 and alive and alive[-1] <= 2, (len(created), alive)
+
+
+class SizedByToTensor(nn.Layer):
+    """CSWin-Transformer's windows: a size computed from Python ints, made a tensor with ``paddle.to_tensor`` and
+    read back by ``reshape`` (``.item()`` in Paddle's eager reshape)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2D(3, 8, 3, padding=1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        b = paddle.to_tensor(y.shape[0] // 1, "int32")
+        return y.reshape([b, 8, -1])
+
+
+def test_a_size_made_a_tensor_keeps_the_check_on_crops(crops, monkeypatch):
+    ours, truth = _last_shapes_after_one_check_on_crops(SizedByToTensor(), (2, 3, 16, 20), crops, monkeypatch)
+    assert ours == truth == (2, 8, 320)
+
+
+def test_a_tensor_made_of_python_data_is_not_a_value_read_one_made_of_tensors_is():
+    with stand_ins.watching_value_reads() as reads:
+        assert paddle.to_tensor(6 // 2, "int32").item() == 3
+        assert paddle.to_tensor([2, 3]).numpy().tolist() == [2, 3]
+        assert reads == []  # (Python data: no tensor's values in it)
+        assert paddle.to_tensor(paddle.ones([1]) * 2).item() == 2.0
+        assert reads == ["item"]
+        paddle.to_tensor([paddle.ones([1]), paddle.ones([1])]).numpy()
+        assert reads[0] == "item" and len(reads) > 1  # (Paddle reads the listed tensors' values to copy them)
+    assert paddle.to_tensor is paddle.tensor.creation.to_tensor  # (put back)

@@ -416,8 +416,11 @@ def watching_value_reads() -> Iterator[list[str]]:
     Reads of sizes are not: a tensor ``paddle.shape`` returned, or a part of one (``paddle.shape(y)[2:]``,
     the usual ``F.interpolate`` size, read by Paddle with ``numpy()``), or arithmetic and comparisons of
     those with each other or with Python numbers, holds the sizes of a value, never values a stand-in
-    changes (a stand-in hands on the output shape of the real call).  A truth value (``__bool__``: an
-    ``if`` or ``while`` on a tensor) is listed likewise unless the tensor holds sizes.
+    changes (a stand-in hands on the output shape of the real call).  So does a tensor ``paddle.to_tensor``
+    made of Python data (``paddle.to_tensor(x.shape[0] // 4, "int32")``, read back by ``reshape``:
+    CSWin-Transformer's windows): a Python number holds no tensor's values unless one was read into it,
+    and that read is listed where it happens.  A truth value (``__bool__``: an ``if`` or ``while`` on a
+    tensor) is listed likewise unless the tensor holds sizes.
     """
     import importlib
 
@@ -444,6 +447,19 @@ def watching_value_reads() -> Iterator[list[str]]:
 
     def shape(*args, **kwargs):
         return mark(real_shape(*args, **kwargs))
+
+    real_to_tensor = paddle.tensor.creation.to_tensor
+    made_by = [m for m in (paddle, paddle.tensor, paddle.tensor.creation)
+               if getattr(m, "to_tensor", None) is real_to_tensor]
+
+    def holds_a_tensor(data: Any) -> bool:
+        if isinstance(data, (list, tuple)):
+            return any(holds_a_tensor(d) for d in data)
+        return isinstance(data, paddle.Tensor) or hasattr(data, "get_defining_op")
+
+    def to_tensor(data, *args, **kwargs):
+        out = real_to_tensor(data, *args, **kwargs)
+        return out if holds_a_tensor(data) else mark(out)
 
     def watched(name: str, fn: Callable) -> Callable:
         def reading(self, *args, **kwargs):
@@ -472,6 +488,8 @@ def watching_value_reads() -> Iterator[list[str]]:
     saved = [(h, h.shape) for h in holders]
     for h in holders:
         h.shape = shape
+    for m in made_by:
+        m.to_tensor = to_tensor
     for name, fn in real.items():
         setattr(paddle.Tensor, name, watched(name, fn))
     for name, fn in parts.items():
@@ -486,3 +504,5 @@ def watching_value_reads() -> Iterator[list[str]]:
                 setattr(paddle.Tensor, name, fn)
         for h, fn in saved:
             h.shape = fn
+        for m in made_by:
+            m.to_tensor = real_to_tensor
