@@ -67,6 +67,7 @@ Python (a truth value, ``item()``, ``numpy()``, ... : :func:`watching_value_read
 from __future__ import annotations
 
 import contextlib
+import math
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -245,23 +246,10 @@ def _pointwise_crop(layer: Any, x: Any) -> Any:
     """``x`` cut to one element along every axis but a batch norm's channels."""
     shape = list(x.shape)
     keep = None
-    if not isinstance(layer, _activation_kinds()):
+    if type(layer).__name__ in _BATCH_NORMS:
         fmt = str(getattr(layer, "_data_format", "NC"))
         keep = len(shape) - 1 if fmt.endswith("C") and fmt != "NC" else 1
     return x[tuple(slice(None) if i == keep else slice(0, 1) for i in range(len(shape)))]
-
-
-def _numel(shape: tuple) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
-
-
-def _activation_kinds() -> tuple:
-    import paddle.nn as nn
-
-    return tuple(getattr(nn, n) for n in _ACTIVATION_LAYERS)
 
 
 def _non_negative(padding: Any) -> bool:
@@ -323,9 +311,9 @@ def conv_stand_in(expected: dict[int, list[tuple[tuple, tuple]]]) -> Callable[[A
     import paddle
 
     seen: dict[int, int] = {}
-    pointwise: set[int] = set()
     accepted: dict[tuple, Any] = {}  # a conv's or Linear's configuration and crop -> its output dtype, once accepted
-    kinds: dict[int, str] = {}  # id(layer) -> "conv" or "linear" (asked before the forwards are swapped)
+    # id(layer) -> "pointwise", "conv" or "linear"; none for an attention layer (asked before the forwards are swapped)
+    kinds: dict[int, str] = {}
     # The zeros the stand-ins made, id -> tensor, held weakly: each is freed when the forward no longer needs it (as
     # the layer's real output would be), and a freed one's id, reused, finds nothing.
     made: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
@@ -338,8 +326,9 @@ def conv_stand_in(expected: dict[int, list[tuple[tuple, tuple]]]) -> Callable[[A
         x = args[0] if len(args) == 1 and not kwargs else None
         if x is None or k >= len(calls) or tuple(int(d) for d in x.shape) != calls[k][0]:
             return real(layer, *args, **kwargs)
-        if id(layer) in pointwise:
-            if (calls[k][1] != calls[k][0] or _numel(calls[k][0]) < POINTWISE_CROP_FROM or not x.shape
+        kind = kinds.get(id(layer))
+        if kind == "pointwise":
+            if (calls[k][1] != calls[k][0] or math.prod(calls[k][0]) < POINTWISE_CROP_FROM or not x.shape
                     or made.get(id(x)) is not x):
                 return real(layer, x)
             try:
@@ -352,7 +341,7 @@ def conv_stand_in(expected: dict[int, list[tuple[tuple, tuple]]]) -> Callable[[A
         small = _crop(layer, x)
         if small is None:
             return real(layer, x)
-        kind = kinds.get(id(layer))  # (None for an attention layer: its parts run inside, no verdict is shared)
+        # (an attention layer's parts run inside its forward: no verdict is shared)
         key = _verdict_key(layer, small, kind == "linear") if kind is not None else None
         dtype = accepted.get(key) if key is not None else None
         if dtype is None:
@@ -370,9 +359,9 @@ def conv_stand_in(expected: dict[int, list[tuple[tuple, tuple]]]) -> Callable[[A
         if id(layer) not in expected or not is_plain(layer):
             return None
         if is_plain_pointwise(layer):
-            if not any(_numel(shape) >= POINTWISE_CROP_FROM for shape, _ in expected[id(layer)]):
+            if not any(math.prod(shape) >= POINTWISE_CROP_FROM for shape, _ in expected[id(layer)]):
                 return None  # (all its calls are small: its own forward is cheaper than a crop)
-            pointwise.add(id(layer))
+            kinds[id(layer)] = "pointwise"
         elif is_plain_conv(layer):
             kinds[id(layer)] = "conv"
         elif is_plain_linear(layer):

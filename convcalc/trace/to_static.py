@@ -57,6 +57,37 @@ from convcalc.trace.branches import Decisions
 __all__ = ["plain_forwards", "transformed_forwards", "self_named_forward"]
 
 
+_DEFAULT_OPTIMIZE_ATTR = {"learning_rate": 1.0}
+
+
+def _startup_zeros(cache: dict, startup: Any, meta: Any) -> Any:
+    """The one ``full`` of zeros in ``startup`` that initialises every parameter of ``meta``'s shape and dtype (the
+    startup program is never run); call it with ``startup`` current."""
+    import paddle
+    from paddle.base.framework import _current_expected_place
+
+    key = (id(startup), tuple(meta.shape), meta.dtype)
+    init = cache.get(key)
+    if init is None:
+        init = cache[key] = paddle._C_ops.full(meta.shape, 0.0, meta.dtype, _current_expected_place())
+        init.persistable = True
+    return init
+
+
+def _parameter_flags(param: Any, trainable: bool, optimize_attr: Any = _DEFAULT_OPTIMIZE_ATTR,
+                     regularizer: Any = None, do_model_average: Any = None, need_clip: bool = True) -> Any:
+    """A ``builtin.parameter`` value's flags, as ``paddle.pir.core.create_parameter`` sets them."""
+    param.trainable = trainable
+    param.stop_gradient = not trainable
+    param.optimize_attr = dict(optimize_attr) if optimize_attr is _DEFAULT_OPTIMIZE_ATTR else optimize_attr
+    param.regularizer = regularizer
+    param.do_model_average = do_model_average
+    param.need_clip = need_clip
+    param.is_distributed = False
+    param.is_parameter = True
+    return param
+
+
 def _lean_create_parameter(real: Callable[..., Any]) -> Callable[..., Any]:
     """``paddle.pir.core.create_parameter`` without its per-parameter initializer op.
 
@@ -69,7 +100,6 @@ def _lean_create_parameter(real: Callable[..., Any]) -> Callable[..., Any]:
     import paddle
     from paddle._pir_ops import parameter, set_parameter
     from paddle.base import unique_name
-    from paddle.base.framework import _current_expected_place
     from paddle.base.libpaddle import DataType
     from paddle.base.libpaddle.pir import reset_insertion_point_to_start
     from paddle.pir.core import ParameterMeta, convert_np_dtype_to_dtype_, program_guard
@@ -85,27 +115,16 @@ def _lean_create_parameter(real: Callable[..., Any]) -> Callable[..., Any]:
         startup = paddle.static.default_startup_program()
         main = paddle.static.default_main_program()
         meta = ParameterMeta(shape, dtype)
-        key = (id(startup), tuple(meta.shape), meta.dtype)
         with program_guard(startup):
-            init = zeros.get(key)
-            if init is None:
-                init = zeros[key] = paddle._C_ops.full(meta.shape, 0.0, meta.dtype, _current_expected_place())
-                init.persistable = True
-            set_parameter(init, value_name)
+            set_parameter(_startup_zeros(zeros, startup, meta), value_name)
         main.set_parameters_from(startup)
         with program_guard(main):
             reset_insertion_point_to_start()
             param = parameter(value_name)
             param.persistable = True
-        param.trainable = kwargs.get("trainable", True)
-        param.stop_gradient = not param.trainable
-        param.optimize_attr = kwargs.get("optimize_attr", {"learning_rate": 1.0})
-        param.regularizer = kwargs.get("regularizer", None)
-        param.do_model_average = kwargs.get("do_model_average", None)
-        param.need_clip = kwargs.get("need_clip", True)
-        param.is_distributed = False
-        param.is_parameter = True
-        return param
+        return _parameter_flags(param, kwargs.get("trainable", True),
+                                kwargs.get("optimize_attr", _DEFAULT_OPTIMIZE_ATTR), kwargs.get("regularizer"),
+                                kwargs.get("do_model_average"), kwargs.get("need_clip", True))
 
     return create_parameter
 
@@ -125,7 +144,6 @@ def _batched_param_guard(real: Callable[..., Any]) -> Callable[..., Any]:
     import paddle
     from paddle._pir_ops import parameter, set_parameter
     from paddle.base.dygraph.base import in_to_static_mode
-    from paddle.base.framework import _current_expected_place
     from paddle.base.libpaddle.pir import reset_insertion_point_to_start
     from paddle.framework import core
     from paddle.jit.dy2static.parameter_recorder import _global_parameter_recorder as recorder
@@ -163,12 +181,7 @@ def _batched_param_guard(real: Callable[..., Any]) -> Callable[..., Any]:
             metas.append(ParameterMeta(t.shape, dtype))
         with program_guard(startup):
             for t, meta in zip(tensors, metas):
-                shape_key = (id(startup), tuple(meta.shape), meta.dtype)
-                init = zeros.get(shape_key)
-                if init is None:
-                    init = zeros[shape_key] = paddle._C_ops.full(meta.shape, 0.0, meta.dtype, _current_expected_place())
-                    init.persistable = True
-                set_parameter(init, t.name)
+                set_parameter(_startup_zeros(zeros, startup, meta), t.name)
         main.set_parameters_from(startup)
         values = []
         with program_guard(main):
@@ -176,15 +189,7 @@ def _batched_param_guard(real: Callable[..., Any]) -> Callable[..., Any]:
                 reset_insertion_point_to_start()
                 value = parameter(t.name)
                 value.persistable = "__non_persistable" not in t.name  # (as _convert_into_value marks it)
-                trainable = not t.stop_gradient
-                value.trainable = trainable
-                value.stop_gradient = not trainable
-                value.optimize_attr = {"learning_rate": 1.0}
-                value.regularizer = None
-                value.do_model_average = None
-                value.need_clip = True
-                value.is_distributed = False
-                value.is_parameter = True
+                _parameter_flags(value, not t.stop_gradient)
                 held.add(t)
                 mappings[id(t)] = value
                 values.append(value)
