@@ -291,6 +291,32 @@ def test_resnet_is_value_free_and_checked_on_crops(crops):
 
 
 
+class _SplitShuffle(nn.Layer):
+    """A ShuffleNet-style block as users write it: conv, split into halves (a list result), swap, concat, conv."""
+
+    def __init__(self, int_half: bool = False):
+        super().__init__()
+        self.conv1 = nn.Conv2D(3, 8, 3, padding=1)
+        self.conv2 = nn.Conv2D(8, 8, 1)
+        self.int_half = int_half
+
+    def forward(self, x):
+        a, b = paddle.split(self.conv1(x), 2, axis=1)
+        if self.int_half:  # a half cast to integers (then back): its values could decide a refusal
+            a = a.astype("int32").astype("float32")
+        return self.conv2(paddle.concat([b, a], axis=1))
+
+
+def test_a_split_into_a_list_is_read_through_its_parts(crops):
+    """``split`` hands on one list value, taken apart by ``builtin.split``: floating parts of known shape keep the
+    check on crops; a cast to integers on the way does not (the full forward runs, no conv is cropped)."""
+    analyze(_SplitShuffle(), (1, 3, 16, 16))
+    assert len(crops) == 2
+    crops.clear()
+    analyze(_SplitShuffle(int_half=True), (1, 3, 16, 16))
+    assert not crops
+
+
 def test_validate_runs_one_eager_forward_per_case(monkeypatch):
     """validate's pre-trace refusal check is the case's only eager forward; a refusal names Paddle's reason."""
     from convcalc.checks import validation as V

@@ -181,10 +181,10 @@ def _trace_reading(model, bound, hint, static_forward, name, values, eager) -> T
         give_memory(model, values=True)  # built under paddle.LazyGuard: fail as the normal build does (weights.py)
         probe = Decisions(probe=True)
         built = _built(model, inputs, static_forward, name, paths, probe, root_leaf)
-    free = value_free(built.program, BOOKKEEPING_OPS, op_key)
+    graph = (built.ops, built.shapes, built.dtypes, built.regions, built.inner, BOOKKEEPING_OPS, op_key)
+    free = value_free(*graph)
     # (else: free of what the stand-ins change, with the parameters' values given: stand_ins.value_free)
-    read_weights = not free and not probe.asked and value_free(built.program, BOOKKEEPING_OPS, op_key,
-                                                               stand_in_outputs(built.finished))
+    read_weights = not free and not probe.asked and value_free(*graph, stand_in_outputs(built.finished))
     free = free or read_weights
     decisions = Decisions()
     eager_paths: list[str] = []
@@ -278,6 +278,7 @@ class _Built:
     calls: list
     inner: dict
     outputs: tuple  # the program's outputs (the model's return values), as value ids
+    regions: set  # the indices of the ops that hold blocks (a pylayer's forward, control flow)
 
 
 def _built(model, inputs, static_forward, name, paths, decisions: Decisions, root_leaf: bool,
@@ -294,12 +295,12 @@ def _built(model, inputs, static_forward, name, paths, decisions: Decisions, roo
         decisions.restart()
         program, finished, guards, patched, outputs = _build(model, inputs, static_forward, name, paths, decisions,
                                                              False)
-    ops, shapes, constants, input_values, dtypes, inner = _read_program(program, inputs)
+    ops, shapes, constants, input_values, dtypes, inner, regions = _read_program(program, inputs)
     calls = _calls(finished, paths, model, ops, input_values, root_leaf)
     refuse_empty(finished, paths, inputs, name)
     check_nonempty(ops, shapes, calls, inputs, name)
     return _Built(program, finished, guards, patched, ops, shapes, constants, input_values, dtypes, calls, inner,
-                  outputs)
+                  outputs, regions)
 
 
 def _resolve_sizes(built: _Built, model, inputs, values) -> dict[str, str] | None:
@@ -449,8 +450,9 @@ _SCALARS = (bool, int, float, str, type(None))
 
 
 def _read_program(program, inputs):
-    """The program's ops as plain data, every value's shape, constants, each input's value id, dtypes, and
-    the ops inside each ``pylayer`` op (a PyLayer's forward: ``{op index: [OpNode, ...]}``).
+    """The program's ops as plain data, every value's shape, constants, each input's value id, dtypes, the
+    ops inside each ``pylayer`` op (a PyLayer's forward: ``{op index: [OpNode, ...]}``), and the indices of
+    the ops that hold blocks.
 
     A ``builtin.parameter`` op's attributes are its ``parameter_name`` only (its flags -- trainable,
     persistable, ... -- are the parameter object's, read from it; converting them was half of reading
@@ -490,13 +492,16 @@ def _read_program(program, inputs):
             constants[outs[0]] = attrs.get("value")
         return OpNode(i, name_, ins, tuple(outs), attrs)
 
+    regions: set[int] = set()
     for i, op in enumerate(program.global_block().ops):
         ops.append(node(i, op))
-        if op.name() == "pd_op.pylayer":
-            forward = next(iter(op.blocks()), None)
-            if forward is not None:
-                inner[i] = [node(i, sub) for sub in forward.ops if sub.name() != "cf.yield"]
-    return ops, shapes, constants, tuple(data_values.get(i.spec_name, "") for i in inputs), dtypes, inner
+        if op.num_regions():
+            regions.add(i)
+            if op.name() == "pd_op.pylayer":
+                forward = next(iter(op.blocks()), None)
+                if forward is not None:
+                    inner[i] = [node(i, sub) for sub in forward.ops if sub.name() != "cf.yield"]
+    return ops, shapes, constants, tuple(data_values.get(i.spec_name, "") for i in inputs), dtypes, inner, regions
 
 
 def _calls(finished, paths, model, ops: list[OpNode], input_values: tuple[str, ...],

@@ -99,9 +99,13 @@ INDEXED_OPS: dict[str, set[int]] = {"gather": {1}, "index_select": {1}, "embeddi
 _FLOATS = ("float16", "bfloat16", "float32", "float64")
 
 
-def value_free(program: Any, bookkeeping: frozenset[str], key: Callable[[str], str],
-               stand_in_outputs: set[str] | None = None) -> bool:
-    """Whether no refusal of the eager forward of ``program``'s model can depend on tensor values.
+def value_free(ops: list, shapes: dict, dtypes: dict, regions: set[int], inner: dict, bookkeeping: frozenset[str],
+               key: Callable[[str], str], stand_in_outputs: set[str] | None = None) -> bool:
+    """Whether no refusal of the eager forward of a program's model can depend on tensor values.
+
+    The program as :func:`convcalc.trace.build._read_program` gives it: its ops (``OpNode``), every value's
+    shape and dtype (a list result has none), the indices of the ops that hold blocks (``regions``) and
+    the ops inside each ``pylayer`` op (``inner``, only for who reads what).
 
     Every computing op is in :data:`VALUE_FREE_OPS`, every result it hands
     on floating point (integer division by zero raises) and of a known shape
@@ -115,56 +119,48 @@ def value_free(program: Any, bookkeeping: frozenset[str], key: Callable[[str], s
     :data:`INDEXED_OPS` may take values from stand-ins where it does not read them as indices.  The
     eager check must then give the parameters their values (a buffer of indices is read).
     """
+    readers: dict[str, list] = {}  # value id -> the ops that read it (a pylayer's own ops included)
+    for op in (*ops, *(sub for subs in inner.values() for sub in subs)):
+        for v in op.inputs:
+            readers.setdefault(v, []).append(op)
+
+    def floating_and_known(v: str) -> bool:
+        return dtypes.get(v, "").endswith(_FLOATS) and all(d >= 0 for d in shapes.get(v, (-1,)))
+
     tainted = set(stand_in_outputs) if stand_in_outputs is not None else None
-    for op in program.global_block().ops:
-        name = op.name()
+    for op in ops:
+        name = op.name
         hot: list[int] = []
         if tainted is not None:
-            hot = [i for i, o in enumerate(op.operands()) if _id(o.source()) in tainted]
+            hot = [i for i, v in enumerate(op.inputs) if v in tainted]
             if hot and key(name) not in ("shape", "shape64"):
-                tainted.update(_id(r) for r in op.results())
+                tainted.update(op.outputs)
                 if name.endswith("_"):  # written in place: later reads of the operand see the stand-ins' values
-                    tainted.update(_id(o.source()) for o in op.operands())
+                    tainted.update(op.inputs)
         if name in bookkeeping:
             continue
         indexed = False  # reads values of the stand-ins' only where it copies them
         if tainted is not None:
-            if op.num_regions():
+            if op.index in regions:
                 return False  # (a block may read any value of the program)
             if not hot:
                 continue
             indexed = key(name) in INDEXED_OPS and not set(hot) & INDEXED_OPS[key(name)]
         if not indexed and key(name) not in VALUE_FREE_OPS:
             return False
-        for k, r in enumerate(op.results()):
-            if k and r.use_empty():  # (side results nothing reads: batch_norm's reserve space, dropout's mask)
+        for k, v in enumerate(op.outputs):
+            if k and v not in readers:  # (side results nothing reads: batch_norm's reserve space, dropout's mask)
                 continue
-            try:
-                tensors = [r] if r.is_dense_tensor_type() else _parts(r)
-                if not all(_float_and_known(t) for t in tensors):
+            if v in dtypes:
+                tensors = [v]
+            else:  # a list result: the tensors of the builtin.split ops that read it (none other may)
+                users = readers.get(v, [])
+                if not users or any(u.name != "builtin.split" for u in users):
                     return False
-            except Exception:  # noqa: BLE001 - a result read any other way
+                tensors = [t for u in users for t in u.outputs]
+            if not all(floating_and_known(t) for t in tensors):
                 return False
     return True
-
-
-def _id(value: Any) -> str:
-    try:
-        return value.id
-    except (ValueError, AttributeError):  # an absent optional operand
-        return ""
-
-
-def _parts(list_result: Any) -> list:
-    """The tensors a list result holds, from the ``builtin.split`` ops that read it (none other may)."""
-    users = list_result.all_used_ops()
-    if not users or any(u.name() != "builtin.split" for u in users):
-        raise ValueError("a list result read other than by builtin.split")
-    return [t for u in users for t in u.results()]
-
-
-def _float_and_known(t: Any) -> bool:
-    return str(t.dtype).endswith(_FLOATS) and all(int(d) >= 0 for d in t.shape)
 
 
 def is_plain_conv(layer: Any) -> bool:
