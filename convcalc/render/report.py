@@ -16,6 +16,7 @@ from convcalc.formulas.numbers import is_whole, text
 from convcalc.formulas.receptive import Field
 from convcalc.render import columns as C
 from convcalc.render.groups import group_totals, incomplete_groups
+from convcalc.render.line_cells import OneLine
 from convcalc.render.units import format_bytes
 
 CONVENTION_HELP = {
@@ -320,10 +321,10 @@ def layer_table(report: Report, depth: int | None = None, *, columns=C.DEFAULT_C
                 name.stylize("italic cyan")
             if not rec.has_rule:
                 name.stylize("red")
-            table.add_row(name, *cells, *extra)
+            table.add_row(*map(OneLine, (name, *cells)), *extra)
         else:
             name.stylize("bold")
-            table.add_row(name, *cells, *(Text(c, style="dim") for c in extra))
+            table.add_row(*map(OneLine, (name, *cells, *(Text(c, style="dim") for c in extra))))
         if verbose >= 2:
             params = details.parameters.get(rec.index, ())
             for k, (pname, shape, count) in enumerate(params):
@@ -356,7 +357,7 @@ def _fix_widths(table) -> None:
     for column in table.columns:
         if not column.no_wrap:
             continue
-        texts = [column.header, *column.cells]
+        texts = [c.text if isinstance(c, OneLine) else c for c in (column.header, *column.cells)]
         if not all(isinstance(t, Text | str) for t in texts):
             continue
         column.width = max(cell_len(line) for t in texts
