@@ -101,6 +101,39 @@ def test_stand_ins_give_the_full_checks_report(case, crops, monkeypatch):
     assert light.records == full.records and light.totals == full.totals
 
 
+def _nan_filled(real):
+    """``paddle.empty`` whose memory happens to hold NaN (it may hold anything)."""
+    def empty(shape, dtype=None, *args, **kwargs):
+        return paddle.full(shape, float("nan"), dtype or "float32")
+    return empty
+
+
+@pytest.mark.parametrize("case", ACCEPTED, ids=[c.name for c in ACCEPTED])
+def test_whatever_a_stand_ins_memory_holds_the_report_is_the_same(case, crops, monkeypatch):
+    """The stand-ins hand on memory never written: the same report when it holds NaN as when it holds zeros."""
+    x = paddle.rand(list(case.inputs[0][0]))
+    model = case.build()
+    monkeypatch.setattr(paddle, "empty", paddle.zeros)
+    zeros = analyze(model, input_data=x, name=case.name)
+    used = len(crops)
+    monkeypatch.setattr(paddle, "empty", _nan_filled(paddle.empty))
+    nan = analyze(model, input_data=x, name=case.name)
+    assert len(crops) == 2 * used  # (both took the same crops)
+    assert nan.records == zeros.records and nan.totals == zeros.totals
+
+
+def test_where_paddle_refuses_nan_the_stand_ins_are_zeros(monkeypatch):
+    """With FLAGS_check_nan_inf Paddle refuses a NaN in any op's output: a stand-in's memory must not hold one."""
+    monkeypatch.setattr(paddle, "empty", _nan_filled(paddle.empty))
+    model = nn.Sequential(nn.Conv2D(3, 8, 3), nn.AvgPool2D(2), nn.Conv2D(8, 4, 3))  # (the pool runs on the stand-in)
+    paddle.set_flags({"FLAGS_check_nan_inf": True})
+    try:
+        report = analyze(model, (1, 3, 16, 16))
+    finally:
+        paddle.set_flags({"FLAGS_check_nan_inf": False})
+    assert report.records[-1].output_shape == (1, 4, 5, 5)
+
+
 # Refused by the eager forward (the static program builds): in this process.  Models built with other
 # arguments are users' files in test_variants_refused_with_the_layer; refusals of the static build
 # (which can poison the next build in a process) run in their own process below.
@@ -236,8 +269,10 @@ def test_a_gather_by_indices_from_a_conv_gets_the_full_forward(crops):
 
 
 def test_the_value_guard_is_what_refuses(monkeypatch):
-    """Without the value-free guard the stand-ins would accept the out-of-range ids: the guard matters."""
+    """Without the value-free guard the stand-ins' values would decide (zeros here: the ids read 0, in range) and
+    the out-of-range ids would be accepted: the guard matters."""
     monkeypatch.setattr(trace, "value_free", lambda *a: True)
+    monkeypatch.setattr(paddle, "empty", paddle.zeros)
     analyze(eager_checks.CodesFromConv(5), input_data=paddle.ones([1, 1, 6, 6]))  # wrongly accepted
 
 
@@ -767,20 +802,22 @@ class _CountsLiveZeros(nn.Layer):
         return x
 
 
-def test_the_stand_ins_zeros_are_freed_as_the_forward_goes_on(monkeypatch):
-    """Twelve convs checked on crops hand on twelve zero tensors: like the real outputs, each is freed once the
-    forward is past it (held, they would be twelve times the memory of one)."""
+def test_the_stand_ins_tensors_are_freed_as_the_forward_goes_on(monkeypatch):
+    """Twelve convs checked on crops hand on twelve tensors of their own: like the real outputs, each is freed once
+    the forward is past it (held, they would be twelve times the memory of one)."""
     import weakref
 
     created, alive = [], []
-    real_zeros = paddle.zeros
 
-    def zeros(*args, **kwargs):
-        out = real_zeros(*args, **kwargs)
-        created.append(weakref.ref(out))
-        return out
+    def counted(real):
+        def make(*args, **kwargs):
+            out = real(*args, **kwargs)
+            created.append(weakref.ref(out))
+            return out
+        return make
 
-    monkeypatch.setattr(paddle, "zeros", zeros)
+    monkeypatch.setattr(paddle, "zeros", counted(paddle.zeros))
+    monkeypatch.setattr(paddle, "empty", counted(paddle.empty))
     model = nn.Sequential(*[nn.Conv2D(4, 4, 3, padding=1) for _ in range(12)], _CountsLiveZeros(created, alive))
     analyze(model, (1, 4, 16, 16))
     assert len(created) >= 12 and alive and alive[-1] <= 2, (len(created), alive)

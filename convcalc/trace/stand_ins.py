@@ -1,4 +1,4 @@
-"""Convolutions in the eager check run Paddle's own checks at the smallest size; zeros stand in for their values.
+"""Convolutions in the eager check run Paddle's own checks at the smallest size; stand-ins take their outputs' place.
 
 The eager forward (:func:`convcalc.trace.eager.eager_check`) is the judge of what
 Paddle refuses, but at full size its convolutions are nearly all of an
@@ -16,7 +16,9 @@ So a call of a built-in ``Conv1D``/``Conv2D``/``Conv3D`` (zero padding, its
 own ``forward``) runs that forward on its input cropped to one sample and,
 per spatial axis, to the kernel's dilated extent (an output of at least one
 element whatever the padding form).  If the crop is accepted, the call hands
-on zeros of the output shape the static program gave for this call;
+on a tensor of the output shape the static program gave for this call, its
+memory never written (``paddle.empty``; zeros where ``FLAGS_check_nan_inf``
+tells Paddle to refuse NaN and Inf values);
 if it is refused, the forward runs again at full size, so the verdict and
 Paddle's message are those of the real input.
 
@@ -37,7 +39,7 @@ A built-in batch norm using its running statistics (``BatchNorm1D/2D/3D``) or on
 parameter-free elementwise activation layers (:func:`is_plain_pointwise`) is checked likewise on its
 input cut to one element along every axis but the norm's channels, when that input is large
 (:data:`POINTWISE_CROP_FROM` elements; below, its own forward is cheaper than the crop), and hands its
-input on: its output has its input's shape, and that input is a stand-in's own zeros (a norm or an
+input on: its output has its input's shape, and that input is a stand-in's own tensor (a norm or an
 activation of anything else -- the user's ``input_data``, a parameter -- runs in full, since code
 after it may write its output in place).  ``BatchNormInferMeta`` checks the rank, the layout and
 the channels against the weights; an activation, the dtype; neither reads a spatial size.
@@ -55,7 +57,7 @@ so they may check more at run time than at build time, and an eager ``Linear``
 runs Paddle's fused ``linear`` op, which the program (``matmul`` + ``add``) never
 built.  A crop runs every such check; a skip would take them on trust.
 
-Zeros instead of the convolution's values are faithful only where nothing
+A stand-in's values (whatever its memory held) are faithful only where nothing
 downstream depends on values: the stand-ins are offered only for programs
 in which every op is in :data:`VALUE_FREE_OPS` (refusals and output shape
 depend on operand shapes, dtypes and attributes alone), every result is
@@ -310,9 +312,12 @@ def conv_stand_in(expected: dict[int, list[tuple[tuple, tuple]]]) -> Callable[[A
     accepted: dict[tuple, Any] = {}  # a conv's or Linear's configuration and crop -> its output dtype, once accepted
     # id(layer) -> "pointwise", "conv" or "linear"; none for an attention layer (asked before the forwards are swapped)
     kinds: dict[int, str] = {}
-    # The zeros the stand-ins made, id -> tensor, held weakly: each is freed when the forward no longer needs it (as
+    # The tensors the stand-ins made, id -> tensor, held weakly: each is freed when the forward no longer needs it (as
     # the layer's real output would be), and a freed one's id, reused, finds nothing.
     made: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+    # What stands in for an output: memory never written (its values are never read where a stand-in may run, and
+    # filling it was a fifth of mobilenet_v2's check), or zeros where Paddle is told to refuse NaN and Inf values.
+    fresh = paddle.zeros if paddle.get_flags(["FLAGS_check_nan_inf"]).get("FLAGS_check_nan_inf") else paddle.empty
 
     def forward(layer: Any, *args: Any, **kwargs: Any) -> Any:
         real = type(layer).forward
@@ -331,8 +336,8 @@ def conv_stand_in(expected: dict[int, list[tuple[tuple, tuple]]]) -> Callable[[A
                 real(layer, _pointwise_crop(layer, x))
             except Exception:  # noqa: BLE001 - Paddle's verdict and message come from the real input
                 return real(layer, x)
-            # Its input, handed on: a stand-in's zeros (never the user's input or a parameter, which code after it
-            # might write in place), of the output's shape; their values stand in, as the zeros do.
+            # Its input, handed on: a stand-in's own tensor (never the user's input or a parameter, which code after
+            # it might write in place), of the output's shape; its values stand in, as the stand-in's do.
             return x
         small = _crop(layer, x)
         if small is None:
@@ -347,7 +352,7 @@ def conv_stand_in(expected: dict[int, list[tuple[tuple, tuple]]]) -> Callable[[A
                 return real(layer, x)
             if key is not None:
                 accepted[key] = dtype
-        out = paddle.zeros(list(calls[k][1]), dtype)
+        out = fresh(list(calls[k][1]), dtype)
         made[id(out)] = out
         return out
 
