@@ -23,6 +23,7 @@ import numpy as np
 
 from convcalc.analysis.records import LayerRecord, Report
 from convcalc.errors import ConvcalcError, InputSpecError, UnknownNameError
+from convcalc.trace.temporary import in_mode
 
 __all__ = [
     "MASS_SHARE", "UnitBox", "UnitField", "field_layers", "default_layer", "level_layers", "main_path",
@@ -280,28 +281,25 @@ def effective_field(model: Any, images: np.ndarray, layer: Any, unit: tuple[int,
         captured.append(output[0] if isinstance(output, (tuple, list)) else output)
         raise _Stop
 
-    was_training = model.training
-    model.eval()
     total = np.zeros(images.shape[2:], dtype="float64")
     handle = layer.register_forward_post_hook(hook)
     try:
-        for start in range(0, len(images), BATCH):
-            x = paddle.to_tensor(images[start:start + BATCH], stop_gradient=False)
-            captured.clear()
-            calls[0] = 0
-            try:
-                model(x)
-            except _Stop:
-                pass
-            if not captured:
-                raise ConvcalcError("the layer never ran during the forward pass", "choose another --layer")
-            i, j = unit
-            captured[0][:, :, i, j].sum().backward()
-            total += np.abs(x.grad.numpy()).sum(axis=1).sum(axis=0)
+        with in_mode(model, False):
+            for start in range(0, len(images), BATCH):
+                x = paddle.to_tensor(images[start:start + BATCH], stop_gradient=False)
+                captured.clear()
+                calls[0] = 0
+                try:
+                    model(x)
+                except _Stop:
+                    pass
+                if not captured:
+                    raise ConvcalcError("the layer never ran during the forward pass", "choose another --layer")
+                i, j = unit
+                captured[0][:, :, i, j].sum().backward()
+                total += np.abs(x.grad.numpy()).sum(axis=1).sum(axis=0)
     finally:
         handle.remove()
-        if was_training:
-            model.train()
     return (total / len(images)).astype("float32")
 
 

@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from convcalc.profiling.forward import hooked, is_leaf, restored_mode
+from convcalc.profiling.forward import hooked, is_leaf
+from convcalc.trace.temporary import in_mode
 
 __all__ = ["BackwardTiming", "time_backward", "grad_node_key", "ACCUMULATION"]
 
@@ -144,7 +145,7 @@ def time_backward(model: Any, args: Sequence[Any], *, repeat: int = 10, warmup: 
     per_call: dict[Key, list[float]] = defaultdict(list)
     functional: dict[str, list[list[tuple[str, float]]]] = defaultdict(list)
     out_t = BackwardTiming({}, {}, [], [], [], [], [], [])
-    with restored_mode(model, True):
+    with in_mode(model, True):
         for _ in range(warmup):
             step_unhooked()
         for _ in range(repeat):

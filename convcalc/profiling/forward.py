@@ -19,8 +19,9 @@ from typing import Any
 
 from convcalc.errors import ModelLoadError
 from convcalc.profiling import machine
+from convcalc.trace.temporary import in_mode
 
-__all__ = ["CallTimes", "ForwardTiming", "time_forward", "count_faults", "hooked", "restored_mode", "is_leaf"]
+__all__ = ["CallTimes", "ForwardTiming", "time_forward", "count_faults", "hooked", "is_leaf"]
 
 
 @dataclass
@@ -48,17 +49,6 @@ def is_leaf(layer: Any) -> bool:
     from paddle.nn.layer.rnn import RNNBase
 
     return isinstance(layer, RNNBase) or not layer.sublayers()
-
-
-@contextlib.contextmanager
-def restored_mode(model: Any, training: bool) -> Iterator[None]:
-    """Run in train or eval mode, and give the model back in the mode it had."""
-    was = model.training
-    model.train() if training else model.eval()
-    try:
-        yield
-    finally:
-        model.train() if was else model.eval()
 
 
 @contextlib.contextmanager
@@ -127,7 +117,7 @@ def time_forward(model: Any, args: Sequence[Any], *, repeat: int = 20, warmup: i
     calls: dict[tuple[str, int], CallTimes] = {}
     hooked_times, unhooked, root_self = [], [], []
     grad = contextlib.nullcontext() if training else paddle.no_grad()
-    with restored_mode(model, training), grad:
+    with in_mode(model, training), grad:
         for _ in range(warmup):
             run_once()
         for _ in range(repeat):
@@ -194,7 +184,7 @@ def count_faults(model: Any, args: Sequence[Any], *, passes: int = 3, training: 
         seen[path] += 1
 
     grad = contextlib.nullcontext() if training else paddle.no_grad()
-    with restored_mode(model, training), grad:
+    with in_mode(model, training), grad:
         model(*args)
         with hooked(model, pre, post):
             for _ in range(passes):

@@ -9,7 +9,7 @@ import inspect
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["eval_mode", "swapped_forwards", "fast_op_creation", "without_gc_pauses"]
+__all__ = ["in_mode", "eval_mode", "swapped_forwards", "fast_op_creation", "without_gc_pauses"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -106,11 +106,29 @@ def fast_op_creation() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def eval_mode(model: Any) -> Iterator[None]:
-    was_training = model.training
-    model.eval()
+def in_mode(model: Any, training: bool) -> Iterator[None]:
+    """``model.train()`` or ``model.eval()`` for the block; then every layer's own mode back, and Paddle's global one.
+
+    Not ``model.train()`` afterwards: a model being fine-tuned with a frozen batch norm (``bn.eval()`` under a
+    training root) would come out with that norm training again, and a training sublayer under an eval root
+    would come out in eval mode.
+    """
+    from paddle.base import framework
+
+    tracer = framework._dygraph_tracer()
+    tracer_training = getattr(tracer, "_train_mode", None)
+    modes = [(layer, layer.training) for _, layer in model.named_sublayers(include_self=True)]
+    model.train() if training else model.eval()
     try:
         yield
     finally:
-        if was_training:
-            model.train()
+        for layer, mode in modes:
+            if layer.training != mode:
+                layer.training = mode
+        if tracer_training is not None:
+            tracer.train_mode() if tracer_training else tracer.eval_mode()
+
+
+def eval_mode(model: Any) -> contextlib.AbstractContextManager[None]:
+    """:func:`in_mode` in eval mode."""
+    return in_mode(model, False)
