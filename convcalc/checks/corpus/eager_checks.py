@@ -1,7 +1,7 @@
 """Corpus kind ``refusals``, near the line: models Paddle's eager forward refuses or runs by a small margin.
 
-convcalc checks convolutions at their smallest size and lets zeros stand in
-for their values where no refusal can depend on values
+convcalc checks convolutions at their smallest size and lets stand-in tensors
+(memory never written) take their outputs' place where no refusal can depend on values
 (:mod:`convcalc.trace.stand_ins`).  These models, written the way users write them,
 sit where that could go wrong: functional convolutions, channel-last
 layouts, dilation with 'SAME' padding, asymmetric padding, a conv called at
