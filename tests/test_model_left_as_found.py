@@ -63,3 +63,20 @@ def test_the_modes_come_back_when_the_block_raises():
         assert not any(_modes(model))
         raise RuntimeError("the forward failed")
     assert _modes(model) == [True, True, False, True, True, True]
+
+
+class _OwnEval(nn.Sequential):
+    """A model whose own ``eval()`` does more than set the modes (as some users' models do)."""
+
+    calls = 0
+
+    def eval(self):
+        type(self).calls += 1
+        return super().eval()
+
+
+def test_a_models_own_eval_is_called_and_its_modes_come_back():
+    model = _OwnEval(nn.Conv2D(3, 4, 3), nn.Dropout(0.5))
+    model.train()
+    analyze(model, (1, 3, 8, 8))
+    assert _OwnEval.calls >= 1 and _modes(model) == [True, True, True]

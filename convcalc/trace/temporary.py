@@ -114,11 +114,19 @@ def in_mode(model: Any, training: bool) -> Iterator[None]:
     would come out in eval mode.
     """
     from paddle.base import framework
+    from paddle.nn import Layer
 
     tracer = framework._dygraph_tracer()
     tracer_training = getattr(tracer, "_train_mode", None)
     modes = [(layer, layer.training) for _, layer in model.named_sublayers(include_self=True)]
-    model.train() if training else model.eval()
+    if type(model).train is not Layer.train or type(model).eval is not Layer.eval:
+        model.train() if training else model.eval()  # (the model's own may do more)
+    else:  # what they do, without walking the layers again: the ones in the other mode are set
+        for layer, mode in modes:
+            if mode != training:
+                layer.training = training
+        if tracer_training is not None:
+            tracer.train_mode() if training else tracer.eval_mode()
     try:
         yield
     finally:
