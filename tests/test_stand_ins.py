@@ -409,10 +409,12 @@ def test_resnet_runs_one_eager_check(crops, monkeypatch):
 
 
 def test_the_read_guard_is_what_refuses(monkeypatch):
-    """Without watching value reads the stand-ins would accept EagerOnlyGuard: the guard matters."""
+    """Without watching value reads the stand-ins' values would decide (zeros here: they pass its check) and
+    EagerOnlyGuard would be accepted: the guard matters."""
     import contextlib
 
     monkeypatch.setattr(trace, "watching_value_reads", lambda: contextlib.nullcontext([]))
+    monkeypatch.setattr(paddle, "empty", paddle.zeros)
     analyze(EagerOnlyGuard(), (1, 3, 8, 8))  # wrongly accepted
 
 
