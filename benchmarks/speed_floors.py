@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import os
 import statistics
 import sys
 import time
@@ -37,15 +36,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-def load() -> str:
-    return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
-
-
-def seconds(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+# (the companion benchmark, the other design's floor: its load average and timer, one copy of each)
+from dispatch_bound import load, seconds  # noqa: E402
 
 
 @contextlib.contextmanager
