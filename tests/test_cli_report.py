@@ -211,6 +211,57 @@ def test_an_error_quoting_hostile_text_stays_one_visible_line(tmp_path, capsys):
     assert "raised RuntimeError at input 1x2x2: \\x1b[2K" in errors[0]  # the escape shown as text
 
 
+_HOSTILE_MODEL = """
+import paddle.nn as nn
+
+class Net(nn.Layer):
+    def __init__(self):
+        super().__init__()
+        self.add_sublayer("=HYPERLINK(\\"http://x\\")\\x1b[2K\\rok", nn.Conv2D(3, 4, 3))
+        self.add_sublayer("@sum", nn.ReLU())
+
+    def forward(self, x):
+        for layer in self.children():
+            x = layer(x)
+        return x
+
+Evil = type("Evil\\x1b]0;pwned\\x07", (Net,), {})
+"""
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "markdown", "html"])
+def test_a_hostile_model_files_names_reach_no_terminal_or_spreadsheet_raw(tmp_path, capsys, fmt):
+    """A teacher reports a student's model file: its layer and class names are shown, escapes as text, and no
+    CSV cell starts a formula."""
+    import unicodedata
+
+    (tmp_path / "student.py").write_text(_HOSTILE_MODEL)
+    code, out, err = run("report", f"{tmp_path / 'student.py'}:Evil", "--input", "3x8x8",
+                         *([] if fmt == "table" else ["--format", fmt]), capsys=capsys)
+    assert code == 0, err
+    assert not [c for c in out if unicodedata.category(c) == "Cc" and c != "\n"], repr(out)
+    assert "\\x1b[2K" in out and "HYPERLINK" in out and "@sum" in out  # shown, as text
+    if fmt == "csv":
+        cells = [cell for row in csv.reader(io.StringIO(out)) for cell in row]
+        assert not [c for c in cells if c.lstrip(" ").startswith(("=", "+", "-", "@"))], cells
+
+
+@pytest.mark.parametrize("argv", [["compare"], ["profile", "--repeat", "2"],
+                                  ["profile", "--repeat", "2", "--format", "csv"], ["diff"]])
+def test_other_commands_show_a_hostile_model_files_names_as_text(tmp_path, capsys, argv):
+    import unicodedata
+
+    (tmp_path / "student.py").write_text(_HOSTILE_MODEL)
+    spec = f"{tmp_path / 'student.py'}:Evil"
+    models = [spec, spec] if argv[0] == "diff" else [spec]
+    code, out, err = run(argv[0], *models, *argv[1:], "--input", "3x8x8", capsys=capsys)
+    assert code == 0, err
+    assert not [c for c in out + err if unicodedata.category(c) == "Cc" and c != "\n"], repr(out + err)
+    if "csv" in argv:
+        cells = [cell for row in csv.reader(io.StringIO(out)) for cell in row]
+        assert not [c for c in cells if c.lstrip(" ").startswith(("=", "+", "@"))], cells
+
+
 def test_cli_subprocess_no_traceback():
     proc = subprocess.run(
         [sys.executable, "-m", "convcalc", "report", "book_lenet", "--input", "1x4x4"],

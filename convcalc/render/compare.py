@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from convcalc.render.escape import markup, visible
+
 
 def comparison_renderables(cmp) -> list:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"{cmp.model}  input {list(cmp.input_shape)}: convcalc vs paddle.summary / paddle.flops",
-                  header_style="bold")
+    title = f"{markup(cmp.model)}  input {list(cmp.input_shape)}: convcalc vs paddle.summary / paddle.flops"
+    table = Table(title=title, header_style="bold")
     for col in ("", "Layer", "Input (ours | paddle)", "Output (ours | paddle)", "Params (ours | paddle)",
                 "FLOPs (ours | paddle)"):
         table.add_column(col, justify="right" if "Params" in col or "FLOPs" in col else "left")
@@ -27,7 +29,7 @@ def comparison_renderables(cmp) -> list:
             flops = f"{row.ours_flops:,}"
         else:
             flops = f"{row.ours_flops:,} | {row.paddle_flops:,}"
-        table.add_row(mark, f"{row.key} {row.path}", inp, out, params, flops)
+        table.add_row(mark, markup(f"{row.key} {row.path}"), inp, out, params, flops)
     explained = {k.where for k in cmp.known}
 
     def mark_total(ours, theirs, where) -> str:
@@ -56,7 +58,8 @@ def comparison_renderables(cmp) -> list:
             per_layer.add_column(col, justify="right" if col[:1] in "2p" else "left")
         for r in cmp.layer_flops:
             ok = r.ours == r.paddle
-            per_layer.add_row(Text("✓", style="green") if ok else Text("✗", style="bold red"), r.path, r.kind,
+            per_layer.add_row(Text("✓", style="green") if ok else Text("✗", style="bold red"), markup(r.path),
+                              markup(r.kind),
                               r.op.replace("pd_op.", ""), f"{r.ours:,}", f"{r.paddle:,}")
         items.append(per_layer)
         same = sum(r.ours == r.paddle for r in cmp.layer_flops)
@@ -66,7 +69,7 @@ def comparison_renderables(cmp) -> list:
         if cmp.mismatches else f"{len(cmp.rows)} rows compared: all equal"
         + (f" apart from {len(cmp.known)} known Paddle difference(s)" if cmp.known else "")
     )
-    return [*items, Text("\n".join(lines))]
+    return [*items, Text(visible("\n".join(lines), multiline=True))]  # (paths are the model author's text)
 
 
 def comparison_dict(cmp) -> dict:

@@ -10,6 +10,7 @@ draw a green ✓, a cell starting with ``=`` is a spreadsheet formula.  So:
   ``\\u202e``); a newline only where the text is a block (``multiline=True``).
 * :func:`markup` for rich: :func:`visible`, then rich's markup escaped.
 * :func:`markdown`: :func:`visible`, then CommonMark's punctuation backslash-escaped.
+* :func:`html_text`: :func:`visible` (newlines kept), then HTML's ``& < > " '`` as entities.
 * :func:`csv_cell`: a cell that a spreadsheet would read as a formula (it starts, perhaps after
   spaces, with ``= + - @``, a tab, CR or LF) gets a leading ``'`` (OWASP, "CSV Injection").
 * JSON keeps the exact text (``json.dumps`` escapes controls itself).
@@ -20,7 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["visible", "markup", "markdown", "csv_cell", "FORMULA_START"]
+__all__ = ["visible", "markup", "markdown", "html_text", "csv_cell", "FORMULA_START"]
 
 _BIDI = set(
     "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\u2028\u2029\ufeff"
@@ -62,6 +63,13 @@ _MD = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~])")
 def markdown(text: object) -> str:
     """For Markdown output: visible, and every CommonMark punctuation mark backslash-escaped."""
     return _MD.sub(r"\\\1", visible(text))
+
+
+def html_text(text: object) -> str:
+    """For HTML text and attribute values: visible (newlines kept), and ``& < > " '`` as entities."""
+    import html
+
+    return html.escape(visible(text, multiline=True), quote=True)
 
 
 def csv_cell(text: object) -> str:

@@ -15,9 +15,8 @@ line up across nesting levels.
 
 from __future__ import annotations
 
-import html
-
 from convcalc.analysis.records import LayerRecord, Report
+from convcalc.render.escape import html_text as _e
 from convcalc.render.html_charts import CHART_STYLE, charts_html
 from convcalc.render.report import (
     CONVENTION_HELP,
@@ -58,10 +57,6 @@ STYLE = """
 .convcalc pre.totals { background: #f8fafc; padding: 8px; border: 1px solid #e3e6ec; white-space: pre-wrap; }
 """ + CHART_STYLE
 
-
-
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
 
 
 def _cells(report: Report, rec: LayerRecord, groups: dict, incomplete: set, training) -> list[tuple[str, bool]]:

@@ -12,12 +12,12 @@ they join, explained in its tooltip instead of as a dip in the line.
 
 from __future__ import annotations
 
-import html
 from math import ceil, floor, log10
 
 from convcalc.analysis.effective import main_path
 from convcalc.analysis.records import LayerRecord, Report
 from convcalc.formulas.numbers import is_number, is_whole, product
+from convcalc.render.escape import html_text as _e
 from convcalc.render.units import UNITS, format_bytes
 
 __all__ = ["charts_html", "CHART_STYLE", "nice_ticks"]
@@ -29,10 +29,6 @@ CHART_STYLE = """
 .convcalc .chart p.caption { font-size: 12px; color: #4b5563; margin: 0.2em 0 0.6em; max-width: 720px; }
 .convcalc svg text.axis { font-size: 11px; fill: #111827; font-weight: 600; }
 """
-
-
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
 
 
 def nice_ticks(top: float, n: int = 4) -> list[float]:

@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Any
 
 from convcalc.profiling.records import Bound, Profile, ProfileRow
+from convcalc.render.escape import csv_cell, markup, visible
 from convcalc.render.units import format_bytes
 
 __all__ = [
@@ -80,7 +81,8 @@ HEADERS = ("Layer", "Kind", "ms", "IQR ms", "Time", "FLOPs (flops)", "Bytes", "F
 def row_cells(r: ProfileRow, training: bool = False) -> list[str]:
     klass = CLASS_SHORT[r.bound_class] + (f": {r.reason.value}" if r.reason.value else "")
     cells = [
-        r.path, r.kind, ms(r.median), ms(r.iqr), _pct(r.share), "unknown" if r.flops is None else f"{r.flops:,}",
+        visible(r.path), visible(r.kind), ms(r.median), ms(r.iqr), _pct(r.share),
+        "unknown" if r.flops is None else f"{r.flops:,}",
         format_bytes(r.bytes), "?" if r.intensity is None else f"{r.intensity:.2f}", si(r.flops_per_s),
         _rate(r.bytes_per_s), ms(r.bound), f"{r.efficiency:.2f}", klass,
         "-" if r.faults is None else f"{r.faults:,.0f}", ms(r.profiler_scope), ms(r.profiler_kernel),
@@ -162,21 +164,24 @@ def profile_renderables(p: Profile, cores: int | None = None) -> list[Any]:
     for i, h in enumerate(table_headers(p)):
         table.add_column(h, justify="left" if i in (0, 1, 12) else "right", no_wrap=i == 0)
     for r in p.rows:
-        table.add_row(*row_cells(r, p.training is not None),
+        path, kind, *cells = row_cells(r, p.training is not None)
+        table.add_row(markup(path), markup(kind), *cells,  # (a str cell is read as rich markup)
                       style="italic" if r.is_functional else ("red" if r.flops is None else None))
     tail = totals_lines(p) + [f"warning: {w}" for w in warning_lines(p, cores)] + [f"note: {n}" for n in p.notes]
-    return [Text("\n".join(header_lines(p))), table, Text("\n".join(tail))]
+    # (the model's name, paths and notes are the model author's text)
+    return [Text(visible("\n".join(header_lines(p)), multiline=True)), table,
+            Text(visible("\n".join(tail), multiline=True))]
 
 
 def profile_markdown(p: Profile, cores: int | None = None) -> str:
     head = table_headers(p)
-    out = [f"## {p.model}", "", *[f"- {x}" for x in header_lines(p)], "",
+    out = [f"## {visible(p.model)}", "", *[f"- {visible(x)}" for x in header_lines(p)], "",
            "| " + " | ".join(head) + " |", "|" + "|".join("---" if i in (0, 1, 12) else "---:"
                                                           for i in range(len(head))) + "|"]
     for r in p.rows:
         out.append("| " + " | ".join(c.replace("|", "\\|") for c in row_cells(r, p.training is not None)) + " |")
-    out += ["", *[f"- {x}" for x in totals_lines(p)], *[f"- warning: {w}" for w in warning_lines(p, cores)],
-            *[f"- note: {n}" for n in p.notes]]
+    out += ["", *[f"- {x}" for x in totals_lines(p)], *[f"- warning: {visible(w)}" for w in warning_lines(p, cores)],
+            *[f"- note: {visible(n)}" for n in p.notes]]
     return "\n".join(out) + "\n"
 
 
@@ -198,7 +203,8 @@ def profile_csv(p: Profile) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_FIELDS)
     for r in p.rows:
-        w.writerow([_plain(getattr(r, f)) for f in CSV_FIELDS])
+        w.writerow([csv_cell(r.path) if f == "path" else csv_cell(r.kind) if f == "kind" else _plain(getattr(r, f))
+                    for f in CSV_FIELDS])
     return buf.getvalue()
 
 

@@ -15,6 +15,7 @@ from convcalc.analysis.records import Condition, LayerRecord, Report
 from convcalc.formulas.numbers import is_whole, text
 from convcalc.formulas.receptive import Field
 from convcalc.render import columns as C
+from convcalc.render import escape as E
 from convcalc.render.groups import group_totals, incomplete_groups
 from convcalc.render.line_cells import OneLine
 from convcalc.render.units import format_bytes
@@ -265,7 +266,8 @@ def layer_table(report: Report, depth: int | None = None, *, columns=C.DEFAULT_C
     columns = tuple(C.Column(c) for c in columns)
     settings = None if row_settings is None else {C.RowSetting(s) for s in row_settings}
     conv = report.convention.value
-    title = f"{report.model}  input {shapes_text(report.input_shapes, report.input_shape)}  FLOPs convention: {conv}"
+    shown_input = shapes_text(report.input_shapes, report.input_shape)
+    title = f"{E.markup(report.model)}  input {shown_input}  FLOPs convention: {conv}"
     if report.symbols:
         title += "  (symbolic)"
     caption = f"{conv}: {CONVENTION_HELP[conv]}"
@@ -303,7 +305,7 @@ def layer_table(report: Report, depth: int | None = None, *, columns=C.DEFAULT_C
     for rec in rows:
         label = rec.path.rsplit(".", 1)[-1] if not rec.is_functional else rec.path.split(":", 1)[1]
         if settings is None:
-            name = Text(f"{'  ' * max(rec.depth - 1, 0)}{label or report.model} ({rec.kind})")
+            name = Text(E.visible(f"{'  ' * max(rec.depth - 1, 0)}{label or report.model} ({rec.kind})"))
         else:
             depth_index[rec.depth] = depth_index.get(rec.depth, 0) + 1
             text = rec.kind
@@ -311,7 +313,7 @@ def layer_table(report: Report, depth: int | None = None, *, columns=C.DEFAULT_C
                 text += f" ({label or report.model})"
             if C.RowSetting.DEPTH in settings and rec.depth > 0:
                 text += f": {rec.depth}-{depth_index[rec.depth]}"
-            name = Text(C.tree_prefix(rec.depth, ascii_only) + text)
+            name = Text(C.tree_prefix(rec.depth, ascii_only) + E.visible(text))
         if rec.index in marks:
             name.append(f" [{marks[rec.index]}]")
         cells = _cells(report, rec, columns, details, groups, macs_groups, incomplete)
@@ -337,7 +339,7 @@ def layer_table(report: Report, depth: int | None = None, *, columns=C.DEFAULT_C
                 shown = f"{prefix}{pname}"
                 if C.Column.KERNEL_SIZE not in columns:
                     shown += f" {C.kernel_text(list(shape))}"
-                table.add_row(Text(shown, style="dim"), *(cell.get(c, "") for c in columns),
+                table.add_row(Text(E.visible(shown), style="dim"), *(cell.get(c, "") for c in columns),
                               *([""] * len(extra)))
     if not report.symbols:
         _fix_widths(table)
@@ -407,7 +409,7 @@ def totals_text(report: Report, rows: list[LayerRecord] | None = None, training:
         lines.append(f"Misaligned branches: {m}")
     if report.source:
         lines.append(f"From {report.source}")
-    return Text("\n".join(lines))
+    return Text(E.visible("\n".join(lines), multiline=True))  # (names and notes are the model author's text)
 
 
 # ---------------------------------------------------------------- machine formats
@@ -503,7 +505,7 @@ def report_csv(report: Report, depth: int | None = None, training: Any = None) -
             continue
         size, jump, start = field_text(rec)
         writer.writerow([
-            rec.index, rec.path, rec.kind, rec.depth, int(rec.is_functional),
+            rec.index, E.csv_cell(rec.path), E.csv_cell(rec.kind), rec.depth, int(rec.is_functional),
             "x".join(str(json_quantity(d)) for d in rec.output_shape), json_quantity(rec.params),
             json_quantity(rec.params_trainable), json_quantity(rec.params_non_trainable),
             json_quantity(rec.flops), size, jump, start, rec.formula,
@@ -518,10 +520,10 @@ def report_csv(report: Report, depth: int | None = None, training: Any = None) -
                         training.totals.activations_bytes) if training else ())])
     for line in gap_lines(report):
         if line.startswith("  "):
-            writer.writerow(["", "NO RULE", line.strip(), "", "", "", "", "", "", "", "", "", "", "FLOPs unknown",
-                             *([""] * len(extra))])
+            writer.writerow(["", "NO RULE", E.csv_cell(line.strip()), "", "", "", "", "", "", "", "", "", "",
+                             "FLOPs unknown", *([""] * len(extra))])
     for path in report.gaps.unknown_sizes:
-        writer.writerow(["", "SIZE UNKNOWN", path, "", "", "", "", "", "", "", "", "", "", "FLOPs unknown",
+        writer.writerow(["", "SIZE UNKNOWN", E.csv_cell(path), "", "", "", "", "", "", "", "", "", "", "FLOPs unknown",
                          *([""] * len(extra))])
     return buf.getvalue()
 
@@ -533,7 +535,7 @@ def report_markdown(report: Report, depth: int | None = None, training: Any = No
     heads = [f"{h} ({conv})" if h != "Saved" else h for h in T.HEADERS] if training else []
     axes = rf_axes(report)
     lines = [
-        f"### {report.model} — input {shapes_text(report.input_shapes, report.input_shape)} "
+        f"### {E.visible(report.model)} — input {shapes_text(report.input_shapes, report.input_shape)} "
         f"— FLOPs convention `{conv}`",
         "",
         *([f"RF / Jump / Start per axis ({axes}) where the axes differ.", ""] if axes else []),
@@ -551,11 +553,11 @@ def report_markdown(report: Report, depth: int | None = None, training: Any = No
         if rec.is_leaf:
             params = quantity(rec.params) if not rec.is_functional else "-"
             flops = quantity(rec.flops)
-            label = f"{indent}{rec.path} ({rec.kind})"
+            label = f"{indent}{E.visible(rec.path)} ({E.visible(rec.kind)})"
         else:
             gp, gf = groups.get(rec.path, (0, 0))
             params, flops = f"*{quantity(gp)}*", f"*{group_flops_text(gf, rec.path, incomplete)}*"
-            label = f"{indent}**{rec.path or report.model}** ({rec.kind})"
+            label = f"{indent}**{E.visible(rec.path or report.model)}** ({E.visible(rec.kind)})"
         out = shapes_text(rec.output_shapes, rec.output_shape)
         if rec.index in marks:
             label += f" [{marks[rec.index]}]"
